@@ -1,0 +1,62 @@
+"""What the worker needs from a source of counts, and the errors it must tell apart."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class ProviderError(Exception):
+    """Base of every error a provider raises. ``code`` is stable, ``str()`` is for people."""
+
+    code = "upstream_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class KeywordError(ProviderError):
+    """This (keyword, category) could not be counted, after retries where retrying made sense.
+    The job records the error for the keyword and goes on."""
+
+
+class FatalProviderError(ProviderError):
+    """Nothing more can be counted: no usable key left, or the configuration is wrong
+    (SE05, no such api). The job fails with this message."""
+
+
+class RateLimiter(Protocol):
+    """Paces calls per key. Waiters are served first come, first served, which is what makes
+    concurrently active jobs share a key's rate fairly."""
+
+    async def acquire(self, key: str) -> float:
+        """Wait until one call on ``key`` may start; returns the seconds waited."""
+        ...
+
+    async def penalize(self, key: str, delay_s: float) -> None:
+        """Push ``key``'s next free slot at least ``delay_s`` into the future (429/012)."""
+        ...
+
+
+class KeyRegistry(Protocol):
+    """Which keys are out of service, shared by every worker using the same store."""
+
+    async def retire(self, key: str, until_ms: int | None, reason: str) -> None:
+        """Take ``key`` out until ``until_ms`` (epoch ms), or for good when None."""
+        ...
+
+    async def retired(self) -> dict[str, int | None]:
+        """Currently retired keys and until when (expired retirements are not returned)."""
+        ...
+
+
+class Provider(Protocol):
+    name: str  # "naver" or "demo": shown as each result's "source"
+
+    async def count(self, keyword: str, category: str) -> int:
+        """Documents for ``keyword`` in ``category`` (our category name, e.g. "cafe").
+        Raises KeywordError or FatalProviderError; never returns a made-up number."""
+        ...
+
+    async def close(self) -> None: ...
