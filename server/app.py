@@ -85,9 +85,7 @@ async def cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(
-        middlewares=[error_middleware], client_max_size=settings.max_body_bytes
-    )
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(provider_ctx)

@@ -94,10 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings)
     if args.command == "serve":
-        if settings.provider == "demo":
-            log.warning("demo provider: counts are made up offline, not Naver's")
-        log.info("serving on http://%s:%d (store %s)", settings.host, settings.port,
-                 settings.store_url.split("@")[-1])
+        log.info(
+            "serving on http://%s:%d (store %s)",
+            settings.host,
+            settings.port,
+            settings.store_url.split("@")[-1],
+        )
         web.run_app(
             create_app(settings),
             host=settings.host,

@@ -43,7 +43,9 @@ class KeywordCounter:
                 raise outcome
             else:
                 fetched[category] = outcome
-        counts = {c: cached[c] if c in cached else fetched[c] for c in categories if c not in errors}
+        counts = {
+            c: cached[c] if c in cached else fetched[c] for c in categories if c not in errors
+        }
         result: dict[str, Any] = {
             "keyword": keyword,
             "counts": counts,

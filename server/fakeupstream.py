@@ -105,7 +105,10 @@ class FakeNaver:
         secret = request.headers.get("X-Naver-Client-Secret", "")
         if self.keys.get(client_id) != secret:
             return web.json_response(
-                {"errorMessage": "Authentication failed (인증에 실패하였습니다.)", "errorCode": "024"},
+                {
+                    "errorMessage": "Authentication failed (인증에 실패하였습니다.)",
+                    "errorCode": "024",
+                },
                 status=401,
             )
         if api not in API_SCALE:
@@ -134,8 +137,10 @@ class FakeNaver:
 
     async def get_calls(self, request: web.Request) -> web.Response:
         return web.json_response(
-            [{"t": c.t_s, "api": c.api, "query": c.query, "clientId": c.client_id}
-             for c in self.calls]  # fmt: skip
+            [
+                {"t": c.t_s, "api": c.api, "query": c.query, "clientId": c.client_id}
+                for c in self.calls
+            ]
         )
 
     async def post_faults(self, request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from .appkeys import SETTINGS
+from .events import dumps
 from .errors import ApiError, StoreUnavailableError
 
 log = logging.getLogger("doccount.http")
@@ -27,7 +28,10 @@ def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> web.Response:
     return web.json_response(
-        {"success": False, "error": message, "code": code}, status=status, headers=headers
+        {"success": False, "error": message, "code": code},
+        status=status,
+        headers=headers,
+        dumps=dumps,
     )
 
 
@@ -48,7 +52,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except StoreUnavailableError:
         log.warning("store unavailable while serving %s %s", request.method, request.path)
         return error_response(
-            503, "store_unavailable", "저장소에 연결할 수 없습니다. 잠시 후 다시 시도하세요",
+            503,
+            "store_unavailable",
+            "저장소에 연결할 수 없습니다. 잠시 후 다시 시도하세요",
             {"Retry-After": "5"},
         )
     except Exception:

@@ -90,7 +90,8 @@ def parse_submission(
         raise ApiError(
             400,
             "too_many_keywords",
-            f"키워드는 한 번에 최대 {max_keywords:,}개까지 가능합니다 (입력: {len(raw_keywords):,}개)",
+            f"키워드는 한 번에 최대 {max_keywords:,}개까지 가능합니다 "
+            f"(입력: {len(raw_keywords):,}개)",
         )
     keywords: list[str] = []
     for pos, item in enumerate(raw_keywords, start=1):
@@ -124,7 +125,5 @@ def parse_submission(
     if raw_priority is None:
         raw_priority = "normal"
     if not isinstance(raw_priority, str) or raw_priority not in PRIORITIES:
-        raise ApiError(
-            400, "invalid_priority", "priority는 high, normal, low 중 하나여야 합니다"
-        )
+        raise ApiError(400, "invalid_priority", "priority는 high, normal, low 중 하나여야 합니다")
     return tuple(keywords), categories, PRIORITIES[raw_priority]

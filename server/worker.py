@@ -100,9 +100,7 @@ class Worker:
         lease = asyncio.create_task(self._keep_claim(job.id))
         watchers = (cancel, lease)
         try:
-            done, _ = await asyncio.wait(
-                {counting, *watchers}, return_when=asyncio.FIRST_COMPLETED
-            )
+            done, _ = await asyncio.wait({counting, *watchers}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             # Cancelled from outside (shutdown): leave the job claimable as it is.
             for task in (counting, *watchers):
@@ -120,8 +118,10 @@ class Worker:
                 await self.store.finish(job.id, CANCELLED, None, self.worker_id)
                 log.info("[배치] 작업 취소: %s", job.id)
                 return
-        exc = counting.exception() if counting in done else next(
-            (t.exception() for t in watchers if t in done), None
+        exc = (
+            counting.exception()
+            if counting in done
+            else next((t.exception() for t in watchers if t in done), None)
         )
         if isinstance(exc, FatalProviderError):
             await self.store.finish(job.id, FAILED, str(exc), self.worker_id)
@@ -171,7 +171,8 @@ class Worker:
                     index + 1,
                     total,
                     result["keyword"],
-                    format_counts(result["counts"]) + (f" 오류: {result['error']}" if result["error"] else ""),
+                    format_counts(result["counts"])
+                    + (f" 오류: {result['error']}" if result["error"] else ""),
                 )
                 now = time.monotonic()
                 if now - last_tick >= self.settings.progress_interval_s and index + 1 < total:

@@ -9,10 +9,12 @@ writes the file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -96,11 +98,6 @@ JOB_COLUMNS = (
     "id, status, priority, categories, total, current, created_at, started_at, completed_at, "
     "error, last_seq, source, rowid"
 )
-QUEUE_POSITION = (
-    "(SELECT COUNT(*) FROM jobs q WHERE q.status = 'pending' AND (q.priority < jobs.priority "
-    "OR (q.priority = jobs.priority AND q.rowid < jobs.rowid))) + 1"
-)
-
 WORK_SIGNAL = "\x00work"
 
 
@@ -140,6 +137,9 @@ class SqliteStore(Store):
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
+    async def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(partial(self._transaction, fn))
+
     @property
     def db(self) -> sqlite3.Connection:
         assert self._conn is not None, "store is not open"
@@ -160,10 +160,8 @@ class SqliteStore(Store):
     async def _wait(self, signal: asyncio.Event, timeout_s: float) -> None:
         if timeout_s <= 0:
             return
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(signal.wait(), timeout_s)
-        except TimeoutError:
-            pass
 
     def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         db = self.db
@@ -207,7 +205,9 @@ class SqliteStore(Store):
 
     # --- rows to contract ---------------------------------------------------------------
 
-    def _summary(self, row: sqlite3.Row | tuple[Any, ...], db: sqlite3.Connection) -> dict[str, Any]:
+    def _summary(
+        self, row: sqlite3.Row | tuple[Any, ...], db: sqlite3.Connection
+    ) -> dict[str, Any]:
         (jid, status, prio, cats, total, current, created, started, completed, error, seq, src,
          rowid) = row  # fmt: skip
         position = None
@@ -295,7 +295,7 @@ class SqliteStore(Store):
             self._status_event(db, spec.id)
             self._append_feed(db, spec.id)
 
-        await self._run(self._transaction, _create)
+        await self._tx(_create)
         self._notify(spec.id, JOBS_FEED, WORK_SIGNAL)
 
     async def get_job(self, job_id: str, *, with_results: bool = True) -> dict[str, Any] | None:
@@ -373,7 +373,7 @@ class SqliteStore(Store):
         deadline = time.monotonic() + timeout_s
         while True:
             signal = self._signal(WORK_SIGNAL)
-            claimed, touched = await self._run(self._transaction, _claim)
+            claimed, touched = await self._tx(_claim)
             if claimed is not None:
                 self._notify(*touched)
                 return claimed
@@ -397,7 +397,7 @@ class SqliteStore(Store):
             ).fetchone()
             return self._append(db, job_id, "result", result_body(result, current, total))
 
-        event = await self._run(self._transaction, _record)
+        event = await self._tx(_record)
         self._notify(job_id)
         return event
 
@@ -408,7 +408,7 @@ class SqliteStore(Store):
             ).fetchone()
             return self._append(db, job_id, "progress", {**progress_body(current, total), **extra})
 
-        event = await self._run(self._transaction, _progress)
+        event = await self._tx(_progress)
         self._notify(job_id)
         return event
 
@@ -425,7 +425,7 @@ class SqliteStore(Store):
             self._append_feed(db, job_id)
             return event
 
-        event = await self._run(self._transaction, _finish)
+        event = await self._tx(_finish)
         self._notify(job_id, JOBS_FEED)
         return event
 
@@ -446,7 +446,7 @@ class SqliteStore(Store):
                 db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
             return self._job_summary(db, job_id)
 
-        summary = await self._run(self._transaction, _cancel)
+        summary = await self._tx(_cancel)
         self._notify(job_id, JOBS_FEED, "cancel:" + job_id)
         return summary
 
@@ -493,9 +493,7 @@ class SqliteStore(Store):
         return await self._run(_read)
 
     async def append_feed(self, job: dict[str, Any]) -> Event:
-        event = await self._run(
-            self._transaction, lambda db: self._append(db, JOBS_FEED, "job", {"job": job})
-        )
+        event = await self._tx(lambda db: self._append(db, JOBS_FEED, "job", {"job": job}))
         self._notify(JOBS_FEED)
         return event
 
@@ -556,7 +554,7 @@ class SqliteStore(Store):
             db.execute("DELETE FROM cache WHERE expires_at <= ?", (now,))
             return len(ids)
 
-        return await self._run(self._transaction, _cleanup)
+        return await self._tx(_cleanup)
 
     async def job_stats(self) -> dict[str, Any]:
         def _stats() -> dict[str, Any]:
@@ -567,7 +565,9 @@ class SqliteStore(Store):
                 "AND started_at IS NOT NULL"
             ).fetchone()[0]
             return {
-                "byStatus": {s: by_status.get(s, 0) for s in (PENDING, PROCESSING, *TERMINAL)},
+                "byStatus": {
+                    s: by_status.get(s, 0) for s in (PENDING, PROCESSING, *sorted(TERMINAL))
+                },
                 "queueDepth": by_status.get(PENDING, 0),
                 "avgJobMs": None if avg is None else round(avg),
             }
