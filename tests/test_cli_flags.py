@@ -1,0 +1,34 @@
+"""The serve flags added for benchmarking: --uvloop and --max-queued-jobs-per-client."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from server.cli import build_parser, new_event_loop, settings_from_args
+
+
+def test_max_queued_jobs_per_client_flag_reaches_settings() -> None:
+    args = build_parser().parse_args(["serve", "--max-queued-jobs-per-client", "5000"])
+    assert settings_from_args(args).max_queued_jobs_per_client == 5000
+
+
+def test_uvloop_flag_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert build_parser().parse_args(["serve"]).uvloop is False
+    assert build_parser().parse_args(["serve", "--uvloop"]).uvloop is True
+    monkeypatch.setenv("DOCCOUNT_UVLOOP", "1")
+    assert build_parser().parse_args(["worker"]).uvloop is True
+
+
+def test_new_event_loop_picks_uvloop_only_when_asked() -> None:
+    uvloop = pytest.importorskip("uvloop")
+    plain = new_event_loop(False)
+    fast = new_event_loop(True)
+    try:
+        assert not isinstance(plain, uvloop.Loop)
+        assert isinstance(fast, uvloop.Loop)
+        assert fast.run_until_complete(asyncio.sleep(0, "ok")) == "ok"
+    finally:
+        plain.close()
+        fast.close()
