@@ -1,0 +1,58 @@
+"""Dispatch: ``python -m bench`` runs every benchmark; ``python -m bench jobtime`` runs one."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+import time
+import traceback
+
+from . import report
+from .common import Section, raise_nofile
+
+BENCHES: dict[str, str] = {
+    "jobtime": "Job time vs the rate-limit bound",
+    "fanout": "Fan-out: one job streaming to many subscribers",
+    "idle": "Idle subscribers: memory per connection, drops",
+    "polling": "Polling and submitting",
+    "push": "Push (SSE, WebSocket) vs the seed's 2 s polling",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", choices=[*BENCHES, []], help="default: all")
+    parser.add_argument("--quick", action="store_true", help="smaller loads, shorter holds")
+    parser.add_argument(
+        "--no-uvloop",
+        dest="uvloop",
+        action="store_false",
+        help="run our server on the standard asyncio loop (default: --uvloop)",
+    )
+    args = parser.parse_args(argv)
+    names = args.names or list(BENCHES)
+    # Idle and fan-out hold tens of thousands of sockets; children inherit this limit.
+    raise_nofile(200_000)
+    failed = []
+    for name in names:
+        print(f"== {name}: {BENCHES[name]}", flush=True)
+        section = Section(name, BENCHES[name], quick=args.quick)
+        module = importlib.import_module(f"bench.{name}")
+        started = time.monotonic()
+        try:
+            asyncio.run(module.run(section, quick=args.quick, uvloop=args.uvloop))
+        except Exception:
+            traceback.print_exc()
+            section.notes.append("The run failed: " + traceback.format_exc(limit=3)[-600:])
+            failed.append(name)
+        section.seconds = time.monotonic() - started
+        report.save(section)
+    path = report.write()
+    print(f"wrote {path}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,345 @@
+"""Fan-out: one job streaming to 1,000 SSE and 1,000 WebSocket subscribers.
+
+Method. The subscribers (raw-protocol clients in load-generator processes) connect while the
+job waits in the queue behind a blocker job; cancelling the blocker starts it. The job has one
+category, so each keyword is one upstream call and one ``result`` event, and ``--rate`` sets
+the event rate: E events/s to S subscribers is E·S deliveries/s offered.
+
+- Deliveries/s: every event every subscriber received, over the span from the first to the
+  last receipt.
+- Latency: receipt time (client's ``time.time()``) minus the event's commit time. The commit
+  time is the event log's own ``created_at`` (ms, written in the transaction that commits the
+  event; read back from the SQLite file after the run), or the Redis stream entry's ms. The
+  peers stamp the same clock when they create an event. All processes share one clock, so
+  no offset; the ms truncation of ``created_at`` overstates latency by < 1 ms.
+
+Peers run the same subscriber counts, payload size and event rate; ours and each peer run
+one after the other, not side by side, so neither steals the other's CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from .common import PY, Procs, Row, Section, cpu_s, free_port, pct, wait_port
+from .stack import (
+    Server,
+    hub_available,
+    redis_store_available,
+    sqlite_url,
+    start_redis,
+    start_server,
+    start_upstream,
+    submit,
+)
+from .swarm import Seen, Swarm, sources
+
+BLOCKER = "fanout-blocker"
+
+
+def sse_spec(port: int, path: str, count: int, **kw: Any) -> dict[str, Any]:
+    return {
+        "kind": "sse",
+        "host": "127.0.0.1",
+        "port": port,
+        "path": path,
+        "count": count,
+        "headers": {},
+        "sources": sources(2),
+        **kw,
+    }
+
+
+def ws_spec(port: int, path: str, count: int, first: str | None, **kw: Any) -> dict[str, Any]:
+    return {
+        "kind": "ws",
+        "host": "127.0.0.1",
+        "port": port,
+        "path": path,
+        "count": count,
+        "first_message": first,
+        "sources": sources(2, first=10),
+        **kw,
+    }
+
+
+def summarize(
+    seen: Seen, commit_ms: dict[str, int], subscribers: int, events: int
+) -> dict[str, float | None]:
+    times = sorted(t for _, t in seen.receipts)
+    span = (times[-1] - times[0]) if len(times) > 1 else 0.0
+    lat = [t * 1000 - commit_ms[i] for i, t in seen.receipts if i in commit_ms]
+    return {
+        "deliveries": float(len(seen.receipts)),
+        "per_s": len(seen.receipts) / span if span > 0 else None,
+        "p50": pct(lat, 50),
+        "p99": pct(lat, 99),
+        "max": max(lat) if lat else None,
+        "complete": len(seen.receipts) / (subscribers * events) if events else None,
+    }
+
+
+# --- ours -----------------------------------------------------------------------------------
+
+
+def sqlite_commit_times(db: Path, job_id: str) -> dict[str, int]:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "SELECT seq, created_at FROM events WHERE job_id = ?", (job_id,)
+        ).fetchall()
+    finally:
+        con.close()
+    return {str(s): int(c) for s, c in rows}
+
+
+async def redis_commit_times(store_url: str, job_id: str) -> dict[str, int]:
+    """Stream entry ids are '<ms>-<n>': Redis stamps the commit time itself."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(store_url)
+    out: dict[str, int] = {}
+    try:
+        for key in await client.keys(f"*{job_id}*"):
+            if await client.type(key) != b"stream":
+                continue
+            for entry_id, fields in await client.xrange(key):
+                ms = int(entry_id.split(b"-")[0])
+                for v in fields.values():
+                    if v.startswith(b'{"id":"'):
+                        out[v[7:].split(b'"', 1)[0].decode()] = ms
+                out.setdefault(entry_id.decode(), ms)
+    finally:
+        await client.aclose()
+    return out
+
+
+async def ours(
+    section: Section,
+    *,
+    store: str,
+    n_sse: int,
+    n_ws: int,
+    events: int,
+    rate: float,
+    uvloop: bool,
+) -> tuple[dict[str, float | None], float]:
+    with Procs(section) as procs:
+        upstream = await start_upstream(procs, latency_ms=1, keys=1, name="upstream-fanout")
+        if store == "redis":
+            store_url, db = await start_redis(procs), None
+        else:
+            store_url, db = sqlite_url("fanout")
+        server = await start_server(
+            procs,
+            store_url=store_url,
+            upstream=upstream,
+            keys=1,
+            rate=rate,
+            keyword_concurrency=64,
+            max_active_jobs=1,
+            uvloop=uvloop,
+            db_path=db,
+            name="server-fanout",
+        )
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"http://127.0.0.1:{upstream.port}/_faults",
+                json={"kind": "timeout", "query": BLOCKER, "times": 100},
+            ) as resp:
+                await resp.read()
+            blocker = await submit(http, server, [BLOCKER], ["blog"])
+            await asyncio.sleep(0.3)
+            words = [f"fan-{i}-{time.time_ns()}" for i in range(events)]
+            job_id = await submit(http, server, words, ["blog"])
+            specs = []
+            if n_sse:
+                specs.append(sse_spec(server.port, f"/api/documents/events?jobId={job_id}", n_sse))
+            if n_ws:
+                first = json.dumps({"type": "subscribe", "jobId": job_id})
+                specs.append(ws_spec(server.port, "/api/documents/ws", n_ws, first))
+            for s in specs:
+                s.update(max_s=events / rate + 120, until_closed=False, record=True)
+            async with Swarm(specs, section) as swarm:
+                ready = await swarm.start()
+                connected = sum(r["connected"] for r in ready)
+                if connected < n_sse + n_ws:
+                    section.notes.append(f"ours {store}: only {connected} subscribers connected")
+                cpu0 = cpu_s(server.proc.pid)
+                async with http.delete(f"{server.base}/api/documents/jobs/{blocker}") as resp:
+                    await resp.read()
+                await wait_job(http, server, job_id, events / rate * 4 + 60)
+                await asyncio.sleep(1.0)  # the last events reach the subscribers
+                cpu = cpu_s(server.proc.pid) - cpu0
+                seen = await swarm.finish()
+        if db is not None:
+            commit = sqlite_commit_times(db, job_id)
+        else:
+            commit = await redis_commit_times(store_url, job_id)
+        n_events = sum(1 for _ in commit)  # every event of the job after the snapshot
+        return summarize(seen, commit, n_sse + n_ws, n_events - 1), cpu
+
+
+async def wait_job(http: aiohttp.ClientSession, server: Server, job_id: str, t: float) -> None:
+    deadline = time.monotonic() + t
+    while time.monotonic() < deadline:
+        async with http.get(f"{server.base}/api/documents/jobs", params={"limit": "5"}) as resp:
+            jobs = (await resp.json())["jobs"]
+        if any(j["id"] == job_id and j["status"] == "completed" for j in jobs):
+            return
+        await asyncio.sleep(0.5)
+    raise RuntimeError("fan-out job did not complete")
+
+
+# --- peers ----------------------------------------------------------------------------------
+
+
+async def peer(
+    section: Section, kind: str, n: int, events: int, rate: float, uvloop: bool
+) -> tuple[dict[str, float | None], float]:
+    port = free_port()
+    times = Path(tempfile.mkdtemp(prefix="doccount-peer-")) / "times.json"
+    with Procs(section) as procs:
+        argv = [PY, "-m", "bench.peers", kind, "--port", str(port), "--events", str(events)]
+        argv += ["--rate", f"{rate:g}", "--times-out", str(times)]
+        if uvloop:
+            argv.append("--uvloop")
+        proc = procs.start(f"peer-{kind}", argv)
+        await wait_port(port, proc)
+        if kind == "sse":
+            spec = sse_spec(port, "/events", n)
+        else:
+            spec = ws_spec(port, "/", n, json.dumps({"type": "subscribe"}))
+        spec.update(max_s=events / rate + 120, until_closed=False, record=True)
+        async with Swarm([spec], section) as swarm:
+            await swarm.start()
+            cpu0 = cpu_s(proc.pid)
+            os.kill(proc.pid, signal.SIGUSR1)
+            deadline = time.monotonic() + events / rate * 4 + 60
+            while not times.exists() and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1.0)
+            cpu = cpu_s(proc.pid) - cpu0
+            seen = await swarm.finish()
+        commit = {k: int(v) for k, v in json.loads(times.read_text()).items()}
+        return summarize(seen, commit, n, events), cpu
+
+
+# --- the benchmark --------------------------------------------------------------------------
+
+
+def _rows(
+    section: Section,
+    case: str,
+    mine: dict[str, float | None] | None,
+    theirs: dict[str, float | None] | None,
+    *,
+    goal_rate: float | None,
+    goal_p99: float | None,
+    note: str = "",
+) -> None:
+    m = mine or {}
+    t = theirs or {}
+    per_s = m.get("per_s")
+    section.add(
+        Row(
+            case,
+            "deliveries/s",
+            per_s,
+            "/s",
+            goal=f"≥ {goal_rate:,.0f}/s" if goal_rate else "",
+            met=None if goal_rate is None or per_s is None else per_s >= goal_rate,
+            peer=t.get("per_s"),
+            note=(
+                f"{(m.get('complete') or 0) * 100:.1f}% of offered delivered"
+                + (f"; peer {(t.get('complete') or 0) * 100:.1f}%" if theirs else "")
+                + (f"; {note}" if note else "")
+            ),
+        )
+    )
+    p99 = m.get("p99")
+    section.add(
+        Row(
+            case,
+            "latency p99 (commit → receipt)",
+            p99,
+            "ms",
+            goal=f"< {goal_p99:g} ms" if goal_p99 else "",
+            met=None if goal_p99 is None or p99 is None else p99 < goal_p99,
+            peer=t.get("p99"),
+            better="lower",
+            note=f"p50 {m.get('p50') or 0:.1f} ms, max {m.get('max') or 0:.1f} ms"
+            + (f"; peer p50 {t.get('p50') or 0:.1f} ms" if theirs else ""),
+        )
+    )
+
+
+async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
+    n = 300 if quick else 1000
+    subs = 2 * n
+    # Throughput: offered 100 events/s × 2,000 subscribers = 200,000 deliveries/s.
+    hi_rate, hi_events = 100.0, (300 if quick else 1000)
+    # Latency: 5 events/s × 2,000 = 10,000 deliveries/s (the goal's load).
+    lo_rate, lo_events = 10_000 / subs, (50 if quick else 100)
+    has_hub = hub_available()
+    if not has_hub:
+        section.notes.append("Hub (SSE/WS endpoints) not merged yet: our rows are n/a.")
+    stores = ["sqlite"] + (["redis"] if redis_store_available() else [])
+    for label, rate, events, goal_rate, goal_p99 in (
+        ("throughput", hi_rate, hi_events, 50_000.0, None),
+        ("latency", lo_rate, lo_events, None, 50.0),
+    ):
+        offered = rate * subs
+        # Ours on both transports at once: the goal's figure.
+        for store in stores if has_hub else []:
+            mine, cpu = await ours(
+                section,
+                store=store,
+                n_sse=n,
+                n_ws=n,
+                events=events,
+                rate=rate,
+                uvloop=uvloop,
+            )
+            _rows(
+                section,
+                f"{label}: {n} SSE + {n} WS, {offered:,.0f}/s offered, {store}",
+                mine,
+                None,
+                goal_rate=goal_rate,
+                goal_p99=(100.0 if store == "redis" else goal_p99) if goal_p99 else None,
+                note=f"server CPU {cpu:.1f} s",
+            )
+        # Each transport alone, ours beside its peer at the same per-subscriber rate.
+        for kind in ("sse", "ws"):
+            theirs, pcpu = await peer(section, kind, n, events, rate, uvloop)
+            mine, cpu = (None, 0.0)
+            if has_hub:
+                mine, cpu = await ours(
+                    section,
+                    store="sqlite",
+                    n_sse=n if kind == "sse" else 0,
+                    n_ws=n if kind == "ws" else 0,
+                    events=events,
+                    rate=rate,
+                    uvloop=uvloop,
+                )
+            _rows(
+                section,
+                f"{label}: {n} {kind.upper()} only, {rate * n:,.0f}/s offered, vs peer",
+                mine,
+                theirs,
+                goal_rate=None,
+                goal_p99=None,
+                note=f"CPU ours {cpu:.1f} s, peer {pcpu:.1f} s",
+            )
