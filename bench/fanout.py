@@ -55,7 +55,7 @@ def sse_spec(port: int, path: str, count: int, **kw: Any) -> dict[str, Any]:
         "path": path,
         "count": count,
         "headers": {},
-        "sources": sources(2),
+        "sources": sources(max(2, count // 50), block=1),
         **kw,
     }
 
@@ -68,7 +68,7 @@ def ws_spec(port: int, path: str, count: int, first: str | None, **kw: Any) -> d
         "path": path,
         "count": count,
         "first_message": first,
-        "sources": sources(2, first=10),
+        "sources": sources(max(2, count // 50), block=2),
         **kw,
     }
 

@@ -15,9 +15,10 @@ from typing import Any
 from .common import PY, ROOT, Section
 
 
-def sources(n: int, first: int = 2) -> list[str]:
-    """Source addresses 127.0.0.{first..}: each gives its own ~28k ephemeral ports."""
-    return [f"127.0.0.{first + i}" for i in range(n)]
+def sources(n: int, block: int = 1) -> list[str]:
+    """n source addresses in 127.<block>.0.0/16: each has its own ~28k ephemeral ports, and
+    looks like its own client to per-address limits."""
+    return [f"127.{block}.{i // 250}.{i % 250 + 1}" for i in range(n)]
 
 
 @dataclass
