@@ -34,6 +34,7 @@ import aiohttp
 from .common import PY, Procs, Row, Section, cpu_s, free_port, pct, wait_port
 from .stack import (
     Server,
+    Upstream,
     hub_available,
     redis_store_available,
     sqlite_url,
@@ -153,15 +154,8 @@ async def ours(
             name="server-fanout",
         )
         async with aiohttp.ClientSession() as http:
-            async with http.post(
-                f"http://127.0.0.1:{upstream.port}/_faults",
-                json={"kind": "timeout", "query": BLOCKER, "times": 100},
-            ) as resp:
-                await resp.read()
-            blocker = await submit(http, server, [BLOCKER], ["blog"])
-            await asyncio.sleep(0.3)
             words = [f"fan-{i}-{time.time_ns()}" for i in range(events)]
-            job_id = await submit(http, server, words, ["blog"])
+            job_id, blocker = await queued_job(http, server, upstream, words, ["blog"])
             specs = []
             if n_sse:
                 specs.append(sse_spec(server.port, f"/api/documents/events?jobId={job_id}", n_sse))
@@ -176,8 +170,7 @@ async def ours(
                 if connected < n_sse + n_ws:
                     section.notes.append(f"ours {store}: only {connected} subscribers connected")
                 cpu0 = cpu_s(server.proc.pid)
-                async with http.delete(f"{server.base}/api/documents/jobs/{blocker}") as resp:
-                    await resp.read()
+                await release(http, server, blocker)
                 await wait_job(http, server, job_id, events / rate * 4 + 60)
                 await asyncio.sleep(1.0)  # the last events reach the subscribers
                 cpu = cpu_s(server.proc.pid) - cpu0
@@ -188,6 +181,30 @@ async def ours(
             commit = await redis_commit_times(store_url, job_id)
         n_events = sum(1 for _ in commit)  # every event of the job after the snapshot
         return summarize(seen, commit, n_sse + n_ws, n_events - 1), cpu
+
+
+async def queued_job(
+    http: aiohttp.ClientSession,
+    server: Server,
+    upstream: Upstream,
+    words: list[str],
+    categories: list[str],
+) -> tuple[str, str]:
+    """A job held in the queue (server started with --max-active-jobs 1) behind a blocker whose
+    upstream call hangs; cancelling the blocker (DELETE) starts it. Returns (job, blocker)."""
+    async with http.post(
+        f"http://127.0.0.1:{upstream.port}/_faults",
+        json={"kind": "timeout", "query": BLOCKER, "times": 100},
+    ) as resp:
+        await resp.read()
+    blocker = await submit(http, server, [BLOCKER], ["blog"])
+    await asyncio.sleep(0.3)
+    return await submit(http, server, words, categories), blocker
+
+
+async def release(http: aiohttp.ClientSession, server: Server, blocker: str) -> None:
+    async with http.delete(f"{server.base}/api/documents/jobs/{blocker}") as resp:
+        await resp.read()
 
 
 async def wait_job(http: aiohttp.ClientSession, server: Server, job_id: str, t: float) -> None:
