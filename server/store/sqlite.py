@@ -67,6 +67,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (status, priority);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+-- count_queued runs on every submission: without this it counts every queued job of every client.
+CREATE INDEX IF NOT EXISTS jobs_client ON jobs (client, status);
 CREATE TABLE IF NOT EXISTS results (
     job_id TEXT NOT NULL,
     idx INTEGER NOT NULL,
