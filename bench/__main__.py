@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         section = Section(name, BENCHES[name], quick=args.quick)
         module = importlib.import_module(f"bench.{name}")
         started = time.monotonic()
+        section.load.append(os.getloadavg()[0])
         try:
             asyncio.run(module.run(section, quick=args.quick, uvloop=args.uvloop))
         except Exception:
@@ -48,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             section.notes.append("The run failed: " + traceback.format_exc(limit=3)[-600:])
             failed.append(name)
         section.seconds = time.monotonic() - started
+        section.load.append(os.getloadavg()[0])
         report.save(section)
     path = report.write()
     print(f"wrote {path}")

@@ -65,6 +65,8 @@ class Section:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     quick: bool = False
+    # 1-minute load average before and after: the machine may be shared with other work.
+    load: list[float] = field(default_factory=list)
 
     def add(self, row: Row) -> Row:
         self.rows.append(row)

@@ -125,7 +125,9 @@ def render() -> str:
             f"Machine: {mach['cores']} cores ({mach['cpu']}), {mach['memory_gib']} GiB, "
             f"Linux {mach['kernel']}; Python {v['python']}, aiohttp {v['aiohttp']}, "
             f"orjson {v['orjson']}, uvloop {v['uvloop']}, websockets {v['websockets']}, "
-            f"redis-py {v['redis']}, {v['redis-server']}, {v['wrk']}.",
+            f"redis-py {v['redis']}, {v['redis-server']}, {v['wrk']}. "
+            f"Load average (1 min) before → after: "
+            f"{' → '.join(f'{x:.1f}' for x in section.load) or 'n/a'}.",
             "",
             *table(section.rows),
             "",
