@@ -170,6 +170,7 @@ async def ours(
                 if connected < n_sse + n_ws:
                     section.notes.append(f"ours {store}: only {connected} subscribers connected")
                 cpu0 = cpu_s(server.proc.pid)
+                released_ms = int(time.time() * 1000)
                 await release(http, server, blocker)
                 await wait_job(http, server, job_id, events / rate * 4 + 60)
                 await asyncio.sleep(1.0)  # the last events reach the subscribers
@@ -179,8 +180,11 @@ async def ours(
             commit = sqlite_commit_times(db, job_id)
         else:
             commit = await redis_commit_times(store_url, job_id)
-        n_events = sum(1 for _ in commit)  # every event of the job after the snapshot
-        return summarize(seen, commit, n_sse + n_ws, n_events - 1), cpu
+        # Only what was committed after the job was let go: earlier events reach a subscriber
+        # inside its snapshot (whose id is the last of them), not as deliveries.
+        commit = {k: v for k, v in commit.items() if v >= released_ms}
+        seen.receipts = [(i, t) for i, t in seen.receipts if i in commit]
+        return summarize(seen, commit, n_sse + n_ws, len(commit)), cpu
 
 
 async def queued_job(
