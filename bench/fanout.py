@@ -105,21 +105,18 @@ def sqlite_commit_times(db: Path, job_id: str) -> dict[str, int]:
 
 
 async def redis_commit_times(store_url: str, job_id: str) -> dict[str, int]:
-    """Stream entry ids are '<ms>-<n>': Redis stamps the commit time itself."""
+    """The Redis store stamps each event entry with Redis' own clock (field ``ms``, from TIME
+    inside the script that appends it); entry ids are ``<seq>-0``."""
     import redis.asyncio as aioredis
 
     client = aioredis.from_url(store_url)
     out: dict[str, int] = {}
     try:
-        for key in await client.keys(f"*{job_id}*"):
-            if await client.type(key) != b"stream":
-                continue
-            for entry_id, fields in await client.xrange(key):
-                ms = int(entry_id.split(b"-")[0])
-                for v in fields.values():
-                    if v.startswith(b'{"id":"'):
-                        out[v[7:].split(b'"', 1)[0].decode()] = ms
-                out.setdefault(entry_id.decode(), ms)
+        for entry_id, fields in await client.xrange(f"dc:job:{job_id}:events"):
+            seq = entry_id.split(b"-")[0].decode()
+            ms = fields.get(b"ms")
+            if ms is not None:
+                out[seq] = int(ms)
     finally:
         await client.aclose()
     return out
