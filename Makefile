@@ -32,8 +32,10 @@ format: $(STAMP)
 	$(BIN)/ruff format server tests $(wildcard bench)
 	$(BIN)/ruff check --fix server tests $(wildcard bench)
 
+# make bench BENCH_ARGS="--quick" (or "fanout --quick", ...). The polling benchmark needs wrk.
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	command -v wrk >/dev/null || apt-get install -y -q wrk || echo "no wrk: polling is skipped"
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache
