@@ -14,6 +14,8 @@ from .settings import Settings
 
 Schema = dict[str, Any]
 
+_ONE_CATEGORY = "(" + "|".join(sorted(CATEGORIES)) + ")"
+CATEGORY_LIST_RE = f"^{_ONE_CATEGORY}(,{_ONE_CATEGORY})*$"
 JOB_STATUSES = ["pending", "processing", "completed", "failed", "cancelled"]
 EVENT_TYPES = ["snapshot", "status", "progress", "result", "job"]
 
@@ -174,7 +176,7 @@ def job_id_param(where: str, required: bool = True) -> Schema:
         "name": "jobId" if where == "query" else "job_id",
         "in": where,
         "required": required,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "pattern": JOB_ID_RE.pattern},
         "description": "as returned by POST /api/documents/batch",
     }
 
@@ -231,7 +233,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                         "name": "categories",
                         "in": "query",
                         "required": False,
-                        "schema": {"type": "string"},
+                        "schema": {"type": "string", "pattern": CATEGORY_LIST_RE},
                         "description": "comma list, e.g. blog,cafe",
                     },
                 ],
