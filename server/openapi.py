@@ -288,7 +288,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
         },
         "/api/documents/events": {
             "get": {
-                "summary": "Server-Sent Events of one job (or of the jobs feed without jobId)",
+                "summary": "SSE of one job (?jobId=) or of the jobs feed (?jobs=all)",
                 "description": (
                     "Each event: `event:` its type, `id:` its id, `data:` the Event JSON. "
                     "Resume with the Last-Event-ID header or ?lastEventId=. Without either, "
@@ -297,6 +297,12 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 "operationId": "jobEvents",
                 "parameters": [
                     job_id_param("query", required=False),
+                    {
+                        "name": "jobs",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["all"]},
+                    },
                     {
                         "name": "lastEventId",
                         "in": "query",
@@ -324,8 +330,9 @@ def paths(settings: Settings) -> dict[str, Schema]:
             "get": {
                 "summary": "WebSocket: subscribe to jobs, receive Events as JSON text messages",
                 "description": (
-                    'Client messages: {"type": "subscribe", "jobId": ..., "lastEventId"?: ...}, '
-                    f'{{"type": "unsubscribe", "jobId": ...}}. Frames above '
+                    'Client messages: {"type": "subscribe", "jobId": ..., "lastEventId"?: ...} '
+                    'or {"type": "subscribe", "jobs": "all"}, and the matching "unsubscribe". '
+                    'Server messages: Events and {"type": "error", "code", "message"}. Frames over '
                     f"{settings.max_ws_message_bytes} bytes close the socket (1009). A browser "
                     "Origin must be the page's own or on the CORS allow-list."
                 ),
