@@ -219,3 +219,22 @@ async def test_the_console_script_end_to_end(tmp_path, fake_naver, serve):
     assert proc.returncode == 0, err.decode()
     rows = list(csv.reader(io.StringIO(out.decode())))
     assert rows == [["keyword", *CATS, "error"], expected_row("맥북"), expected_row("리뷰")]
+
+
+async def test_watch_and_status_of_a_finished_job(tmp_path, fake_naver, serve):
+    url = await serve(base_settings(tmp_path, fake_naver[1]))
+    code, out, _ = await run(
+        Command("submit", url, None, keywords_file=keywords_file(tmp_path, ["맥북"]))
+    )
+    job_id = out.strip()
+    code, out, err = await run(Command("watch", url, None, job_id=job_id, fmt="jsonl"))
+    assert code == 0, err
+    (result,) = [json.loads(line) for line in out.splitlines()]
+    assert (result["index"], result["keyword"]) == (0, "맥북")
+    assert result["counts"] == {c: fake_total("맥북", API[c]) for c in CATS}
+    code, out, err = await run(Command("status", url, None, job_id=job_id))
+    assert (code, out) == (
+        0,
+        "keyword,blog,cafe,news,web,error\n" + ",".join(expected_row("맥북")) + "\n",
+    )
+    assert err == f"{job_id}: completed (1/1)\n"
