@@ -138,8 +138,10 @@ class Feed:
                     break
             else:
                 return False
-        if len(tail) > sub.outbox.room():
-            return False  # it reads them from the store instead, waiting for room
+        if len(sub.outbox) + len(tail) > sub.outbox.catch_up_limit:
+            # Attaching must leave the live headroom free (a healthy subscriber is never cut
+            # for its backlog): it reads them from the store instead, waiting for room.
+            return False
         for delivery in tail:
             sub.offer(delivery)
         self.subs.add(sub)

@@ -85,9 +85,6 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._items)
 
-    def room(self) -> int:
-        return self.capacity - len(self._items)
-
     def offer(self, sub: Subscription | None, delivery: Delivery) -> bool:
         """Queue without waiting. A full outbox is a consumer that cannot keep up: it is closed
         and its connection cut (it resumes by id), so nobody upstream ever waits for it."""
