@@ -42,6 +42,7 @@ JOBS_LIST_LIMIT = 50
 # A feed that cannot read the store retries after this long (doubling up to the maximum).
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 10.0
+CLOSE_TIMEOUT_S = 5.0
 # What we accept as a resume id before the store has a say: one printable ASCII token, so that
 # it can never break an SSE line.
 EVENT_ID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -222,8 +223,12 @@ class Hub:
         self.capacity = max(2, settings.subscriber_queue_max)
         # One published page must fit in a healthy subscriber's outbox with room to spare.
         self.page_size = max(1, min(256, self.capacity // 4))
-        self.ring_size = 4 * self.page_size
+        # A tail longer than the catch-up limit never attaches, so a longer ring would be waste.
+        self.ring_size = max(2 * self.page_size, self.capacity // 2)
         self.block_s = settings.feed_block_s
+        # A connection that is cut or shut down gets this long to close politely (its peer may
+        # first have to read what is already buffered); then it is aborted.
+        self.close_timeout_s = CLOSE_TIMEOUT_S
         self._feeds: dict[str, Feed] = {}
         self._streams: set[Stream] = set()
         self.closing = False
@@ -236,6 +241,10 @@ class Hub:
 
     def untrack(self, stream: Stream) -> None:
         self._streams.discard(stream)
+
+    def streams(self) -> list[Stream]:
+        """The open live connections."""
+        return list(self._streams)
 
     def note_cut(self) -> None:
         self.cut_total += 1

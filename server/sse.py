@@ -33,21 +33,32 @@ class SseStream:
         self.resp = resp
         self.outbox = Outbox(hub.capacity, self._cut)
         self.sending = False
+        self._pumped = asyncio.Event()
+        self._watchdog: asyncio.Task[None] | None = None
 
     def _cut(self) -> None:
-        """Too slow: stop. A pump stuck in a write has a peer that stopped reading, and a write
-        to it would never finish: abort the connection instead of closing it politely."""
+        """Too slow: the outbox is closed, so the stream ends once the write in progress is
+        through. The EventSource then reconnects with Last-Event-ID."""
         self.hub.note_cut()
-        self._abort_if_stuck()
-
-    def _abort_if_stuck(self) -> None:
-        if self.sending and self.request.transport is not None:
-            self.request.transport.abort()
+        self._end_soon()
 
     async def shutdown(self) -> None:
         self.outbox.close(SHUTDOWN)
-        self._abort_if_stuck()
         self.resp.stop_streaming()
+        self._end_soon()
+
+    def _end_soon(self) -> None:
+        """A pump stuck in a write waits for a peer that may never read again: give it
+        ``close_timeout_s``, then abort the connection."""
+        if self.sending and self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._abort_unless_pumped())
+
+    async def _abort_unless_pumped(self) -> None:
+        try:
+            await asyncio.wait_for(self._pumped.wait(), self.hub.close_timeout_s)
+        except TimeoutError:
+            if self.request.transport is not None:
+                self.request.transport.abort()
 
     async def run(self, key: str, start: Start, retry_ms: int) -> None:
         sub = Subscription(key, self.outbox, start.last)
@@ -62,11 +73,14 @@ class SseStream:
         except ConnectionError:
             pass  # the client left; it resumes by id
         finally:
+            self._pumped.set()
             self.hub.leave(sub)
             self.hub.untrack(self)
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
+            if self._watchdog is not None:
+                await self._watchdog
 
     async def _pump(self, retry: bytes) -> None:
         # The retry hint rides in the first event's block: alone, a block without data is an

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from .appkeys import HUB, SETTINGS
-from .errors import ApiError
+from .errors import ApiError, StoreUnavailableError
 from .events import loads
 from .hub import Hub, Subscription, error_json, parse_event_id
 from .model import JOBS_FEED, check_job_id
@@ -24,14 +24,12 @@ from .outbox import GONE, SHUTDOWN, Delivery, Outbox
 
 log = logging.getLogger("doccount.ws")
 
-# Close codes. A consumer too slow for its queue gets 4008 (private range, after 1008 "policy");
-# it resumes by id. A stalled one, whose socket no longer drains, is aborted instead: a close
-# frame could never reach it.
+# Close codes. A consumer too slow for its queue gets 4008 (private range, after 1008 "policy")
+# once it has read what was already on its way; it resumes by id. One that does not read that
+# far within the hub's close_timeout_s is aborted (a close frame could never reach it).
 SLOW_CONSUMER = 4008
 SLOW_CONSUMER_REASON = b"slow consumer"
 GOING_AWAY_REASON = b"server shutdown"
-# How long a polite close may take before the connection is aborted.
-CLOSE_TIMEOUT_S = 5.0
 
 
 class WsConnection:
@@ -42,33 +40,33 @@ class WsConnection:
         self.max_subscriptions = request.app[SETTINGS].max_streams_per_client
         self.outbox = Outbox(hub.capacity, self._cut)
         self.subs: dict[str, Subscription] = {}
-        self.sending = False
         self._closing: asyncio.Task[None] | None = None
 
     # --- closing ----------------------------------------------------------------------------
 
-    def _abort_if_stuck(self) -> bool:
-        if self.sending and self.request.transport is not None:
-            self.request.transport.abort()
-            return True
-        return False
-
     def _cut(self) -> None:
         self.hub.note_cut()
-        if not self._abort_if_stuck() and self._closing is None:
-            self._closing = asyncio.create_task(self._close(SLOW_CONSUMER, SLOW_CONSUMER_REASON))
-
-    async def _close(self, code: int, reason: bytes) -> None:
-        try:
-            await asyncio.wait_for(self.ws.close(code=code, message=reason), CLOSE_TIMEOUT_S)
-        except (TimeoutError, ConnectionError):
-            if self.request.transport is not None:
-                self.request.transport.abort()
+        self._close_soon(SLOW_CONSUMER, SLOW_CONSUMER_REASON)
 
     async def shutdown(self) -> None:
         self.outbox.close(SHUTDOWN)
-        if not self._abort_if_stuck():
-            await self._close(WSCloseCode.GOING_AWAY, GOING_AWAY_REASON)
+        self._close_soon(WSCloseCode.GOING_AWAY, GOING_AWAY_REASON)
+        assert self._closing is not None
+        await asyncio.shield(self._closing)
+
+    def _close_soon(self, code: int, reason: bytes) -> None:
+        if self._closing is None:
+            self._closing = asyncio.create_task(self._close(code, reason))
+
+    async def _close(self, code: int, reason: bytes) -> None:
+        """Politely; or, when the close frame cannot get through in time, abort."""
+        try:
+            await asyncio.wait_for(
+                self.ws.close(code=code, message=reason), self.hub.close_timeout_s
+            )
+        except (TimeoutError, ConnectionError):
+            if self.request.transport is not None:
+                self.request.transport.abort()
 
     # --- running ----------------------------------------------------------------------------
 
@@ -103,11 +101,7 @@ class WsConnection:
                 if sub is not None and self.subs.get(sub.key) is not sub:
                     continue  # unsubscribed (or replaced) since this was queued
                 if delivery.json:
-                    self.sending = True
-                    try:
-                        await self.ws.send_frame(delivery.utf8(), WSMsgType.TEXT)
-                    finally:
-                        self.sending = False
+                    await self.ws.send_frame(delivery.utf8(), WSMsgType.TEXT)
                 if sub is not None and delivery.final:
                     # A job's subscription ends with its terminal status; the socket stays.
                     del self.subs[sub.key]
@@ -143,6 +137,12 @@ class WsConnection:
             if key is None and isinstance(frame.get("jobId"), str):
                 key = frame["jobId"]
             self._error(exc.code, exc.message, key)
+        except StoreUnavailableError:
+            self._error("store_unavailable", "저장소에 연결할 수 없습니다. 다시 구독하세요", key)
+        except Exception:
+            # The socket has been upgraded: nothing may escape to the JSON error middleware.
+            log.exception("websocket frame failed: %s", kind)
+            self._error("internal_error", "서버 내부 오류가 발생했습니다", key)
 
     @staticmethod
     def _target(frame: dict[str, Any]) -> str:
