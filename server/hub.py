@@ -360,6 +360,8 @@ class Hub:
             # At the end of the log as it was a moment ago.
             feed = self._feeds.get(key)
             if feed is None:
+                if self.closing:
+                    return  # no new feeds while shutting down; the stream is being closed
                 if key != JOBS_FEED and await self._log_over(sub):
                     sub.outbox.end(sub)
                     return
@@ -427,6 +429,7 @@ class Hub:
         await asyncio.gather(*(s.shutdown() for s in streams), return_exceptions=True)
 
     async def close(self) -> None:
+        self.closing = True  # cancelled feeds must not hand their subscribers back to the store
         feeds = list(self._feeds.values())
         for feed in feeds:
             feed.task.cancel()
