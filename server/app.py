@@ -11,6 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from .appkeys import COUNTER, HTTP, METRICS, PROVIDER, SETTINGS, STORE, WORKER, WORKER_TASK
+from .live import setup_live
 from .metrics import MeteredCounter, MeteredLimiter, Metrics
 from .middlewares import error_middleware
 from .model import now_ms
@@ -103,5 +104,6 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(provider_ctx)
     app.cleanup_ctx.append(worker_ctx)
     app.cleanup_ctx.append(cleanup_ctx)
+    setup_live(app)
     setup_routes(app)
     return app

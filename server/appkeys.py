@@ -8,6 +8,7 @@ import aiohttp
 from aiohttp import web
 
 from .counting import KeywordCounter
+from .hub import Hub
 from .metrics import Metrics
 from .providers.base import Provider
 from .settings import Settings
@@ -22,3 +23,4 @@ COUNTER = web.AppKey("counter", KeywordCounter)
 WORKER = web.AppKey("worker", Worker)
 WORKER_TASK = web.AppKey("worker_task", asyncio.Task[None])
 METRICS = web.AppKey("metrics", Metrics)
+HUB = web.AppKey("hub", Hub)
