@@ -10,7 +10,17 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from .appkeys import COUNTER, HTTP, METRICS, PROVIDER, SETTINGS, STORE, WORKER, WORKER_TASK
+from .appkeys import (
+    COUNTER,
+    HTTP,
+    HUB,
+    METRICS,
+    PROVIDER,
+    SETTINGS,
+    STORE,
+    WORKER,
+    WORKER_TASK,
+)
 from .live import setup_live
 from .metrics import MeteredCounter, MeteredLimiter, Metrics
 from .middlewares import error_middleware
@@ -99,6 +109,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[METRICS].watch_provider(lambda: app.get(PROVIDER))
+    app[METRICS].watch_hub(lambda: app.get(HUB))
     setup_security(app, settings)
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(provider_ctx)

@@ -233,6 +233,9 @@ class Hub:
         self._streams: set[Stream] = set()
         self.closing = False
         self.cut_total = 0  # slow consumers cut off since start
+        # By transport ("sse", "ws"); the metrics read them at scrape time.
+        self.cut_by_transport: dict[str, int] = {}
+        self.delivered_by_transport: dict[str, int] = {}
 
     # --- connections ----------------------------------------------------------------------
 
@@ -246,8 +249,13 @@ class Hub:
         """The open live connections."""
         return list(self._streams)
 
-    def note_cut(self) -> None:
+    def note_cut(self, transport: str | None = None) -> None:
         self.cut_total += 1
+        if transport is not None:
+            self.cut_by_transport[transport] = self.cut_by_transport.get(transport, 0) + 1
+
+    def note_delivered(self, transport: str) -> None:
+        self.delivered_by_transport[transport] = self.delivered_by_transport.get(transport, 0) + 1
 
     def stats(self) -> dict[str, int]:
         return {

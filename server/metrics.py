@@ -4,8 +4,8 @@ Hot paths pay for a counter increment at most. Figures that already exist elsewh
 scrape time instead of being mirrored: the provider's call counters (``NaverProvider.stats``)
 by a collector, the store's job figures by ``refresh`` just before rendering.
 
-The hub reports its subscribers through ``subscriber_opened``/``subscriber_closed``,
-``delivered`` and ``cut_off``: plain calls, no prometheus types leak into it.
+Open streams are counted by the stream guard middleware around each SSE/WebSocket handler;
+events delivered and slow subscribers cut off are the hub's own counters, read at scrape time.
 """
 
 from __future__ import annotations
@@ -57,6 +57,34 @@ class ProviderCollector(Collector):
         )  # fmt: skip
 
 
+class HubCollector(Collector):
+    """Events delivered and slow subscribers cut off, by transport, from the hub's counters."""
+
+    def __init__(self, hub: Callable[[], object | None]) -> None:
+        self._hub = hub
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        hub: Any = self._hub()
+        delivered: dict[str, int] = getattr(hub, "delivered_by_transport", {})
+        cut: dict[str, int] = getattr(hub, "cut_by_transport", {})
+        sent = CounterMetricFamily(
+            "doccount_events_delivered", "Events written to subscribers", labels=["transport"]
+        )
+        slow = CounterMetricFamily(
+            "doccount_slow_subscribers_cut",
+            "Subscribers cut off because they could not keep up (they resume by id)",
+            labels=["transport"],
+        )
+        for transport in TRANSPORTS:
+            sent.add_metric([transport], delivered.get(transport, 0))
+            slow.add_metric([transport], cut.get(transport, 0))
+        yield sent
+        yield slow
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -81,24 +109,10 @@ class Metrics:
         self.subscribers = Gauge(
             "doccount_subscribers", "Open live subscribers by transport", ["transport"], registry=r
         )
-        self.events_delivered = Counter(
-            "doccount_events_delivered",
-            "Events written to subscribers by transport",
-            ["transport"],
-            registry=r,
-        )
-        self.slow_subscribers_cut = Counter(
-            "doccount_slow_subscribers_cut",
-            "Subscribers cut off because they could not keep up (they resume by id)",
-            ["transport"],
-            registry=r,
-        )
         for transport in TRANSPORTS:  # present from the first scrape, at zero
             self.subscribers.labels(transport)
-            self.events_delivered.labels(transport)
-            self.slow_subscribers_cut.labels(transport)
 
-    # --- for the hub --------------------------------------------------------------------
+    # --- for the stream guard, around each open stream -----------------------------------
 
     def subscriber_opened(self, transport: str) -> None:
         self.subscribers.labels(transport).inc()
@@ -106,16 +120,13 @@ class Metrics:
     def subscriber_closed(self, transport: str) -> None:
         self.subscribers.labels(transport).dec()
 
-    def delivered(self, transport: str, events: int = 1) -> None:
-        self.events_delivered.labels(transport).inc(events)
-
-    def cut_off(self, transport: str) -> None:
-        self.slow_subscribers_cut.labels(transport).inc()
-
     # --- wiring -------------------------------------------------------------------------
 
     def watch_provider(self, provider: Callable[[], Provider | None]) -> None:
         self.registry.register(ProviderCollector(provider))
+
+    def watch_hub(self, hub: Callable[[], object | None]) -> None:
+        self.registry.register(HubCollector(hub))
 
     async def refresh(self, store: Store) -> None:
         """Copy the store's job figures into the gauges (before rendering a scrape)."""

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
-from .appkeys import SETTINGS
+from .appkeys import METRICS, SETTINGS
 from .errors import ApiError
 from .middlewares import error_response
 from .settings import Settings
@@ -181,9 +181,13 @@ async def stream_guard_middleware(request: web.Request, handler: Handler) -> web
     slots = request.app[STREAM_SLOTS]
     client = request.remote or "unknown"
     slots.acquire(client)
+    metrics = request.app[METRICS]
+    transport = "ws" if request.path == WS_PATH else "sse"
+    metrics.subscriber_opened(transport)
     try:
         return await handler(request)
     finally:
+        metrics.subscriber_closed(transport)
         slots.release(client)
 
 

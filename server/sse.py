@@ -39,7 +39,7 @@ class SseStream:
     def _cut(self) -> None:
         """Too slow: the outbox is closed, so the stream ends once the write in progress is
         through. The EventSource then reconnects with Last-Event-ID."""
-        self.hub.note_cut()
+        self.hub.note_cut("sse")
         self._end_soon()
 
     async def shutdown(self) -> None:
@@ -94,6 +94,7 @@ class SseStream:
             self.sending = True
             try:
                 await self.resp.write(frame)
+                self.hub.note_delivered("sse")
             finally:
                 self.sending = False
             if delivery.final:

@@ -45,7 +45,7 @@ class WsConnection:
     # --- closing ----------------------------------------------------------------------------
 
     def _cut(self) -> None:
-        self.hub.note_cut()
+        self.hub.note_cut("ws")
         self._close_soon(SLOW_CONSUMER, SLOW_CONSUMER_REASON)
 
     async def shutdown(self) -> None:
@@ -102,6 +102,7 @@ class WsConnection:
                     continue  # unsubscribed (or replaced) since this was queued
                 if delivery.json:
                     await self.ws.send_frame(delivery.utf8(), WSMsgType.TEXT)
+                    self.hub.note_delivered("ws")
                 if sub is not None and delivery.final:
                     # A job's subscription ends with its terminal status; the socket stays.
                     del self.subs[sub.key]

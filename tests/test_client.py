@@ -31,7 +31,6 @@ from server.fakeupstream import FakeNaver, fake_total
 from server.settings import Settings
 
 from .conftest import base_settings, wait_until
-from .sse_standin import add_sse_standin
 from .tcpproxy import TcpProxy
 from .test_security import UNAUTHORIZED
 
@@ -50,7 +49,6 @@ async def serve() -> AsyncIterator[Any]:
 
     async def _serve(settings: Settings) -> str:
         app: web.Application = create_app(settings)
-        add_sse_standin(app)
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         servers.append(server)

@@ -105,19 +105,24 @@ async def test_each_app_has_its_own_registry(tmp_path, fake_naver, make_client):
     assert a.app[METRICS].registry is not b.app[METRICS].registry
 
 
-def test_hub_hooks_move_the_transport_series() -> None:
+def test_hub_counters_are_exported_by_transport() -> None:
+    class FakeHub:
+        def __init__(self) -> None:
+            self.delivered_by_transport = {"sse": 5, "ws": 3}
+            self.cut_by_transport = {"ws": 1}
+
     metrics = Metrics()
+    metrics.watch_hub(FakeHub)
     metrics.subscriber_opened("sse")
     metrics.subscriber_opened("sse")
     metrics.subscriber_closed("sse")
-    metrics.subscriber_opened("ws")
-    metrics.delivered("ws", 3)
-    metrics.cut_off("sse")
     text = metrics.render().decode()
     assert 'doccount_subscribers{transport="sse"} 1.0' in text
-    assert 'doccount_subscribers{transport="ws"} 1.0' in text
+    assert 'doccount_subscribers{transport="ws"} 0.0' in text
+    assert 'doccount_events_delivered_total{transport="sse"} 5.0' in text
     assert 'doccount_events_delivered_total{transport="ws"} 3.0' in text
-    assert 'doccount_slow_subscribers_cut_total{transport="sse"} 1.0' in text
+    assert 'doccount_slow_subscribers_cut_total{transport="sse"} 0.0' in text
+    assert 'doccount_slow_subscribers_cut_total{transport="ws"} 1.0' in text
 
 
 async def test_stats_counts_jobs_and_calls_per_key_label(tmp_path, fake_naver, make_client):
