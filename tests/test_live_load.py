@@ -250,6 +250,7 @@ async def test_a_peer_that_never_reads_again_is_aborted(
         assert await store.claim_next(WORKER_ID, 0) is not None
         await write_results(store, job_id, n, "가" * 300)
         assert hub.stats()["slowConsumersCut"] == 2
+        assert hub.cut_by_transport == {"sse": 1, "ws": 1}  # what /metrics exports
         await wait_until(lambda: hub.stats()["streams"] == 0)
 
         everything = ids_between(1, n + 3)
