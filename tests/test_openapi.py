@@ -7,11 +7,13 @@ from typing import Any
 
 import jsonschema
 import pytest
+from jsonschema import Draft202012Validator
 
 from server.appkeys import WORKER
 
 from .conftest import base_settings
 from .openapi_check import check_body
+from .test_streams import read_until_terminal
 
 TOKEN = "spec-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -87,6 +89,7 @@ async def test_real_responses_match_the_document(client, fake_naver):
         assert (await call(client, spec, "GET", path, path, headers=AUTH))[0] == 200
 
     # Errors
+    events, ws = "/api/documents/events", "/api/documents/ws"
     errors = [
         ("POST", batch, batch, {"data": b"{", "headers": AUTH}, 400),
         ("POST", batch, batch, {"json": {"keywords": []}}, 401),
@@ -96,6 +99,12 @@ async def test_real_responses_match_the_document(client, fake_naver):
         ("GET", f"{jobs}?limit=0", jobs, {"headers": AUTH}, 400),
         ("GET", count, count, {"headers": AUTH}, 400),
         ("GET", "/api/stats", "/api/stats", {}, 401),
+        ("GET", events, events, {"headers": AUTH}, 400),
+        ("GET", f"{events}?jobs=x", events, {"headers": AUTH}, 400),
+        ("GET", f"{events}?jobId=batch_1700000000000_{'x' * 22}", events, {"headers": AUTH}, 404),
+        ("GET", f"{events}?jobs=all", events, {}, 401),
+        ("GET", ws, ws, {"headers": AUTH}, 400),  # not an upgrade
+        ("GET", ws, ws, {}, 401),
     ]
     for method, url, path, kw, expected in errors:
         code, body = await call(client, spec, method, url, path, **kw)
@@ -112,3 +121,22 @@ async def test_a_wrong_shape_is_caught():
     check_body(spec, "/x", "GET", 200, {"a": 1})
     with pytest.raises(jsonschema.ValidationError):
         check_body(spec, "/x", "GET", 200, {"b": 1})
+
+
+async def test_streamed_events_match_the_event_schema(client):
+    spec = await get_spec(client)
+    validator = Draft202012Validator(
+        {"$ref": "#/components/schemas/Event", "components": spec["components"]}
+    )
+    job_id = (
+        await (
+            await client.post("/api/documents/batch", json={"keywords": ["맥북"]}, headers=AUTH)
+        ).json()
+    )["jobId"]
+    resp = await client.get(f"/api/documents/events?jobId={job_id}&token={TOKEN}")
+    assert resp.headers["Content-Type"].startswith("text/event-stream")
+    await client.app[WORKER].run_until_idle()
+    events = await read_until_terminal(resp)
+    assert [e["type"] for e in events] == ["snapshot", "status", "result", "status"]
+    for event in events:
+        validator.validate(event)
