@@ -515,6 +515,7 @@ function renderNow() {
     $('job-meta').textContent = '';
     $('export-csv').disabled = true;
     $('copy-tsv').disabled = true;
+    $('legend').hidden = true;
     document.title = '문서수 조회';
     return;
   }
@@ -589,6 +590,7 @@ function renderNow() {
 
   $('cancel-job').hidden = !(j.status === 'pending' || j.status === 'processing');
   const hasRows = table.size > 0;
+  $('legend').hidden = !hasRows;
   $('export-csv').disabled = !hasRows;
   $('copy-tsv').disabled = !hasRows;
   document.title = j.status === 'processing' ? `(${pct}%) 문서수 조회` : '문서수 조회';

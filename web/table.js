@@ -240,7 +240,7 @@ export class ResultTable {
           tip.push('캐시된 값');
           const mark = document.createElement('span');
           mark.className = 'cache-mark';
-          mark.textContent = '캐시';
+          mark.textContent = '(캐시)';
           td.append(mark);
         }
         if (tip.length) td.title = `${label}: ${tip.join(' · ')}`;
