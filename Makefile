@@ -18,19 +18,19 @@ run: $(STAMP)
 	$(BIN)/python -m server serve
 
 test: $(STAMP)
-	$(BIN)/ruff check server tests bench
-	$(BIN)/ruff format --check server tests bench
+	$(BIN)/ruff check server tests $(wildcard bench)
+	$(BIN)/ruff format --check server tests $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check server tests bench
-	$(BIN)/ruff format --check server tests bench
+	$(BIN)/ruff check server tests $(wildcard bench)
+	$(BIN)/ruff format --check server tests $(wildcard bench)
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff format server tests bench
-	$(BIN)/ruff check --fix server tests bench
+	$(BIN)/ruff format server tests $(wildcard bench)
+	$(BIN)/ruff check --fix server tests $(wildcard bench)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

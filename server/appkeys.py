@@ -1,0 +1,22 @@
+"""Everything the app carries, keyed by typed ``web.AppKey``s."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp import web
+
+from .counting import KeywordCounter
+from .providers.base import Provider
+from .settings import Settings
+from .store.base import Store
+from .worker import Worker
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", Store)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+PROVIDER = web.AppKey("provider", Provider)
+COUNTER = web.AppKey("counter", KeywordCounter)
+WORKER = web.AppKey("worker", Worker)
+WORKER_TASK = web.AppKey("worker_task", asyncio.Task[None])

@@ -1,0 +1,65 @@
+"""Event payloads of a job's log, and their one-time encoding.
+
+Every pushed thing is an Event: its JSON is encoded once, when it is appended, and that text is
+what SSE, WebSocket and the hub pass on, whatever the number of subscribers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+
+def dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+def loads(text: str | bytes) -> Any:
+    return orjson.loads(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: str
+    type: str
+    json: str  # the complete event, "id" included
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    events: list[Event]
+    # The log no longer reaches back to the id asked for: the reader must start from a snapshot.
+    gap: bool = False
+
+
+def make_event(event_id: str, job_id: str, type_: str, body: dict[str, Any]) -> Event:
+    payload = {"id": event_id, "jobId": job_id, "type": type_, **body}
+    return Event(event_id, type_, dumps(payload))
+
+
+def progress_body(current: int, total: int) -> dict[str, Any]:
+    return {"progress": {"current": current, "total": total}}
+
+
+def status_body(status: str, error: str | None, current: int, total: int) -> dict[str, Any]:
+    return {"status": status, "error": error, **progress_body(current, total)}
+
+
+def result_body(result: dict[str, Any], current: int, total: int) -> dict[str, Any]:
+    return {**progress_body(current, total), "result": result}
+
+
+def snapshot_json(job: dict[str, Any], *, gap: bool = False) -> str:
+    """A snapshot is synthesised per subscriber (it is not in the log); its id is the job's
+    lastEventId, so resuming from it continues exactly after what it shows."""
+    payload: dict[str, Any] = {
+        "id": job["lastEventId"],
+        "jobId": job["id"],
+        "type": "snapshot",
+        "job": job,
+    }
+    if gap:
+        payload["gap"] = True
+    return dumps(payload)

@@ -1,0 +1,20 @@
+"""URL map."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import views
+from .views import WEB_DIR
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/api/documents/batch", views.create_batch)
+    app.router.add_get("/api/documents/status", views.job_status)
+    app.router.add_get("/api/documents/count", views.count_keyword)
+    app.router.add_get("/api/documents/jobs", views.list_jobs)
+    app.router.add_delete("/api/documents/jobs/{job_id}", views.cancel_job)
+    app.router.add_get("/api/config", views.config)
+    app.router.add_get("/", views.index)
+    if WEB_DIR.is_dir():
+        app.router.add_static("/static", WEB_DIR, append_version=False)

@@ -1,0 +1,125 @@
+"""The one store interface. Two engines implement it: sqlite (embedded) and redis (distributed).
+
+Jobs as the contract shows them are plain dicts (camelCase, ready to encode). Every write that
+changes what a watcher sees appends to the job's event log in the same step, so the log and the
+job never disagree: a snapshot's ``lastEventId`` is exactly the last event it includes.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from ..events import Event, EventPage
+from ..model import ClaimedJob, JobSpec
+from ..providers.base import KeyRegistry, RateLimiter
+
+
+class Store(abc.ABC):
+    url: str
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect, create the schema, and make jobs left ``processing`` by a dead process
+        claimable again (embedded store: at start; redis: after the lease runs out)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise StoreUnavailableError when the store cannot be reached."""
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def create_job(self, spec: JobSpec) -> None:
+        """Store a pending job, queue it, append its ``status: pending`` event and a jobs-feed
+        ``job`` event, and wake a waiting worker."""
+
+    @abc.abstractmethod
+    async def get_job(self, job_id: str, *, with_results: bool = True) -> dict[str, Any] | None:
+        """The job as the status endpoint returns it (``results`` only if asked), or None."""
+
+    @abc.abstractmethod
+    async def list_jobs(self, limit: int) -> list[dict[str, Any]]:
+        """Recent jobs, newest first, without results."""
+
+    @abc.abstractmethod
+    async def count_queued(self, client: str) -> int:
+        """Jobs of this client address that are pending or processing."""
+
+    @abc.abstractmethod
+    async def claim_next(self, worker_id: str, timeout_s: float) -> ClaimedJob | None:
+        """Take the next job (a resumable one first, then pending by priority, then age),
+        waiting up to ``timeout_s`` for one. A pending job turns ``processing`` (status event
+        and jobs-feed event appended)."""
+
+    async def renew_claim(self, job_id: str, worker_id: str) -> bool:
+        """Keep holding a job (distributed store: extend the lease). False: it was lost."""
+        return True
+
+    @abc.abstractmethod
+    async def record_result(
+        self, job_id: str, index: int, result: dict[str, Any], worker_id: str
+    ) -> Event:
+        """Commit keyword ``index``'s result, advance progress, append the ``result`` event."""
+
+    @abc.abstractmethod
+    async def append_progress(self, job_id: str, extra: dict[str, Any]) -> Event:
+        """Append a ``progress`` tick (current/total from the store, plus ``extra``)."""
+
+    @abc.abstractmethod
+    async def finish(self, job_id: str, status: str, error: str | None, worker_id: str) -> Event:
+        """Set a terminal status, append its event and a jobs-feed event, drop the claim."""
+
+    @abc.abstractmethod
+    async def request_cancel(self, job_id: str) -> dict[str, Any] | None:
+        """Cancel: a pending job ends ``cancelled`` at once; a processing one is flagged and its
+        worker stops it. Terminal jobs are left as they are. Returns the job summary, or None."""
+
+    @abc.abstractmethod
+    async def wait_cancel(self, job_id: str) -> None:
+        """Return once a cancel of ``job_id`` has been requested (from any node)."""
+
+    # --- event logs ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def read_events(
+        self, job_id: str, after: str | None, *, limit: int = 1000, block_s: float = 0.0
+    ) -> EventPage:
+        """Events of ``job_id``'s log (or JOBS_FEED) strictly after ``after`` (from the start
+        when None), oldest first, at most ``limit``. When there are none yet, wait up to
+        ``block_s`` for some. ``gap`` is set when ``after`` is older than the log still holds."""
+
+    @abc.abstractmethod
+    async def append_feed(self, job: dict[str, Any]) -> Event:
+        """Append a ``job`` event (the job summary) to the jobs feed."""
+
+    # --- upstream support ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def cache_get(self, keyword: str, categories: tuple[str, ...]) -> dict[str, int]:
+        """Cached counts of ``keyword`` for those of ``categories`` that are cached and fresh."""
+
+    @abc.abstractmethod
+    async def cache_put(self, keyword: str, category: str, count: int) -> None: ...
+
+    @abc.abstractmethod
+    def limiter(self, rate_per_s: float) -> RateLimiter:
+        """A per-key pacer shared by every worker on this store."""
+
+    @abc.abstractmethod
+    def key_registry(self) -> KeyRegistry:
+        """Key retirements shared by every worker on this store."""
+
+    # --- upkeep -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def cleanup(self, now_ms: int) -> int:
+        """Delete terminal jobs older than the TTL (results and logs too) and stale cache rows.
+        Returns the number of jobs deleted."""
+
+    @abc.abstractmethod
+    async def job_stats(self) -> dict[str, Any]:
+        """Counts by status, queue depth, and average job time of finished jobs (ms)."""

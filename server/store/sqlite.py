@@ -1,0 +1,575 @@
+"""The embedded store: one SQLite file (WAL), web and worker in one process.
+
+All database work runs on one dedicated thread with one connection, so the event loop never
+blocks on disk and every transaction is serialised without locks of our own. Waiting (for new
+events, work, or a cancel) uses in-process signals, which is enough because only this process
+writes the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..events import (
+    Event,
+    EventPage,
+    dumps,
+    loads,
+    make_event,
+    progress_body,
+    result_body,
+    status_body,
+)
+from ..model import (
+    CANCELLED,
+    JOBS_FEED,
+    PENDING,
+    PRIORITY_NAMES,
+    PROCESSING,
+    TERMINAL,
+    ClaimedJob,
+    JobSpec,
+    now_ms,
+)
+from ..providers.base import KeyRegistry, RateLimiter
+from ..ratelimit import LocalKeyRegistry, LocalRateLimiter
+from ..settings import Settings
+from .base import Store
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    keywords TEXT NOT NULL,
+    categories TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    current INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    completed_at INTEGER,
+    error TEXT,
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    claimed_by TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    source TEXT NOT NULL,
+    client TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (status, priority);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+CREATE TABLE IF NOT EXISTS results (
+    job_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (job_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    job_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (job_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS feeds (
+    name TEXT PRIMARY KEY,
+    last_seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cache (
+    keyword TEXT NOT NULL,
+    category TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (keyword, category)
+) WITHOUT ROWID;
+"""
+
+JOB_COLUMNS = (
+    "id, status, priority, categories, total, current, created_at, started_at, completed_at, "
+    "error, last_seq, source, rowid"
+)
+WORK_SIGNAL = "\x00work"
+
+
+def sqlite_path(url: str) -> str:
+    """``sqlite:///rel/path.db`` is relative, ``sqlite:////abs/path.db`` absolute."""
+    rest = url.removeprefix("sqlite://")
+    if not rest.startswith("/") or rest == "/":
+        raise ValueError(f"bad sqlite URL {url!r}: use sqlite:///relative.db or sqlite:////abs.db")
+    return rest[1:]
+
+
+def parse_seq(event_id: str | None) -> int:
+    if event_id is None or event_id == "":
+        return 0
+    try:
+        seq = int(event_id)
+    except ValueError:
+        raise ValueError(f"bad event id {event_id!r}") from None
+    if seq < 0:
+        raise ValueError(f"bad event id {event_id!r}")
+    return seq
+
+
+class SqliteStore(Store):
+    def __init__(self, url: str, settings: Settings) -> None:
+        self.url = url
+        self.path = sqlite_path(url)
+        self.settings = settings
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._conn: sqlite3.Connection | None = None
+        self._signals: dict[str, asyncio.Event] = {}
+        self._limiters: dict[float, LocalRateLimiter] = {}
+        self._keys = LocalKeyRegistry()
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(partial(self._transaction, fn))
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        assert self._conn is not None, "store is not open"
+        return self._conn
+
+    def _signal(self, key: str) -> asyncio.Event:
+        event = self._signals.get(key)
+        if event is None:
+            event = self._signals[key] = asyncio.Event()
+        return event
+
+    def _notify(self, *keys: str) -> None:
+        for key in keys:
+            event = self._signals.pop(key, None)
+            if event is not None:
+                event.set()
+
+    async def _wait(self, signal: asyncio.Event, timeout_s: float) -> None:
+        if timeout_s <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(signal.wait(), timeout_s)
+
+    def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            out = fn(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return out
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        def _open() -> None:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.executescript(SCHEMA)
+            # Only one process owns this file: whatever a previous process held is free again.
+            conn.execute("UPDATE jobs SET claimed_by = NULL WHERE claimed_by IS NOT NULL")
+            self._conn = conn
+
+        await self._run(_open)
+
+    async def close(self) -> None:
+        def _close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await self._run(_close)
+        self._executor.shutdown(wait=True)
+
+    async def ping(self) -> None:
+        await self._run(lambda: self.db.execute("SELECT 1").fetchone())
+
+    # --- rows to contract ---------------------------------------------------------------
+
+    def _summary(
+        self, row: sqlite3.Row | tuple[Any, ...], db: sqlite3.Connection
+    ) -> dict[str, Any]:
+        (jid, status, prio, cats, total, current, created, started, completed, error, seq, src,
+         rowid) = row  # fmt: skip
+        position = None
+        if status == PENDING:
+            position = db.execute(
+                "SELECT COUNT(*) + 1 FROM jobs WHERE status = 'pending' AND "
+                "(priority < ? OR (priority = ? AND rowid < ?))",
+                (prio, prio, rowid),
+            ).fetchone()[0]
+        return {
+            "id": jid,
+            "status": status,
+            "progress": {"current": current, "total": total},
+            "categories": loads(cats),
+            "priority": PRIORITY_NAMES.get(prio, "normal"),
+            "queuePosition": position,
+            "createdAt": created,
+            "startedAt": started,
+            "completedAt": completed,
+            "error": error,
+            "lastEventId": str(seq),
+            "source": src,
+        }
+
+    def _job_row(self, db: sqlite3.Connection, job_id: str) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = db.execute(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        return row
+
+    def _job_summary(self, db: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
+        row = self._job_row(db, job_id)
+        return None if row is None else self._summary(row, db)
+
+    def _append(
+        self, db: sqlite3.Connection, job_id: str, type_: str, body: dict[str, Any]
+    ) -> Event:
+        if job_id == JOBS_FEED:
+            seq = db.execute(
+                "INSERT INTO feeds (name, last_seq) VALUES (?, 1) ON CONFLICT (name) "
+                "DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
+                (job_id,),
+            ).fetchone()[0]
+        else:
+            seq = db.execute(
+                "UPDATE jobs SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+                (job_id,),
+            ).fetchone()[0]
+        event = make_event(str(seq), job_id, type_, body)
+        db.execute(
+            "INSERT INTO events (job_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, ?)",
+            (job_id, seq, type_, event.json, now_ms()),
+        )
+        return event
+
+    def _append_feed(self, db: sqlite3.Connection, job_id: str) -> Event:
+        summary = self._job_summary(db, job_id)
+        assert summary is not None
+        return self._append(db, JOBS_FEED, "job", {"job": summary})
+
+    def _status_event(self, db: sqlite3.Connection, job_id: str) -> Event:
+        status, error, current, total = db.execute(
+            "SELECT status, error, current, total FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        return self._append(db, job_id, "status", status_body(status, error, current, total))
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    async def create_job(self, spec: JobSpec) -> None:
+        def _create(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO jobs (id, status, priority, keywords, categories, total, "
+                "created_at, source, client) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    spec.id,
+                    spec.priority,
+                    dumps(list(spec.keywords)),
+                    dumps(list(spec.categories)),
+                    len(spec.keywords),
+                    spec.created_ms,
+                    spec.source,
+                    spec.client,
+                ),
+            )
+            self._status_event(db, spec.id)
+            self._append_feed(db, spec.id)
+
+        await self._tx(_create)
+        self._notify(spec.id, JOBS_FEED, WORK_SIGNAL)
+
+    async def get_job(self, job_id: str, *, with_results: bool = True) -> dict[str, Any] | None:
+        def _get() -> dict[str, Any] | None:
+            db = self.db
+            # One read transaction, so lastEventId matches the results exactly.
+            db.execute("BEGIN")
+            try:
+                summary = self._job_summary(db, job_id)
+                if summary is not None and with_results:
+                    rows = db.execute(
+                        "SELECT data FROM results WHERE job_id = ? ORDER BY idx", (job_id,)
+                    ).fetchall()
+                    summary["results"] = [loads(r[0]) for r in rows]
+                return summary
+            finally:
+                db.execute("COMMIT")
+
+        return await self._run(_get)
+
+    async def list_jobs(self, limit: int) -> list[dict[str, Any]]:
+        def _list() -> list[dict[str, Any]]:
+            db = self.db
+            rows = db.execute(
+                f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+            return [self._summary(r, db) for r in rows]
+
+        return await self._run(_list)
+
+    async def count_queued(self, client: str) -> int:
+        def _count() -> int:
+            n: int = self.db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE client = ? AND status IN ('pending', "
+                "'processing')",
+                (client,),
+            ).fetchone()[0]
+            return n
+
+        return await self._run(_count)
+
+    async def claim_next(self, worker_id: str, timeout_s: float) -> ClaimedJob | None:
+        def _claim(db: sqlite3.Connection) -> tuple[ClaimedJob | None, list[str]]:
+            row = db.execute(
+                "SELECT id, status, keywords, categories, current, started_at FROM jobs "
+                "WHERE claimed_by IS NULL AND status IN ('pending', 'processing') "
+                "ORDER BY status = 'processing' DESC, priority, rowid LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None, []
+            job_id, status, keywords, categories, current, started = row
+            touched: list[str] = []
+            if status == PENDING:
+                started = now_ms()
+                db.execute(
+                    "UPDATE jobs SET status = 'processing', started_at = ?, claimed_by = ? "
+                    "WHERE id = ?",
+                    (started, worker_id, job_id),
+                )
+                self._status_event(db, job_id)
+                self._append_feed(db, job_id)
+                touched = [job_id, JOBS_FEED]
+            else:
+                db.execute("UPDATE jobs SET claimed_by = ? WHERE id = ?", (worker_id, job_id))
+            claimed = ClaimedJob(
+                id=job_id,
+                keywords=tuple(loads(keywords)),
+                categories=tuple(loads(categories)),
+                next_index=current,
+                started_ms=started,
+            )
+            return claimed, touched
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            signal = self._signal(WORK_SIGNAL)
+            claimed, touched = await self._tx(_claim)
+            if claimed is not None:
+                self._notify(*touched)
+                return claimed
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            await self._wait(signal, remaining)
+
+    async def record_result(
+        self, job_id: str, index: int, result: dict[str, Any], worker_id: str
+    ) -> Event:
+        def _record(db: sqlite3.Connection) -> Event:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO results (job_id, idx, data) VALUES (?, ?, ?)",
+                (job_id, index, dumps(result)),
+            )
+            if cur.rowcount:
+                db.execute("UPDATE jobs SET current = current + 1 WHERE id = ?", (job_id,))
+            current, total = db.execute(
+                "SELECT current, total FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            return self._append(db, job_id, "result", result_body(result, current, total))
+
+        event = await self._tx(_record)
+        self._notify(job_id)
+        return event
+
+    async def append_progress(self, job_id: str, extra: dict[str, Any]) -> Event:
+        def _progress(db: sqlite3.Connection) -> Event:
+            current, total = db.execute(
+                "SELECT current, total FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            return self._append(db, job_id, "progress", {**progress_body(current, total), **extra})
+
+        event = await self._tx(_progress)
+        self._notify(job_id)
+        return event
+
+    async def finish(self, job_id: str, status: str, error: str | None, worker_id: str) -> Event:
+        assert status in TERMINAL
+
+        def _finish(db: sqlite3.Connection) -> Event:
+            db.execute(
+                "UPDATE jobs SET status = ?, error = ?, completed_at = ?, claimed_by = NULL "
+                "WHERE id = ?",
+                (status, error, now_ms(), job_id),
+            )
+            event = self._status_event(db, job_id)
+            self._append_feed(db, job_id)
+            return event
+
+        event = await self._tx(_finish)
+        self._notify(job_id, JOBS_FEED)
+        return event
+
+    async def request_cancel(self, job_id: str) -> dict[str, Any] | None:
+        def _cancel(db: sqlite3.Connection) -> dict[str, Any] | None:
+            row = db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                return None
+            if row[0] == PENDING:
+                db.execute(
+                    "UPDATE jobs SET status = ?, completed_at = ?, cancel_requested = 1 "
+                    "WHERE id = ?",
+                    (CANCELLED, now_ms(), job_id),
+                )
+                self._status_event(db, job_id)
+                self._append_feed(db, job_id)
+            elif row[0] == PROCESSING:
+                db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+            return self._job_summary(db, job_id)
+
+        summary = await self._tx(_cancel)
+        self._notify(job_id, JOBS_FEED, "cancel:" + job_id)
+        return summary
+
+    async def wait_cancel(self, job_id: str) -> None:
+        def _flag() -> bool:
+            row = self.db.execute(
+                "SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            return row is None or bool(row[0])
+
+        while True:
+            signal = self._signal("cancel:" + job_id)
+            if await self._run(_flag):
+                return
+            await signal.wait()
+
+    # --- event logs ---------------------------------------------------------------------
+
+    async def read_events(
+        self, job_id: str, after: str | None, *, limit: int = 1000, block_s: float = 0.0
+    ) -> EventPage:
+        after_seq = parse_seq(after)
+
+        def _read() -> EventPage:
+            db = self.db
+            rows = db.execute(
+                "SELECT seq, type, data FROM events WHERE job_id = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (job_id, after_seq, limit),
+            ).fetchall()
+            gap = False
+            if after_seq and (not rows or rows[0][0] != after_seq + 1):
+                oldest = db.execute(
+                    "SELECT MIN(seq) FROM events WHERE job_id = ?", (job_id,)
+                ).fetchone()[0]
+                gap = oldest is not None and oldest > after_seq + 1
+            return EventPage([Event(str(s), t, d) for s, t, d in rows], gap)
+
+        signal = self._signal(job_id)
+        page = await self._run(_read)
+        if page.events or page.gap or block_s <= 0:
+            return page
+        await self._wait(signal, block_s)
+        return await self._run(_read)
+
+    async def append_feed(self, job: dict[str, Any]) -> Event:
+        event = await self._tx(lambda db: self._append(db, JOBS_FEED, "job", {"job": job}))
+        self._notify(JOBS_FEED)
+        return event
+
+    # --- upstream support ---------------------------------------------------------------
+
+    async def cache_get(self, keyword: str, categories: tuple[str, ...]) -> dict[str, int]:
+        def _get() -> dict[str, int]:
+            rows = self.db.execute(
+                "SELECT category, count FROM cache WHERE keyword = ? AND expires_at > ?",
+                (keyword, now_ms()),
+            ).fetchall()
+            return {c: n for c, n in rows if c in categories}
+
+        return await self._run(_get)
+
+    async def cache_put(self, keyword: str, category: str, count: int) -> None:
+        expires = now_ms() + int(self.settings.cache_ttl_s * 1000)
+
+        def _put() -> None:
+            self.db.execute(
+                "INSERT OR REPLACE INTO cache (keyword, category, count, expires_at) "
+                "VALUES (?, ?, ?, ?)",
+                (keyword, category, count, expires),
+            )
+
+        await self._run(_put)
+
+    def limiter(self, rate_per_s: float) -> RateLimiter:
+        limiter = self._limiters.get(rate_per_s)
+        if limiter is None:
+            limiter = self._limiters[rate_per_s] = LocalRateLimiter(rate_per_s)
+        return limiter
+
+    def key_registry(self) -> KeyRegistry:
+        return self._keys
+
+    # --- upkeep -------------------------------------------------------------------------
+
+    async def cleanup(self, now: int) -> int:
+        cutoff = now - int(self.settings.job_ttl_s * 1000)
+
+        def _cleanup(db: sqlite3.Connection) -> int:
+            ids = [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') "
+                    "AND completed_at < ?",
+                    (cutoff,),
+                )
+            ]
+            for job_id in ids:
+                db.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
+                db.execute("DELETE FROM events WHERE job_id = ?", (job_id,))
+                db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+            db.execute(
+                "DELETE FROM events WHERE job_id = ? AND created_at < ?", (JOBS_FEED, cutoff)
+            )
+            db.execute("DELETE FROM cache WHERE expires_at <= ?", (now,))
+            return len(ids)
+
+        return await self._tx(_cleanup)
+
+    async def job_stats(self) -> dict[str, Any]:
+        def _stats() -> dict[str, Any]:
+            db = self.db
+            by_status = dict(db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status"))
+            avg = db.execute(
+                "SELECT AVG(completed_at - started_at) FROM jobs WHERE status = 'completed' "
+                "AND started_at IS NOT NULL"
+            ).fetchone()[0]
+            return {
+                "byStatus": {
+                    s: by_status.get(s, 0) for s in (PENDING, PROCESSING, *sorted(TERMINAL))
+                },
+                "queueDepth": by_status.get(PENDING, 0),
+                "avgJobMs": None if avg is None else round(avg),
+            }
+
+        return await self._run(_stats)
