@@ -714,10 +714,19 @@ async function copyTSV() {
 
 // --- token dialog --------------------------------------------------------------------------
 
+function tokenProblem(value) {
+  if (!value.trim()) return '토큰을 입력해 주세요.';
+  // HTTP headers carry ASCII only: a pasted Korean word or a stray space is a typo
+  if (/[^\x21-\x7e]/.test(value.trim())) return '토큰에는 영문, 숫자, 기호만 쓸 수 있습니다.';
+  return null;
+}
+
 function promptToken(invalid) {
   const dlg = $('token-dialog');
   const input = $('token-input');
-  $('token-error').hidden = !invalid;
+  const err = $('token-error');
+  err.textContent = '토큰이 올바르지 않습니다. 다시 확인해 주세요.';
+  err.hidden = !invalid;
   input.value = '';
   return new Promise((resolve) => {
     dlg.returnValue = '';
@@ -757,6 +766,15 @@ function wire() {
   $('export-csv').addEventListener('click', exportCSV);
   $('copy-tsv').addEventListener('click', copyTSV);
   $('token-cancel').addEventListener('click', () => $('token-dialog').close('cancel'));
+  $('token-form').addEventListener('submit', (e) => {
+    const problem = tokenProblem($('token-input').value);
+    if (problem) {
+      e.preventDefault();
+      $('token-error').textContent = problem;
+      $('token-error').hidden = false;
+      $('token-input').focus();
+    }
+  });
   setTokenPrompt(promptToken);
 
   window.addEventListener('hashchange', () => {
