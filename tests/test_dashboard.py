@@ -458,7 +458,10 @@ async def test_screenshot_of_a_finished_job(serve: Serve, dash: Dash, tmp_path: 
     await wait_status(page, "완료")
     await wait_rows(page, len(keywords))
     await page.click("#result-table thead button[data-sort='total']")
-    await page.evaluate("document.activeElement.blur()")
+    await page.evaluate(
+        "document.activeElement.blur(); document.getElementById('toast').hidden = true;"
+        "window.scrollTo(0, 0)"
+    )
     await page.wait_for_function("document.fonts.status === 'loaded'")
     target = Path(os.environ.get("DOCCOUNT_DASHBOARD_SCREENSHOT") or tmp_path / "dashboard.png")
     png = await page.screenshot(animations="disabled")

@@ -293,6 +293,9 @@ async function submitBatch(e) {
     jobList.upsert(summary);
     openJob(res.jobId, { summary });
     toast(res.message || '배치 작업이 시작되었습니다');
+    if (window.matchMedia('(max-width: 900px)').matches) {
+      $('job-panel').scrollIntoView({ behavior: 'smooth', block: 'start' });
+    }
   } catch (err) {
     formError(err instanceof ApiError ? err.message : '작업을 시작하지 못했습니다.');
   } finally {
@@ -634,6 +637,10 @@ function startFeed() {
       onEvent: (ev) => {
         if (ev.type === 'jobs') jobList.setAll(ev.jobs || []);
         else if (ev.type === 'job' && ev.job) {
+          // a job leaving the queue moves every waiting job up: refresh their positions
+          if (ev.job.status !== 'pending' && jobList.get(ev.job.id)?.status === 'pending') {
+            scheduleListRefresh();
+          }
           jobList.upsert(ev.job);
           const st = app.job;
           if (st && ev.job.id === st.id && st.status === 'pending' && ev.job.status === 'pending') {
@@ -650,6 +657,26 @@ function startFeed() {
     });
   }
   app.feed.start();
+}
+
+let listRefreshTimer = 0;
+function scheduleListRefresh() {
+  if (listRefreshTimer) return;
+  listRefreshTimer = setTimeout(async () => {
+    listRefreshTimer = 0;
+    try {
+      const data = await api('/api/documents/jobs?limit=50');
+      jobList.setAll(data.jobs || []);
+      const st = app.job;
+      const mine = st && (data.jobs || []).find((j) => j.id === st.id);
+      if (mine && st.status === 'pending' && mine.status === 'pending') {
+        st.job.queuePosition = mine.queuePosition;
+        scheduleRender();
+      }
+    } catch {
+      /* the feed will bring the next update */
+    }
+  }, 1000);
 }
 
 // --- actions -------------------------------------------------------------------------------
@@ -795,8 +822,15 @@ function wire() {
     }
   });
   // the ETA counts down between events
+  let pendingCheck = 0;
   setInterval(() => {
-    if (app.job?.status === 'processing') scheduleRender();
+    const st = app.job;
+    if (st?.status === 'processing') scheduleRender();
+    // while our job waits, keep its queue position fresh (status events only come on changes)
+    if (st?.status === 'pending' && app.ready && Date.now() - pendingCheck > 5000) {
+      pendingCheck = Date.now();
+      scheduleListRefresh();
+    }
   }, 1000);
 }
 
