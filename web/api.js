@@ -27,8 +27,14 @@ export function setTokenPrompt(fn) {
   promptFn = fn;
 }
 
-/** Ask for a token once (concurrent callers share the dialog). Resolves true when one was given. */
-export function requestToken(invalid = false) {
+let declined = false; // the user closed the dialog: do not ask again until they act
+
+/**
+ * Ask for a token once (concurrent callers share the dialog). Resolves true when one was given.
+ * After the user declined, only a `force`d request (a click of theirs) asks again.
+ */
+export function requestToken(invalid = false, { force = false } = {}) {
+  if (declined && !force && !pending) return Promise.resolve(false);
   if (!pending) {
     if (invalid) {
       token = null;
@@ -40,8 +46,10 @@ export function requestToken(invalid = false) {
         if (t) {
           token = t.trim();
           store.setToken(token);
+          declined = false;
           return true;
         }
+        declined = true;
         return false;
       } finally {
         pending = null;
@@ -57,7 +65,8 @@ export function withToken(url) {
   return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
 }
 
-export async function api(path, { method = 'GET', body, signal } = {}) {
+/** `interactive`: a call the user just asked for, which may ask for the token again. */
+export async function api(path, { method = 'GET', body, signal, interactive = false } = {}) {
   for (let attempt = 0; ; attempt++) {
     const headers = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -82,7 +91,7 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
       /* not JSON: a proxy error page, or an empty body */
     }
     if (res.status === 401 && attempt < 3) {
-      if (await requestToken(attempt > 0 || Boolean(token))) continue;
+      if (await requestToken(attempt > 0 || Boolean(token), { force: interactive })) continue;
       throw new ApiError('API 토큰이 필요합니다.', { status: 401, code: 'unauthorized' });
     }
     if (!res.ok || !data || data.success === false) {

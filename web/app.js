@@ -47,7 +47,7 @@ const CONN_TEXT = {
 
 const app = {
   config: FALLBACK_CONFIG,
-  labels: {},
+  labels: Object.fromEntries(FALLBACK_CONFIG.categories.map((c) => [c.name, c.label])),
   ready: false, // config loaded (and token asked for, where needed)
   job: null, // JobState of the open job
   stream: null, // LiveStream of the open job
@@ -279,6 +279,7 @@ async function submitBatch(e) {
     const res = await api('/api/documents/batch', {
       method: 'POST',
       body: { keywords: r.keywords, categories: cats, priority },
+      interactive: true,
     });
     const summary = {
       id: res.jobId,
@@ -452,6 +453,7 @@ function onJobGone(st) {
     showNotice('서버에서 이 작업을 더 이상 찾을 수 없습니다. 이 브라우저에 저장된 결과만 보여 드립니다.');
   } else {
     store.dropJob(st.id);
+    if (store.currentJob() === st.id) store.setCurrentJob(null);
     showJobError('작업을 찾을 수 없습니다. 보관 기간이 지났거나 다른 서버에서 만든 작업입니다.');
   }
   renderConn();
@@ -531,7 +533,15 @@ function renderNow() {
   badge.hidden = !st.known;
   badge.className = `badge badge-${j.status}`;
   badge.textContent = STATUS_LABELS[j.status] || j.status;
-  const isDemo = j.source === 'demo' || st.sortedResults().some((r) => r.source === 'demo');
+  let isDemo = j.source === 'demo';
+  if (!isDemo) {
+    for (const r of st.results.values()) {
+      if (r.source === 'demo') {
+        isDemo = true;
+        break;
+      }
+    }
+  }
   $('job-source').hidden = !isDemo;
 
   const meta = [];
@@ -622,6 +632,7 @@ function renderConn() {
   el.title = s?.transport
     ? `${what}: ${TRANSPORT_LABELS[s.transport]} ${text}${s.detail ? ` — ${s.detail}` : ''}`
     : '실시간 연결 없음';
+  $('auth-needed').hidden = ![app.conn.job, app.conn.feed].some((c) => c?.state === 'error');
   const offline = [app.conn.job, app.conn.feed].some((c) => c?.state === 'offline');
   const connected = [app.conn.job, app.conn.feed].some((c) => c?.state === 'connected');
   if (offline && !connected) showGlobalAlert(`${MSG_UNREACHABLE} 다시 연결하는 중입니다…`);
@@ -694,7 +705,10 @@ async function cancelJob(id, btn) {
   if (!(await confirmCancel())) return;
   if (btn) btn.disabled = true;
   try {
-    const res = await api(`/api/documents/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' });
+    const res = await api(`/api/documents/jobs/${encodeURIComponent(id)}`, {
+      method: 'DELETE',
+      interactive: true,
+    });
     if (res.job) jobList.upsert(res.job);
     const st = app.job;
     if (st && st.id === id && res.job) {
@@ -792,6 +806,18 @@ function wire() {
   $('cancel-job').addEventListener('click', (e) => app.job && cancelJob(app.job.id, e.currentTarget));
   $('export-csv').addEventListener('click', exportCSV);
   $('copy-tsv').addEventListener('click', copyTSV);
+  $('auth-enter').addEventListener('click', async () => {
+    if (!(await requestToken(false, { force: true }))) return;
+    $('auth-needed').hidden = true;
+    if (app.feed) {
+      app.feed.stop();
+      app.feed.start();
+    }
+    if (app.job && app.stream?.stopped && !app.job.terminal) {
+      app.stream = null;
+      startJobStream(app.job);
+    }
+  });
   $('token-cancel').addEventListener('click', () => $('token-dialog').close('cancel'));
   $('token-form').addEventListener('submit', (e) => {
     const problem = tokenProblem($('token-input').value);

@@ -6,6 +6,12 @@ import { STATUS_LABELS, TERMINAL } from './jobstate.js';
 
 const LIMIT = 50;
 
+/** What an item shows; an item is rebuilt only when this changes. */
+function signature(j) {
+  const p = j.progress || {};
+  return [j.status, p.current, p.total, j.queuePosition, j.error, j.source, j.createdAt, (j.categories || []).join()].join('|');
+}
+
 export class JobList {
   constructor(ul, { onCancel, labels = {} } = {}) {
     this.ul = ul;
@@ -15,6 +21,7 @@ export class JobList {
     this.current = null;
     this.frame = 0;
     this.loaded = false;
+    this.labelsSig = '';
     ul.addEventListener('click', (e) => {
       const btn = e.target.closest('button[data-cancel]');
       if (btn) {
@@ -26,6 +33,7 @@ export class JobList {
 
   setLabels(labels) {
     this.labels = labels;
+    this.labelsSig = Object.values(labels).join(',');
     this.schedule();
   }
 
@@ -45,7 +53,9 @@ export class JobList {
     const prev = this.jobs.get(job.id);
     // never go back from a terminal status because of a stale summary
     if (prev && TERMINAL.has(prev.status) && !TERMINAL.has(job.status)) return;
-    this.jobs.set(job.id, { ...prev, ...job });
+    const next = { ...prev, ...job };
+    if (prev && signature(prev) === signature(next)) return;
+    this.jobs.set(job.id, next);
     this.schedule();
   }
 
@@ -62,18 +72,41 @@ export class JobList {
     if (!this.frame) this.frame = requestAnimationFrame(() => this.render());
   }
 
+  /** Reconcile in place: unchanged items keep their nodes (and keyboard focus). */
   render() {
     this.frame = 0;
     const jobs = [...this.jobs.values()]
       .sort((a, b) => (b.createdAt || 0) - (a.createdAt || 0))
       .slice(0, LIMIT);
-    const frag = document.createDocumentFragment();
-    for (const j of jobs) frag.append(this.item(j));
-    this.ul.replaceChildren(frag);
+    const existing = new Map([...this.ul.children].map((li) => [li.dataset.jobId, li]));
+    let cursor = this.ul.firstElementChild;
+    for (const j of jobs) {
+      const sig = `${signature(j)}|${j.id === this.current}|${this.labelsSig}`;
+      let li = existing.get(j.id);
+      existing.delete(j.id);
+      if (li && li.dataset.sig !== sig) {
+        const focused = li.contains(document.activeElement)
+          ? document.activeElement.matches('button') ? 'button' : 'a'
+          : null;
+        const fresh = this.item(j);
+        li.replaceWith(fresh);
+        if (cursor === li) cursor = fresh;
+        li = fresh;
+        if (focused) li.querySelector(focused)?.focus();
+      } else if (!li) {
+        li = this.item(j);
+      }
+      li.dataset.sig = sig;
+      if (li !== cursor) this.ul.insertBefore(li, cursor);
+      else cursor = cursor.nextElementSibling;
+    }
+    for (const li of existing.values()) li.remove();
     const empty = document.getElementById('jobs-empty');
     if (empty) {
       empty.hidden = jobs.length > 0;
-      empty.textContent = this.loaded ? '아직 작업이 없습니다. 키워드를 넣고 조회를 시작해 보세요.' : '작업 목록을 불러오는 중…';
+      empty.textContent = this.loaded
+        ? '아직 작업이 없습니다. 키워드를 넣고 조회를 시작해 보세요.'
+        : '작업 목록을 불러오는 중…';
     }
   }
 

@@ -183,6 +183,8 @@ export class ResultTable {
       fresh.push(m);
     }
     if (!fresh.length) return;
+    // a short highlight for rows arriving live; not for a thousand rows opened at once
+    if (fresh.length <= 20) for (const m of fresh) m.el.classList.add('row-new');
     fresh.sort(this.cmp);
     const last = this.order[this.order.length - 1];
     if (!last || this.cmp(last, fresh[0]) <= 0) {
@@ -211,7 +213,7 @@ export class ResultTable {
   renderRow(m) {
     const tr = document.createElement('tr');
     tr.dataset.index = String(m.index);
-    if (m.error) tr.className = 'row-error';
+    if (m.error) tr.classList.add('row-error');
 
     const idx = document.createElement('td');
     idx.className = 'col-idx';
