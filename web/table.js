@@ -4,6 +4,9 @@
 
 import { fmtMan, fmtNum } from './format.js';
 
+const FRAME_ROWS = 150;
+const NOTE_MIN_EM = 6;
+
 const collator = new Intl.Collator('ko-KR', { numeric: true, sensitivity: 'base' });
 
 /** Derived, display-ready view of one Result. */
@@ -118,6 +121,18 @@ export class ResultTable {
       tr.append(th);
     }
     this.thead.replaceChildren(tr);
+    // fixed layout: adding or moving rows never re-measures the whole table
+    // (in em of the table's font; the note column takes what is left, at least NOTE_MIN_EM)
+    const widths = [3.2, 11, ...this.categories.map(() => 6.6), 8.6];
+    const colgroup = document.createElement('colgroup');
+    for (const w of [...widths, null]) {
+      const col = document.createElement('col');
+      if (w) col.style.width = `${w}em`;
+      colgroup.append(col);
+    }
+    this.table.querySelector('colgroup')?.remove();
+    this.thead.before(colgroup);
+    this.table.style.minWidth = `${widths.reduce((a, b) => a + b, NOTE_MIN_EM)}em`;
     this.renderSortState();
   }
 
@@ -158,7 +173,7 @@ export class ResultTable {
       this.queue.push(r);
     }
     if (this.queue.length && !this.frame) {
-      this.frame = requestAnimationFrame(() => this.flush());
+      this.frame = requestAnimationFrame(() => this.flush(false));
     }
   }
 
@@ -168,12 +183,19 @@ export class ResultTable {
     this.add(results);
   }
 
-  flush() {
+  /** Write queued rows. Per animation frame at most FRAME_ROWS, so a big batch (a poll, a
+   *  reopened job) never freezes the page; `all` (export, sorting) writes everything now. */
+  flush(all = true) {
     cancelAnimationFrame(this.frame);
     this.frame = 0;
     if (!this.queue.length) return;
-    const batch = this.queue;
+    let batch = this.queue;
     this.queue = [];
+    if (!all && batch.length > FRAME_ROWS) {
+      this.queue = batch.slice(FRAME_ROWS);
+      batch = batch.slice(0, FRAME_ROWS);
+      this.frame = requestAnimationFrame(() => this.flush(false));
+    }
     const fresh = [];
     for (const r of batch) {
       if (this.byIndex.has(r.index)) continue;
