@@ -268,6 +268,78 @@ async def test_polling_finishes_the_job_when_sse_and_websocket_fail(
     await expect(cell(page, 7, "news")).to_have_text(ko(fake_total(keywords[7], "news")))
 
 
+async def test_websocket_takes_over_when_sse_is_blocked(serve: Serve, dash: Dash) -> None:
+    base = await serve(rate_per_s=10.0)
+    page = await dash.page()
+    await page.route("**/api/documents/events**", lambda route: route.abort())
+    sent: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(str(frame))))
+    await page.goto(base)
+    keywords = unique_keywords(40, "웹소켓")
+    job_id = await start_job(page, keywords, ["blog"])
+    await expect(page.locator("#conn-transport")).to_have_text("WebSocket", timeout=WAIT_MS)
+    await wait_rows(page, 4)
+    assert len(await rows(page)) < len(keywords), "job finished before the reload was tested"
+    sent.clear()
+    await page.reload()  # resumes over WebSocket from the cached last event id
+    await wait_status(page, "완료")
+    assert sorted(await rows(page)) == list(range(len(keywords)))
+    subscribes = [f for f in sent if job_id in f]
+    assert subscribes and '"lastEventId"' in subscribes[0]
+
+
+async def test_page_modules_dedupe_format_and_escape(serve: Serve, dash: Dash) -> None:
+    """The pure modules, run in the browser: no Node needed."""
+    base = await serve()
+    page = await dash.page(base)
+    out = await page.evaluate(
+        r"""async () => {
+        const { JobState } = await import('/static/jobstate.js');
+        const { fmtMan, fmtNum, fmtDuration } = await import('/static/format.js');
+        const { parseKeywords } = await import('/static/keywords.js');
+        const { toCSV } = await import('/static/export.js');
+        const { rowModel } = await import('/static/table.js');
+        const r = (index, blog) => ({ index, keyword: 'k' + index, counts: { blog } });
+        const s = new JobState('x');
+        s.mergeJob({ status: 'processing', progress: { current: 2, total: 3 },
+                     categories: ['blog'], results: [r(0, 1), r(1, 2)] });
+        const dupe = s.addResult(r(1, 2));
+        const fresh = s.addResult(r(2, 3));
+        s.setProgress({ current: 1, total: 3 });  // a stale tick never moves progress back
+        const progress = s.job.progress.current;
+        const merged = s.mergeJob({ status: 'processing', results: [r(0, 1), r(1, 2), r(2, 3)] });
+        const gap = s.mergeJob({ status: 'processing', results: [r(5, 9)] }, { replace: true });
+        s.mergeJob({ status: 'completed' });
+        const stale = s.mergeJob({ status: 'processing' });  // never back from terminal
+        const kw = parseKeywords('a, b\n\tc\n a \n' + 'x'.repeat(5),
+                                 { maxKeywords: 4, maxKeywordChars: 4 });
+        const m = rowModel({ index: 0, keyword: '=1+1', counts: { blog: 5 }, error: '뉴스: 실패',
+                             errors: { news: '실패' } }, ['blog', 'news']);
+        return {
+          dupe, fresh: fresh && fresh.index, progress, added: merged.added.length,
+          gapReset: gap.reset, afterGap: [...s.results.keys()], status: s.status,
+          stale: stale.added.length,
+          man: [fmtMan(9999), fmtMan(12543), fmtMan(125430000)], num: fmtNum(1234567),
+          dur: fmtDuration(83000), kw: [kw.keywords, kw.duplicateCount, kw.overLimit, kw.tooLong],
+          partial: [m.total, m.partial],
+          csv: toCSV([m], ['blog', 'news'], { blog: '블로그', news: '뉴스' }),
+        };
+    }"""
+    )
+    assert out["dupe"] is None and out["fresh"] == 2
+    assert out["progress"] == 2
+    assert out["added"] == 0
+    assert out["gapReset"] is True and out["afterGap"] == [5]
+    assert out["status"] == "completed" and out["stale"] == 0
+    assert out["man"] == ["9,999", "약 1.3만", "약 1억 2,543만"]
+    assert out["num"] == "1,234,567" and out["dur"] == "1분 23초"
+    assert out["kw"] == [["a", "b", "c", "a", "xxxxx"], 1, 1, ["xxxxx"]]
+    assert out["partial"] == [5, True]
+    assert out["csv"] == (
+        "\ufeff번호,키워드,블로그,뉴스,합계,캐시,오류,출처\r\n1,'=1+1,5,,5,,뉴스: 실패,\r\n"
+    )
+
+
 async def test_cancel_a_running_job(serve: Serve, dash: Dash) -> None:
     base = await serve(rate_per_s=5.0)
     page = await dash.page(base)
