@@ -354,6 +354,13 @@ async def test_cancel_a_running_job(serve: Serve, dash: Dash) -> None:
     await expect(page.locator("#cancel-job")).to_be_hidden()
     kept = await rows(page)
     assert 2 <= len(kept) < len(keywords)
+    # every result the server kept is on screen (none lost to closing the stream early)
+    job = await page.evaluate(
+        "id => fetch('/api/documents/status?jobId=' + id).then(r => r.json()).then(b => b.job)",
+        job_id,
+    )
+    assert job["status"] == "cancelled"
+    assert sorted(kept) == [r["index"] for r in job["results"]]
     item = page.locator(f"#job-list li[data-job-id='{job_id}']")
     await expect(item.locator(".badge")).to_have_text("취소됨", timeout=WAIT_MS)
 

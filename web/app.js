@@ -54,6 +54,7 @@ const app = {
   feed: null, // LiveStream of the jobs feed
   conn: { job: null, feed: null },
   frame: 0,
+  hiddenRender: 0,
   saveTimer: 0,
   draftTimer: 0,
   kwFrame: 0,
@@ -503,12 +504,20 @@ function saveNow(st) {
 // --- rendering the open job (at most once per frame) ---------------------------------------
 
 function scheduleRender() {
-  if (!app.frame) app.frame = requestAnimationFrame(renderNow);
+  if (app.frame || app.hiddenRender) return;
+  if (document.hidden) {
+    // no animation frames in a background tab: still keep the title's progress current
+    app.hiddenRender = setTimeout(renderNow, 1000);
+  } else {
+    app.frame = requestAnimationFrame(renderNow);
+  }
 }
 
 function renderNow() {
   cancelAnimationFrame(app.frame);
+  clearTimeout(app.hiddenRender);
   app.frame = 0;
+  app.hiddenRender = 0;
   const st = app.job;
   $('empty-state').hidden = Boolean(st);
   $('results').hidden = !st;
@@ -532,7 +541,8 @@ function renderNow() {
   const badge = $('job-status');
   badge.hidden = !st.known;
   badge.className = `badge badge-${j.status}`;
-  badge.textContent = STATUS_LABELS[j.status] || j.status;
+  badge.textContent =
+    st.cancelling && !st.terminal ? '취소 중' : STATUS_LABELS[j.status] || j.status;
   let isDemo = j.source === 'demo';
   if (!isDemo) {
     for (const r of st.results.values()) {
@@ -601,7 +611,7 @@ function renderNow() {
     showNotice('');
   }
 
-  $('cancel-job').hidden = !(j.status === 'pending' || j.status === 'processing');
+  $('cancel-job').hidden = st.cancelling || !(j.status === 'pending' || j.status === 'processing');
   const hasRows = table.size > 0;
   $('legend').hidden = !hasRows;
   $('export-csv').disabled = !hasRows;
@@ -711,12 +721,11 @@ async function cancelJob(id, btn) {
     });
     if (res.job) jobList.upsert(res.job);
     const st = app.job;
-    if (st && st.id === id && res.job) {
-      const was = st.status;
-      st.mergeJob(res.job);
-      if (st.status !== was) onStatusChange(st, was);
+    if (st && st.id === id && !st.terminal) {
+      // The stream brings the rest: results counted before the cancel took hold, then the
+      // final status. Marking the job finished here would close it before they arrive.
+      st.cancelling = true;
       scheduleRender();
-      scheduleSave(st);
     }
     toast('작업을 취소했습니다. 조회된 결과는 남아 있습니다.');
   } catch (e) {
