@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestServer
 
+from server.app import create_app
 from server.fakeupstream import FakeNaver, fake_total
 
 from .conftest import base_settings, skip_or_fail
@@ -450,6 +452,34 @@ async def test_server_unreachable_then_back(serve: Serve, dash: Dash) -> None:
     )
     await page.unroute("**/api/**")
     await expect(page.locator("#global-alert")).to_be_hidden(timeout=WAIT_MS)
+
+
+async def test_server_restart_mid_job_is_survived(
+    tmp_path: Path, fake_naver: tuple[FakeNaver, str], dash: Dash
+) -> None:
+    """The server goes away mid-job and comes back on the same port and store: the page says
+    so in Korean, reconnects by itself and ends with every row exactly once."""
+    settings = base_settings(tmp_path, fake_naver[1], rate_per_s=10.0, progress_interval_s=0.2)
+    first = TestServer(create_app(settings), host="127.0.0.1")
+    await first.start_server()
+    port = first.port
+    page = await dash.page(str(first.make_url("/")))
+    keywords = unique_keywords(40, "재시작")
+    await start_job(page, keywords, ["blog"])
+    await wait_rows(page, 4)
+    await first.close()
+    await expect(page.locator("#global-alert")).to_contain_text(
+        "서버에 연결할 수 없습니다", timeout=WAIT_MS
+    )
+    second = TestServer(create_app(settings), host="127.0.0.1", port=port)
+    await second.start_server()
+    try:
+        await wait_status(page, "완료")
+        assert sorted(await rows(page)) == list(range(len(keywords)))
+        await expect(page.locator("#global-alert")).to_be_hidden(timeout=WAIT_MS)
+        await expect(page.locator("#conn-transport")).to_have_text("SSE")  # not demoted
+    finally:
+        await second.close()
 
 
 async def test_keyword_box_counts_and_flags_before_submit(serve: Serve, dash: Dash) -> None:
