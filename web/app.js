@@ -292,6 +292,9 @@ async function submitBatch(e) {
       createdAt: Date.now(),
       local: true,
     };
+    const name = jobName(r.keywords.slice(0, 2), r.keywords.length);
+    store.setJobName(res.jobId, name);
+    jobList.setName(res.jobId, name);
     jobList.upsert(summary);
     openJob(res.jobId, { summary });
     toast(res.message || '배치 작업이 시작되었습니다');
@@ -304,6 +307,12 @@ async function submitBatch(e) {
     btn.disabled = false;
     btn.textContent = '조회 시작';
   }
+}
+
+/** "맥북, 아이폰 15 외 10개": how a job is called in the list. */
+function jobName(first, total) {
+  const shown = first.map((k) => ([...k].length > 14 ? `${[...k].slice(0, 14).join('')}…` : k));
+  return total > shown.length ? `${shown.join(', ')} 외 ${fmtNum(total - shown.length)}개` : shown.join(', ');
 }
 
 // --- the open job --------------------------------------------------------------------------
@@ -619,6 +628,13 @@ function renderNow() {
   document.title = j.status === 'processing' ? `(${pct}%) 문서수 조회` : '문서수 조회';
 
   jobList.upsert(summaryOf(st));
+  // a job started elsewhere gets its name from its first results
+  if (!jobList.names[st.id] && st.results.has(0)) {
+    const first = [st.results.get(0), st.results.get(1)].filter(Boolean).map((x) => x.keyword);
+    const name = jobName(first, p.total || first.length);
+    store.setJobName(st.id, name);
+    jobList.setName(st.id, name);
+  }
 }
 
 function summaryOf(st) {
@@ -870,6 +886,7 @@ function wire() {
 }
 
 async function boot() {
+  jobList.setNames(store.jobNames());
   wire();
   renderCategories();
   analyzeKeywords();

@@ -22,6 +22,7 @@ export class JobList {
     this.frame = 0;
     this.loaded = false;
     this.labelsSig = '';
+    this.names = {}; // job id -> short name, from this browser's own submissions
     ul.addEventListener('click', (e) => {
       const btn = e.target.closest('button[data-cancel]');
       if (btn) {
@@ -59,6 +60,17 @@ export class JobList {
     this.schedule();
   }
 
+  setNames(names) {
+    this.names = { ...names };
+    this.schedule();
+  }
+
+  setName(id, name) {
+    if (this.names[id] === name) return;
+    this.names[id] = name;
+    this.schedule();
+  }
+
   get(id) {
     return this.jobs.get(id);
   }
@@ -81,7 +93,7 @@ export class JobList {
     const existing = new Map([...this.ul.children].map((li) => [li.dataset.jobId, li]));
     let cursor = this.ul.firstElementChild;
     for (const j of jobs) {
-      const sig = `${signature(j)}|${j.id === this.current}|${this.labelsSig}`;
+      const sig = `${signature(j)}|${j.id === this.current}|${this.labelsSig}|${this.names[j.id] || ''}`;
       let li = existing.get(j.id);
       existing.delete(j.id);
       if (li && li.dataset.sig !== sig) {
@@ -135,7 +147,9 @@ export class JobList {
     main.className = 'job-main';
     const total = j.progress?.total ?? 0;
     const cats = (j.categories || []).map((c) => this.labels[c] || c).join('·');
-    main.textContent = `키워드 ${fmtNum(total)}개${cats ? ` · ${cats}` : ''}`;
+    const name = this.names[j.id];
+    main.textContent = name || `키워드 ${fmtNum(total)}개${cats ? ` · ${cats}` : ''}`;
+    main.title = `키워드 ${fmtNum(total)}개${cats ? ` · ${cats}` : ''}`;
 
     const sub = document.createElement('span');
     sub.className = 'job-sub';

@@ -79,6 +79,17 @@ export const store = {
   form: () => getJSON(`${P}form`) || {},
   setForm: (f) => set(`${P}form`, JSON.stringify(f)),
 
+  /** Short names of jobs ("맥북, 아이폰 외 10개") for the job list, newest last. */
+  jobNames: () => getJSON(`${P}names`) || {},
+  setJobName(id, name) {
+    const names = getJSON(`${P}names`) || {};
+    delete names[id];
+    names[id] = name;
+    const ids = Object.keys(names);
+    for (const old of ids.slice(0, Math.max(0, ids.length - 200))) delete names[old];
+    set(`${P}names`, JSON.stringify(names));
+  },
+
   /** {job, results, lastEventId, savedAt} or null */
   loadJob: (id) => getJSON(JOB + id),
 
