@@ -367,6 +367,27 @@ async def test_cancel_a_running_job(serve: Serve, dash: Dash) -> None:
     await expect(item.locator(".badge")).to_have_text("취소됨", timeout=WAIT_MS)
 
 
+async def test_queued_job_shows_its_position_and_starts_after_a_cancel(
+    serve: Serve, dash: Dash
+) -> None:
+    base = await serve(rate_per_s=5.0, max_active_jobs=1)
+    page = await dash.page(base)
+    first = await start_job(page, unique_keywords(40, "앞"), ["blog"])
+    await wait_rows(page, 1)
+    second = await start_job(page, unique_keywords(3, "뒤"), ["blog"])
+    await wait_status(page, "대기 중")
+    await expect(page.locator("#progress-eta")).to_contain_text("대기열 1번째", timeout=WAIT_MS)
+    waiting = page.locator(f"#job-list li[data-job-id='{second}'] .job-sub")
+    await expect(waiting).to_contain_text("대기열 1번째", timeout=WAIT_MS)
+    # cancel the running one from the list; the queued one (open on screen) starts and ends
+    await page.click(f"#job-list li[data-job-id='{first}'] button[data-cancel]")
+    await page.click("#confirm-yes")
+    await wait_status(page, "완료")
+    assert sorted(await rows(page)) == [0, 1, 2]
+    badge = page.locator(f"#job-list li[data-job-id='{first}'] .badge")
+    await expect(badge).to_have_text("취소됨", timeout=WAIT_MS)
+
+
 async def test_csv_export_and_tsv_copy_keep_korean(serve: Serve, dash: Dash) -> None:
     tag = uuid.uuid4().hex[:4]
     keywords = [f"맥북 {tag}", f"캠핑 의자 {tag}", f"=수식 {tag}"]
