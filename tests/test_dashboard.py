@@ -26,7 +26,7 @@ from server.fakeupstream import FakeNaver, fake_total
 
 from .conftest import base_settings, skip_or_fail
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("DOCCOUNT_CHROMIUM") or "/usr/bin/chromium"  # Debian's package
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -56,7 +56,7 @@ async def browser() -> AsyncIterator[Browser]:
     if async_playwright is None:
         skip_or_fail("playwright is not installed (pip install -e '.[dev]')")
     if not Path(CHROMIUM).exists():  # noqa: ASYNC240 - a stat, once per test
-        skip_or_fail(f"{CHROMIUM} not found (apt-get install chromium)")
+        skip_or_fail(f"{CHROMIUM} not found (apt-get install chromium, or set DOCCOUNT_CHROMIUM)")
     async with async_playwright() as p:
         b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
