@@ -277,7 +277,7 @@ async def test_websocket_takes_over_when_sse_is_blocked(serve: Serve, dash: Dash
     sent: list[str] = []
     page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(str(frame))))
     await page.goto(base)
-    keywords = unique_keywords(40, "웹소켓")
+    keywords = unique_keywords(60, "웹소켓")
     job_id = await start_job(page, keywords, ["blog"])
     await expect(page.locator("#conn-transport")).to_have_text("WebSocket", timeout=WAIT_MS)
     await wait_rows(page, 4)
