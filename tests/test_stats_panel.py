@@ -41,3 +41,14 @@ async def test_stats_panel_in_demo_mode(serve: Serve, dash: Dash) -> None:  # no
     await expect(page.locator("#stats-panel .help")).to_have_text(
         "데모 모드: 네이버 API를 호출하지 않습니다.", timeout=WAIT_MS
     )
+
+
+async def test_stats_panel_waits_for_the_one_token_dialog(serve: Serve, dash: Dash) -> None:  # noqa: F811
+    base = await serve(api_token="panel-token")
+    page = await dash.page(base)
+    await expect(page.locator("#token-dialog")).to_be_visible(timeout=WAIT_MS)
+    await page.fill("#token-input", "panel-token")
+    await page.click("#token-dialog button[value='ok']")
+    await expect(page.locator("#token-dialog")).to_be_hidden()
+    # The panel's request waited for the same dialog, then went through with the token.
+    await expect(page.locator("#stats-panel .stat").first).to_have_text("완료0", timeout=WAIT_MS)
