@@ -8,8 +8,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from .appkeys import SETTINGS
-from .events import dumps
 from .errors import ApiError, StoreUnavailableError
+from .events import dumps
 
 log = logging.getLogger("doccount.http")
 
