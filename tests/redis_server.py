@@ -85,6 +85,20 @@ class RedisServer:
             client.close()
 
 
+def start_on_a_free_port(directory: Path, *, persist: bool = False) -> RedisServer:
+    """A port probed free can be taken before redis-server binds it: then try another."""
+    for _ in range(5):
+        server = RedisServer(directory, persist=persist)
+        try:
+            server.start()
+            return server
+        except RuntimeError:
+            server.kill()
+            if "Address already in use" not in (directory / "redis.log").read_text():
+                raise
+    raise RuntimeError("redis-server: no free port after 5 tries")
+
+
 def require_redis() -> None:
     from .conftest import skip_or_fail  # conftest imports this module's fixtures
 
@@ -95,8 +109,7 @@ def require_redis() -> None:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     require_redis()
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
+    server = start_on_a_free_port(tmp_path_factory.mktemp("redis"))
     yield server
     server.kill(signal.SIGTERM)
 

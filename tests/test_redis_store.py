@@ -214,3 +214,12 @@ async def test_redis_down_is_store_unavailable_and_fast(open_store: OpenStore) -
     await asyncio.sleep(0.3)
     assert not watcher.done()
     watcher.cancel()
+
+
+async def test_the_limiter_is_shared_by_every_process(open_store: OpenStore) -> None:
+    """Four stores are four worker processes: together they get one key's rate."""
+    limiters = [(await open_store()).limiter(50.0) for _ in range(4)]
+    started = time.monotonic()
+    await asyncio.gather(*(limiters[i % 4].acquire("shared-key") for i in range(20)))
+    # 20 calls at 50/s: the last may start 19 intervals of 20 ms after the first, not before.
+    assert time.monotonic() - started >= 19 * 0.02 - 0.01
