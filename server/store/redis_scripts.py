@@ -104,7 +104,8 @@ local function ended(id, status, now_ms, ttl_ms)
   redis.call('ZADD', PFX .. 'ended', now_ms, id)
   local dur = ''
   if status == 'completed' and f[2] ~= 'null' then
-    dur = tostring(tonumber(now_ms) - tonumber(f[2]))
+    -- Started and ended may be stamped by two machines' clocks (a takeover): never below 0.
+    dur = string.format('%d', math.max(0, tonumber(now_ms) - tonumber(f[2])))
     redis.call('HINCRBY', PFX .. 'stats', 'dur_sum', dur)
     redis.call('HINCRBY', PFX .. 'stats', 'dur_n', 1)
   end
@@ -325,7 +326,8 @@ for _, id in ipairs(ids) do
     local status, dur = string.match(info, '^(%a+)|(%d*)$')
     redis.call('HINCRBY', PFX .. 'stats', status, -1)
     if dur ~= '' then
-      redis.call('HINCRBY', PFX .. 'stats', 'dur_sum', -tonumber(dur))
+      -- '%d', not tostring: Lua would write -0, which Redis does not take for an integer.
+      redis.call('HINCRBY', PFX .. 'stats', 'dur_sum', string.format('%d', -tonumber(dur)))
       redis.call('HINCRBY', PFX .. 'stats', 'dur_n', -1)
     end
   end
