@@ -228,3 +228,18 @@ async def test_stats_and_cleanup_with_a_zero_ms_job(
     assert await store.cleanup(1_900_000_000_000) == 1
     stats = await store.job_stats()
     assert stats["avgJobMs"] is None and stats["byStatus"]["completed"] == 0
+
+
+async def test_a_worker_stopping_cleanly_hands_its_job_back_at_once(
+    open_store: OpenStore,
+) -> None:
+    stopping = await open_store(lease_s=30.0)
+    other = await open_store(lease_s=30.0)
+    spec = spec_of()
+    await stopping.create_job(spec)
+    assert await stopping.claim_next("w1", 0) is not None
+    await stopping.record_result(spec.id, 0, result(0), "w1")
+    assert await other.claim_next("w2", 0) is None  # held, lease of 30 s
+    await stopping.close()
+    resumed = await other.claim_next("w2", 0)
+    assert resumed is not None and resumed.next_index == 1

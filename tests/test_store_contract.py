@@ -553,10 +553,10 @@ async def test_limiter_paces_calls_per_key(store: Store) -> None:
     started = time.monotonic()
     waits = [await limiter.acquire("key-a") for _ in range(5)]
     elapsed = time.monotonic() - started
-    assert 0.18 <= elapsed < 1.0  # 4 intervals of 50 ms after the first, free slot
-    assert waits[0] < 0.05
-    await limiter.acquire("key-b")  # another key is not held up
-    assert time.monotonic() - started - elapsed < 0.05
+    # 4 intervals of 50 ms after the first, free slot (bounds loose: a busy CI machine).
+    assert 0.18 <= elapsed < 2.0
+    assert waits[0] < 0.1
+    assert await limiter.acquire("key-b") < 0.1  # another key is not held up
     await limiter.penalize("key-a", 0.3)
     assert await limiter.acquire("key-a") >= 0.2
 

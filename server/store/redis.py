@@ -20,7 +20,8 @@ scripts touch keys of several jobs at once):
     dc:rl:{key}, dc:retired  the shared pacer and key retirements (redis_limits)
 
 The queue: ``create_job`` XADDs to its priority's stream. A worker's claim (one Lua script)
-first takes over entries whose holder let the lease run out (XAUTOCLAIM, min-idle = lease),
+first takes over entries whose holder let the lease run out (XAUTOCLAIM, min-idle = lease; a
+worker that stops cleanly hands its jobs back at once by marking them idle for a lease),
 then reads new ones with XREADGROUP, high priority first. The entry stays in the consumer
 group's pending list while the job runs; ``renew_claim`` resets its idle time (XCLAIM JUSTID)
 every lease/3; ``finish`` acknowledges it together with the terminal state. A worker that dies
@@ -130,6 +131,7 @@ class RedisStore(Store):
             "create": lua.CREATE,
             "claim": lua.CLAIM,
             "renew": lua.RENEW,
+            "release": lua.RELEASE,
             "record": lua.RECORD,
             "progress": lua.PROGRESS,
             "finish": lua.FINISH,
@@ -187,6 +189,15 @@ class RedisStore(Store):
             log.warning("Redis not reachable at start (%s); will keep trying", exc)
 
     async def close(self) -> None:
+        # By now the worker has stopped (the app closes the store last): what it held can be
+        # resumed elsewhere at once instead of after the lease.
+        for job_id, (worker_id, _) in list(self._held.items()):
+            try:
+                async with asyncio.timeout(COMMAND_TIMEOUT_S):
+                    await self._run("release", job_id, GROUP, worker_id, self.lease_ms)
+            except (StoreUnavailableError, TimeoutError):
+                break  # Redis away: the lease runs out instead
+        self._held.clear()
         await self._r.aclose()
         await self._rb.aclose()
 
