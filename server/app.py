@@ -12,6 +12,7 @@ from aiohttp import web
 
 from .appkeys import COUNTER, HTTP, PROVIDER, SETTINGS, STORE, WORKER, WORKER_TASK
 from .counting import KeywordCounter
+from .live import setup_live
 from .middlewares import error_middleware
 from .model import now_ms
 from .providers import make_provider
@@ -91,5 +92,6 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(provider_ctx)
     app.cleanup_ctx.append(worker_ctx)
     app.cleanup_ctx.append(cleanup_ctx)
+    setup_live(app)
     setup_routes(app)
     return app

@@ -8,6 +8,7 @@ import aiohttp
 from aiohttp import web
 
 from .counting import KeywordCounter
+from .hub import Hub
 from .providers.base import Provider
 from .settings import Settings
 from .store.base import Store
@@ -20,3 +21,4 @@ PROVIDER = web.AppKey("provider", Provider)
 COUNTER = web.AppKey("counter", KeywordCounter)
 WORKER = web.AppKey("worker", Worker)
 WORKER_TASK = web.AppKey("worker_task", asyncio.Task[None])
+HUB = web.AppKey("hub", Hub)
