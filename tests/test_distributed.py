@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx
 import pytest
+from httpx_sse import aconnect_sse
 
 from server.events import loads
 from server.fakeupstream import fake_total
@@ -87,6 +89,46 @@ class StatusWatcher:
         return self.job
 
 
+class SseWatcher:
+    """An SSE subscriber on one node (parsed by httpx-sse, not by our code): every event it
+    got, in order, until the stream ends after the job's terminal status."""
+
+    def __init__(self, node: Proc, job_id: str) -> None:
+        self.url = f"{node.url}/api/documents/events?jobId={job_id}"
+        self.events: list[dict[str, Any]] = []
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        timeout = httpx.Timeout(10.0, read=60.0)
+        async with (
+            httpx.AsyncClient(timeout=timeout) as client,
+            aconnect_sse(client, "GET", self.url) as source,
+        ):
+            assert source.response.status_code == 200
+            async for sse in source.aiter_sse():
+                event = loads(sse.data)
+                assert sse.id == event["id"] and sse.event == event["type"]
+                self.events.append(event)
+
+    @property
+    def current(self) -> int:
+        progress = [e.get("progress") or e.get("job", {}).get("progress") for e in self.events]
+        return max((p["current"] for p in progress if p), default=0)
+
+    async def done(self, timeout_s: float) -> None:
+        await asyncio.wait_for(self.task, timeout_s)
+
+    def check_saw_every_result_once(self, keywords: list[str]) -> None:
+        first, *rest = self.events
+        assert first["type"] == "snapshot"
+        seen = [r["index"] for r in first["job"]["results"]]
+        seen += [e["result"]["index"] for e in rest if e["type"] == "result"]
+        assert seen == list(range(len(keywords)))
+        assert rest[-1]["type"] == "status" and rest[-1]["status"] == "completed"
+        ids = [e["id"] for e in self.events]
+        assert len(set(ids)) == len(ids)
+
+
 def check_results(job: dict[str, Any], keywords: list[str]) -> None:
     assert job["status"] == "completed", job
     assert [r["index"] for r in job["results"]] == list(range(len(keywords)))
@@ -133,7 +175,7 @@ async def test_a_killed_workers_job_completes_on_another_worker(
     await asyncio.gather(*(log_shows(w, "worker started") for w in workers))
     keywords = [f"키워드{i:02d}" for i in range(40)]
     job_id = await submit(session, node_a, keywords)
-    watcher = StatusWatcher(session, node_b, job_id)
+    live = SseWatcher(node_b, job_id)  # live on B, of a job submitted to A
 
     def holder() -> Proc | None:
         return next((w for w in workers if f"작업 시작: {job_id}" in w.log()), None)
@@ -141,13 +183,15 @@ async def test_a_killed_workers_job_completes_on_another_worker(
     await wait_until(lambda: holder() is not None, timeout_s=10.0)
     victim = holder()
     assert victim is not None
-    await wait_until(lambda: watcher.current >= 10, timeout_s=15.0)
+    await wait_until(lambda: live.current >= 10, timeout_s=15.0)
     victim.kill(signal.SIGKILL)
-    at_kill = watcher.current
-    assert at_kill < len(keywords), "the job ended before the kill: make it longer"
+    assert live.current < len(keywords), "the job ended before the kill: make it longer"
 
-    job = await watcher.done(timeout_s=25.0)
-    check_results(job, keywords)
+    await live.done(timeout_s=25.0)
+    live.check_saw_every_result_once(keywords)
+    status, body = await get_json(session, f"{node_b.url}/api/documents/status?jobId={job_id}")
+    assert status == 200
+    check_results(body["job"], keywords)
     survivor = next(w for w in workers if w is not victim)
     assert f"작업 재개: {job_id}" in survivor.log()
     await result_events_once(redis_url, job_id, len(keywords))
@@ -201,6 +245,7 @@ async def test_a_job_completes_after_redis_comes_back(
         keywords = [f"재시작{i:02d}" for i in range(40)]
         job_id = await submit(session, node, keywords)
         watcher = StatusWatcher(session, node, job_id)
+        live = SseWatcher(node, job_id)  # a live stream that outlives the outage
         await wait_until(lambda: watcher.current >= 8, timeout_s=15.0)
 
         redis.kill(signal.SIGKILL)  # a crash; with appendfsync always nothing acked is lost
@@ -214,6 +259,8 @@ async def test_a_job_completes_after_redis_comes_back(
         redis.start()  # the same port, the same data directory
         job = await watcher.done(timeout_s=25.0)
         check_results(job, keywords)
+        await live.done(timeout_s=10.0)
+        live.check_saw_every_result_once(keywords)
         await result_events_once(redis.url, job_id, len(keywords))
         calls = await upstream_calls(session, upstream)
         assert recounts(calls) <= 2 * len(CATEGORIES)

@@ -15,6 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from server.errors import StoreUnavailableError
+from server.events import loads
 from server.model import COMPLETED, JOBS_FEED, JobSpec, new_job_id, now_ms
 from server.settings import Settings
 from server.store import Store, store_from_url
@@ -243,3 +244,23 @@ async def test_a_worker_stopping_cleanly_hands_its_job_back_at_once(
     await stopping.close()
     resumed = await other.claim_next("w2", 0)
     assert resumed is not None and resumed.next_index == 1
+
+
+async def test_a_burst_of_calls_waits_for_connections_instead_of_failing(
+    open_store: OpenStore,
+) -> None:
+    """Hundreds of subscribers arriving at once: every call is served, none fails for want
+    of a pooled connection (redis-py's default pool would raise "Too many connections")."""
+    store = await open_store()
+    spec = spec_of()
+    await store.create_job(spec)
+    jobs = await asyncio.gather(*(store.get_job(spec.id) for _ in range(400)))
+    assert all(j is not None and j["id"] == spec.id for j in jobs)
+    last = (await store.read_events(spec.id, None)).events[-1].id
+    waiting = [
+        asyncio.create_task(store.read_events(spec.id, last, block_s=5.0)) for _ in range(150)
+    ]
+    await asyncio.sleep(0.2)
+    await store.claim_next("w1", 0)
+    pages = await asyncio.wait_for(asyncio.gather(*waiting), 10.0)
+    assert all([loads(e.json)["status"] for e in p.events] == ["processing"] for p in pages)

@@ -350,6 +350,16 @@ async def test_read_events_after_an_id_and_with_a_limit(store: Store) -> None:
         await store.read_events(spec.id, "not-an-id")
 
 
+async def test_last_event_id_of_a_log_and_of_the_feed(store: Store) -> None:
+    assert await store.last_event_id(JOBS_FEED) is None
+    assert await store.last_event_id(new_job_id(now_ms())) is None
+    spec = make_spec()
+    await store.create_job(spec)
+    await store.claim_next("w1", 0)
+    assert await store.last_event_id(spec.id) == (await all_events(store, spec.id))[-1].id
+    assert await store.last_event_id(JOBS_FEED) == (await all_events(store, JOBS_FEED))[-1].id
+
+
 async def test_read_events_blocks_until_an_append(store: Store) -> None:
     spec = make_spec()
     await store.create_job(spec)

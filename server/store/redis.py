@@ -39,6 +39,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.connection import BlockingConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
@@ -63,6 +64,9 @@ EVENT_MAXLEN = 100_000  # per job: far beyond 1000 keywords + ticks; a runaway l
 FEED_MAXLEN = 10_000
 COMMAND_TIMEOUT_S = 3.0  # a stopped Redis answers nothing: fail the request, do not hang
 CONNECT_TIMEOUT_S = 2.0
+COMMAND_POOL_SIZE = 64  # commands in flight at once per process; more wait for a connection
+BLOCKING_POOL_SIZE = 1024  # blocking reads at once per process (jobs watched live on a node)
+POOL_WAIT_S = 5.0
 BLOCK_GRACE_S = 2.0  # a blocking read may take this much longer than its BLOCK before we give up
 CANCEL_POLL_S = 0.2
 CLEANUP_BATCH = 500
@@ -122,11 +126,22 @@ class RedisStore(Store):
             # One immediate retry on a broken connection (a pooled socket from before a Redis
             # restart); none on timeouts, where the command may have run.
             "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            # Past max_connections, wait for a free connection: redis-py's default pool would
+            # fail the command instead (a burst of a hundred subscribers is not an outage).
+            "timeout": POOL_WAIT_S,
         }
-        self._r = aioredis.Redis.from_url(url, socket_timeout=COMMAND_TIMEOUT_S, **common)
-        # Blocking reads (XREAD BLOCK) get their own pool with no socket timeout; each call is
-        # bounded by asyncio.timeout(block + grace) instead.
-        self._rb = aioredis.Redis.from_url(url, socket_timeout=None, **common)
+        self._r = aioredis.Redis.from_pool(
+            BlockingConnectionPool.from_url(
+                url, max_connections=COMMAND_POOL_SIZE, socket_timeout=COMMAND_TIMEOUT_S, **common
+            )
+        )
+        # Blocking reads (XREAD BLOCK: one per feed the hub runs, one per waiting worker) get
+        # their own pool with no socket timeout; each call is bounded by asyncio.timeout.
+        self._rb = aioredis.Redis.from_pool(
+            BlockingConnectionPool.from_url(
+                url, max_connections=BLOCKING_POOL_SIZE, socket_timeout=None, **common
+            )
+        )
         scripts = {
             "create": lua.CREATE,
             "claim": lua.CLAIM,
@@ -376,6 +391,11 @@ class RedisStore(Store):
         if after_seq and (not events or int(events[0].id) != after_seq + 1) and first:
             gap = stream_seq(first[0][0]) > after_seq + 1
         return EventPage(events, gap)
+
+    async def last_event_id(self, job_id: str) -> str | None:
+        with unavailable_as_error():
+            last = await self._r.xrevrange(self._log_key(job_id), max="+", min="-", count=1)
+        return str(stream_seq(str(last[0][0]))) if last else None
 
     async def append_feed(self, job: dict[str, Any]) -> Event:
         return script_event(await self._run("feed", dumps(job)))
