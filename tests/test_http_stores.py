@@ -20,6 +20,7 @@ from server.worker import Worker
 
 from .conftest import base_settings, wait_until
 from .redis_server import free_port
+from .streams import SseBlocks, submit
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -160,3 +161,58 @@ async def test_worker_waits_out_store_outages(
     assert job is not None and [r["index"] for r in job["results"]] == [0, 1, 2]
     assert flaky.failures == {"claim_next": 0, "record_result": 0, "finish": 0}
     assert len(fake.calls) == 3 * 4  # nothing counted twice
+
+
+async def sse_all(resp: Any) -> list[Any]:
+    blocks, out = SseBlocks(resp), []
+    while (block := await blocks.next()) is not None:
+        out.append(block)
+    return out
+
+
+async def test_live_push_sse_and_websocket_on_both_engines(
+    tmp_path: Path, fake_naver: tuple[FakeNaver, str], make_client: Any, store_url: str
+) -> None:
+    """The same events, ids and JSON to SSE and WebSocket subscribers, resume by id, and a
+    snapshot marked gap when the log no longer reaches back: whichever engine is below."""
+    settings = replace(base_settings(tmp_path, fake_naver[1]), store_url=store_url)
+    client = await make_client(replace(settings, run_worker=False))
+    store = client.app[STORE]
+    job_id = await submit(client, ["a", "b", "c", "d"])
+    sse = await client.get(f"/api/documents/events?jobId={job_id}")
+    assert sse.status == 200
+    ws = await client.ws_connect("/api/documents/ws")
+    await ws.send_json({"type": "subscribe", "jobId": job_id})
+    assert (await ws.receive_json())["type"] == "snapshot"
+    assert await client.app[WORKER].run_until_idle() == [job_id]
+
+    log = (await store.read_events(job_id, None)).events
+    blocks = await sse_all(sse)
+    assert blocks[0].event == "snapshot" and blocks[0].id == "1"
+    assert [(b.id, b.data) for b in blocks[1:]] == [(e.id, e.json) for e in log[1:]]
+    frames = []
+    while not frames or frames[-1]["type"] != "status" or frames[-1]["status"] != "completed":
+        frames.append(await ws.receive_json())
+    assert [f["id"] for f in frames] == [e.id for e in log[1:]]
+    await ws.close()
+
+    middle = log[3].id
+    resumed = await client.get(
+        f"/api/documents/events?jobId={job_id}", headers={"Last-Event-ID": middle}
+    )
+    assert [b.data for b in await sse_all(resumed)] == [e.json for e in log[4:]]
+
+    # Trim the log's start, as a capped log would, then resume from before it.
+    if store_url.startswith("sqlite"):
+        db: Any = store.db  # type: ignore[attr-defined]
+        await store._run(  # type: ignore[attr-defined]
+            lambda: db.execute("DELETE FROM events WHERE job_id = ? AND seq <= 3", (job_id,))
+        )
+    else:
+        redis: Any = store._r  # type: ignore[attr-defined]
+        await redis.xtrim(store._log_key(job_id), minid="4-0", approximate=False)  # type: ignore[attr-defined]
+    gapped = await sse_all(
+        await client.get(f"/api/documents/events?jobId={job_id}", headers={"Last-Event-ID": "1"})
+    )
+    assert gapped[0].event == "snapshot" and gapped[0].json()["gap"] is True
+    assert gapped[0].json()["job"]["status"] == "completed"
