@@ -95,7 +95,7 @@ async def test_cancel_and_priority_over_http(
 
 
 async def test_redis_down_answers_503_json(
-    tmp_path: Path, fake_naver: tuple[FakeNaver, str], make_client: Any, redis_server: Any
+    tmp_path: Path, fake_naver: tuple[FakeNaver, str], make_client: Any
 ) -> None:
     dead = f"redis://127.0.0.1:{free_port()}/0"
     settings = replace(base_settings(tmp_path, fake_naver[1]), store_url=dead, run_worker=False)

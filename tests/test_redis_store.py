@@ -264,3 +264,14 @@ async def test_a_burst_of_calls_waits_for_connections_instead_of_failing(
     await store.claim_next("w1", 0)
     pages = await asyncio.wait_for(asyncio.gather(*waiting), 10.0)
     assert all([loads(e.json)["status"] for e in p.events] == ["processing"] for p in pages)
+
+
+async def test_key_retirements_are_shared_by_every_process(open_store: OpenStore) -> None:
+    one, other = await open_store(), await open_store()
+    midnight_ms = now_ms() + 60_000
+    await one.key_registry().retire("quota-key", midnight_ms, "daily quota (010)")
+    await one.key_registry().retire("auth-key", None, "auth failed (401)")
+    assert await other.key_registry().retired() == {"quota-key": midnight_ms, "auth-key": None}
+    # A later daily-quota retirement does not bring back a key retired for good.
+    await other.key_registry().retire("auth-key", midnight_ms, "daily quota (010)")
+    assert (await one.key_registry().retired())["auth-key"] is None
