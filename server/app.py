@@ -10,12 +10,29 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from .appkeys import COUNTER, HTTP, PROVIDER, SETTINGS, STORE, WORKER, WORKER_TASK
-from .counting import KeywordCounter
+from .appkeys import (
+    COUNTER,
+    HTTP,
+    HUB,
+    METRICS,
+    PROVIDER,
+    SETTINGS,
+    STORE,
+    WORKER,
+    WORKER_TASK,
+)
+from .live import setup_live
+from .metrics import MeteredCounter, MeteredLimiter, Metrics
 from .middlewares import error_middleware
 from .model import now_ms
 from .providers import make_provider
 from .routes import setup_routes
+from .security import (
+    auth_middleware,
+    cors_middleware,
+    setup_security,
+    stream_guard_middleware,
+)
 from .settings import Settings
 from .store import store_from_url
 from .worker import Worker
@@ -40,11 +57,11 @@ async def provider_ctx(app: web.Application) -> AsyncIterator[None]:
         connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
     )
     app[HTTP] = session
-    provider = make_provider(
-        settings, session, store.limiter(settings.rate_per_s), store.key_registry()
-    )
+    metrics = app[METRICS]
+    limiter = MeteredLimiter(store.limiter(settings.rate_per_s), metrics)
+    provider = make_provider(settings, session, limiter, store.key_registry())
     app[PROVIDER] = provider
-    app[COUNTER] = KeywordCounter(store, provider)
+    app[COUNTER] = MeteredCounter(store, provider, metrics)
     yield
     await provider.close()
     await session.close()
@@ -85,11 +102,19 @@ async def cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    # Outermost first: preflights are answered before anything else; the error middleware
+    # renders what auth and the stream guard raise.
+    middlewares = [cors_middleware, error_middleware, auth_middleware, stream_guard_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[METRICS].watch_provider(lambda: app.get(PROVIDER))
+    app[METRICS].watch_hub(lambda: app.get(HUB))
+    setup_security(app, settings)
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(provider_ctx)
     app.cleanup_ctx.append(worker_ctx)
     app.cleanup_ctx.append(cleanup_ctx)
+    setup_live(app)
     setup_routes(app)
     return app

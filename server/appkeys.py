@@ -8,6 +8,8 @@ import aiohttp
 from aiohttp import web
 
 from .counting import KeywordCounter
+from .hub import Hub
+from .metrics import Metrics
 from .providers.base import Provider
 from .settings import Settings
 from .store.base import Store
@@ -20,3 +22,5 @@ PROVIDER = web.AppKey("provider", Provider)
 COUNTER = web.AppKey("counter", KeywordCounter)
 WORKER = web.AppKey("worker", Worker)
 WORKER_TASK = web.AppKey("worker_task", asyncio.Task[None])
+METRICS = web.AppKey("metrics", Metrics)
+HUB = web.AppKey("hub", Hub)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from .app import create_app
+from .client import CLIENT_COMMANDS, add_client_parsers, client_main
 from .logs import configure_logging
 from .settings import Settings, settings_from_env
 
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_service_flags(serve)
     worker = sub.add_parser("worker", help="a worker process (distributed mode)")
     add_service_flags(worker)
+    add_client_parsers(sub)
     return parser
 
 
@@ -112,6 +114,8 @@ def new_event_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in CLIENT_COMMANDS:
+        return client_main(args)  # a client: no server settings needed
     try:
         settings = settings_from_args(args)
     except ValueError as exc:

@@ -63,3 +63,12 @@ def snapshot_json(job: dict[str, Any], *, gap: bool = False) -> str:
     if gap:
         payload["gap"] = True
     return dumps(payload)
+
+
+def jobs_json(jobs: list[dict[str, Any]], feed_id: str | None, *, gap: bool = False) -> str:
+    """The first event of the jobs feed: recent job summaries, current as of feed event
+    ``feed_id``, so that resuming from it continues exactly after what they show."""
+    payload: dict[str, Any] = {"id": feed_id, "type": "jobs", "jobs": jobs}
+    if gap:
+        payload["gap"] = True
+    return dumps(payload)

@@ -17,15 +17,25 @@ class RedactSecrets(logging.Filter):
         super().__init__()
         self.secrets = [s for s in secrets if s and len(s) >= 4]
 
+    def mask(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
             message = record.getMessage()
-            masked = message
-            for secret in self.secrets:
-                masked = masked.replace(secret, "***")
+            masked = self.mask(message)
             if masked != message:
                 record.msg, record.args = masked, None
+            # A traceback quotes exception messages: format it now, masked. Formatters use
+            # exc_text when it is set instead of formatting exc_info again.
+            if record.exc_info and not record.exc_text:
+                record.exc_text = self.mask(_PLAIN.formatException(record.exc_info))
         return True
+
+
+_PLAIN = logging.Formatter()
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,7 +46,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        elif record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return dumps(entry)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import views
+from . import sse, views, ws
+from .ops import setup_ops_routes
 from .views import WEB_DIR
 
 
@@ -15,6 +16,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/documents/jobs", views.list_jobs)
     app.router.add_delete("/api/documents/jobs/{job_id}", views.cancel_job)
     app.router.add_get("/api/config", views.config)
+    app.router.add_get("/api/documents/events", sse.stream_events)
+    app.router.add_get("/api/documents/ws", ws.websocket)
     app.router.add_get("/", views.index)
+    setup_ops_routes(app)
     if WEB_DIR.is_dir():
         app.router.add_static("/static", WEB_DIR, append_version=False)

@@ -68,6 +68,8 @@ class Settings:
     heartbeat_s: float = 15.0
     subscriber_queue_max: int = 1024
     sse_retry_ms: int = 2000
+    # How long a hub feed's store read blocks; an idle feed nobody watches stops after one.
+    feed_block_s: float = 5.0
 
     log_format: str = "text"
     log_level: str = "INFO"

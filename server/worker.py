@@ -15,9 +15,12 @@ import logging
 import secrets
 import time
 from collections import deque
-from typing import Any
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
 
 from .counting import KeywordCounter
+from .errors import StoreUnavailableError
 from .model import CANCELLED, COMPLETED, FAILED, ClaimedJob
 from .providers.base import FatalProviderError
 from .settings import Settings
@@ -26,6 +29,23 @@ from .store.base import Store
 log = logging.getLogger("doccount.batch")
 
 INTERNAL_ERROR = "내부 오류로 작업이 중단되었습니다"
+
+T = TypeVar("T")
+STORE_RETRY_FIRST_S = 0.1
+STORE_RETRY_MAX_S = 5.0
+
+
+async def retry_store(what: str, call: Callable[[], Awaitable[T]]) -> T:
+    """The store is down (Redis restarting): wait for it with backoff instead of failing a
+    job whose counting is fine. Each attempt is one call; nothing is assumed written."""
+    delay_s = STORE_RETRY_FIRST_S
+    while True:
+        try:
+            return await call()
+        except StoreUnavailableError as exc:
+            log.warning("[배치] 저장소 연결 불가 (%s): %.1f초 후 재시도 (%s)", what, delay_s, exc)
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, STORE_RETRY_MAX_S)
 
 
 def format_counts(counts: dict[str, int]) -> str:
@@ -54,12 +74,20 @@ class Worker:
         """Forever: keep up to ``max_active_jobs`` jobs running. Cancel to stop; jobs being
         processed stay claimable and resume on the next start."""
         self.running = True
+        retry_s = STORE_RETRY_FIRST_S
         try:
             while True:
                 if len(self._active) >= self.settings.max_active_jobs:
                     await asyncio.wait(self._active, return_when=asyncio.FIRST_COMPLETED)
                     continue
-                job = await self.store.claim_next(self.worker_id, poll_s)
+                try:
+                    job = await self.store.claim_next(self.worker_id, poll_s)
+                except StoreUnavailableError as exc:
+                    log.warning("[배치] 저장소 연결 불가: %.1f초 후 재시도 (%s)", retry_s, exc)
+                    await asyncio.sleep(retry_s)
+                    retry_s = min(retry_s * 2, STORE_RETRY_MAX_S)
+                    continue
+                retry_s = STORE_RETRY_FIRST_S
                 if job is not None:
                     task = asyncio.create_task(self.process(job), name=f"job {job.id}")
                     self._active.add(task)
@@ -115,7 +143,7 @@ class Worker:
                 log.warning("[배치] 작업 소유권 상실, 다른 워커가 이어받음: %s", job.id)
                 return
             if cancel in done and cancel.exception() is None:
-                await self.store.finish(job.id, CANCELLED, None, self.worker_id)
+                await self._finish(job.id, CANCELLED, None)
                 log.info("[배치] 작업 취소: %s", job.id)
                 return
         exc = (
@@ -123,22 +151,40 @@ class Worker:
             if counting in done
             else next((t.exception() for t in watchers if t in done), None)
         )
-        if isinstance(exc, FatalProviderError):
-            await self.store.finish(job.id, FAILED, str(exc), self.worker_id)
+        if isinstance(exc, StoreUnavailableError):
+            # Not the job's fault: it stays claimed and resumes once the store is back.
+            log.warning("[배치] 저장소 연결 불가로 작업 중단, 재개 대기: %s (%s)", job.id, exc)
+        elif isinstance(exc, FatalProviderError):
+            await self._finish(job.id, FAILED, str(exc))
             log.error("[배치] 작업 실패: %s (%s)", job.id, exc)
         elif exc is not None:
             log.error("[배치] 작업 실패: %s", job.id, exc_info=exc)
-            await self.store.finish(job.id, FAILED, INTERNAL_ERROR, self.worker_id)
+            await self._finish(job.id, FAILED, INTERNAL_ERROR)
         else:
-            await self.store.finish(job.id, COMPLETED, None, self.worker_id)
+            await self._finish(job.id, COMPLETED, None)
             log.info("[배치] 작업 완료: %s", job.id)
+
+    async def _finish(self, job_id: str, status: str, error: str | None) -> None:
+        await retry_store(
+            "finish", partial(self.store.finish, job_id, status, error, self.worker_id)
+        )
+
+    async def _commit(self, job_id: str, index: int, result: dict[str, Any]) -> None:
+        # A commit must not be torn by a cancel that arrives while it runs.
+        commit = partial(self.store.record_result, job_id, index, result, self.worker_id)
+        await retry_store("record_result", lambda: asyncio.shield(commit()))
 
     async def _keep_claim(self, job_id: str) -> None:
         """Returns only when the claim is lost (distributed store: the lease ran out)."""
         while True:
             await asyncio.sleep(self.settings.lease_s / 3)
-            if not await self.store.renew_claim(job_id, self.worker_id):
-                return
+            try:
+                if not await self.store.renew_claim(job_id, self.worker_id):
+                    return
+            except StoreUnavailableError as exc:
+                # Unknown, not lost: keep counting; once the store is back the next renewal
+                # tells, and if another worker took over meanwhile, results are not doubled.
+                log.warning("[배치] 소유권 갱신 실패, 저장소 연결 불가: %s (%s)", job_id, exc)
 
     async def _count_all(self, job: ClaimedJob) -> None:
         total = len(job.keywords)
@@ -161,10 +207,7 @@ class Worker:
                     next_dispatch += 1
                 index, task = window.popleft()
                 result = {"index": index, **await task}
-                # A commit must not be torn by a cancel that arrives while it runs.
-                await asyncio.shield(
-                    self.store.record_result(job.id, index, result, self.worker_id)
-                )
+                await self._commit(job.id, index, result)
                 done_here += 1
                 log.info(
                     "[배치] %d/%d 완료: %s %s",
@@ -179,12 +222,12 @@ class Worker:
                     last_tick = now
                     rate = done_here / (now - started)
                     remaining = total - (index + 1)
-                    await self.store.append_progress(
-                        job.id,
-                        {
-                            "ratePerSec": round(rate, 2),
-                            "etaMs": round(remaining / rate * 1000) if rate > 0 else None,
-                        },
+                    tick = {
+                        "ratePerSec": round(rate, 2),
+                        "etaMs": round(remaining / rate * 1000) if rate > 0 else None,
+                    }
+                    await retry_store(
+                        "append_progress", partial(self.store.append_progress, job.id, tick)
                     )
         finally:
             for task in shared.values():

@@ -22,6 +22,8 @@ from server.app import create_app
 from server.fakeupstream import FakeNaver
 from server.settings import NaverKey, Settings
 
+from .redis_server import redis_server, redis_url  # noqa: F401 (fixtures)
+
 REQUIRE_SERVICES = os.environ.get("DOCCOUNT_REQUIRE_SERVICES") == "1"
 
 

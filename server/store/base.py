@@ -90,7 +90,18 @@ class Store(abc.ABC):
     ) -> EventPage:
         """Events of ``job_id``'s log (or JOBS_FEED) strictly after ``after`` (from the start
         when None), oldest first, at most ``limit``. When there are none yet, wait up to
-        ``block_s`` for some. ``gap`` is set when ``after`` is older than the log still holds."""
+        ``block_s`` for some. ``gap`` is set when ``after`` is older than the log still holds.
+        Raises ValueError for an id this engine could never have issued."""
+
+    async def last_event_id(self, job_id: str) -> str | None:
+        """Id of the newest event of ``job_id``'s log (or JOBS_FEED), None while it is empty.
+        This default pages through the log; engines override it with a direct look-up."""
+        last: str | None = None
+        while True:
+            page = await self.read_events(job_id, last, limit=1000)
+            if not page.events:
+                return last
+            last = page.events[-1].id
 
     @abc.abstractmethod
     async def append_feed(self, job: dict[str, Any]) -> Event:

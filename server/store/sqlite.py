@@ -494,6 +494,15 @@ class SqliteStore(Store):
         await self._wait(signal, block_s)
         return await self._run(_read)
 
+    async def last_event_id(self, job_id: str) -> str | None:
+        def _last() -> str | None:
+            seq = self.db.execute(
+                "SELECT MAX(seq) FROM events WHERE job_id = ?", (job_id,)
+            ).fetchone()[0]
+            return None if seq is None else str(seq)
+
+        return await self._run(_last)
+
     async def append_feed(self, job: dict[str, Any]) -> Event:
         event = await self._tx(lambda db: self._append(db, JOBS_FEED, "job", {"job": job}))
         self._notify(JOBS_FEED)

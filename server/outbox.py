@@ -1,0 +1,148 @@
+"""What a live connection is sent, and the bounded queue that holds it until it is written.
+
+A Delivery wraps one event's JSON (encoded once, when it was appended to the log) and caches its
+wire forms, so a feed with a thousand subscribers frames each event once, not a thousand times.
+An Outbox is one connection's queue: the hub's feed *offers* (never waits; a full outbox means a
+slow consumer, which is cut off), a subscription catching up from the store *puts* (waits for
+room, at its own pace), and the connection's pump *takes*.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .events import Event
+
+if TYPE_CHECKING:
+    from .hub import Subscription
+
+# Not an event type: marks the end of a subscription with nothing more to send (or, over
+# WebSocket, with an error frame to send).
+END = "_end"
+
+# Why an outbox was closed; the pump stops at once whatever the reason.
+SLOW = "slow consumer"
+SHUTDOWN = "shutdown"
+GONE = "connection closed"
+
+
+class Delivery:
+    __slots__ = ("_sse", "_utf8", "final", "id", "json", "type")
+
+    def __init__(self, id_: str | None, type_: str, json: str, final: bool = False) -> None:
+        self.id = id_
+        self.type = type_
+        self.json = json
+        # The last delivery of its subscription (a job's terminal status, or a snapshot of a
+        # job that is already over).
+        self.final = final
+        self._sse: bytes | None = None
+        self._utf8: bytes | None = None
+
+    @classmethod
+    def of(cls, event: Event, final: bool = False) -> Delivery:
+        return cls(event.id, event.type, event.json, final)
+
+    @classmethod
+    def end(cls, error_json: str = "") -> Delivery:
+        return cls(None, END, error_json, True)
+
+    def sse(self) -> bytes:
+        """The SSE frame: ``id:``, ``event:`` and the JSON as ``data:``, as is."""
+        if self._sse is None:
+            head = f"id: {self.id}\n" if self.id is not None else ""
+            # orjson escapes every line break inside strings, so this is one data line; split
+            # anyway should some other encoder ever produce one.
+            data = "\ndata: ".join(self.json.splitlines()) if "\n" in self.json else self.json
+            self._sse = f"{head}event: {self.type}\ndata: {data}\n\n".encode()
+        return self._sse
+
+    def utf8(self) -> bytes:
+        """The WebSocket text frame's payload."""
+        if self._utf8 is None:
+            self._utf8 = self.json.encode()
+        return self._utf8
+
+
+Item = tuple["Subscription | None", Delivery]
+
+
+class Outbox:
+    def __init__(self, capacity: int, on_cut: Callable[[], None]) -> None:
+        self.capacity = max(2, capacity)
+        # Catching up stops at half, so that live events always find room behind a backlog.
+        self.catch_up_limit = self.capacity // 2
+        self._items: deque[Item] = deque()
+        self._reader: asyncio.Future[None] | None = None
+        self._room = asyncio.Event()
+        self._room.set()
+        self._on_cut = on_cut
+        self.closed: str | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def offer(self, sub: Subscription | None, delivery: Delivery) -> bool:
+        """Queue without waiting. A full outbox is a consumer that cannot keep up: it is closed
+        and its connection cut (it resumes by id), so nobody upstream ever waits for it."""
+        if self.closed is not None:
+            return False
+        if len(self._items) >= self.capacity:
+            self.close(SLOW)
+            self._on_cut()
+            return False
+        self._items.append((sub, delivery))
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)
+        return True
+
+    async def put(self, sub: Subscription | None, delivery: Delivery) -> bool:
+        """Queue once there is room below the catch-up limit. False if the outbox closed."""
+        while len(self._items) >= self.catch_up_limit and self.closed is None:
+            self._room.clear()
+            await self._room.wait()
+        if self.closed is not None:
+            return False
+        self._items.append((sub, delivery))
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)
+        return True
+
+    def end(self, sub: Subscription | None, error_json: str = "") -> None:
+        """Mark a subscription's end. Past capacity on purpose: it is one small item, and
+        dropping it would leave the connection waiting for nothing."""
+        if self.closed is None:
+            self._items.append((sub, Delivery.end(error_json)))
+            reader = self._reader
+            if reader is not None and not reader.done():
+                reader.set_result(None)
+
+    async def take(self) -> Item | None:
+        """The next item, or None once the outbox is closed (what was left is dropped)."""
+        while self.closed is None:
+            if self._items:
+                item = self._items.popleft()
+                if len(self._items) < self.catch_up_limit:
+                    self._room.set()
+                return item
+            self._reader = asyncio.get_running_loop().create_future()
+            try:
+                await self._reader
+            finally:
+                self._reader = None
+        return None
+
+    def close(self, reason: str) -> None:
+        if self.closed is not None:
+            return
+        self.closed = reason
+        self._items.clear()
+        self._room.set()
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)

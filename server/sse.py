@@ -1,0 +1,116 @@
+"""``GET /api/documents/events``: one job's events (``?jobId=``) or the jobs feed (``?jobs=all``)
+as Server-Sent Events, resumable with ``Last-Event-ID`` or ``?lastEventId=``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiohttp import web
+from aiohttp_sse import EventSourceResponse, sse_response
+
+from .appkeys import HUB, SETTINGS
+from .errors import ApiError
+from .hub import Hub, Start, Subscription, parse_event_id
+from .model import JOBS_FEED, check_job_id
+from .outbox import END, GONE, SHUTDOWN, Outbox
+
+
+def stream_key(query: web.Request) -> str:
+    """Which log a request watches: JOBS_FEED for ``jobs=all``, else a checked job id."""
+    jobs = query.query.get("jobs")
+    if jobs is not None:
+        if jobs != "all":
+            raise ApiError(400, "invalid_jobs", "jobs 파라미터는 all만 가능합니다")
+        return JOBS_FEED
+    return check_job_id(query.query.get("jobId"))
+
+
+class SseStream:
+    def __init__(self, hub: Hub, request: web.Request, resp: EventSourceResponse) -> None:
+        self.hub = hub
+        self.request = request
+        self.resp = resp
+        self.outbox = Outbox(hub.capacity, self._cut)
+        self.sending = False
+        self._pumped = asyncio.Event()
+        self._watchdog: asyncio.Task[None] | None = None
+
+    def _cut(self) -> None:
+        """Too slow: the outbox is closed, so the stream ends once the write in progress is
+        through. The EventSource then reconnects with Last-Event-ID."""
+        self.hub.note_cut("sse")
+        self._end_soon()
+
+    async def shutdown(self) -> None:
+        self.outbox.close(SHUTDOWN)
+        self.resp.stop_streaming()
+        self._end_soon()
+
+    def _end_soon(self) -> None:
+        """A pump stuck in a write waits for a peer that may never read again: give it
+        ``close_timeout_s``, then abort the connection."""
+        if self.sending and self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._abort_unless_pumped())
+
+    async def _abort_unless_pumped(self) -> None:
+        try:
+            await asyncio.wait_for(self._pumped.wait(), self.hub.close_timeout_s)
+        except TimeoutError:
+            if self.request.transport is not None:
+                self.request.transport.abort()
+
+    async def run(self, key: str, start: Start, retry_ms: int) -> None:
+        sub = Subscription(key, self.outbox, start.last)
+        # aiohttp-sse's ping task ends when a write fails: the only sign of a client that left
+        # while the job is quiet.
+        watch = asyncio.create_task(self.resp.wait())
+        watch.add_done_callback(lambda _: self.outbox.close(GONE))
+        self.hub.track(self)
+        try:
+            self.hub.subscribe(sub, start)
+            await self._pump(f"retry: {retry_ms}\n".encode())
+        except ConnectionError:
+            pass  # the client left; it resumes by id
+        finally:
+            self._pumped.set()
+            self.hub.leave(sub)
+            self.hub.untrack(self)
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+            if self._watchdog is not None:
+                await self._watchdog
+
+    async def _pump(self, retry: bytes) -> None:
+        # The retry hint rides in the first event's block: alone, a block without data is an
+        # empty "message" event to some parsers (browsers drop it, httpx-sse does not).
+        while (item := await self.outbox.take()) is not None:
+            delivery = item[1]
+            if delivery.type == END:
+                return
+            frame = retry + delivery.sse() if retry else delivery.sse()
+            retry = b""
+            self.sending = True
+            try:
+                await self.resp.write(frame)
+                self.hub.note_delivered("sse")
+            finally:
+                self.sending = False
+            if delivery.final:
+                return
+
+
+async def stream_events(request: web.Request) -> web.StreamResponse:
+    hub = request.app[HUB]
+    settings = request.app[SETTINGS]
+    key = stream_key(request)
+    # The header wins: a reconnecting EventSource sends it, and the URL's lastEventId is then
+    # the stale one the stream was first opened with.
+    resume = parse_event_id(
+        request.headers.get("Last-Event-ID") or request.query.get("lastEventId")
+    )
+    start = await hub.open(key, resume)  # 404/400 as JSON, before the stream starts
+    async with sse_response(request, sep="\n", ping_interval=settings.heartbeat_s) as resp:
+        await SseStream(hub, request, resp).run(key, start, settings.sse_retry_ms)
+    return resp

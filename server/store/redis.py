@@ -1,0 +1,482 @@
+"""The distributed store: Redis, shared by any number of web nodes and ``doccount worker``s.
+
+Key layout (prefix ``dc:``; one Redis, or a primary with replicas, not Redis Cluster: the
+scripts touch keys of several jobs at once):
+
+    dc:job:{id}              hash: status, prio, keywords, categories, total, current, created,
+                             started, completed, error, seq (last event), source, client,
+                             worker, qkey/qid (its queue entry), cancel, order
+    dc:job:{id}:results      hash: keyword index -> result JSON
+    dc:job:{id}:events       stream: the job's event log, entry ids "<seq>-0", capped
+    dc:queue:{0,1,2}         streams by priority (high, normal, low), consumer group "workers"
+    dc:pending               zset: pending jobs by (priority, arrival): queuePosition = rank+1
+    dc:processing            set: jobs being processed
+    dc:jobs                  zset: every job by arrival, for the newest-first list
+    dc:client:{address}      set: a client's pending/processing jobs (per-client cap)
+    dc:ended, dc:ended:info  zset by end time, hash status|duration: cleanup and stats
+    dc:stats                 hash: terminal counts, sum and count of completed job times
+    dc:feed, dc:feed:seq     stream: the jobs feed (JOBS_FEED), capped, and its counter
+    dc:cache:{cat}:{keyword} string with a TTL: a cached count
+    dc:rl:{key}, dc:retired  the shared pacer and key retirements (redis_limits)
+
+The queue: ``create_job`` XADDs to its priority's stream. A worker's claim (one Lua script)
+first takes over entries whose holder let the lease run out (XAUTOCLAIM, min-idle = lease; a
+worker that stops cleanly hands its jobs back at once by marking them idle for a lease),
+then reads new ones with XREADGROUP, high priority first. The entry stays in the consumer
+group's pending list while the job runs; ``renew_claim`` resets its idle time (XCLAIM JUSTID)
+every lease/3; ``finish`` acknowledges it together with the terminal state. A worker that dies
+stops renewing, and another worker takes the job over after the lease and resumes at the first
+keyword without a result (results are committed in order; counts are cached as they arrive).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.connection import BlockingConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from ..errors import StoreUnavailableError
+from ..events import Event, EventPage, dumps, loads
+from ..model import JOBS_FEED, PENDING, PROCESSING, TERMINAL, ClaimedJob, JobSpec, now_ms
+from ..providers.base import KeyRegistry, RateLimiter
+from ..settings import Settings
+from . import redis_scripts as lua
+from .base import Store
+from .redis_limits import RedisKeyRegistry, RedisRateLimiter, is_unavailable
+
+log = logging.getLogger("doccount.redis")
+
+PREFIX = "dc:"
+GROUP = "workers"
+PRIORITY_LEVELS = (0, 1, 2)
+EVENT_MAXLEN = 100_000  # per job: far beyond 1000 keywords + ticks; a runaway log is capped
+FEED_MAXLEN = 10_000
+COMMAND_TIMEOUT_S = 3.0  # a stopped Redis answers nothing: fail the request, do not hang
+CONNECT_TIMEOUT_S = 2.0
+COMMAND_POOL_SIZE = 64  # commands in flight at once per process; more wait for a connection
+BLOCKING_POOL_SIZE = 1024  # blocking reads at once per process (jobs watched live on a node)
+POOL_WAIT_S = 5.0
+BLOCK_GRACE_S = 2.0  # a blocking read may take this much longer than its BLOCK before we give up
+CANCEL_POLL_S = 0.2
+CLEANUP_BATCH = 500
+IDLE_CONSUMER_MS = 3_600_000  # forget a worker name with nothing pending after an hour
+
+
+@contextlib.contextmanager
+def unavailable_as_error() -> Iterator[None]:
+    """Redis connection and timeout errors leave every method as StoreUnavailableError, which
+    the HTTP layer renders as 503 ``store_unavailable`` and the worker waits out."""
+    try:
+        yield
+    except StoreUnavailableError:
+        raise
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise StoreUnavailableError(f"Redis unavailable: {exc}") from exc
+        raise
+
+
+def parse_seq(event_id: str | None) -> int:
+    """Public event ids are "<seq>" (stream id "<seq>-0")."""
+    if event_id is None or event_id == "":
+        return 0
+    try:
+        seq = int(event_id)
+    except ValueError:
+        raise ValueError(f"bad event id {event_id!r}") from None
+    if seq < 0:
+        raise ValueError(f"bad event id {event_id!r}")
+    return seq
+
+
+def stream_seq(stream_id: str) -> int:
+    return int(stream_id.partition("-")[0])
+
+
+def to_event(entry: tuple[str, dict[str, str]]) -> Event:
+    stream_id, fields = entry
+    return Event(str(stream_seq(stream_id)), fields["t"], fields["j"])
+
+
+def script_event(raw: list[str]) -> Event:
+    return Event(raw[0], raw[1], raw[2])
+
+
+class RedisStore(Store):
+    def __init__(self, url: str, settings: Settings) -> None:
+        self.url = url
+        self.settings = settings
+        self.lease_ms = max(1, round(settings.lease_s * 1000))
+        self.ttl_ms = round(settings.job_ttl_s * 1000)
+        common: dict[str, Any] = {
+            "decode_responses": True,
+            "socket_connect_timeout": CONNECT_TIMEOUT_S,
+            "client_name": "doccount",
+            # One immediate retry on a broken connection (a pooled socket from before a Redis
+            # restart); none on timeouts, where the command may have run.
+            "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            # Past max_connections, wait for a free connection: redis-py's default pool would
+            # fail the command instead (a burst of a hundred subscribers is not an outage).
+            "timeout": POOL_WAIT_S,
+        }
+        self._r = aioredis.Redis.from_pool(
+            BlockingConnectionPool.from_url(
+                url, max_connections=COMMAND_POOL_SIZE, socket_timeout=COMMAND_TIMEOUT_S, **common
+            )
+        )
+        # Blocking reads (XREAD BLOCK: one per feed the hub runs, one per waiting worker) get
+        # their own pool with no socket timeout; each call is bounded by asyncio.timeout.
+        self._rb = aioredis.Redis.from_pool(
+            BlockingConnectionPool.from_url(
+                url, max_connections=BLOCKING_POOL_SIZE, socket_timeout=None, **common
+            )
+        )
+        scripts = {
+            "create": lua.CREATE,
+            "claim": lua.CLAIM,
+            "renew": lua.RENEW,
+            "release": lua.RELEASE,
+            "record": lua.RECORD,
+            "progress": lua.PROGRESS,
+            "finish": lua.FINISH,
+            "cancel": lua.CANCEL,
+            "get": lua.GET,
+            "list": lua.LIST,
+            "feed": lua.FEED,
+            "cleanup": lua.CLEANUP,
+        }
+        self._scripts: dict[str, AsyncScript] = {
+            name: self._r.register_script(
+                lua.with_prelude(
+                    body, prefix=PREFIX, event_maxlen=EVENT_MAXLEN, feed_maxlen=FEED_MAXLEN
+                )
+            )
+            for name, body in scripts.items()
+        }
+        self._limiters: dict[float, RedisRateLimiter] = {}
+        self._keys = RedisKeyRegistry(self._r, PREFIX)
+        # Jobs this process holds: job id -> (worker id, monotonic time of the last renewal
+        # attempt). A claim never takes over a job its own worker is still renewing.
+        self._held: dict[str, tuple[str, float]] = {}
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    async def _run(self, name: str, *args: Any) -> Any:
+        with unavailable_as_error():
+            return await self._scripts[name](args=list(args))
+
+    @staticmethod
+    def _job_key(job_id: str) -> str:
+        return f"{PREFIX}job:{job_id}"
+
+    def _log_key(self, job_id: str) -> str:
+        return f"{PREFIX}feed" if job_id == JOBS_FEED else f"{self._job_key(job_id)}:events"
+
+    async def _ensure_groups(self) -> None:
+        for level in PRIORITY_LEVELS:
+            try:
+                # "0": entries queued before the group existed are delivered too.
+                await self._r.xgroup_create(f"{PREFIX}queue:{level}", GROUP, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        # Nothing to recover here: a dead holder's jobs are taken over after the lease. Redis
+        # may be down at start: nodes then answer 503 and workers wait until it is back.
+        try:
+            with unavailable_as_error():
+                await self._ensure_groups()
+        except StoreUnavailableError as exc:
+            log.warning("Redis not reachable at start (%s); will keep trying", exc)
+
+    async def close(self) -> None:
+        # By now the worker has stopped (the app closes the store last): what it held can be
+        # resumed elsewhere at once instead of after the lease.
+        for job_id, (worker_id, _) in list(self._held.items()):
+            try:
+                async with asyncio.timeout(COMMAND_TIMEOUT_S):
+                    await self._run("release", job_id, GROUP, worker_id, self.lease_ms)
+            except (StoreUnavailableError, TimeoutError):
+                break  # Redis away: the lease runs out instead
+        self._held.clear()
+        await self._r.aclose()
+        await self._rb.aclose()
+
+    async def ping(self) -> None:
+        with unavailable_as_error():
+            await self._r.ping()
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    async def create_job(self, spec: JobSpec) -> None:
+        await self._run(
+            "create",
+            spec.id,
+            dumps(spec.id),
+            spec.priority,
+            dumps(list(spec.keywords)),
+            dumps(list(spec.categories)),
+            len(spec.keywords),
+            spec.created_ms,
+            dumps(spec.source),
+            spec.client,
+        )
+
+    async def get_job(self, job_id: str, *, with_results: bool = True) -> dict[str, Any] | None:
+        raw = await self._run("get", job_id, "1" if with_results else "0")
+        if raw is None:
+            return None
+        job: dict[str, Any] = loads(raw[0])
+        if with_results:
+            flat: list[str] = raw[1]
+            by_index = {int(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+            job["results"] = [loads(by_index[i]) for i in sorted(by_index)]
+        return job
+
+    async def list_jobs(self, limit: int) -> list[dict[str, Any]]:
+        rows: list[str] = await self._run("list", limit)
+        return [loads(row) for row in rows]
+
+    async def count_queued(self, client: str) -> int:
+        with unavailable_as_error():
+            return int(await self._r.scard(f"{PREFIX}client:{client}"))
+
+    def _held_by(self, worker_id: str) -> list[str]:
+        fresh_after = time.monotonic() - self.settings.lease_s
+        return [j for j, (w, t) in self._held.items() if w == worker_id and t > fresh_after]
+
+    async def claim_next(self, worker_id: str, timeout_s: float) -> ClaimedJob | None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            raw = await self._claim_once(worker_id)
+            if raw[0]:
+                job_id, keywords, categories, current, started = raw
+                self._held[job_id] = (worker_id, time.monotonic())
+                return ClaimedJob(
+                    id=job_id,
+                    keywords=tuple(loads(keywords)),
+                    categories=tuple(loads(categories)),
+                    next_index=int(current),
+                    started_ms=int(started),
+                )
+            remaining_s = deadline - time.monotonic()
+            if remaining_s <= 0:
+                return None
+            # New jobs wake us at once; a dead worker's lease running out does not, so look
+            # again after a fraction of the lease.
+            wait_s = min(remaining_s, max(self.settings.lease_s / 4, 0.05))
+            queues = (f"{PREFIX}queue:{p}" for p in PRIORITY_LEVELS)
+            await self._xread(dict(zip(queues, raw[1:], strict=True)), 1, wait_s)
+
+    async def _claim_once(self, worker_id: str) -> list[str]:
+        args = (GROUP, worker_id, self.lease_ms, now_ms(), *self._held_by(worker_id))
+        try:
+            result: list[str] = await self._run("claim", *args)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # Redis lost its data (restarted without persistence): recreate the groups.
+            with unavailable_as_error():
+                await self._ensure_groups()
+            result = await self._run("claim", *args)
+        return result
+
+    async def _xread(self, streams: dict[Any, Any], count: int, wait_s: float) -> Any:
+        """XREAD BLOCK on the blocking pool, bounded on our side too: a stopped Redis would
+        otherwise hold the call forever."""
+        with unavailable_as_error():
+            async with asyncio.timeout(wait_s + BLOCK_GRACE_S):
+                return await self._rb.xread(
+                    streams, count=count, block=max(1, round(wait_s * 1000))
+                )
+
+    async def renew_claim(self, job_id: str, worker_id: str) -> bool:
+        # Recorded before the call: while Redis is unreachable the worker is still holding on.
+        self._held[job_id] = (worker_id, time.monotonic())
+        ok = await self._run("renew", job_id, GROUP, worker_id)
+        if not ok:
+            self._held.pop(job_id, None)
+        return bool(ok)
+
+    async def record_result(
+        self, job_id: str, index: int, result: dict[str, Any], worker_id: str
+    ) -> Event:
+        raw = await self._run("record", job_id, index, dumps(result))
+        if raw is None:
+            raise LookupError(f"job {job_id} no longer exists")
+        return script_event(raw)
+
+    async def append_progress(self, job_id: str, extra: dict[str, Any]) -> Event:
+        fragment = "," + dumps(extra)[1:-1] if extra else ""
+        raw = await self._run("progress", job_id, fragment)
+        if raw is None:
+            raise LookupError(f"job {job_id} no longer exists")
+        return script_event(raw)
+
+    async def finish(self, job_id: str, status: str, error: str | None, worker_id: str) -> Event:
+        assert status in TERMINAL
+        raw = await self._run(
+            "finish", job_id, status, dumps(error), now_ms(), self.ttl_ms, GROUP, worker_id
+        )
+        self._held.pop(job_id, None)
+        if raw is None:
+            raise LookupError(f"job {job_id} no longer exists")
+        return script_event(raw)
+
+    async def request_cancel(self, job_id: str) -> dict[str, Any] | None:
+        raw = await self._run("cancel", job_id, now_ms(), self.ttl_ms)
+        return None if raw is None else dict(loads(raw))
+
+    async def wait_cancel(self, job_id: str) -> None:
+        # Polling a flag rather than pub/sub: nothing to resubscribe after a reconnect, and a
+        # cancel is seen within CANCEL_POLL_S whichever node set it.
+        key = self._job_key(job_id)
+        while True:
+            try:
+                with unavailable_as_error():
+                    status, flag = await self._r.hmget(key, ["status", "cancel"])
+                if status is None or flag == "1":
+                    return
+            except StoreUnavailableError:
+                pass  # Redis down: the worker's other calls report it; keep watching
+            await asyncio.sleep(CANCEL_POLL_S)
+
+    # --- event logs ---------------------------------------------------------------------
+
+    async def read_events(
+        self, job_id: str, after: str | None, *, limit: int = 1000, block_s: float = 0.0
+    ) -> EventPage:
+        after_seq = parse_seq(after)
+        key = self._log_key(job_id)
+        start = f"({after_seq}-0"
+        with unavailable_as_error():
+            async with self._r.pipeline(transaction=False) as pipe:
+                pipe.xrange(key, min=start, max="+", count=limit)
+                pipe.xrange(key, min="-", max="+", count=1)
+                entries, first = await pipe.execute()
+        page = self._page(entries, first, after_seq)
+        if page.events or page.gap or block_s <= 0:
+            return page
+        got = await self._xread({key: f"{after_seq}-0"}, limit, block_s)
+        if not got:
+            return page
+        entries = got[0][1]
+        if after_seq and entries and stream_seq(entries[0][0]) != after_seq + 1:
+            with unavailable_as_error():
+                first = await self._r.xrange(key, min="-", max="+", count=1)
+        return self._page(entries, first, after_seq)
+
+    @staticmethod
+    def _page(
+        entries: list[tuple[str, dict[str, str]]],
+        first: list[tuple[str, dict[str, str]]],
+        after_seq: int,
+    ) -> EventPage:
+        events = [to_event(e) for e in entries]
+        gap = False
+        if after_seq and (not events or int(events[0].id) != after_seq + 1) and first:
+            gap = stream_seq(first[0][0]) > after_seq + 1
+        return EventPage(events, gap)
+
+    async def last_event_id(self, job_id: str) -> str | None:
+        with unavailable_as_error():
+            last = await self._r.xrevrange(self._log_key(job_id), max="+", min="-", count=1)
+        return str(stream_seq(str(last[0][0]))) if last else None
+
+    async def append_feed(self, job: dict[str, Any]) -> Event:
+        return script_event(await self._run("feed", dumps(job)))
+
+    # --- upstream support ---------------------------------------------------------------
+
+    @staticmethod
+    def _cache_key(keyword: str, category: str) -> str:
+        return f"{PREFIX}cache:{category}:{keyword}"
+
+    async def cache_get(self, keyword: str, categories: tuple[str, ...]) -> dict[str, int]:
+        if not categories:
+            return {}
+        try:
+            with unavailable_as_error():
+                values = await self._r.mget([self._cache_key(keyword, c) for c in categories])
+        except StoreUnavailableError as exc:
+            # The cache saves calls; it is never a reason to fail a keyword.
+            log.warning("cache read skipped, Redis unavailable (%s)", exc)
+            return {}
+        return {c: int(v) for c, v in zip(categories, values, strict=True) if v is not None}
+
+    async def cache_put(self, keyword: str, category: str, count: int) -> None:
+        try:
+            with unavailable_as_error():
+                await self._r.set(
+                    self._cache_key(keyword, category),
+                    count,
+                    px=max(1, round(self.settings.cache_ttl_s * 1000)),
+                )
+        except StoreUnavailableError as exc:
+            log.warning("cache write skipped, Redis unavailable (%s)", exc)
+
+    def limiter(self, rate_per_s: float) -> RateLimiter:
+        limiter = self._limiters.get(rate_per_s)
+        if limiter is None:
+            limiter = self._limiters[rate_per_s] = RedisRateLimiter(self._r, PREFIX, rate_per_s)
+        return limiter
+
+    def key_registry(self) -> KeyRegistry:
+        return self._keys
+
+    # --- upkeep -------------------------------------------------------------------------
+
+    async def cleanup(self, now: int) -> int:
+        cutoff = now - round(self.settings.job_ttl_s * 1000)
+        removed = 0
+        while True:
+            batch = int(await self._run("cleanup", cutoff, CLEANUP_BATCH))
+            removed += batch
+            if batch < CLEANUP_BATCH:
+                break
+        await self._forget_idle_consumers()
+        return removed
+
+    async def _forget_idle_consumers(self) -> None:
+        """Every worker process leaves a consumer name in the group; drop those that hold
+        nothing and have been silent for long."""
+        with unavailable_as_error():
+            for level in PRIORITY_LEVELS:
+                stream = f"{PREFIX}queue:{level}"
+                try:
+                    consumers = await self._r.xinfo_consumers(stream, GROUP)
+                except ResponseError:
+                    continue  # no stream or group yet
+                for c in consumers:
+                    if int(c["pending"]) == 0 and int(c["idle"]) > IDLE_CONSUMER_MS:
+                        await self._r.xgroup_delconsumer(stream, GROUP, c["name"])
+
+    async def job_stats(self) -> dict[str, Any]:
+        with unavailable_as_error():
+            async with self._r.pipeline(transaction=True) as pipe:
+                pipe.zcard(f"{PREFIX}pending")
+                pipe.scard(f"{PREFIX}processing")
+                pipe.hgetall(f"{PREFIX}stats")
+                pending, processing, stats = await pipe.execute()
+        counts = {PENDING: int(pending), PROCESSING: int(processing)}
+        counts.update({s: int(stats.get(s, 0)) for s in TERMINAL})
+        dur_n = int(stats.get("dur_n", 0))
+        return {
+            "byStatus": {s: counts[s] for s in (PENDING, PROCESSING, *sorted(TERMINAL))},
+            "queueDepth": counts[PENDING],
+            "avgJobMs": round(int(stats.get("dur_sum", 0)) / dur_n) if dur_n > 0 else None,
+        }

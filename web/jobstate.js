@@ -1,0 +1,157 @@
+// What the page knows about one job: the summary, the results keyed by `index` (so an event
+// seen twice, after a reconnect or a transport switch, never makes a second row), the last
+// event id to resume from, and the rate / ETA.
+
+export const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+
+export const STATUS_LABELS = {
+  pending: '대기 중',
+  processing: '진행 중',
+  completed: '완료',
+  failed: '실패',
+  cancelled: '취소됨',
+};
+
+const RATE_WINDOW_MS = 20_000;
+const SERVER_RATE_FRESH_MS = 8_000;
+
+export class JobState {
+  constructor(id) {
+    this.id = id;
+    this.job = {
+      id,
+      status: 'pending',
+      progress: { current: 0, total: 0 },
+      categories: [],
+      priority: 'normal',
+      queuePosition: null,
+      createdAt: null,
+      startedAt: null,
+      completedAt: null,
+      error: null,
+      source: null,
+    };
+    this.results = new Map(); // index -> Result
+    this.lastEventId = null;
+    this.known = false; // seen from the server or the cache at least once
+    this.serverRate = null; // {rate, etaMs, at}
+    this.samples = []; // [{t, current}] observed progress, for a local rate when the server gives none
+  }
+
+  get status() {
+    return this.job.status;
+  }
+
+  get terminal() {
+    return TERMINAL.has(this.job.status);
+  }
+
+  get categories() {
+    return this.job.categories || [];
+  }
+
+  /** Results in index order. */
+  sortedResults() {
+    return [...this.results.values()].sort((a, b) => a.index - b.index);
+  }
+
+  /**
+   * Merge a whole job (snapshot, status poll, or cache).
+   * @returns {{reset: boolean, added: object[]}} reset: the caller must rebuild the table.
+   */
+  mergeJob(job, { replace = false } = {}) {
+    if (!job) return { reset: false, added: [] };
+    const { results, ...summary } = job;
+    const prevCats = this.categories.join(',');
+    const prevStatus = this.job.status;
+    const prevProgress = this.job.progress;
+    Object.assign(this.job, summary);
+    // a late, stale answer never takes a finished job back to running
+    if (!replace && TERMINAL.has(prevStatus) && !TERMINAL.has(this.job.status)) {
+      this.job.status = prevStatus;
+    }
+    if (!replace && prevProgress && summary.progress && summary.progress.total === prevProgress.total) {
+      this.job.progress = {
+        current: Math.max(prevProgress.current, summary.progress.current),
+        total: summary.progress.total,
+      };
+    }
+    const reset = replace || prevCats !== this.categories.join(',');
+    if (reset) this.results.clear();
+    const added = [];
+    (results || []).forEach((r, i) => {
+      const row = r.index == null ? { ...r, index: i } : r;
+      if (!this.results.has(row.index)) {
+        this.results.set(row.index, row);
+        added.push(row);
+      }
+    });
+    this.known = true;
+    this.sample();
+    return { reset, added };
+  }
+
+  /** @returns the result when it is new, else null */
+  addResult(r) {
+    if (!r) return null;
+    const row = r.index == null ? { ...r, index: this.results.size } : r;
+    if (this.results.has(row.index)) return null;
+    this.results.set(row.index, row);
+    return row;
+  }
+
+  setProgress(p) {
+    if (!p || typeof p.current !== 'number') return;
+    const cur = this.job.progress || { current: 0, total: 0 };
+    if (p.total !== cur.total || p.current >= cur.current) this.job.progress = { ...p };
+    this.sample();
+  }
+
+  setServerRate(rate, etaMs) {
+    if (typeof rate === 'number' || typeof etaMs === 'number') {
+      this.serverRate = { rate, etaMs, at: Date.now() };
+    }
+  }
+
+  sample() {
+    const now = Date.now();
+    const current = this.job.progress?.current ?? 0;
+    const last = this.samples[this.samples.length - 1];
+    if (!last || last.current !== current) this.samples.push({ t: now, current });
+    while (this.samples.length > 2 && now - this.samples[0].t > RATE_WINDOW_MS) this.samples.shift();
+  }
+
+  /** {rate: keywords/s | null, etaMs: ms | null} */
+  estimate(now = Date.now()) {
+    const { current = 0, total = 0 } = this.job.progress || {};
+    if (this.status !== 'processing') return { rate: null, etaMs: null };
+    const sr = this.serverRate;
+    if (sr && now - sr.at < SERVER_RATE_FRESH_MS) {
+      const etaMs = typeof sr.etaMs === 'number' ? Math.max(0, sr.etaMs - (now - sr.at)) : null;
+      return { rate: sr.rate ?? null, etaMs };
+    }
+    let rate = null;
+    const first = this.samples[0];
+    const last = this.samples[this.samples.length - 1];
+    if (first && last && last.t > first.t && last.current > first.current) {
+      rate = ((last.current - first.current) * 1000) / (now - first.t);
+    } else if (this.job.startedAt && current > 0 && now > this.job.startedAt) {
+      rate = (current * 1000) / (now - this.job.startedAt);
+    }
+    const etaMs = rate ? ((total - current) / rate) * 1000 : null;
+    return { rate, etaMs };
+  }
+
+  /** What goes into localStorage. */
+  toCache() {
+    return { job: { ...this.job }, results: this.sortedResults(), lastEventId: this.lastEventId };
+  }
+
+  static fromCache(id, cached) {
+    const s = new JobState(id);
+    s.mergeJob({ ...cached.job, results: cached.results || [] }, { replace: true });
+    s.lastEventId = cached.lastEventId || null;
+    s.samples = [];
+    return s;
+  }
+}
