@@ -399,7 +399,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                                         "provider": {"type": "string"},
                                         "dayKst": {"type": "string", "format": "date"},
                                         "dailyQuota": {"type": "integer"},
-                                        "scope": {"type": "string", "enum": ["process"]},
+                                        "scope": {"type": "string", "enum": ["store"]},
                                         "keys": {"type": "array", "items": ref("KeyUsage")},
                                         "callsByOutcome": {
                                             "type": "object",

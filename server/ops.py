@@ -72,9 +72,9 @@ async def upstream_usage(app: web.Application, now_ms: int) -> dict[str, Any]:
     calls_by_id: dict[str, int] = {}
     outcomes: dict[str, int] = {}
     retries = 0
+    if settings.provider == "naver":
+        calls_by_id = await app[STORE].key_registry().calls_on(kst_day(now_ms))
     if stats is not None:
-        if stats.day_kst == kst_day(now_ms):
-            calls_by_id = stats.calls_per_key_today
         for (_, outcome), n in stats.calls.items():
             outcomes[outcome] = outcomes.get(outcome, 0) + n
         retries = stats.retries
@@ -96,8 +96,9 @@ async def upstream_usage(app: web.Application, now_ms: int) -> dict[str, Any]:
         "provider": app[PROVIDER].name,
         "dayKst": kst_date(now_ms),
         "dailyQuota": DAILY_QUOTA_CALLS,
-        # Counted by this process: in distributed mode each worker counts its own calls.
-        "scope": "process",
+        # Per-key calls are counted in the store, by every worker; outcomes and retries are
+        # this process's own.
+        "scope": "store",
         "keys": keys,
         "callsByOutcome": outcomes,
         "retries": retries,

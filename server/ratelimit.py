@@ -35,6 +35,8 @@ class LocalRateLimiter:
 class LocalKeyRegistry:
     def __init__(self) -> None:
         self._until_ms: dict[str, int | None] = {}
+        self._day = -1
+        self._calls: dict[str, int] = {}
 
     async def retire(self, key: str, until_ms: int | None, reason: str) -> None:
         self._until_ms[key] = until_ms
@@ -44,3 +46,11 @@ class LocalKeyRegistry:
         live = {k: u for k, u in self._until_ms.items() if u is None or u > now_ms}
         self._until_ms = live
         return dict(live)
+
+    async def record_call(self, key: str, day: int) -> None:
+        if day != self._day:
+            self._day, self._calls = day, {}
+        self._calls[key] = self._calls.get(key, 0) + 1
+
+    async def calls_on(self, day: int) -> dict[str, int]:
+        return dict(self._calls) if day == self._day else {}

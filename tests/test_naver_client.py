@@ -102,6 +102,7 @@ class RecordingKeys:
         self.clock = clock
         self.retirements: list[tuple[str, int | None, str]] = []
         self.until_ms: dict[str, int | None] = {}
+        self.calls: dict[tuple[str, int], int] = {}
 
     async def retire(self, key: str, until_ms: int | None, reason: str) -> None:
         self.retirements.append((key, until_ms, reason))
@@ -110,6 +111,12 @@ class RecordingKeys:
     async def retired(self) -> dict[str, int | None]:
         now_ms = self.clock()
         return {k: u for k, u in self.until_ms.items() if u is None or u > now_ms}
+
+    async def record_call(self, key: str, day: int) -> None:
+        self.calls[(key, day)] = self.calls.get((key, day), 0) + 1
+
+    async def calls_on(self, day: int) -> dict[str, int]:
+        return {k: n for (k, d), n in self.calls.items() if d == day}
 
 
 class FixedClock:

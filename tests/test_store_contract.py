@@ -583,3 +583,23 @@ async def test_key_registry_retires_until_a_time_or_for_good(store: Store) -> No
         return await keys.retired() == {"k-auth": None}
 
     await wait_until(quota_back, timeout_s=5.0, step_s=0.05)
+
+
+async def test_key_usage_counted_per_day_across_workers(
+    store_url: str, make_store: MakeStore
+) -> None:
+    first = await make_store()
+    keys = first.key_registry()
+    for _ in range(3):
+        await keys.record_call("key-a", 20_000)
+    await keys.record_call("key-b", 20_000)
+    assert await keys.calls_on(20_000) == {"key-a": 3, "key-b": 1}
+    assert await keys.calls_on(19_999) == {}
+    if store_url.startswith("redis"):
+        # Another worker process on the same Redis adds to the same figures.
+        second = (await make_store()).key_registry()
+        await second.record_call("key-a", 20_000)
+        assert await keys.calls_on(20_000) == {"key-a": 4, "key-b": 1}
+    # A new day counts from zero.
+    await keys.record_call("key-a", 20_001)
+    assert await keys.calls_on(20_001) == {"key-a": 1}

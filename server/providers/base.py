@@ -50,6 +50,15 @@ class KeyRegistry(Protocol):
         """Currently retired keys and until when (expired retirements are not returned)."""
         ...
 
+    async def record_call(self, key: str, day: int) -> None:
+        """Count one upstream call on ``key`` for ``day`` (days since the epoch, in KST: the
+        unit Naver's daily quota is counted in). Advisory: never fails the call."""
+        ...
+
+    async def calls_on(self, day: int) -> dict[str, int]:
+        """Calls per key on ``day``, by every worker using this store."""
+        ...
+
 
 class Provider(Protocol):
     name: str  # "naver" or "demo": shown as each result's "source"

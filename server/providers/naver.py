@@ -232,7 +232,10 @@ class NaverProvider:
     ) -> int:
         s = self._settings
         headers = {s.naver_id_header: key.client_id, s.naver_secret_header: key.client_secret}
-        self.stats.record_call(key.client_id, self._clock_ms())
+        now_ms = self._clock_ms()
+        self.stats.record_call(key.client_id, now_ms)
+        # Shared by every worker on the store, for the per-key daily quota figures.
+        await self._keys.record_call(key.client_id, kst_day(now_ms))
         try:
             # No redirects: following one would hand the secret header to another location.
             async with self._session.get(

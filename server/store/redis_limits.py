@@ -21,6 +21,7 @@ from .redis_scripts import ACQUIRE, PENALIZE
 
 log = logging.getLogger("doccount.redis")
 
+USAGE_TTL_S = 3 * 24 * 3600
 RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 5.0
 
@@ -82,6 +83,7 @@ class RedisKeyRegistry:
         self._client = client
         self._key = f"{prefix}retired"
         self._reasons = f"{prefix}retired:why"
+        self._calls_prefix = f"{prefix}calls:"
         self._known: dict[str, int | None] = {}
 
     async def retire(self, key: str, until_ms: int | None, reason: str) -> None:
@@ -112,3 +114,30 @@ class RedisKeyRegistry:
             log.warning("key registry: Redis unavailable (%s); using last known", exc)
         self._known = {k: u for k, u in self._known.items() if u is None or u > now_ms}
         return dict(self._known)
+
+    async def record_call(self, key: str, day: int) -> None:
+        counter = f"{self._calls_prefix}{day}"
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.hincrby(counter, key, 1)
+                # Yesterday's figures are still asked for around midnight; older ones are not.
+                pipe.expire(counter, USAGE_TTL_S)
+                await pipe.execute()
+        except Exception as exc:
+            # Usage figures are advisory: a lost increment must not fail the lookup.
+            if not is_unavailable(exc):
+                raise
+            log.debug("key usage not recorded, Redis unavailable (%s)", exc)
+
+    async def calls_on(self, day: int) -> dict[str, int]:
+        try:
+            rows = await self._client.hgetall(f"{self._calls_prefix}{day}")
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            raise StoreUnavailableError(str(exc)) from None
+        return {_text(k): int(v) for k, v in rows.items()}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
