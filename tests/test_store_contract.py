@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from server.events import Event, loads
+from server.events import Event, dumps, loads
 from server.model import (
     CANCELLED,
     COMPLETED,
@@ -163,6 +163,26 @@ async def test_create_then_get_shows_the_pending_job(store: Store) -> None:
     without = await store.get_job(spec.id, with_results=False)
     assert without is not None and "results" not in without
     assert await store.get_job(new_job_id(now_ms())) is None
+
+
+async def test_get_job_json_is_get_job_encoded_byte_for_byte(store: Store) -> None:
+    assert await store.get_job_json(new_job_id(now_ms())) is None
+    keywords = tuple(f'키워드 {i} "q"' for i in range(12))
+    spec = make_spec(keywords)
+    await store.create_job(spec)
+    await store.create_job(make_spec(priority=0))  # ahead of it: queuePosition 2
+    assert await store.get_job_json(spec.id) == dumps(await store.get_job(spec.id))
+    await store.claim_next("w1", 0)
+    await store.claim_next("w1", 0)
+    # Out of order, past index 9: the results come back sorted by index, not as text.
+    for i in (11, 2, 10, 0, 1):
+        result = {"index": i, "ratio": i / 7, **result_of(keywords[i], i)}
+        await store.record_result(spec.id, i, result, "w1")
+        assert await store.get_job_json(spec.id) == dumps(await store.get_job(spec.id))
+    await store.finish(spec.id, "failed", "업스트림 오류: \u0001", "w1")
+    job_json = await store.get_job_json(spec.id)
+    assert job_json == dumps(await store.get_job(spec.id))
+    assert [r["index"] for r in loads(job_json or "null")["results"]] == [0, 1, 2, 10, 11]
 
 
 async def test_list_jobs_newest_first_without_results(store: Store) -> None:

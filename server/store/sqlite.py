@@ -26,6 +26,7 @@ from ..events import (
     make_event,
     progress_body,
     result_body,
+    splice_results,
     status_body,
 )
 from ..model import (
@@ -313,6 +314,24 @@ class SqliteStore(Store):
                     ).fetchall()
                     summary["results"] = [loads(r[0]) for r in rows]
                 return summary
+            finally:
+                db.execute("COMMIT")
+
+        return await self._run(_get)
+
+    async def get_job_json(self, job_id: str) -> str | None:
+        def _get() -> str | None:
+            db = self.db
+            # One read transaction, so lastEventId matches the results exactly.
+            db.execute("BEGIN")
+            try:
+                summary = self._job_summary(db, job_id)
+                if summary is None:
+                    return None
+                rows = db.execute(
+                    "SELECT data FROM results WHERE job_id = ? ORDER BY idx", (job_id,)
+                ).fetchall()
+                return splice_results(dumps(summary), [r[0] for r in rows])
             finally:
                 db.execute("COMMIT")
 
