@@ -79,3 +79,32 @@ async def test_pending_and_big_jobs_are_read_on_the_thread(
     for job_id in (big, pending.id):
         assert await store.get_job_json(job_id) == dumps(await store.get_job(job_id))
     assert len(hops) == 4  # two get_job, two get_job_json
+
+
+async def test_submission_counters_follow_the_jobs_and_are_rebuilt_at_open(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/counts.db"
+    first = SqliteStore(url, Settings())
+    await first.open()
+    jobs = [spec(1) for _ in range(4)]
+    for job in jobs:
+        await first.create_job(job)
+    await first.claim_next("w", 0)
+    await first.request_cancel(jobs[1].id)
+    assert await first.count_queued("c") == 3  # one processing, two pending
+    # A file from before the counters (or with them off): they are recounted at open.
+    first.db.execute("DELETE FROM queued_by_client")
+    first.db.execute("DELETE FROM pending_by_priority")
+    await first.close()
+    second = SqliteStore(url, Settings())
+    await second.open()
+    try:
+        assert await second.count_queued("c") == 3
+        late = spec(1)
+        await second.create_job(late)
+        job = await second.get_job(late.id, with_results=False)
+        assert job is not None and job["queuePosition"] == 3
+        assert await second.count_queued("c") == 4
+    finally:
+        await second.close()

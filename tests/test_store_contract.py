@@ -443,6 +443,25 @@ async def test_jobs_feed_carries_every_job_change(store: Store) -> None:
     assert [loads(e.json)["job"]["status"] for e in woke.events] == ["pending"]
 
 
+async def test_a_new_jobs_feed_event_shows_its_queue_position(store: Store) -> None:
+    async def create_and_compare(spec: JobSpec) -> None:
+        await store.create_job(spec)
+        last = await store.last_event_id(JOBS_FEED)
+        feed_job = loads((await all_events(store, JOBS_FEED))[-1].json)["job"]
+        assert last is not None and feed_job["id"] == spec.id
+        job = await store.get_job(spec.id, with_results=False)
+        assert job is not None
+        assert feed_job["queuePosition"] == job["queuePosition"]
+
+    specs = [make_spec(priority=p) for p in (1, 1, 0, 2, 1, 0)]
+    for spec in specs[:4]:
+        await create_and_compare(spec)
+    await store.claim_next("w1", 0)  # takes the high one
+    await store.request_cancel(specs[0].id)
+    for spec in specs[4:]:
+        await create_and_compare(spec)
+
+
 # --- cancel and finish --------------------------------------------------------------------
 
 

@@ -91,6 +91,43 @@ CREATE TABLE IF NOT EXISTS feeds (
     name TEXT PRIMARY KEY,
     last_seq INTEGER NOT NULL
 );
+-- Counters kept by triggers in the same transactions as the jobs they count, so a submission
+-- reads two small rows instead of counting a queue that may be thousands deep: pending jobs per
+-- priority (the new job's queuePosition), and pending + processing jobs per client (the cap).
+CREATE TABLE IF NOT EXISTS pending_by_priority (
+    priority INTEGER PRIMARY KEY,
+    n INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS queued_by_client (
+    client TEXT PRIMARY KEY,
+    n INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS jobs_count_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO pending_by_priority (priority, n) SELECT NEW.priority, 1
+        WHERE NEW.status = 'pending' ON CONFLICT (priority) DO UPDATE SET n = n + 1;
+    INSERT INTO queued_by_client (client, n) SELECT NEW.client, 1
+        WHERE NEW.status IN ('pending', 'processing') ON CONFLICT (client) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_count_update AFTER UPDATE OF status, priority, client ON jobs
+WHEN OLD.status IS NOT NEW.status OR OLD.priority IS NOT NEW.priority
+    OR OLD.client IS NOT NEW.client BEGIN
+    UPDATE pending_by_priority SET n = n - 1
+        WHERE OLD.status = 'pending' AND priority = OLD.priority;
+    INSERT INTO pending_by_priority (priority, n) SELECT NEW.priority, 1
+        WHERE NEW.status = 'pending' ON CONFLICT (priority) DO UPDATE SET n = n + 1;
+    UPDATE queued_by_client SET n = n - 1
+        WHERE OLD.status IN ('pending', 'processing') AND client = OLD.client;
+    DELETE FROM queued_by_client WHERE client = OLD.client AND n <= 0;
+    INSERT INTO queued_by_client (client, n) SELECT NEW.client, 1
+        WHERE NEW.status IN ('pending', 'processing') ON CONFLICT (client) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_count_delete AFTER DELETE ON jobs BEGIN
+    UPDATE pending_by_priority SET n = n - 1
+        WHERE OLD.status = 'pending' AND priority = OLD.priority;
+    UPDATE queued_by_client SET n = n - 1
+        WHERE OLD.status IN ('pending', 'processing') AND client = OLD.client;
+    DELETE FROM queued_by_client WHERE client = OLD.client AND n <= 0;
+END;
 CREATE TABLE IF NOT EXISTS cache (
     keyword TEXT NOT NULL,
     category TEXT NOT NULL,
@@ -98,6 +135,17 @@ CREATE TABLE IF NOT EXISTS cache (
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (keyword, category)
 ) WITHOUT ROWID;
+"""
+
+RECOUNT = """
+BEGIN IMMEDIATE;
+DELETE FROM pending_by_priority;
+INSERT INTO pending_by_priority (priority, n)
+    SELECT priority, COUNT(*) FROM jobs WHERE status = 'pending' GROUP BY priority;
+DELETE FROM queued_by_client;
+INSERT INTO queued_by_client (client, n) SELECT client, COUNT(*) FROM jobs
+    WHERE status IN ('pending', 'processing') GROUP BY client;
+COMMIT;
 """
 
 JOB_COLUMNS = (
@@ -201,6 +249,8 @@ class SqliteStore(Store):
             conn.executescript(SCHEMA)
             # Only one process owns this file: whatever a previous process held is free again.
             conn.execute("UPDATE jobs SET claimed_by = NULL WHERE claimed_by IS NOT NULL")
+            # The counters start from the jobs as they are (a file from before they existed).
+            conn.executescript(RECOUNT)
             self._conn = conn
 
         await self._run(_open)
@@ -234,12 +284,15 @@ class SqliteStore(Store):
     # --- rows to contract ---------------------------------------------------------------
 
     def _summary(
-        self, row: sqlite3.Row | tuple[Any, ...], db: sqlite3.Connection
+        self,
+        row: sqlite3.Row | tuple[Any, ...],
+        db: sqlite3.Connection,
+        position: int | None = None,
     ) -> dict[str, Any]:
+        """``position``: the queuePosition when the caller knows it (a job just queued)."""
         (jid, status, prio, cats, total, current, created, started, completed, error, seq, src,
          rowid) = row  # fmt: skip
-        position = None
-        if status == PENDING:
+        if status == PENDING and position is None:
             position = db.execute(
                 "SELECT COUNT(*) + 1 FROM jobs WHERE status = 'pending' AND "
                 "(priority < ? OR (priority = ? AND rowid < ?))",
@@ -291,9 +344,12 @@ class SqliteStore(Store):
         )
         return event
 
-    def _append_feed(self, db: sqlite3.Connection, job_id: str) -> Event:
-        summary = self._job_summary(db, job_id)
-        assert summary is not None
+    def _append_feed(
+        self, db: sqlite3.Connection, job_id: str, position: int | None = None
+    ) -> Event:
+        row = self._job_row(db, job_id)
+        assert row is not None
+        summary = self._summary(row, db, position)
         return self._append(db, JOBS_FEED, "job", {"job": summary})
 
     def _status_event(self, db: sqlite3.Connection, job_id: str) -> Event:
@@ -321,7 +377,11 @@ class SqliteStore(Store):
                 ),
             )
             self._status_event(db, spec.id)
-            self._append_feed(db, spec.id)
+            # Queued last of its priority: behind every pending job of this priority or higher.
+            position = db.execute(
+                "SELECT SUM(n) FROM pending_by_priority WHERE priority <= ?", (spec.priority,)
+            ).fetchone()[0]
+            self._append_feed(db, spec.id, position)
 
         await self._tx(_create)
         self._notify(spec.id, JOBS_FEED, WORK_SIGNAL)
@@ -394,15 +454,16 @@ class SqliteStore(Store):
         return await self._run(_list)
 
     async def count_queued(self, client: str) -> int:
-        def _count() -> int:
-            n: int = self.db.execute(
-                "SELECT COUNT(*) FROM jobs WHERE client = ? AND status IN ('pending', "
-                "'processing')",
-                (client,),
-            ).fetchone()[0]
-            return n
+        def _count(db: sqlite3.Connection) -> int:
+            row = db.execute(
+                "SELECT n FROM queued_by_client WHERE client = ?", (client,)
+            ).fetchone()
+            return 0 if row is None else int(row[0])
 
-        return await self._run(_count)
+        if self._reader is not None:  # one row: read it on the loop
+            with contextlib.suppress(sqlite3.OperationalError):
+                return _count(self._reader)
+        return await self._run(_count, self.db)
 
     async def claim_next(self, worker_id: str, timeout_s: float) -> ClaimedJob | None:
         def _claim(db: sqlite3.Connection) -> tuple[ClaimedJob | None, list[str]]:
