@@ -182,6 +182,11 @@ async def test_get_job_json_is_get_job_encoded_byte_for_byte(store: Store) -> No
     await store.finish(spec.id, "failed", "업스트림 오류: \u0001", "w1")
     job_json = await store.get_job_json(spec.id)
     assert job_json == dumps(await store.get_job(spec.id))
+    # Served again (from memory where the engine keeps finished jobs): the same bytes, and a
+    # later write to the job is never hidden behind it.
+    assert await store.get_job_json(spec.id) == job_json
+    await store.record_result(spec.id, 5, {"index": 5, **result_of(keywords[5], 5)}, "w1")
+    assert await store.get_job_json(spec.id) == dumps(await store.get_job(spec.id)) != job_json
     assert [r["index"] for r in loads(job_json or "null")["results"]] == [0, 1, 2, 10, 11]
 
 
@@ -558,9 +563,12 @@ async def test_cleanup_deletes_terminal_jobs_past_the_ttl(make_store: MakeStore)
     await store.create_job(waiting)
     assert await store.cleanup(now_ms()) == 0
     assert await store.get_job(done.id) is not None
+    finished_json = await store.get_job_json(done.id)  # a finished job's JSON may be cached
+    assert finished_json is not None and await store.get_job_json(done.id) == finished_json
     later = now_ms() + 61_000
     assert await store.cleanup(later) == 1
     assert await store.get_job(done.id) is None
+    assert await store.get_job_json(done.id) is None
     assert (await store.read_events(done.id, None)).events == []
     assert [j["id"] for j in await store.list_jobs(10)] == [waiting.id, running.id]
     stats = await store.job_stats()

@@ -47,6 +47,7 @@ from ..providers.base import KeyRegistry, RateLimiter
 from ..ratelimit import LocalKeyRegistry, LocalRateLimiter
 from ..settings import Settings
 from .base import Store
+from .jsoncache import TerminalJsonCache
 
 T = TypeVar("T")
 
@@ -190,6 +191,8 @@ class SqliteStore(Store):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._conn: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None  # event loop only
+        # Only this process writes the file, and every write to a job drops its entry: exact.
+        self._json_cache = TerminalJsonCache()
         self._signals: dict[str, asyncio.Event] = {}
         self._limiters: dict[float, LocalRateLimiter] = {}
         self._keys = LocalKeyRegistry()
@@ -417,8 +420,11 @@ class SqliteStore(Store):
         ]
         return splice_results(dumps(summary), texts)
 
-    def _read_job_json(self, db: sqlite3.Connection, job_id: str, on_loop: bool) -> str | None:
-        """None: no such job. Raises LongRead on the loop when the read would not be short."""
+    def _read_job_json(
+        self, db: sqlite3.Connection, job_id: str, on_loop: bool
+    ) -> tuple[str, str] | None:
+        """(job JSON, status), or None: no such job. Raises LongRead on the loop when the read
+        would not be short."""
         db.execute("BEGIN")
         try:
             row = self._job_row(db, job_id)
@@ -428,19 +434,33 @@ class SqliteStore(Store):
             # result rows: both can take a millisecond, so not on the loop.
             if on_loop and (row[1] == PENDING or row[4] > LOOP_READ_MAX_RESULTS):
                 raise LongRead
-            return self._job_json(db, row)
+            return self._job_json(db, row), row[1]
         finally:
             db.execute("COMMIT")
 
     async def get_job_json(self, job_id: str) -> str | None:
+        cached = self._json_cache.get(job_id)
+        if cached is not None:
+            return cached
+        generation = self._json_cache.generation
+        got: tuple[str, str] | None = None
+        on_thread = True
         if self._reader is not None:
             try:
-                return self._read_job_json(self._reader, job_id, True)
+                got = self._read_job_json(self._reader, job_id, True)
+                on_thread = False
             except LongRead:
                 pass
             except sqlite3.OperationalError:
                 pass  # busy (WAL recovery): the writer thread's connection waits its turn
-        return await self._run(self._read_job_json, self.db, job_id, False)
+        if on_thread:
+            got = await self._run(self._read_job_json, self.db, job_id, False)
+        if got is None:
+            return None
+        text, status = got
+        if status in TERMINAL:
+            self._json_cache.put(job_id, text, generation)
+        return text
 
     async def list_jobs(self, limit: int) -> list[dict[str, Any]]:
         def _list() -> list[dict[str, Any]]:
@@ -525,6 +545,7 @@ class SqliteStore(Store):
             return self._append(db, job_id, "result", result_body(result, current, total))
 
         event = await self._tx(_record)
+        self._json_cache.drop(job_id)
         self._notify(job_id)
         return event
 
@@ -536,6 +557,7 @@ class SqliteStore(Store):
             return self._append(db, job_id, "progress", {**progress_body(current, total), **extra})
 
         event = await self._tx(_progress)
+        self._json_cache.drop(job_id)
         self._notify(job_id)
         return event
 
@@ -553,6 +575,7 @@ class SqliteStore(Store):
             return event
 
         event = await self._tx(_finish)
+        self._json_cache.drop(job_id)
         self._notify(job_id, JOBS_FEED)
         return event
 
@@ -574,6 +597,7 @@ class SqliteStore(Store):
             return self._job_summary(db, job_id)
 
         summary = await self._tx(_cancel)
+        self._json_cache.drop(job_id)
         self._notify(job_id, JOBS_FEED, "cancel:" + job_id)
         return summary
 
@@ -690,7 +714,9 @@ class SqliteStore(Store):
             db.execute("DELETE FROM cache WHERE expires_at <= ?", (now,))
             return len(ids)
 
-        return await self._tx(_cleanup)
+        removed = await self._tx(_cleanup)
+        self._json_cache.clear()
+        return removed
 
     async def job_stats(self) -> dict[str, Any]:
         def _stats() -> dict[str, Any]:
