@@ -193,6 +193,8 @@ class SqliteStore(Store):
         self._reader: sqlite3.Connection | None = None  # event loop only
         # Only this process writes the file, and every write to a job drops its entry: exact.
         self._json_cache = TerminalJsonCache()
+        self._creates: list[tuple[JobSpec, asyncio.Future[None]]] = []
+        self._create_flusher: asyncio.Task[None] | None = None
         self._signals: dict[str, asyncio.Event] = {}
         self._limiters: dict[float, LocalRateLimiter] = {}
         self._keys = LocalKeyRegistry()
@@ -363,31 +365,78 @@ class SqliteStore(Store):
 
     # --- jobs ---------------------------------------------------------------------------
 
-    async def create_job(self, spec: JobSpec) -> None:
-        def _create(db: sqlite3.Connection) -> None:
-            db.execute(
-                "INSERT INTO jobs (id, status, priority, keywords, categories, total, "
-                "created_at, source, client) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    spec.id,
-                    spec.priority,
-                    dumps(list(spec.keywords)),
-                    dumps(list(spec.categories)),
-                    len(spec.keywords),
-                    spec.created_ms,
-                    spec.source,
-                    spec.client,
-                ),
-            )
-            self._status_event(db, spec.id)
-            # Queued last of its priority: behind every pending job of this priority or higher.
-            position = db.execute(
-                "SELECT SUM(n) FROM pending_by_priority WHERE priority <= ?", (spec.priority,)
-            ).fetchone()[0]
-            self._append_feed(db, spec.id, position)
+    def _create(self, db: sqlite3.Connection, spec: JobSpec) -> None:
+        db.execute(
+            "INSERT INTO jobs (id, status, priority, keywords, categories, total, "
+            "created_at, source, client) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+            (
+                spec.id,
+                spec.priority,
+                dumps(list(spec.keywords)),
+                dumps(list(spec.categories)),
+                len(spec.keywords),
+                spec.created_ms,
+                spec.source,
+                spec.client,
+            ),
+        )
+        self._status_event(db, spec.id)
+        # Queued last of its priority: behind every pending job of this priority or higher.
+        position = db.execute(
+            "SELECT SUM(n) FROM pending_by_priority WHERE priority <= ?", (spec.priority,)
+        ).fetchone()[0]
+        self._append_feed(db, spec.id, position)
 
-        await self._tx(_create)
+    def _create_batch(self, specs: list[JobSpec]) -> list[BaseException | None]:
+        """On the thread: all of ``specs`` in one transaction, in order. If one fails, that
+        transaction is rolled back and each is created in its own, so only it fails."""
+
+        def _all(db: sqlite3.Connection) -> None:
+            for spec in specs:
+                self._create(db, spec)
+
+        try:
+            self._transaction(_all)
+            return [None] * len(specs)
+        except Exception:
+            if len(specs) == 1:
+                raise
+        outcomes: list[BaseException | None] = []
+        for spec in specs:
+            try:
+                self._transaction(partial(self._create, spec=spec))
+                outcomes.append(None)
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    async def create_job(self, spec: JobSpec) -> None:
+        # Group commit: submissions that arrive while a batch is being written go together in
+        # the next one (one transaction and one thread hop for all of them).
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._creates.append((spec, done))
+        if self._create_flusher is None:
+            self._create_flusher = asyncio.create_task(self._flush_creates())
+        await done
         self._notify(spec.id, JOBS_FEED, WORK_SIGNAL)
+
+    async def _flush_creates(self) -> None:
+        try:
+            while self._creates:
+                batch, self._creates = self._creates, []
+                try:
+                    outcomes = await self._run(self._create_batch, [s for s, _ in batch])
+                except Exception as exc:
+                    outcomes = [exc] * len(batch)
+                for (_, done), error in zip(batch, outcomes, strict=True):
+                    if done.done():  # its caller went away; the job stands, as before
+                        continue
+                    if error is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(error)
+        finally:
+            self._create_flusher = None
 
     async def get_job(self, job_id: str, *, with_results: bool = True) -> dict[str, Any] | None:
         def _get() -> dict[str, Any] | None:
