@@ -55,3 +55,14 @@ async def test_one_failing_create_fails_alone(store: SqliteStore) -> None:
     assert isinstance(results[1], sqlite3.IntegrityError)
     assert await store.get_job(other.id) is not None
     assert await store.count_queued("c") == 3
+
+
+async def test_a_create_whose_caller_went_away_still_wakes_a_worker(store: SqliteStore) -> None:
+    claim = asyncio.create_task(store.claim_next("w", 10.0))
+    await asyncio.sleep(0.05)  # the worker is waiting
+    job = spec(1)
+    create = asyncio.create_task(store.create_job(job))
+    await asyncio.sleep(0)  # queued, and its batch is on the thread
+    create.cancel()
+    claimed = await asyncio.wait_for(claim, 5.0)
+    assert claimed is not None and claimed.id == job.id

@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..errors import StoreUnavailableError
 from ..events import (
     Event,
     EventPage,
@@ -418,9 +419,9 @@ class SqliteStore(Store):
         if self._create_flusher is None:
             self._create_flusher = asyncio.create_task(self._flush_creates())
         await done
-        self._notify(spec.id, JOBS_FEED, WORK_SIGNAL)
 
     async def _flush_creates(self) -> None:
+        batch: list[tuple[JobSpec, asyncio.Future[None]]] = []
         try:
             while self._creates:
                 batch, self._creates = self._creates, []
@@ -428,13 +429,24 @@ class SqliteStore(Store):
                     outcomes = await self._run(self._create_batch, [s for s, _ in batch])
                 except Exception as exc:
                     outcomes = [exc] * len(batch)
-                for (_, done), error in zip(batch, outcomes, strict=True):
-                    if done.done():  # its caller went away; the job stands, as before
+                for (spec, done), error in zip(batch, outcomes, strict=True):
+                    if error is None:
+                        # Even if its caller went away: the job stands, and a worker may take it.
+                        self._notify(spec.id, JOBS_FEED, WORK_SIGNAL)
+                    if done.done():
                         continue
                     if error is None:
                         done.set_result(None)
                     else:
                         done.set_exception(error)
+                batch = []
+        except BaseException:
+            # Cancelled (shutdown) mid-batch: nobody waits forever on a create.
+            for _, done in batch + self._creates:
+                if not done.done():
+                    done.set_exception(StoreUnavailableError("store is closing"))
+            self._creates = []
+            raise
         finally:
             self._create_flusher = None
 
