@@ -6,6 +6,11 @@ load generator takes as little of the 2 cores as possible. Status: the status of
 web node with no worker (``--no-worker``) so that only the submit path is measured, and the
 per-client queue cap raised (every request comes from one address).
 
+A finished job's JSON is served from the server's memory (it no longer changes); the rows
+"job in progress" poll a 200-keyword job (one category, upstream paced at 10/s) from its
+80th result on, so that it is still running at the end of the hold: every poll reads the
+store, and the response grows from ~80 to ~180 results (the finished job's has 100).
+
 Also here: what uvloop and orjson give on the status path (the same run with the standard
 loop; the same response encoded with the standard json module).
 """
@@ -167,6 +172,44 @@ async def status_case(
     return rps
 
 
+async def in_progress_case(section: Section, store: str, uvloop: bool, seconds: int) -> None:
+    """Polls that miss the finished-job cache: the job is running (results still arriving)."""
+    with Procs(section) as procs:
+        upstream = await start_upstream(procs, latency_ms=0, keys=1, name="upstream-inprogress")
+        store_url = await start_redis(procs) if store == "redis" else sqlite_url("inprog")[0]
+        server = await start_server(
+            procs,
+            store_url=store_url,
+            upstream=upstream,
+            rate=10,
+            uvloop=uvloop,
+            name="server-inprogress",
+        )
+        async with aiohttp.ClientSession() as http:
+            keywords = [f"busy-{i}-{time.time_ns()}" for i in range(200)]
+            job_id = await submit(http, server, keywords, ["blog"])
+            deadline = time.monotonic() + 60
+            while (before := await get_job(http, server, job_id))["progress"]["current"] < 80:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"job {job_id} too slow: {before['progress']}")
+                await asyncio.sleep(0.5)
+            url = f"{server.base}/api/documents/status?jobId={job_id}"
+            got = await wrk(section, url, seconds)
+            after = await get_job(http, server, job_id)
+    rps = got.get("rps")
+    progress = f"results {before['progress']['current']} → {after['progress']['current']}"
+    section.add(
+        Row(
+            f"GET status, 200-kw job in progress (store read per poll), 64 conns, {store}",
+            "requests/s",
+            rps,
+            "/s",
+            note=f"p99 {got.get('p99', 0):.1f} ms, p50 {got.get('p50', 0):.2f} ms; "
+            f"{progress} ({after['status']}); {got['errors']:.0f} non-2xx",
+        )
+    )
+
+
 async def submit_case(section: Section, store: str, uvloop: bool, seconds: int) -> None:
     with Procs(section) as procs:
         store_url = await start_redis(procs) if store == "redis" else sqlite_url("submit")[0]
@@ -207,6 +250,8 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
         section.notes.append("Redis store not merged yet: redis rows omitted.")
     for store in stores:
         await status_case(section, store, uvloop, seconds, goal=True)
+    for store in stores:
+        await in_progress_case(section, store, uvloop, seconds)
     # What the loop gives: the same status load on the other event loop.
     await status_case(section, "sqlite", not uvloop, seconds, goal=False)
     for store in stores:

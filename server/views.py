@@ -73,10 +73,13 @@ async def create_batch(request: web.Request) -> web.Response:
 
 async def job_status(request: web.Request) -> web.Response:
     job_id = check_job_id(request.query.get("jobId"))
-    job = await request.app[STORE].get_job(job_id)
-    if job is None:
+    # The stored result texts go out as they are: no decode and re-encode per poll.
+    job_json = await request.app[STORE].get_job_json(job_id)
+    if job_json is None:
         raise ApiError(404, "job_not_found", "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)")
-    return ok({"job": job})
+    return web.Response(
+        text='{"success":true,"job":' + job_json + "}", content_type="application/json"
+    )
 
 
 async def list_jobs(request: web.Request) -> web.Response:

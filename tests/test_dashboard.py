@@ -131,8 +131,13 @@ async def start_job(page: Page, keywords: list[str], categories: list[str]) -> s
         want = await box.get_attribute("value") in categories
         if await box.is_checked() != want:
             await box.click()
+    before = await page.evaluate("location.hash")
     await page.click("#start")
-    await page.wait_for_function("location.hash.startsWith('#job=')", timeout=WAIT_MS)
+    # A new hash: with a job already open, the old one would match until the submit answers.
+    await page.wait_for_function(
+        "h => location.hash.startsWith('#job=') && location.hash !== h", arg=before,
+        timeout=WAIT_MS,
+    )  # fmt: skip
     job_id: str = await page.evaluate("decodeURIComponent(location.hash.slice(5))")
     assert job_id.startswith("batch_")
     return job_id

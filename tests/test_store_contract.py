@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from server.events import Event, loads
+from server.events import Event, dumps, loads
 from server.model import (
     CANCELLED,
     COMPLETED,
@@ -163,6 +163,31 @@ async def test_create_then_get_shows_the_pending_job(store: Store) -> None:
     without = await store.get_job(spec.id, with_results=False)
     assert without is not None and "results" not in without
     assert await store.get_job(new_job_id(now_ms())) is None
+
+
+async def test_get_job_json_is_get_job_encoded_byte_for_byte(store: Store) -> None:
+    assert await store.get_job_json(new_job_id(now_ms())) is None
+    keywords = tuple(f'키워드 {i} "q"' for i in range(12))
+    spec = make_spec(keywords)
+    await store.create_job(spec)
+    await store.create_job(make_spec(priority=0))  # ahead of it: queuePosition 2
+    assert await store.get_job_json(spec.id) == dumps(await store.get_job(spec.id))
+    await store.claim_next("w1", 0)
+    await store.claim_next("w1", 0)
+    # Out of order, past index 9: the results come back sorted by index, not as text.
+    for i in (11, 2, 10, 0, 1):
+        result = {"index": i, "ratio": i / 7, **result_of(keywords[i], i)}
+        await store.record_result(spec.id, i, result, "w1")
+        assert await store.get_job_json(spec.id) == dumps(await store.get_job(spec.id))
+    await store.finish(spec.id, "failed", "업스트림 오류: \u0001", "w1")
+    job_json = await store.get_job_json(spec.id)
+    assert job_json == dumps(await store.get_job(spec.id))
+    # Served again (from memory where the engine keeps finished jobs): the same bytes, and a
+    # later write to the job is never hidden behind it.
+    assert await store.get_job_json(spec.id) == job_json
+    await store.record_result(spec.id, 5, {"index": 5, **result_of(keywords[5], 5)}, "w1")
+    assert await store.get_job_json(spec.id) == dumps(await store.get_job(spec.id)) != job_json
+    assert [r["index"] for r in loads(job_json or "null")["results"]] == [0, 1, 2, 10, 11]
 
 
 async def test_list_jobs_newest_first_without_results(store: Store) -> None:
@@ -423,6 +448,25 @@ async def test_jobs_feed_carries_every_job_change(store: Store) -> None:
     assert [loads(e.json)["job"]["status"] for e in woke.events] == ["pending"]
 
 
+async def test_a_new_jobs_feed_event_shows_its_queue_position(store: Store) -> None:
+    async def create_and_compare(spec: JobSpec) -> None:
+        await store.create_job(spec)
+        last = await store.last_event_id(JOBS_FEED)
+        feed_job = loads((await all_events(store, JOBS_FEED))[-1].json)["job"]
+        assert last is not None and feed_job["id"] == spec.id
+        job = await store.get_job(spec.id, with_results=False)
+        assert job is not None
+        assert feed_job["queuePosition"] == job["queuePosition"]
+
+    specs = [make_spec(priority=p) for p in (1, 1, 0, 2, 1, 0)]
+    for spec in specs[:4]:
+        await create_and_compare(spec)
+    await store.claim_next("w1", 0)  # takes the high one
+    await store.request_cancel(specs[0].id)
+    for spec in specs[4:]:
+        await create_and_compare(spec)
+
+
 # --- cancel and finish --------------------------------------------------------------------
 
 
@@ -519,9 +563,12 @@ async def test_cleanup_deletes_terminal_jobs_past_the_ttl(make_store: MakeStore)
     await store.create_job(waiting)
     assert await store.cleanup(now_ms()) == 0
     assert await store.get_job(done.id) is not None
+    finished_json = await store.get_job_json(done.id)  # a finished job's JSON may be cached
+    assert finished_json is not None and await store.get_job_json(done.id) == finished_json
     later = now_ms() + 61_000
     assert await store.cleanup(later) == 1
     assert await store.get_job(done.id) is None
+    assert await store.get_job_json(done.id) is None
     assert (await store.read_events(done.id, None)).events == []
     assert [j["id"] for j in await store.list_jobs(10)] == [waiting.id, running.id]
     stats = await store.job_stats()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-from ..events import Event, EventPage
+from ..events import Event, EventPage, dumps
 from ..model import ClaimedJob, JobSpec
 from ..providers.base import KeyRegistry, RateLimiter
 
@@ -40,6 +40,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def get_job(self, job_id: str, *, with_results: bool = True) -> dict[str, Any] | None:
         """The job as the status endpoint returns it (``results`` only if asked), or None."""
+
+    async def get_job_json(self, job_id: str) -> str | None:
+        """``get_job(job_id)`` encoded: the same bytes as ``dumps(get_job(job_id))``. Engines
+        override it to splice the stored result texts in as they are, without decoding them."""
+        job = await self.get_job(job_id)
+        return None if job is None else dumps(job)
 
     @abc.abstractmethod
     async def list_jobs(self, limit: int) -> list[dict[str, Any]]:

@@ -47,12 +47,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from ..errors import StoreUnavailableError
-from ..events import Event, EventPage, dumps, loads
+from ..events import Event, EventPage, dumps, loads, splice_results
 from ..model import JOBS_FEED, PENDING, PROCESSING, TERMINAL, ClaimedJob, JobSpec, now_ms
 from ..providers.base import KeyRegistry, RateLimiter
 from ..settings import Settings
 from . import redis_scripts as lua
 from .base import Store
+from .jsoncache import TerminalJsonCache
 from .redis_limits import RedisKeyRegistry, RedisRateLimiter, is_unavailable
 
 log = logging.getLogger("doccount.redis")
@@ -70,6 +71,9 @@ POOL_WAIT_S = 5.0
 BLOCK_GRACE_S = 2.0  # a blocking read may take this much longer than its BLOCK before we give up
 CANCEL_POLL_S = 0.2
 CLEANUP_BATCH = 500
+# A terminal job's JSON is served from this node's memory for up to this long: another node's
+# cleanup (or a late write by a worker that lost the job) shows here at most this late.
+JSON_CACHE_TTL_S = 1.0
 IDLE_CONSUMER_MS = 3_600_000  # forget a worker name with nothing pending after an hour
 
 
@@ -169,6 +173,7 @@ class RedisStore(Store):
         # Jobs this process holds: job id -> (worker id, monotonic time of the last renewal
         # attempt). A claim never takes over a job its own worker is still renewing.
         self._held: dict[str, tuple[str, float]] = {}
+        self._json_cache = TerminalJsonCache(ttl_s=JSON_CACHE_TTL_S)
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -247,6 +252,23 @@ class RedisStore(Store):
             job["results"] = [loads(by_index[i]) for i in sorted(by_index)]
         return job
 
+    async def get_job_json(self, job_id: str) -> str | None:
+        # Spliced here rather than in the script: building the text in Lua costs Redis (shared
+        # by every node) more than twice the script's time; this node pays a sort instead.
+        cached = self._json_cache.get(job_id)
+        if cached is not None:
+            return cached
+        generation = self._json_cache.generation
+        raw = await self._run("get", job_id, "1")
+        if raw is None:
+            return None
+        flat: list[str] = raw[1]
+        by_index = {int(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+        text = splice_results(raw[0], [by_index[i] for i in sorted(by_index)])
+        if loads(raw[0])["status"] in TERMINAL:
+            self._json_cache.put(job_id, text, generation)
+        return text
+
     async def list_jobs(self, limit: int) -> list[dict[str, Any]]:
         rows: list[str] = await self._run("list", limit)
         return [loads(row) for row in rows]
@@ -316,6 +338,7 @@ class RedisStore(Store):
         self, job_id: str, index: int, result: dict[str, Any], worker_id: str
     ) -> Event:
         raw = await self._run("record", job_id, index, dumps(result))
+        self._json_cache.drop(job_id)
         if raw is None:
             raise LookupError(f"job {job_id} no longer exists")
         return script_event(raw)
@@ -323,6 +346,7 @@ class RedisStore(Store):
     async def append_progress(self, job_id: str, extra: dict[str, Any]) -> Event:
         fragment = "," + dumps(extra)[1:-1] if extra else ""
         raw = await self._run("progress", job_id, fragment)
+        self._json_cache.drop(job_id)
         if raw is None:
             raise LookupError(f"job {job_id} no longer exists")
         return script_event(raw)
@@ -333,12 +357,14 @@ class RedisStore(Store):
             "finish", job_id, status, dumps(error), now_ms(), self.ttl_ms, GROUP, worker_id
         )
         self._held.pop(job_id, None)
+        self._json_cache.drop(job_id)
         if raw is None:
             raise LookupError(f"job {job_id} no longer exists")
         return script_event(raw)
 
     async def request_cancel(self, job_id: str) -> dict[str, Any] | None:
         raw = await self._run("cancel", job_id, now_ms(), self.ttl_ms)
+        self._json_cache.drop(job_id)
         return None if raw is None else dict(loads(raw))
 
     async def wait_cancel(self, job_id: str) -> None:
@@ -443,11 +469,14 @@ class RedisStore(Store):
     async def cleanup(self, now: int) -> int:
         cutoff = now - round(self.settings.job_ttl_s * 1000)
         removed = 0
-        while True:
-            batch = int(await self._run("cleanup", cutoff, CLEANUP_BATCH))
-            removed += batch
-            if batch < CLEANUP_BATCH:
-                break
+        try:
+            while True:
+                batch = int(await self._run("cleanup", cutoff, CLEANUP_BATCH))
+                removed += batch
+                if batch < CLEANUP_BATCH:
+                    break
+        finally:
+            self._json_cache.clear()
         await self._forget_idle_consumers()
         return removed
 

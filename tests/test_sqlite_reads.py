@@ -1,0 +1,110 @@
+"""Short point reads run on the event loop (read-only connection); long ones on the thread."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.events import dumps
+from server.model import JobSpec, new_job_id, now_ms
+from server.settings import Settings
+from server.store.sqlite import LOOP_READ_MAX_RESULTS, SqliteStore
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    s = SqliteStore(f"sqlite:///{tmp_path}/reads.db", Settings())
+    await s.open()
+    yield s
+    await s.close()
+
+
+def spec(n: int) -> JobSpec:
+    created = now_ms()
+    return JobSpec(
+        id=new_job_id(created),
+        keywords=tuple(f"k{i}" for i in range(n)),
+        categories=("blog",),
+        priority=1,
+        created_ms=created,
+        source="demo",
+        client="c",
+    )
+
+
+async def finished(store: SqliteStore, n: int) -> str:
+    job = spec(n)
+    await store.create_job(job)
+    claimed = await store.claim_next("w", 0)
+    assert claimed is not None and claimed.id == job.id
+    for i in range(n):
+        await store.record_result(job.id, i, {"keyword": f"k{i}", "counts": {"blog": i}}, "w")
+    await store.finish(job.id, "completed", None, "w")
+    return job.id
+
+
+def count_thread_hops(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    hops: list[Any] = []
+    run = store._run
+
+    async def counting(fn: Any, *args: Any) -> Any:
+        hops.append(fn)
+        return await run(fn, *args)
+
+    monkeypatch.setattr(store, "_run", counting)
+    return hops
+
+
+async def test_a_finished_job_is_read_on_the_loop(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = await finished(store, 3)
+    expected = dumps(await store.get_job(job_id))
+    hops = count_thread_hops(store, monkeypatch)
+    assert await store.get_job_json(job_id) == expected
+    assert await store.get_job_json(new_job_id(now_ms())) is None
+    assert hops == []
+
+
+async def test_pending_and_big_jobs_are_read_on_the_thread(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = await finished(store, LOOP_READ_MAX_RESULTS + 1)
+    pending = spec(2)
+    await store.create_job(pending)
+    hops = count_thread_hops(store, monkeypatch)
+    for job_id in (big, pending.id):
+        assert await store.get_job_json(job_id) == dumps(await store.get_job(job_id))
+    assert len(hops) == 4  # two get_job, two get_job_json
+
+
+async def test_submission_counters_follow_the_jobs_and_are_rebuilt_at_open(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/counts.db"
+    first = SqliteStore(url, Settings())
+    await first.open()
+    jobs = [spec(1) for _ in range(4)]
+    for job in jobs:
+        await first.create_job(job)
+    await first.claim_next("w", 0)
+    await first.request_cancel(jobs[1].id)
+    assert await first.count_queued("c") == 3  # one processing, two pending
+    # A file from before the counters (or with them off): they are recounted at open.
+    first.db.execute("DELETE FROM queued_by_client")
+    first.db.execute("DELETE FROM pending_by_priority")
+    await first.close()
+    second = SqliteStore(url, Settings())
+    await second.open()
+    try:
+        assert await second.count_queued("c") == 3
+        late = spec(1)
+        await second.create_job(late)
+        job = await second.get_job(late.id, with_results=False)
+        assert job is not None and job["queuePosition"] == 3
+        assert await second.count_queued("c") == 4
+    finally:
+        await second.close()
