@@ -41,6 +41,20 @@ class EventPage:
     gap: bool = False
 
 
+def parse_seq(event_id: str | None) -> int:
+    """Both engines number a log's events "1", "2", ... (Redis stream id "<seq>-0"): the
+    sequence number of a resume id, 0 for "from the start". ValueError for anything else."""
+    if event_id is None or event_id == "":
+        return 0
+    try:
+        seq = int(event_id)
+    except ValueError:
+        raise ValueError(f"bad event id {event_id!r}") from None
+    if seq < 0:
+        raise ValueError(f"bad event id {event_id!r}")
+    return seq
+
+
 def make_event(event_id: str, job_id: str, type_: str, body: dict[str, Any]) -> Event:
     payload = {"id": event_id, "jobId": job_id, "type": type_, **body}
     return Event(event_id, type_, dumps(payload))

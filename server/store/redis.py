@@ -47,7 +47,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from ..errors import StoreUnavailableError
-from ..events import Event, EventPage, dumps, loads, splice_results
+from ..events import Event, EventPage, dumps, loads, parse_seq, splice_results
 from ..model import JOBS_FEED, PENDING, PROCESSING, TERMINAL, ClaimedJob, JobSpec, now_ms
 from ..providers.base import KeyRegistry, RateLimiter
 from ..settings import Settings
@@ -89,19 +89,6 @@ def unavailable_as_error() -> Iterator[None]:
         if is_unavailable(exc):
             raise StoreUnavailableError(f"Redis unavailable: {exc}") from exc
         raise
-
-
-def parse_seq(event_id: str | None) -> int:
-    """Public event ids are "<seq>" (stream id "<seq>-0")."""
-    if event_id is None or event_id == "":
-        return 0
-    try:
-        seq = int(event_id)
-    except ValueError:
-        raise ValueError(f"bad event id {event_id!r}") from None
-    if seq < 0:
-        raise ValueError(f"bad event id {event_id!r}")
-    return seq
 
 
 def stream_seq(stream_id: str) -> int:

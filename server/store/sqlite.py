@@ -28,6 +28,7 @@ from ..events import (
     dumps,
     loads,
     make_event,
+    parse_seq,
     progress_body,
     result_body,
     splice_results,
@@ -170,18 +171,6 @@ def sqlite_path(url: str) -> str:
     if not rest.startswith("/") or rest == "/":
         raise ValueError(f"bad sqlite URL {url!r}: use sqlite:///relative.db or sqlite:////abs.db")
     return rest[1:]
-
-
-def parse_seq(event_id: str | None) -> int:
-    if event_id is None or event_id == "":
-        return 0
-    try:
-        seq = int(event_id)
-    except ValueError:
-        raise ValueError(f"bad event id {event_id!r}") from None
-    if seq < 0:
-        raise ValueError(f"bad event id {event_id!r}")
-    return seq
 
 
 class SqliteStore(Store):
