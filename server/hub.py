@@ -254,8 +254,9 @@ class Hub:
         if transport is not None:
             self.cut_by_transport[transport] = self.cut_by_transport.get(transport, 0) + 1
 
-    def note_delivered(self, transport: str) -> None:
-        self.delivered_by_transport[transport] = self.delivered_by_transport.get(transport, 0) + 1
+    def note_delivered(self, transport: str, count: int = 1) -> None:
+        by = self.delivered_by_transport
+        by[transport] = by.get(transport, 0) + count
 
     def stats(self) -> dict[str, int]:
         return {

@@ -10,6 +10,7 @@ room, at its own pace), and the connection's pump *takes*.
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -30,7 +31,7 @@ GONE = "connection closed"
 
 
 class Delivery:
-    __slots__ = ("_sse", "_utf8", "final", "id", "json", "type")
+    __slots__ = ("_sse", "_ws", "final", "id", "json", "type")
 
     def __init__(self, id_: str | None, type_: str, json: str, final: bool = False) -> None:
         self.id = id_
@@ -40,7 +41,7 @@ class Delivery:
         # job that is already over).
         self.final = final
         self._sse: bytes | None = None
-        self._utf8: bytes | None = None
+        self._ws: bytes | None = None
 
     @classmethod
     def of(cls, event: Event, final: bool = False) -> Delivery:
@@ -60,11 +61,20 @@ class Delivery:
             self._sse = f"{head}event: {self.type}\ndata: {data}\n\n".encode()
         return self._sse
 
-    def utf8(self) -> bytes:
-        """The WebSocket text frame's payload."""
-        if self._utf8 is None:
-            self._utf8 = self.json.encode()
-        return self._utf8
+    def ws(self) -> bytes:
+        """The whole WebSocket text frame as a server sends it (final, unmasked, uncompressed):
+        built once, written as is to every socket."""
+        if self._ws is None:
+            payload = self.json.encode()
+            n = len(payload)
+            if n < 126:
+                head = struct.pack("!BB", 0x81, n)
+            elif n < 65536:
+                head = struct.pack("!BBH", 0x81, 126, n)
+            else:
+                head = struct.pack("!BBQ", 0x81, 127, n)
+            self._ws = head + payload
+        return self._ws
 
 
 Item = tuple["Subscription | None", Delivery]
@@ -130,6 +140,22 @@ class Outbox:
                 if len(self._items) < self.catch_up_limit:
                     self._room.set()
                 return item
+            self._reader = asyncio.get_running_loop().create_future()
+            try:
+                await self._reader
+            finally:
+                self._reader = None
+        return None
+
+    async def take_all(self) -> list[Item] | None:
+        """Everything queued, at once (written as one buffer), or None once the outbox is
+        closed. Waits only when there is nothing queued."""
+        while self.closed is None:
+            if self._items:
+                items = list(self._items)
+                self._items.clear()
+                self._room.set()
+                return items
             self._reader = asyncio.get_running_loop().create_future()
             try:
                 await self._reader

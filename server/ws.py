@@ -96,17 +96,32 @@ class WsConnection:
 
     async def _pump(self) -> None:
         with contextlib.suppress(ConnectionError):
-            while (item := await self.outbox.take()) is not None:
-                sub, delivery = item
-                if sub is not None and self.subs.get(sub.key) is not sub:
-                    continue  # unsubscribed (or replaced) since this was queued
-                if delivery.json:
-                    await self.ws.send_frame(delivery.utf8(), WSMsgType.TEXT)
-                    self.hub.note_delivered("ws")
-                if sub is not None and delivery.final:
-                    # A job's subscription ends with its terminal status; the socket stays.
-                    del self.subs[sub.key]
-                    self.hub.leave(sub)
+            while (items := await self.outbox.take_all()) is not None:
+                frames = []
+                for sub, delivery in items:
+                    if sub is not None and self.subs.get(sub.key) is not sub:
+                        continue  # unsubscribed (or replaced) since this was queued
+                    if delivery.json:
+                        frames.append(delivery.ws())
+                    if sub is not None and delivery.final:
+                        # A job's subscription ends with its terminal status; the socket stays.
+                        del self.subs[sub.key]
+                        self.hub.leave(sub)
+                if frames:
+                    await self._write(frames[0] if len(frames) == 1 else b"".join(frames))
+                    self.hub.note_delivered("ws", len(frames))
+
+    async def _write(self, data: bytes) -> None:
+        """Whole frames, framed once per event for every socket (``Delivery.ws``), all that
+        was queued in one write; then wait while the peer's buffer is over the high-water mark,
+        as aiohttp's own ``send_frame`` does. Nothing goes after our close frame."""
+        transport = self.request.transport
+        if self.ws.closed or transport is None or transport.is_closing():
+            raise ConnectionResetError("websocket closing")
+        transport.write(data)
+        protocol = self.request.protocol
+        if protocol.writing_paused:
+            await protocol._drain_helper()
 
     # --- client frames ----------------------------------------------------------------------
 
