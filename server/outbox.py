@@ -77,6 +77,37 @@ class Delivery:
         return self._ws
 
 
+class Page:
+    """What a feed publishes at once to all its subscribers: consecutive deliveries, whose
+    wire forms are joined once for every connection (one write each)."""
+
+    __slots__ = ("_sse", "_ws", "deliveries", "final", "last")
+
+    def __init__(self, deliveries: list[Delivery]) -> None:
+        self.deliveries = deliveries
+        self.last = deliveries[-1].id
+        self.final = deliveries[-1].final
+        self._sse: bytes | None = None
+        self._ws: bytes | None = None
+
+    def sse_chunk(self) -> bytes:
+        """The SSE frames as one HTTP/1.1 chunk of the stream's chunked body."""
+        if self._sse is None:
+            data = b"".join(d.sse() for d in self.deliveries)
+            self._sse = b"%x\r\n%b\r\n" % (len(data), data)
+        return self._sse
+
+    def ws(self) -> bytes:
+        """The WebSocket frames, back to back."""
+        if self._ws is None:
+            self._ws = b"".join(d.ws() for d in self.deliveries)
+        return self._ws
+
+
+# A connection's way to write a page at once, from the feed, without waking its pump. False:
+# not now (not started, closing, or the peer's buffer over its high-water mark): queue it.
+Sink = Callable[["Subscription", Page], bool]
+
 Item = tuple["Subscription | None", Delivery]
 
 
@@ -91,6 +122,7 @@ class Outbox:
         self._room.set()
         self._on_cut = on_cut
         self.closed: str | None = None
+        self.sink: Sink | None = None
 
     def __len__(self) -> int:
         return len(self._items)
@@ -109,6 +141,16 @@ class Outbox:
         if reader is not None and not reader.done():
             reader.set_result(None)
         return True
+
+    def write_through(self, sub: Subscription, page: Page) -> bool:
+        """Hand ``page`` straight to the connection when nothing is queued and the pump is
+        waiting: no queueing, no task switch. A final page always takes the queue, so that the
+        pump sees the end."""
+        sink = self.sink
+        reader = self._reader
+        if sink is None or reader is None or reader.done() or self._items or page.final:
+            return False
+        return sink(sub, page)
 
     async def put(self, sub: Subscription | None, delivery: Delivery) -> bool:
         """Queue once there is room below the catch-up limit. False if the outbox closed."""

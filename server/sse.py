@@ -13,7 +13,7 @@ from .appkeys import HUB, SETTINGS
 from .errors import ApiError
 from .hub import Hub, Start, Subscription, parse_event_id
 from .model import JOBS_FEED, check_job_id
-from .outbox import END, GONE, SHUTDOWN, Outbox
+from .outbox import END, GONE, SHUTDOWN, Outbox, Page
 
 
 def stream_key(query: web.Request) -> str:
@@ -31,6 +31,9 @@ class SseStream:
         self.hub = hub
         self.request = request
         self.resp = resp
+        # Looked up once: the feed checks them for every page it hands over.
+        self.transport = request.transport
+        self.protocol = request.protocol
         self.outbox = Outbox(hub.capacity, self._cut)
         self.sending = False
         self._pumped = asyncio.Event()
@@ -41,6 +44,16 @@ class SseStream:
         through. The EventSource then reconnects with Last-Event-ID."""
         self.hub.note_cut("sse")
         self._end_soon()
+
+    def _write_now(self, sub: Subscription, page: Page) -> bool:
+        """The outbox's sink, once the stream has started (its headers and first chunk are
+        out): the page as one chunk, straight to the transport, while the peer keeps up."""
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.protocol.writing_paused:
+            return False
+        transport.write(page.sse_chunk())
+        self.hub.note_delivered("sse", len(page.deliveries))
+        return True
 
     async def shutdown(self) -> None:
         self.outbox.close(SHUTDOWN)
@@ -73,6 +86,7 @@ class SseStream:
         except ConnectionError:
             pass  # the client left; it resumes by id
         finally:
+            self.outbox.sink = None
             self._pumped.set()
             self.hub.leave(sub)
             self.hub.untrack(self)
@@ -109,6 +123,8 @@ class SseStream:
                     self.hub.note_delivered("sse", count)
                 finally:
                     self.sending = False
+                # Started: from now on the feed may write pages itself while we wait.
+                self.outbox.sink = self._write_now
             if last:
                 return
 

@@ -20,7 +20,7 @@ from .errors import ApiError, StoreUnavailableError
 from .events import loads
 from .hub import Hub, Subscription, error_json, parse_event_id
 from .model import JOBS_FEED, check_job_id
-from .outbox import GONE, SHUTDOWN, Delivery, Outbox
+from .outbox import GONE, SHUTDOWN, Delivery, Outbox, Page
 
 log = logging.getLogger("doccount.ws")
 
@@ -39,6 +39,10 @@ class WsConnection:
         self.ws = ws
         self.max_subscriptions = request.app[SETTINGS].max_streams_per_client
         self.outbox = Outbox(hub.capacity, self._cut)
+        self.outbox.sink = self._write_now
+        # Looked up once: the feed checks them for every page it hands over.
+        self.transport = request.transport
+        self.protocol = request.protocol
         self.subs: dict[str, Subscription] = {}
         self._closing: asyncio.Task[None] | None = None
 
@@ -110,6 +114,22 @@ class WsConnection:
                 if frames:
                     await self._write(frames[0] if len(frames) == 1 else b"".join(frames))
                     self.hub.note_delivered("ws", len(frames))
+
+    def _write_now(self, sub: Subscription, page: Page) -> bool:
+        """The outbox's sink: the page's frames straight to the transport, while the peer keeps
+        up (the pump is waiting, nothing is queued, so nothing can be overtaken)."""
+        transport = self.transport
+        if (
+            transport is None
+            or transport.is_closing()
+            or self.ws.closed
+            or self.protocol.writing_paused
+            or self.subs.get(sub.key) is not sub
+        ):
+            return False
+        transport.write(page.ws())
+        self.hub.note_delivered("ws", len(page.deliveries))
+        return True
 
     async def _write(self, data: bytes) -> None:
         """Whole frames, framed once per event for every socket (``Delivery.ws``), all that
