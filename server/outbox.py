@@ -112,14 +112,25 @@ Item = tuple["Subscription | None", Delivery]
 
 
 class Outbox:
+    __slots__ = (
+        "_items",
+        "_on_cut",
+        "_reader",
+        "_room",
+        "capacity",
+        "catch_up_limit",
+        "closed",
+        "sink",
+    )
+
     def __init__(self, capacity: int, on_cut: Callable[[], None]) -> None:
         self.capacity = max(2, capacity)
         # Catching up stops at half, so that live events always find room behind a backlog.
         self.catch_up_limit = self.capacity // 2
         self._items: deque[Item] = deque()
         self._reader: asyncio.Future[None] | None = None
-        self._room = asyncio.Event()
-        self._room.set()
+        # Set while a subscription catching up waits for room (made only then: most never do).
+        self._room: asyncio.Future[None] | None = None
         self._on_cut = on_cut
         self.closed: str | None = None
         self.sink: Sink | None = None
@@ -155,8 +166,9 @@ class Outbox:
     async def put(self, sub: Subscription | None, delivery: Delivery) -> bool:
         """Queue once there is room below the catch-up limit. False if the outbox closed."""
         while len(self._items) >= self.catch_up_limit and self.closed is None:
-            self._room.clear()
-            await self._room.wait()
+            if self._room is None or self._room.done():
+                self._room = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._room)
         if self.closed is not None:
             return False
         self._items.append((sub, delivery))
@@ -180,7 +192,7 @@ class Outbox:
             if self._items:
                 item = self._items.popleft()
                 if len(self._items) < self.catch_up_limit:
-                    self._room.set()
+                    self._wake_putters()
                 return item
             self._reader = asyncio.get_running_loop().create_future()
             try:
@@ -196,7 +208,7 @@ class Outbox:
             if self._items:
                 items = list(self._items)
                 self._items.clear()
-                self._room.set()
+                self._wake_putters()
                 return items
             self._reader = asyncio.get_running_loop().create_future()
             try:
@@ -205,12 +217,19 @@ class Outbox:
                 self._reader = None
         return None
 
+    def _wake_putters(self) -> None:
+        room = self._room
+        if room is not None:
+            self._room = None
+            if not room.done():
+                room.set_result(None)
+
     def close(self, reason: str) -> None:
         if self.closed is not None:
             return
         self.closed = reason
         self._items.clear()
-        self._room.set()
+        self._wake_putters()
         reader = self._reader
         if reader is not None and not reader.done():
             reader.set_result(None)

@@ -4,7 +4,7 @@ as Server-Sent Events, resumable with ``Last-Event-ID`` or ``?lastEventId=``."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
@@ -26,8 +26,35 @@ def stream_key(query: web.Request) -> str:
     return check_job_id(query.query.get("jobId"))
 
 
+class EventStream(EventSourceResponse):
+    """aiohttp-sse's response, saying when its ping task ends: a ping write failed (the only
+    sign of a client that left while the job is quiet), or the stream was stopped. A callback
+    rather than a task of ours waiting on it: an idle stream holds one task fewer."""
+
+    on_end: Callable[[], None] | None = None
+
+    async def _ping(self) -> None:
+        try:
+            await super()._ping()
+        finally:
+            if self.on_end is not None:
+                self.on_end()
+
+
 class SseStream:
-    def __init__(self, hub: Hub, request: web.Request, resp: EventSourceResponse) -> None:
+    __slots__ = (
+        "_pumped",
+        "_watchdog",
+        "hub",
+        "outbox",
+        "protocol",
+        "request",
+        "resp",
+        "sending",
+        "transport",
+    )
+
+    def __init__(self, hub: Hub, request: web.Request, resp: EventStream) -> None:
         self.hub = hub
         self.request = request
         self.resp = resp
@@ -36,7 +63,7 @@ class SseStream:
         self.protocol = request.protocol
         self.outbox = Outbox(hub.capacity, self._cut)
         self.sending = False
-        self._pumped = asyncio.Event()
+        self._pumped: asyncio.Future[None] | None = None  # made only for a watchdog
         self._watchdog: asyncio.Task[None] | None = None
 
     def _cut(self) -> None:
@@ -64,21 +91,22 @@ class SseStream:
         """A pump stuck in a write waits for a peer that may never read again: give it
         ``close_timeout_s``, then abort the connection."""
         if self.sending and self._watchdog is None:
-            self._watchdog = asyncio.create_task(self._abort_unless_pumped())
+            self._pumped = asyncio.get_running_loop().create_future()
+            self._watchdog = asyncio.create_task(self._abort_unless_pumped(self._pumped))
 
-    async def _abort_unless_pumped(self) -> None:
+    async def _abort_unless_pumped(self, pumped: asyncio.Future[None]) -> None:
         try:
-            await asyncio.wait_for(self._pumped.wait(), self.hub.close_timeout_s)
+            await asyncio.wait_for(pumped, self.hub.close_timeout_s)
         except TimeoutError:
             if self.request.transport is not None:
                 self.request.transport.abort()
 
     async def run(self, key: str, start: Start, retry_ms: int) -> None:
         sub = Subscription(key, self.outbox, start.last)
-        # aiohttp-sse's ping task ends when a write fails: the only sign of a client that left
-        # while the job is quiet.
-        watch = asyncio.create_task(self.resp.wait())
-        watch.add_done_callback(lambda _: self.outbox.close(GONE))
+        outbox = self.outbox
+        self.resp.on_end = lambda: outbox.close(GONE)
+        if not self.resp.is_connected():
+            outbox.close(GONE)  # its ping task ended before we could listen
         self.hub.track(self)
         try:
             self.hub.subscribe(sub, start)
@@ -87,12 +115,10 @@ class SseStream:
             pass  # the client left; it resumes by id
         finally:
             self.outbox.sink = None
-            self._pumped.set()
+            if self._pumped is not None and not self._pumped.done():
+                self._pumped.set_result(None)
             self.hub.leave(sub)
             self.hub.untrack(self)
-            watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watch
             if self._watchdog is not None:
                 await self._watchdog
 
@@ -139,6 +165,8 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
         request.headers.get("Last-Event-ID") or request.query.get("lastEventId")
     )
     start = await hub.open(key, resume)  # 404/400 as JSON, before the stream starts
-    async with sse_response(request, sep="\n", ping_interval=settings.heartbeat_s) as resp:
+    async with sse_response(
+        request, sep="\n", ping_interval=settings.heartbeat_s, response_cls=EventStream
+    ) as resp:
         await SseStream(hub, request, resp).run(key, start, settings.sse_retry_ms)
     return resp

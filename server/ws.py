@@ -33,6 +33,18 @@ GOING_AWAY_REASON = b"server shutdown"
 
 
 class WsConnection:
+    __slots__ = (
+        "_closing",
+        "hub",
+        "max_subscriptions",
+        "outbox",
+        "protocol",
+        "request",
+        "subs",
+        "transport",
+        "ws",
+    )
+
     def __init__(self, hub: Hub, request: web.Request, ws: web.WebSocketResponse) -> None:
         self.hub = hub
         self.request = request
