@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from .errors import ApiError
 from .events import Event, dumps, jobs_json, loads, snapshot_json
 from .model import JOBS_FEED, TERMINAL
-from .outbox import Delivery, Outbox
+from .outbox import Delivery, Outbox, Page
 from .settings import Settings
 from .store.base import Store
 
@@ -99,6 +99,13 @@ class Subscription:
         if self.outbox.offer(self, delivery):
             self.last = delivery.id
 
+    def offer_page(self, page: Page) -> None:
+        if self.outbox.write_through(self, page):
+            self.last = page.last
+            return
+        for delivery in page.deliveries:
+            self.offer(delivery)
+
     async def put(self, delivery: Delivery) -> bool:
         if not await self.outbox.put(self, delivery):
             return False
@@ -159,20 +166,24 @@ class Feed:
         self._advanced = asyncio.Event()
 
     def _publish(self, events: list[Event]) -> None:
-        subs = self.subs
+        deliveries = []
         for event in events:
             delivery = Delivery.of(event, is_final(self.key, event))
             self.ring.append(delivery)
             self.position = event.id
-            for sub in subs:
-                sub.offer(delivery)
+            deliveries.append(delivery)
             if delivery.final:
-                # Every subscription ends with this event; the log holds nothing after it.
-                for sub in subs:
-                    sub.feed = None
-                subs.clear()
-                self.running = False
-                break
+                break  # the log holds nothing after it
+        page = Page(deliveries)
+        subs = self.subs
+        for sub in subs:
+            sub.offer_page(page)
+        if page.final:
+            # Every subscription ends with this event.
+            for sub in subs:
+                sub.feed = None
+            subs.clear()
+            self.running = False
         self._advance()
 
     async def _run(self) -> None:
@@ -254,8 +265,9 @@ class Hub:
         if transport is not None:
             self.cut_by_transport[transport] = self.cut_by_transport.get(transport, 0) + 1
 
-    def note_delivered(self, transport: str) -> None:
-        self.delivered_by_transport[transport] = self.delivered_by_transport.get(transport, 0) + 1
+    def note_delivered(self, transport: str, count: int = 1) -> None:
+        by = self.delivered_by_transport
+        by[transport] = by.get(transport, 0) + count
 
     def stats(self) -> dict[str, int]:
         return {

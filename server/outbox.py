@@ -10,6 +10,7 @@ room, at its own pace), and the connection's pump *takes*.
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -30,7 +31,7 @@ GONE = "connection closed"
 
 
 class Delivery:
-    __slots__ = ("_sse", "_utf8", "final", "id", "json", "type")
+    __slots__ = ("_sse", "_ws", "final", "id", "json", "type")
 
     def __init__(self, id_: str | None, type_: str, json: str, final: bool = False) -> None:
         self.id = id_
@@ -40,7 +41,7 @@ class Delivery:
         # job that is already over).
         self.final = final
         self._sse: bytes | None = None
-        self._utf8: bytes | None = None
+        self._ws: bytes | None = None
 
     @classmethod
     def of(cls, event: Event, final: bool = False) -> Delivery:
@@ -60,27 +61,79 @@ class Delivery:
             self._sse = f"{head}event: {self.type}\ndata: {data}\n\n".encode()
         return self._sse
 
-    def utf8(self) -> bytes:
-        """The WebSocket text frame's payload."""
-        if self._utf8 is None:
-            self._utf8 = self.json.encode()
-        return self._utf8
+    def ws(self) -> bytes:
+        """The whole WebSocket text frame as a server sends it (final, unmasked, uncompressed):
+        built once, written as is to every socket."""
+        if self._ws is None:
+            payload = self.json.encode()
+            n = len(payload)
+            if n < 126:
+                head = struct.pack("!BB", 0x81, n)
+            elif n < 65536:
+                head = struct.pack("!BBH", 0x81, 126, n)
+            else:
+                head = struct.pack("!BBQ", 0x81, 127, n)
+            self._ws = head + payload
+        return self._ws
 
+
+class Page:
+    """What a feed publishes at once to all its subscribers: consecutive deliveries, whose
+    wire forms are joined once for every connection (one write each)."""
+
+    __slots__ = ("_sse", "_ws", "deliveries", "final", "last")
+
+    def __init__(self, deliveries: list[Delivery]) -> None:
+        self.deliveries = deliveries
+        self.last = deliveries[-1].id
+        self.final = deliveries[-1].final
+        self._sse: bytes | None = None
+        self._ws: bytes | None = None
+
+    def sse_chunk(self) -> bytes:
+        """The SSE frames as one HTTP/1.1 chunk of the stream's chunked body."""
+        if self._sse is None:
+            data = b"".join(d.sse() for d in self.deliveries)
+            self._sse = b"%x\r\n%b\r\n" % (len(data), data)
+        return self._sse
+
+    def ws(self) -> bytes:
+        """The WebSocket frames, back to back."""
+        if self._ws is None:
+            self._ws = b"".join(d.ws() for d in self.deliveries)
+        return self._ws
+
+
+# A connection's way to write a page at once, from the feed, without waking its pump. False:
+# not now (not started, closing, or the peer's buffer over its high-water mark): queue it.
+Sink = Callable[["Subscription", Page], bool]
 
 Item = tuple["Subscription | None", Delivery]
 
 
 class Outbox:
+    __slots__ = (
+        "_items",
+        "_on_cut",
+        "_reader",
+        "_room",
+        "capacity",
+        "catch_up_limit",
+        "closed",
+        "sink",
+    )
+
     def __init__(self, capacity: int, on_cut: Callable[[], None]) -> None:
         self.capacity = max(2, capacity)
         # Catching up stops at half, so that live events always find room behind a backlog.
         self.catch_up_limit = self.capacity // 2
         self._items: deque[Item] = deque()
         self._reader: asyncio.Future[None] | None = None
-        self._room = asyncio.Event()
-        self._room.set()
+        # Set while a subscription catching up waits for room (made only then: most never do).
+        self._room: asyncio.Future[None] | None = None
         self._on_cut = on_cut
         self.closed: str | None = None
+        self.sink: Sink | None = None
 
     def __len__(self) -> int:
         return len(self._items)
@@ -100,11 +153,22 @@ class Outbox:
             reader.set_result(None)
         return True
 
+    def write_through(self, sub: Subscription, page: Page) -> bool:
+        """Hand ``page`` straight to the connection when nothing is queued and the pump is
+        waiting: no queueing, no task switch. A final page always takes the queue, so that the
+        pump sees the end."""
+        sink = self.sink
+        reader = self._reader
+        if sink is None or reader is None or reader.done() or self._items or page.final:
+            return False
+        return sink(sub, page)
+
     async def put(self, sub: Subscription | None, delivery: Delivery) -> bool:
         """Queue once there is room below the catch-up limit. False if the outbox closed."""
         while len(self._items) >= self.catch_up_limit and self.closed is None:
-            self._room.clear()
-            await self._room.wait()
+            if self._room is None or self._room.done():
+                self._room = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._room)
         if self.closed is not None:
             return False
         self._items.append((sub, delivery))
@@ -128,7 +192,7 @@ class Outbox:
             if self._items:
                 item = self._items.popleft()
                 if len(self._items) < self.catch_up_limit:
-                    self._room.set()
+                    self._wake_putters()
                 return item
             self._reader = asyncio.get_running_loop().create_future()
             try:
@@ -137,12 +201,35 @@ class Outbox:
                 self._reader = None
         return None
 
+    async def take_all(self) -> list[Item] | None:
+        """Everything queued, at once (written as one buffer), or None once the outbox is
+        closed. Waits only when there is nothing queued."""
+        while self.closed is None:
+            if self._items:
+                items = list(self._items)
+                self._items.clear()
+                self._wake_putters()
+                return items
+            self._reader = asyncio.get_running_loop().create_future()
+            try:
+                await self._reader
+            finally:
+                self._reader = None
+        return None
+
+    def _wake_putters(self) -> None:
+        room = self._room
+        if room is not None:
+            self._room = None
+            if not room.done():
+                room.set_result(None)
+
     def close(self, reason: str) -> None:
         if self.closed is not None:
             return
         self.closed = reason
         self._items.clear()
-        self._room.set()
+        self._wake_putters()
         reader = self._reader
         if reader is not None and not reader.done():
             reader.set_result(None)

@@ -20,7 +20,7 @@ from .errors import ApiError, StoreUnavailableError
 from .events import loads
 from .hub import Hub, Subscription, error_json, parse_event_id
 from .model import JOBS_FEED, check_job_id
-from .outbox import GONE, SHUTDOWN, Delivery, Outbox
+from .outbox import GONE, SHUTDOWN, Delivery, Outbox, Page
 
 log = logging.getLogger("doccount.ws")
 
@@ -33,12 +33,28 @@ GOING_AWAY_REASON = b"server shutdown"
 
 
 class WsConnection:
+    __slots__ = (
+        "_closing",
+        "hub",
+        "max_subscriptions",
+        "outbox",
+        "protocol",
+        "request",
+        "subs",
+        "transport",
+        "ws",
+    )
+
     def __init__(self, hub: Hub, request: web.Request, ws: web.WebSocketResponse) -> None:
         self.hub = hub
         self.request = request
         self.ws = ws
         self.max_subscriptions = request.app[SETTINGS].max_streams_per_client
         self.outbox = Outbox(hub.capacity, self._cut)
+        self.outbox.sink = self._write_now
+        # Looked up once: the feed checks them for every page it hands over.
+        self.transport = request.transport
+        self.protocol = request.protocol
         self.subs: dict[str, Subscription] = {}
         self._closing: asyncio.Task[None] | None = None
 
@@ -96,17 +112,48 @@ class WsConnection:
 
     async def _pump(self) -> None:
         with contextlib.suppress(ConnectionError):
-            while (item := await self.outbox.take()) is not None:
-                sub, delivery = item
-                if sub is not None and self.subs.get(sub.key) is not sub:
-                    continue  # unsubscribed (or replaced) since this was queued
-                if delivery.json:
-                    await self.ws.send_frame(delivery.utf8(), WSMsgType.TEXT)
-                    self.hub.note_delivered("ws")
-                if sub is not None and delivery.final:
-                    # A job's subscription ends with its terminal status; the socket stays.
-                    del self.subs[sub.key]
-                    self.hub.leave(sub)
+            while (items := await self.outbox.take_all()) is not None:
+                frames = []
+                for sub, delivery in items:
+                    if sub is not None and self.subs.get(sub.key) is not sub:
+                        continue  # unsubscribed (or replaced) since this was queued
+                    if delivery.json:
+                        frames.append(delivery.ws())
+                    if sub is not None and delivery.final:
+                        # A job's subscription ends with its terminal status; the socket stays.
+                        del self.subs[sub.key]
+                        self.hub.leave(sub)
+                if frames:
+                    await self._write(frames[0] if len(frames) == 1 else b"".join(frames))
+                    self.hub.note_delivered("ws", len(frames))
+
+    def _write_now(self, sub: Subscription, page: Page) -> bool:
+        """The outbox's sink: the page's frames straight to the transport, while the peer keeps
+        up (the pump is waiting, nothing is queued, so nothing can be overtaken)."""
+        transport = self.transport
+        if (
+            transport is None
+            or transport.is_closing()
+            or self.ws.closed
+            or self.protocol.writing_paused
+            or self.subs.get(sub.key) is not sub
+        ):
+            return False
+        transport.write(page.ws())
+        self.hub.note_delivered("ws", len(page.deliveries))
+        return True
+
+    async def _write(self, data: bytes) -> None:
+        """Whole frames, framed once per event for every socket (``Delivery.ws``), all that
+        was queued in one write; then wait while the peer's buffer is over the high-water mark,
+        as aiohttp's own ``send_frame`` does. Nothing goes after our close frame."""
+        transport = self.request.transport
+        if self.ws.closed or transport is None or transport.is_closing():
+            raise ConnectionResetError("websocket closing")
+        transport.write(data)
+        protocol = self.request.protocol
+        if protocol.writing_paused:
+            await protocol._drain_helper()
 
     # --- client frames ----------------------------------------------------------------------
 
