@@ -43,6 +43,12 @@ def add_service_flags(p: argparse.ArgumentParser) -> None:
         help="pending or processing jobs one client address may have (default 20)",
     )
     p.add_argument(
+        "--max-streams-per-client",
+        dest="max_streams_per_client",
+        type=int,
+        help="open SSE + WebSocket streams one client address may hold (default 64)",
+    )
+    p.add_argument(
         "--uvloop",
         action="store_true",
         default=os.environ.get("DOCCOUNT_UVLOOP", "") not in ("", "0"),

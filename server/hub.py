@@ -336,10 +336,14 @@ class Hub:
             sub.task.cancel()
 
     async def _follow(self, sub: Subscription, start: Start) -> None:
+        # The first deliveries (a snapshot: a whole job) are queued, then let go: callers keep
+        # ``start`` for the connection's lifetime.
+        deliveries, start.deliveries = start.deliveries, []
         try:
-            for delivery in start.deliveries:
+            for delivery in deliveries:
                 if not await sub.put(delivery) or delivery.final:
                     return
+            del deliveries
             if start.done:
                 sub.outbox.end(sub)
                 return
@@ -356,6 +360,10 @@ class Hub:
                     None if sub.key == JOBS_FEED else sub.key,
                 ),
             )
+        finally:
+            # Attached (or done): a finished task need not stay on every idle connection.
+            if sub.task is asyncio.current_task():
+                sub.task = None
 
     async def _catch_up(self, sub: Subscription) -> None:
         key = sub.key

@@ -1,4 +1,4 @@
-"""The serve flags added for benchmarking: --uvloop and --max-queued-jobs-per-client."""
+"""The serve flags added for benchmarking: --uvloop and the per-client caps."""
 
 from __future__ import annotations
 
@@ -12,6 +12,12 @@ from server.cli import build_parser, new_event_loop, settings_from_args
 def test_max_queued_jobs_per_client_flag_reaches_settings() -> None:
     args = build_parser().parse_args(["serve", "--max-queued-jobs-per-client", "5000"])
     assert settings_from_args(args).max_queued_jobs_per_client == 5000
+
+
+def test_max_streams_per_client_flag_reaches_settings() -> None:
+    args = build_parser().parse_args(["serve", "--max-streams-per-client", "20000"])
+    assert settings_from_args(args).max_streams_per_client == 20000
+    assert settings_from_args(build_parser().parse_args(["serve"])).max_streams_per_client == 64
 
 
 def test_uvloop_flag_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
