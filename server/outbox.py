@@ -186,36 +186,35 @@ class Outbox:
             if reader is not None and not reader.done():
                 reader.set_result(None)
 
-    async def take(self) -> Item | None:
-        """The next item, or None once the outbox is closed (what was left is dropped)."""
+    async def _has_items(self) -> bool:
+        """Wait until something is queued (True) or the outbox is closed (False)."""
         while self.closed is None:
             if self._items:
-                item = self._items.pop(0)
-                if len(self._items) < self.catch_up_limit:
-                    self._wake_putters()
-                return item
+                return True
             self._reader = asyncio.get_running_loop().create_future()
             try:
                 await self._reader
             finally:
                 self._reader = None
-        return None
+        return False
+
+    async def take(self) -> Item | None:
+        """The next item, or None once the outbox is closed (what was left is dropped)."""
+        if not await self._has_items():
+            return None
+        item = self._items.pop(0)
+        if len(self._items) < self.catch_up_limit:
+            self._wake_putters()
+        return item
 
     async def take_all(self) -> list[Item] | None:
         """Everything queued, at once (written as one buffer), or None once the outbox is
         closed. Waits only when there is nothing queued."""
-        while self.closed is None:
-            if self._items:
-                items = self._items
-                self._items = []
-                self._wake_putters()
-                return items
-            self._reader = asyncio.get_running_loop().create_future()
-            try:
-                await self._reader
-            finally:
-                self._reader = None
-        return None
+        if not await self._has_items():
+            return None
+        items, self._items = self._items, []
+        self._wake_putters()
+        return items
 
     def _wake_putters(self) -> None:
         room = self._room

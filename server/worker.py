@@ -66,14 +66,12 @@ class Worker:
         self.settings = settings
         self.worker_id = worker_id or f"w-{secrets.token_hex(4)}"
         self._active: set[asyncio.Task[None]] = set()
-        self.running = False
 
     # --- driving ------------------------------------------------------------------------
 
     async def run(self, poll_s: float = 1.0) -> None:
         """Forever: keep up to ``max_active_jobs`` jobs running. Cancel to stop; jobs being
         processed stay claimable and resume on the next start."""
-        self.running = True
         retry_s = STORE_RETRY_FIRST_S
         try:
             while True:
@@ -93,7 +91,6 @@ class Worker:
                     self._active.add(task)
                     task.add_done_callback(self._active.discard)
         finally:
-            self.running = False
             for task in list(self._active):
                 task.cancel()
             for task in list(self._active):

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -20,6 +19,8 @@ from typing import Any
 import aiohttp
 
 from server.events import dumps, loads
+
+from .redis_server import free_port
 
 FIREFOX = os.environ.get("DOCCOUNT_FIREFOX") or "/usr/bin/firefox-esr"  # Debian's package
 
@@ -96,12 +97,6 @@ class Firefox:
             if time.monotonic() > deadline:
                 raise AssertionError(f"page never satisfied: {expression}")
             await asyncio.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

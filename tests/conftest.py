@@ -50,6 +50,15 @@ async def wait_until(
         await asyncio.sleep(step_s)
 
 
+@pytest.fixture(params=["sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each engine in turn: a real SQLite file, then the session's real redis-server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/store.db"
+    url: str = request.getfixturevalue("redis_url")
+    return url
+
+
 @pytest.fixture
 async def fake_naver() -> AsyncIterator[tuple[FakeNaver, str]]:
     fake = FakeNaver()

@@ -8,8 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from server.appkeys import STORE, WORKER
 from server.errors import StoreUnavailableError
 from server.events import loads
@@ -21,14 +19,6 @@ from server.worker import Worker
 from .conftest import base_settings, wait_until
 from .redis_server import free_port
 from .streams import SseBlocks, submit
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/http.db"
-    url: str = request.getfixturevalue("redis_url")
-    return url
 
 
 async def status_of(client: Any, job_id: str) -> dict[str, Any]:

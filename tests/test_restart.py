@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import socket
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,56 +13,7 @@ import pytest
 from server.fakeupstream import FakeNaver, fake_total
 
 from .conftest import wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ServerProcess:
-    def __init__(self, db: Path, naver_base: str, *extra: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.args = [
-            sys.executable, "-m", "server", "serve",
-            "--port", str(self.port), "--store", f"sqlite:///{db}", *extra,
-        ]  # fmt: skip
-        self.env = {
-            **os.environ,
-            "NAVER_CLIENT_ID": "test-id",
-            "NAVER_CLIENT_SECRET": "test-secret",
-            "NAVER_API_BASE": naver_base,
-        }
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self, http: aiohttp.ClientSession) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            *self.args,
-            env=self.env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-
-        async def up() -> bool:
-            try:
-                async with http.get(self.url + "/api/config") as resp:
-                    return resp.status == 200
-            except aiohttp.ClientError:
-                return False
-
-        await wait_until(up, timeout_s=20, step_s=0.05)
-
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            await self.proc.wait()
+from .procs import Proc, Procs
 
 
 @pytest.fixture
@@ -76,9 +22,19 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def job_of(http: aiohttp.ClientSession, server: ServerProcess, job_id: str) -> dict[str, Any]:
+async def job_of(http: aiohttp.ClientSession, server: Proc, job_id: str) -> dict[str, Any]:
     async with http.get(f"{server.url}/api/documents/status", params={"jobId": job_id}) as resp:
         return (await resp.json())["job"]  # type: ignore[no-any-return]
+
+
+async def serve(procs: Procs, name: str, db: Path) -> Proc:
+    """A whole service (web and worker) on the SQLite file, counting against the fake."""
+    return await procs.listening(
+        name,
+        *("-m", "server", "serve", "--store", f"sqlite:///{db}", "--port", "{port}"),
+        *("--rate", "60"),
+        ready_path="/api/config",
+    )
 
 
 async def test_sigkill_mid_job_resumes_without_recount(tmp_path, fake_naver, http):
@@ -88,9 +44,10 @@ async def test_sigkill_mid_job_resumes_without_recount(tmp_path, fake_naver, htt
     db = tmp_path / "jobs.db"
     keywords = [f"키워드{i}" for i in range(60)]
     categories = ["blog", "news"]
-    first = ServerProcess(db, base, "--rate", "60")
-    await first.start(http)
+    procs = Procs(tmp_path)
+    procs.env["NAVER_API_BASE"] = base
     try:
+        first = await serve(procs, "first", db)
         async with http.post(
             f"{first.url}/api/documents/batch",
             json={"keywords": keywords, "categories": categories},
@@ -101,14 +58,10 @@ async def test_sigkill_mid_job_resumes_without_recount(tmp_path, fake_naver, htt
             return (await job_of(http, first, job_id))["progress"]["current"] >= 15
 
         await wait_until(some_done, timeout_s=20)
-        await first.kill()
-    finally:
-        await first.stop()
-    done_at_kill = len({(c.query, c.api) for c in fake.calls})
+        first.kill()  # SIGKILL: no shutdown code runs
+        done_at_kill = len({(c.query, c.api) for c in fake.calls})
 
-    second = ServerProcess(db, base, "--rate", "60")
-    await second.start(http)
-    try:
+        second = await serve(procs, "second", db)
 
         async def completed() -> bool:
             return (await job_of(http, second, job_id))["status"] == "completed"
@@ -116,7 +69,7 @@ async def test_sigkill_mid_job_resumes_without_recount(tmp_path, fake_naver, htt
         await wait_until(completed, timeout_s=30)
         job = await job_of(http, second, job_id)
     finally:
-        await second.stop()
+        procs.stop_all()
 
     assert done_at_kill < len(keywords) * len(categories)  # really killed mid-job
     assert [r["index"] for r in job["results"]] == list(range(len(keywords)))

@@ -10,7 +10,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,14 +63,6 @@ JOB_KEYS = [
     "lastEventId",
     "source",
 ]
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/contract.db"
-    url: str = request.getfixturevalue("redis_url")
-    return url
 
 
 @pytest.fixture

@@ -745,7 +745,7 @@ class SqliteStore(Store):
     async def cleanup(self, now: int) -> int:
         cutoff = now - int(self.settings.job_ttl_s * 1000)
 
-        def _cleanup(db: sqlite3.Connection) -> int:
+        def _cleanup(db: sqlite3.Connection) -> list[str]:
             ids = [
                 r[0]
                 for r in db.execute(
@@ -762,11 +762,14 @@ class SqliteStore(Store):
                 "DELETE FROM events WHERE job_id = ? AND created_at < ?", (JOBS_FEED, cutoff)
             )
             db.execute("DELETE FROM cache WHERE expires_at <= ?", (now,))
-            return len(ids)
+            return ids
 
         removed = await self._tx(_cleanup)
         self._json_cache.clear()
-        return removed
+        # Signals left by waiters of these jobs (a reader that timed out, a worker's cancel
+        # watch) would otherwise stay in the map for the life of the process.
+        self._notify(*removed, *("cancel:" + job_id for job_id in removed))
+        return len(removed)
 
     async def job_stats(self) -> dict[str, Any]:
         def _stats() -> dict[str, Any]:
