@@ -11,6 +11,20 @@ const ORDER = ['sse', 'ws', 'poll'];
 const POLL_MS = { job: 2000, jobs: 5000 };
 const USEFUL_AFTER_MS = 4000; // a connection that lived this long without error counts as working
 
+/** A server frame as an object, or null for anything that is not JSON. */
+function parseFrame(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a connection that just failed had worked: it delivered, or it lived long enough. */
+function wasUseful(got, openedAt) {
+  return got || (openedAt > 0 && Date.now() - openedAt > USEFUL_AFTER_MS);
+}
+
 function available(t) {
   if (t === 'sse') return typeof window.EventSource === 'function';
   if (t === 'ws') return typeof window.WebSocket === 'function';
@@ -142,12 +156,8 @@ export class LiveStream {
     };
     const onMessage = (e) => {
       if (!this.live(gen)) return;
-      let data;
-      try {
-        data = JSON.parse(e.data);
-      } catch {
-        return;
-      }
+      const data = parseFrame(e.data);
+      if (!data) return;
       got = true;
       if (data.id == null && e.lastEventId) data.id = e.lastEventId;
       if (!data.type) data.type = e.type;
@@ -170,7 +180,7 @@ export class LiveStream {
       // We reconnect ourselves (with a fresh ?lastEventId=) instead of letting EventSource do it.
       es.close();
       this.conn = null;
-      this.failed(gen, got || (openedAt > 0 && Date.now() - openedAt > USEFUL_AFTER_MS));
+      this.failed(gen, wasUseful(got, openedAt));
     };
   }
 
@@ -203,12 +213,8 @@ export class LiveStream {
     };
     ws.onmessage = (e) => {
       if (!this.live(gen)) return;
-      let data;
-      try {
-        data = JSON.parse(e.data);
-      } catch {
-        return;
-      }
+      const data = parseFrame(e.data);
+      if (!data) return;
       got = true;
       if (data.type === 'error') {
         this.serverError(data, gen);
@@ -221,7 +227,7 @@ export class LiveStream {
     ws.onclose = () => {
       if (!this.live(gen)) return;
       this.conn = null;
-      this.failed(gen, got || (openedAt > 0 && Date.now() - openedAt > USEFUL_AFTER_MS));
+      this.failed(gen, wasUseful(got, openedAt));
     };
   }
 

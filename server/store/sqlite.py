@@ -587,10 +587,11 @@ class SqliteStore(Store):
                 "INSERT OR IGNORE INTO results (job_id, idx, data) VALUES (?, ?, ?)",
                 (job_id, index, dumps(result)),
             )
-            if cur.rowcount:
-                db.execute("UPDATE jobs SET current = current + 1 WHERE id = ?", (job_id,))
+            # A repeated index (a resumed job's last commit) adds no progress.
+            step = 1 if cur.rowcount else 0
             current, total = db.execute(
-                "SELECT current, total FROM jobs WHERE id = ?", (job_id,)
+                "UPDATE jobs SET current = current + ? WHERE id = ? RETURNING current, total",
+                (step, job_id),
             ).fetchone()
             return self._append(db, job_id, "result", result_body(result, current, total))
 
