@@ -37,9 +37,8 @@ from .stack import (
     Upstream,
     hub_available,
     redis_store_available,
-    sqlite_url,
-    start_redis,
     start_server,
+    start_store,
     start_upstream,
     submit,
 )
@@ -134,10 +133,7 @@ async def ours(
 ) -> tuple[dict[str, float | None], float]:
     with Procs(section) as procs:
         upstream = await start_upstream(procs, latency_ms=1, keys=1, name="upstream-fanout")
-        if store == "redis":
-            store_url, db = await start_redis(procs), None
-        else:
-            store_url, db = sqlite_url("fanout")
+        store_url, db = await start_store(procs, store, "fanout")
         server = await start_server(
             procs,
             store_url=store_url,

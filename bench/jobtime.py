@@ -16,9 +16,8 @@ import aiohttp
 from .common import Procs, Row, Section
 from .stack import (
     redis_store_available,
-    sqlite_url,
-    start_redis,
     start_server,
+    start_store,
     start_upstream,
     submit,
     wait_done,
@@ -42,11 +41,7 @@ async def one_job(
 ) -> None:
     with Procs(section) as procs:
         upstream = await start_upstream(procs, LATENCY_MS, keys=keys)
-        if store == "redis":
-            store_url, db_path = await start_redis(procs), None
-        else:
-            store_url, db = sqlite_url("jobtime")
-            db_path = db
+        store_url, db_path = await start_store(procs, store, "jobtime")
         server = await start_server(
             procs,
             store_url=store_url,

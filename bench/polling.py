@@ -33,9 +33,8 @@ from .stack import (
     Server,
     get_job,
     redis_store_available,
-    sqlite_url,
-    start_redis,
     start_server,
+    start_store,
     start_upstream,
     submit,
     wait_done,
@@ -113,7 +112,7 @@ async def status_case(
 ) -> float | None:
     with Procs(section) as procs:
         upstream = await start_upstream(procs, latency_ms=0, keys=1, name="upstream-poll")
-        store_url = await start_redis(procs) if store == "redis" else sqlite_url("poll")[0]
+        store_url, _ = await start_store(procs, store, "poll")
         server = await start_server(
             procs,
             store_url=store_url,
@@ -176,7 +175,7 @@ async def in_progress_case(section: Section, store: str, uvloop: bool, seconds: 
     """Polls that miss the finished-job cache: the job is running (results still arriving)."""
     with Procs(section) as procs:
         upstream = await start_upstream(procs, latency_ms=0, keys=1, name="upstream-inprogress")
-        store_url = await start_redis(procs) if store == "redis" else sqlite_url("inprog")[0]
+        store_url, _ = await start_store(procs, store, "inprog")
         server = await start_server(
             procs,
             store_url=store_url,
@@ -212,7 +211,7 @@ async def in_progress_case(section: Section, store: str, uvloop: bool, seconds: 
 
 async def submit_case(section: Section, store: str, uvloop: bool, seconds: int) -> None:
     with Procs(section) as procs:
-        store_url = await start_redis(procs) if store == "redis" else sqlite_url("submit")[0]
+        store_url, _ = await start_store(procs, store, "submit")
         server = await start_server(
             procs,
             store_url=store_url,

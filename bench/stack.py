@@ -118,6 +118,14 @@ def sqlite_url(tag: str) -> tuple[str, Path]:
     return f"sqlite:///{path}", path  # path is absolute, so this is sqlite:////tmp/...
 
 
+async def start_store(procs: Procs, store: str, tag: str) -> tuple[str, Path | None]:
+    """The store URL for ``store`` ("redis": our own redis-server; else a fresh SQLite file),
+    and the SQLite file's path (None on redis)."""
+    if store == "redis":
+        return await start_redis(procs), None
+    return sqlite_url(tag)
+
+
 async def start_server(
     procs: Procs,
     *,
