@@ -29,7 +29,7 @@ def redis_store_available() -> bool:
 
 def hub_available() -> bool:
     """SSE / WebSocket endpoints land from the hub branch."""
-    return importlib.util.find_spec("server.hub") is not None
+    return importlib.util.find_spec("server.live.hub") is not None
 
 
 @dataclass
@@ -67,7 +67,7 @@ async def start_upstream(
         [
             PY,
             "-m",
-            "server.fakeupstream",
+            "tests.support.fakeupstream",
             "--port",
             str(port),
             "--latency-ms",

@@ -7,13 +7,13 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
-from .counting import KeywordCounter
-from .hub import Hub
-from .metrics import Metrics
-from .providers.base import Provider
-from .settings import Settings
-from .store.base import Store
-from .worker import Worker
+from server.live.hub import Hub
+from server.metrics import Metrics
+from server.settings import Settings
+from server.store.base import Store
+from server.work.counting import KeywordCounter
+from server.work.providers.base import Provider
+from server.work.worker import Worker
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from .app import create_app
-from .client import CLIENT_COMMANDS, add_client_parsers, client_main
-from .logs import configure_logging
-from .settings import Settings, settings_from_env
+from server.api.app import create_app
+from server.client import CLIENT_COMMANDS, add_client_parsers, client_main
+from server.logs import configure_logging
+from server.settings import Settings, settings_from_env
 
 log = logging.getLogger("doccount")
 
@@ -85,7 +85,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if "cors_origins" in overrides:
         overrides["cors_origins"] = tuple(overrides["cors_origins"])
     if "categories" in overrides:
-        from .categories import parse_categories
+        from server.categories import parse_categories
 
         overrides["categories"] = parse_categories(overrides["categories"])
     return settings_from_env(**overrides)

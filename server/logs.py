@@ -6,8 +6,8 @@ import logging
 import sys
 from collections.abc import Iterable
 
-from .events import dumps
-from .settings import Settings
+from server.events import dumps
+from server.settings import Settings
 
 
 class RedactSecrets(logging.Filter):

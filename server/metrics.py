@@ -18,9 +18,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .counting import KeywordCounter
-from .providers.base import Provider, RateLimiter
-from .store.base import Store
+from server.store.base import Store
+from server.work.counting import KeywordCounter
+from server.work.providers.base import Provider, RateLimiter
 
 TRANSPORTS = ("sse", "ws")
 

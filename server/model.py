@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .categories import UnknownCategoryError, parse_categories
-from .errors import ApiError
+from server.categories import UnknownCategoryError, parse_categories
+from server.errors import ApiError
 
 PENDING = "pending"
 PROCESSING = "processing"

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .categories import DEFAULT_CATEGORIES, parse_categories
+from server.categories import DEFAULT_CATEGORIES, parse_categories
 
 DEFAULT_STORE_URL = "sqlite:///./data/doccount.db"
 DEFAULT_NAVER_BASE_URL = "https://openapi.naver.com/v1/search"

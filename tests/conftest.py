@@ -6,11 +6,7 @@ redis fixtures (tests/redis_server.py) start a real redis-server.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,36 +14,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from server.app import create_app
-from server.fakeupstream import FakeNaver
-from server.settings import NaverKey, Settings
-
-from .redis_server import redis_server, redis_url  # noqa: F401 (fixtures)
-
-REQUIRE_SERVICES = os.environ.get("DOCCOUNT_REQUIRE_SERVICES") == "1"
-
-
-def skip_or_fail(reason: str) -> None:
-    """Missing service: a skip on a developer's machine, a failure in CI."""
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{reason} (DOCCOUNT_REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
-
-
-async def wait_until(
-    predicate: Callable[[], Awaitable[bool] | bool], timeout_s: float = 10.0, step_s: float = 0.01
-) -> None:
-    """Bounded poll of a condition; fails the test when it does not hold in time."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if not isinstance(value, bool):
-            value = await value
-        if value:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(step_s)
+from server.api.app import create_app
+from server.settings import Settings
+from tests.support.common import base_settings
+from tests.support.fakeupstream import FakeNaver
+from tests.support.redis_server import redis_server, redis_url  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -66,22 +37,6 @@ async def fake_naver() -> AsyncIterator[tuple[FakeNaver, str]]:
     await server.start_server()
     yield fake, str(server.make_url("/v1/search"))
     await server.close()
-
-
-def base_settings(tmp_path: Path, naver_base_url: str, **overrides: Any) -> Settings:
-    settings = Settings(
-        store_url=f"sqlite:///{tmp_path}/doccount.db",
-        provider="naver",
-        naver_keys=(NaverKey("test-id", "test-secret"),),
-        naver_base_url=naver_base_url,
-        rate_per_s=1000.0,
-        retry_base_s=0.001,
-        retry_max_s=0.01,
-        request_timeout_s=2.0,
-        progress_interval_s=3600.0,
-        cleanup_interval_s=3600.0,
-    )
-    return replace(settings, **overrides)
 
 
 @pytest.fixture
@@ -103,3 +58,16 @@ async def make_client() -> AsyncIterator[Callable[[Settings], Awaitable[TestClie
     yield _make
     for client in clients:
         await client.close()
+
+
+# Tiers: each folder under tests/ is a marker (unit, store, live, api, procs, browser), so
+# `pytest -m "not browser and not procs"` (make test-fast) runs what needs no browser and no
+# extra service process.
+TIERS = ("unit", "store", "live", "api", "procs", "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = item.path.parent.name
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from ..settings import Settings
-from .base import Store
+from server.settings import Settings
+from server.store.base import Store
 
 __all__ = ["Store", "store_from_url"]
 
 
 def store_from_url(url: str, settings: Settings) -> Store:
     if url.startswith("sqlite://"):
-        from .sqlite import SqliteStore
+        from server.store.sqlite import SqliteStore
 
         return SqliteStore(url, settings)
     if url.startswith(("redis://", "rediss://")):
-        from .redis import RedisStore  # type: ignore[import-not-found,unused-ignore]
+        from server.store.redis import RedisStore  # type: ignore[import-not-found,unused-ignore]
 
         store: Store = RedisStore(url, settings)
         return store

@@ -10,9 +10,9 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-from ..events import Event, EventPage, dumps
-from ..model import ClaimedJob, JobSpec
-from ..providers.base import KeyRegistry, RateLimiter
+from server.events import Event, EventPage, dumps
+from server.model import ClaimedJob, JobSpec
+from server.work.providers.base import KeyRegistry, RateLimiter
 
 
 class Store(abc.ABC):

@@ -46,15 +46,15 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from ..errors import StoreUnavailableError
-from ..events import Event, EventPage, dumps, loads, parse_seq, splice_results
-from ..model import JOBS_FEED, PENDING, PROCESSING, TERMINAL, ClaimedJob, JobSpec, now_ms
-from ..providers.base import KeyRegistry, RateLimiter
-from ..settings import Settings
-from . import redis_scripts as lua
-from .base import Store
-from .jsoncache import TerminalJsonCache
-from .redis_limits import RedisKeyRegistry, RedisRateLimiter, is_unavailable
+from server.errors import StoreUnavailableError
+from server.events import Event, EventPage, dumps, loads, parse_seq, splice_results
+from server.model import JOBS_FEED, PENDING, PROCESSING, TERMINAL, ClaimedJob, JobSpec, now_ms
+from server.settings import Settings
+from server.store import redis_scripts as lua
+from server.store.base import Store
+from server.store.jsoncache import TerminalJsonCache
+from server.store.redis_limits import RedisKeyRegistry, RedisRateLimiter, is_unavailable
+from server.work.providers.base import KeyRegistry, RateLimiter
 
 log = logging.getLogger("doccount.redis")
 

@@ -16,8 +16,8 @@ import time
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
-from ..errors import StoreUnavailableError
-from .redis_scripts import ACQUIRE, PENALIZE
+from server.errors import StoreUnavailableError
+from server.store.redis_scripts import ACQUIRE, PENALIZE
 
 log = logging.getLogger("doccount.redis")
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from string import Template
 
-from ..events import dumps
-from ..model import JOBS_FEED
+from server.events import dumps
+from server.model import JOBS_FEED
 
 # Shared by all scripts. $prefix etc. are filled in once, at registration.
 PRELUDE = Template(

@@ -21,8 +21,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import StoreUnavailableError
-from ..events import (
+from server.errors import StoreUnavailableError
+from server.events import (
     Event,
     EventPage,
     dumps,
@@ -34,7 +34,7 @@ from ..events import (
     splice_results,
     status_body,
 )
-from ..model import (
+from server.model import (
     CANCELLED,
     JOBS_FEED,
     PENDING,
@@ -45,11 +45,11 @@ from ..model import (
     JobSpec,
     now_ms,
 )
-from ..providers.base import KeyRegistry, RateLimiter
-from ..ratelimit import LocalKeyRegistry, LocalRateLimiter
-from ..settings import Settings
-from .base import Store
-from .jsoncache import TerminalJsonCache
+from server.settings import Settings
+from server.store.base import Store
+from server.store.jsoncache import TerminalJsonCache
+from server.store.sqlite_limits import LocalKeyRegistry, LocalRateLimiter
+from server.work.providers.base import KeyRegistry, RateLimiter
 
 T = TypeVar("T")
 

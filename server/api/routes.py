@@ -1,0 +1,25 @@
+"""URL map."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.api import views
+from server.api.ops import setup_ops_routes
+from server.api.views import WEB_DIR
+from server.live import sse, ws
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/api/documents/batch", views.create_batch)
+    app.router.add_get("/api/documents/status", views.job_status)
+    app.router.add_get("/api/documents/count", views.count_keyword)
+    app.router.add_get("/api/documents/jobs", views.list_jobs)
+    app.router.add_delete("/api/documents/jobs/{job_id}", views.cancel_job)
+    app.router.add_get("/api/config", views.config)
+    app.router.add_get("/api/documents/events", sse.stream_events)
+    app.router.add_get("/api/documents/ws", ws.websocket)
+    app.router.add_get("/", views.index)
+    setup_ops_routes(app)
+    if WEB_DIR.is_dir():
+        app.router.add_static("/static", WEB_DIR, append_version=False)

@@ -1,0 +1,143 @@
+"""HTTP handlers of the JSON API (streams live in their own modules)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from server.appkeys import COUNTER, PROVIDER, SETTINGS, STORE
+from server.categories import CATEGORIES
+from server.errors import ApiError
+from server.events import dumps, loads
+from server.model import JobSpec, check_job_id, new_job_id, now_ms, parse_submission
+from server.work.providers.base import FatalProviderError
+
+log = logging.getLogger("doccount.batch")
+
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+
+
+def ok(body: dict[str, Any], status: int = 200) -> web.Response:
+    return web.json_response({"success": True, **body}, status=status, dumps=dumps)
+
+
+def client_address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+async def read_json(request: web.Request) -> Any:
+    raw = await request.read()  # raises 413 past client_max_size
+    if not raw.strip():
+        raise ApiError(400, "invalid_json", "요청 본문이 비어 있습니다 (JSON 필요)")
+    try:
+        return loads(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_json", "요청 본문이 올바른 JSON이 아닙니다") from None
+
+
+async def create_batch(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    store = request.app[STORE]
+    keywords, categories, priority = parse_submission(
+        await read_json(request),
+        default_categories=settings.categories,
+        max_keywords=settings.max_keywords,
+        max_keyword_chars=settings.max_keyword_chars,
+    )
+    client = client_address(request)
+    if await store.count_queued(client) >= settings.max_queued_jobs_per_client:
+        raise ApiError(
+            429,
+            "too_many_jobs",
+            f"대기 중인 작업이 너무 많습니다 (최대 {settings.max_queued_jobs_per_client}개). "
+            "앞선 작업이 끝난 뒤 다시 시도하세요",
+            headers={"Retry-After": "30"},
+        )
+    created = now_ms()
+    spec = JobSpec(
+        id=new_job_id(created),
+        keywords=keywords,
+        categories=categories,
+        priority=priority,
+        created_ms=created,
+        source=request.app[PROVIDER].name,
+        client=client,
+    )
+    await store.create_job(spec)
+    log.info("[배치] 작업 생성: %s, 키워드 %d개", spec.id, len(keywords))
+    return ok({"jobId": spec.id, "message": "배치 작업이 시작되었습니다"})
+
+
+async def job_status(request: web.Request) -> web.Response:
+    job_id = check_job_id(request.query.get("jobId"))
+    # The stored result texts go out as they are: no decode and re-encode per poll.
+    job_json = await request.app[STORE].get_job_json(job_id)
+    if job_json is None:
+        raise ApiError(404, "job_not_found", "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)")
+    return web.Response(
+        text='{"success":true,"job":' + job_json + "}", content_type="application/json"
+    )
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    raw = request.query.get("limit", "50")
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_limit", "limit은 1~200 사이의 정수여야 합니다") from None
+    if not 1 <= limit <= 200:
+        raise ApiError(400, "invalid_limit", "limit은 1~200 사이의 정수여야 합니다")
+    return ok({"jobs": await request.app[STORE].list_jobs(limit)})
+
+
+async def cancel_job(request: web.Request) -> web.Response:
+    job_id = check_job_id(request.match_info["job_id"])
+    job = await request.app[STORE].request_cancel(job_id)
+    if job is None:
+        raise ApiError(404, "job_not_found", "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)")
+    log.info("[배치] 작업 취소 요청: %s", job_id)
+    return ok({"job": job})
+
+
+async def count_keyword(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    if "keyword" not in request.query:
+        raise ApiError(400, "missing_keyword", "keyword 파라미터가 필요합니다")
+    keywords, categories, _ = parse_submission(
+        {
+            "keywords": [request.query["keyword"]],
+            "categories": request.query["categories"].split(",")
+            if "categories" in request.query
+            else None,
+        },
+        default_categories=settings.categories,
+        max_keywords=1,
+        max_keyword_chars=settings.max_keyword_chars,
+    )
+    try:
+        result = await request.app[COUNTER].count(keywords[0], categories)
+    except FatalProviderError as exc:
+        raise ApiError(503, exc.code, str(exc)) from None
+    return ok({"keyword": result["keyword"], "counts": result["counts"], "result": result})
+
+
+async def config(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    return ok(
+        {
+            "provider": request.app[PROVIDER].name,
+            "categories": [{"name": c.name, "label": c.label_ko} for c in CATEGORIES.values()],
+            "defaultCategories": list(settings.categories),
+            "maxKeywords": settings.max_keywords,
+            "maxKeywordChars": settings.max_keyword_chars,
+            "ratePerSec": settings.rate_per_s,
+            "authRequired": settings.api_token is not None,
+        }
+    )
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})

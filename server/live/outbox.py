@@ -1,0 +1,235 @@
+"""What a live connection is sent, and the bounded queue that holds it until it is written.
+
+A Delivery wraps one event's JSON (encoded once, when it was appended to the log) and caches its
+wire forms, so a feed with a thousand subscribers frames each event once, not a thousand times.
+An Outbox is one connection's queue: the hub's feed *offers* (never waits; a full outbox means a
+slow consumer, which is cut off), a subscription catching up from the store *puts* (waits for
+room, at its own pace), and the connection's pump *takes*.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from server.events import Event
+
+# Whoever queued an item (the hub's Subscription); the outbox only hands it back, so it is a
+# type parameter rather than an import of the hub (which would make the two import each other).
+S = TypeVar("S")
+
+# Not an event type: marks the end of a subscription with nothing more to send (or, over
+# WebSocket, with an error frame to send).
+END = "_end"
+
+# Why an outbox was closed; the pump stops at once whatever the reason.
+SLOW = "slow consumer"
+SHUTDOWN = "shutdown"
+GONE = "connection closed"
+
+
+class Delivery:
+    __slots__ = ("_sse", "_ws", "final", "id", "json", "type")
+
+    def __init__(self, id_: str | None, type_: str, json: str, final: bool = False) -> None:
+        self.id = id_
+        self.type = type_
+        self.json = json
+        # The last delivery of its subscription (a job's terminal status, or a snapshot of a
+        # job that is already over).
+        self.final = final
+        self._sse: bytes | None = None
+        self._ws: bytes | None = None
+
+    @classmethod
+    def of(cls, event: Event, final: bool = False) -> Delivery:
+        return cls(event.id, event.type, event.json, final)
+
+    @classmethod
+    def end(cls, error_json: str = "") -> Delivery:
+        return cls(None, END, error_json, True)
+
+    def sse(self) -> bytes:
+        """The SSE frame: ``id:``, ``event:`` and the JSON as ``data:``, as is."""
+        if self._sse is None:
+            head = f"id: {self.id}\n" if self.id is not None else ""
+            # orjson escapes every line break inside strings, so this is one data line; split
+            # anyway should some other encoder ever produce one.
+            data = "\ndata: ".join(self.json.splitlines()) if "\n" in self.json else self.json
+            self._sse = f"{head}event: {self.type}\ndata: {data}\n\n".encode()
+        return self._sse
+
+    def ws(self) -> bytes:
+        """The whole WebSocket text frame as a server sends it (final, unmasked, uncompressed):
+        built once, written as is to every socket."""
+        if self._ws is None:
+            payload = self.json.encode()
+            n = len(payload)
+            if n < 126:
+                head = struct.pack("!BB", 0x81, n)
+            elif n < 65536:
+                head = struct.pack("!BBH", 0x81, 126, n)
+            else:
+                head = struct.pack("!BBQ", 0x81, 127, n)
+            self._ws = head + payload
+        return self._ws
+
+
+class Page:
+    """What a feed publishes at once to all its subscribers: consecutive deliveries, whose
+    wire forms are joined once for every connection (one write each)."""
+
+    __slots__ = ("_sse", "_ws", "deliveries", "final", "last")
+
+    def __init__(self, deliveries: list[Delivery]) -> None:
+        self.deliveries = deliveries
+        self.last = deliveries[-1].id
+        self.final = deliveries[-1].final
+        self._sse: bytes | None = None
+        self._ws: bytes | None = None
+
+    def sse_chunk(self) -> bytes:
+        """The SSE frames as one HTTP/1.1 chunk of the stream's chunked body."""
+        if self._sse is None:
+            data = b"".join(d.sse() for d in self.deliveries)
+            self._sse = b"%x\r\n%b\r\n" % (len(data), data)
+        return self._sse
+
+    def ws(self) -> bytes:
+        """The WebSocket frames, back to back."""
+        if self._ws is None:
+            self._ws = b"".join(d.ws() for d in self.deliveries)
+        return self._ws
+
+
+# A connection's way to write a page at once, from the feed, without waking its pump. False:
+# not now (not started, closing, or the peer's buffer over its high-water mark): queue it.
+Sink = Callable[[S, Page], bool]
+
+Item = tuple[S | None, Delivery]
+
+
+class Outbox(Generic[S]):
+    __slots__ = (
+        "_items",
+        "_on_cut",
+        "_reader",
+        "_room",
+        "capacity",
+        "catch_up_limit",
+        "closed",
+        "sink",
+    )
+
+    def __init__(self, capacity: int, on_cut: Callable[[], None]) -> None:
+        self.capacity = max(2, capacity)
+        # Catching up stops at half, so that live events always find room behind a backlog.
+        self.catch_up_limit = self.capacity // 2
+        # A list, not a deque: a deque's first block is ~600 bytes, on every idle connection.
+        self._items: list[Item[S]] = []
+        self._reader: asyncio.Future[None] | None = None
+        # Set while a subscription catching up waits for room (made only then: most never do).
+        self._room: asyncio.Future[None] | None = None
+        self._on_cut = on_cut
+        self.closed: str | None = None
+        self.sink: Sink[S] | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def offer(self, sub: S | None, delivery: Delivery) -> bool:
+        """Queue without waiting. A full outbox is a consumer that cannot keep up: it is closed
+        and its connection cut (it resumes by id), so nobody upstream ever waits for it."""
+        if self.closed is not None:
+            return False
+        if len(self._items) >= self.capacity:
+            self.close(SLOW)
+            self._on_cut()
+            return False
+        self._items.append((sub, delivery))
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)
+        return True
+
+    def write_through(self, sub: S, page: Page) -> bool:
+        """Hand ``page`` straight to the connection when nothing is queued and the pump is
+        waiting: no queueing, no task switch. A final page always takes the queue, so that the
+        pump sees the end."""
+        sink = self.sink
+        reader = self._reader
+        if sink is None or reader is None or reader.done() or self._items or page.final:
+            return False
+        return sink(sub, page)
+
+    async def put(self, sub: S | None, delivery: Delivery) -> bool:
+        """Queue once there is room below the catch-up limit. False if the outbox closed."""
+        while len(self._items) >= self.catch_up_limit and self.closed is None:
+            if self._room is None or self._room.done():
+                self._room = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._room)
+        if self.closed is not None:
+            return False
+        self._items.append((sub, delivery))
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)
+        return True
+
+    def end(self, sub: S | None, error_json: str = "") -> None:
+        """Mark a subscription's end. Past capacity on purpose: it is one small item, and
+        dropping it would leave the connection waiting for nothing."""
+        if self.closed is None:
+            self._items.append((sub, Delivery.end(error_json)))
+            reader = self._reader
+            if reader is not None and not reader.done():
+                reader.set_result(None)
+
+    async def _has_items(self) -> bool:
+        """Wait until something is queued (True) or the outbox is closed (False)."""
+        while self.closed is None:
+            if self._items:
+                return True
+            self._reader = asyncio.get_running_loop().create_future()
+            try:
+                await self._reader
+            finally:
+                self._reader = None
+        return False
+
+    async def take(self) -> Item[S] | None:
+        """The next item, or None once the outbox is closed (what was left is dropped)."""
+        if not await self._has_items():
+            return None
+        item = self._items.pop(0)
+        if len(self._items) < self.catch_up_limit:
+            self._wake_putters()
+        return item
+
+    async def take_all(self) -> list[Item[S]] | None:
+        """Everything queued, at once (written as one buffer), or None once the outbox is
+        closed. Waits only when there is nothing queued."""
+        if not await self._has_items():
+            return None
+        items, self._items = self._items, []
+        self._wake_putters()
+        return items
+
+    def _wake_putters(self) -> None:
+        room = self._room
+        if room is not None:
+            self._room = None
+            if not room.done():
+                room.set_result(None)
+
+    def close(self, reason: str) -> None:
+        if self.closed is not None:
+            return
+        self.closed = reason
+        self._items.clear()
+        self._wake_putters()
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)

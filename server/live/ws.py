@@ -1,0 +1,243 @@
+"""``GET /api/documents/ws``: one WebSocket carrying any number of jobs (and the jobs feed).
+
+Client frames: ``{"type": "subscribe", "jobId": ..., "lastEventId"?: ...}``,
+``{"type": "subscribe", "jobs": "all"}`` and the matching ``unsubscribe``. Server frames: the
+event JSON exactly as SSE sends it, and ``{"type": "error", "code", "message", "jobId"?}`` for a
+frame we cannot serve (the socket stays open).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from server.appkeys import HUB, SETTINGS
+from server.errors import ApiError, StoreUnavailableError
+from server.events import loads
+from server.live.hub import Hub, Subscription, error_json, parse_event_id
+from server.live.outbox import GONE, SHUTDOWN, Delivery, Outbox, Page
+from server.model import JOBS_FEED, check_job_id
+
+log = logging.getLogger("doccount.ws")
+
+# Close codes. A consumer too slow for its queue gets 4008 (private range, after 1008 "policy")
+# once it has read what was already on its way; it resumes by id. One that does not read that
+# far within the hub's close_timeout_s is aborted (a close frame could never reach it).
+SLOW_CONSUMER = 4008
+SLOW_CONSUMER_REASON = b"slow consumer"
+GOING_AWAY_REASON = b"server shutdown"
+
+
+class WsConnection:
+    __slots__ = (
+        "_closing",
+        "hub",
+        "max_subscriptions",
+        "outbox",
+        "protocol",
+        "request",
+        "subs",
+        "transport",
+        "ws",
+    )
+
+    def __init__(self, hub: Hub, request: web.Request, ws: web.WebSocketResponse) -> None:
+        self.hub = hub
+        self.request = request
+        self.ws = ws
+        self.max_subscriptions = request.app[SETTINGS].max_streams_per_client
+        self.outbox: Outbox[Subscription] = Outbox(hub.capacity, self._cut)
+        self.outbox.sink = self._write_now
+        # Looked up once: the feed checks them for every page it hands over.
+        self.transport = request.transport
+        self.protocol = request.protocol
+        self.subs: dict[str, Subscription] = {}
+        self._closing: asyncio.Task[None] | None = None
+
+    # --- closing ----------------------------------------------------------------------------
+
+    def _cut(self) -> None:
+        self.hub.note_cut("ws")
+        self._close_soon(SLOW_CONSUMER, SLOW_CONSUMER_REASON)
+
+    async def shutdown(self) -> None:
+        self.outbox.close(SHUTDOWN)
+        self._close_soon(WSCloseCode.GOING_AWAY, GOING_AWAY_REASON)
+        assert self._closing is not None
+        await asyncio.shield(self._closing)
+
+    def _close_soon(self, code: int, reason: bytes) -> None:
+        if self._closing is None:
+            self._closing = asyncio.create_task(self._close(code, reason))
+
+    async def _close(self, code: int, reason: bytes) -> None:
+        """Politely; or, when the close frame cannot get through in time, abort."""
+        try:
+            await asyncio.wait_for(
+                self.ws.close(code=code, message=reason), self.hub.close_timeout_s
+            )
+        except (TimeoutError, ConnectionError):
+            if self.request.transport is not None:
+                self.request.transport.abort()
+
+    # --- running ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.hub.track(self)
+        pump = asyncio.create_task(self._pump())
+        try:
+            async for msg in self.ws:
+                if msg.type is WSMsgType.TEXT:
+                    await self._on_text(msg.data)
+                elif msg.type is WSMsgType.BINARY:
+                    self._error("invalid_frame", "텍스트(JSON) 메시지만 받습니다")
+                else:  # ERROR: a frame over max_msg_size, or a protocol violation
+                    break
+        finally:
+            for sub in self.subs.values():
+                self.hub.leave(sub)
+            self.subs.clear()
+            self.outbox.close(GONE)
+            self.hub.untrack(self)
+            pump.cancel()  # it may be stuck writing to a peer that is gone
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+            if self._closing is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._closing
+
+    async def _pump(self) -> None:
+        with contextlib.suppress(ConnectionError):
+            while (items := await self.outbox.take_all()) is not None:
+                frames = []
+                for sub, delivery in items:
+                    if sub is not None and self.subs.get(sub.key) is not sub:
+                        continue  # unsubscribed (or replaced) since this was queued
+                    if delivery.json:
+                        frames.append(delivery.ws())
+                    if sub is not None and delivery.final:
+                        # A job's subscription ends with its terminal status; the socket stays.
+                        del self.subs[sub.key]
+                        self.hub.leave(sub)
+                if frames:
+                    await self._write(frames[0] if len(frames) == 1 else b"".join(frames))
+                    self.hub.note_delivered("ws", len(frames))
+
+    def _write_now(self, sub: Subscription, page: Page) -> bool:
+        """The outbox's sink: the page's frames straight to the transport, while the peer keeps
+        up (the pump is waiting, nothing is queued, so nothing can be overtaken)."""
+        transport = self.transport
+        if (
+            transport is None
+            or transport.is_closing()
+            or self.ws.closed
+            or self.protocol.writing_paused
+            or self.subs.get(sub.key) is not sub
+        ):
+            return False
+        transport.write(page.ws())
+        self.hub.note_delivered("ws", len(page.deliveries))
+        return True
+
+    async def _write(self, data: bytes) -> None:
+        """Whole frames, framed once per event for every socket (``Delivery.ws``), all that
+        was queued in one write; then wait while the peer's buffer is over the high-water mark,
+        as aiohttp's own ``send_frame`` does. Nothing goes after our close frame."""
+        transport = self.request.transport
+        if self.ws.closed or transport is None or transport.is_closing():
+            raise ConnectionResetError("websocket closing")
+        transport.write(data)
+        protocol = self.request.protocol
+        if protocol.writing_paused:
+            await protocol._drain_helper()
+
+    # --- client frames ----------------------------------------------------------------------
+
+    def _error(self, code: str, message: str, key: str | None = None) -> None:
+        job_id = key if key is not None and key != JOBS_FEED else None
+        self.outbox.offer(None, Delivery(None, "error", error_json(code, message, job_id)))
+
+    async def _on_text(self, text: str) -> None:
+        try:
+            frame = loads(text)
+        except ValueError:
+            self._error("invalid_json", "메시지가 올바른 JSON이 아닙니다")
+            return
+        if not isinstance(frame, dict):
+            self._error("invalid_frame", "메시지는 JSON 객체여야 합니다")
+            return
+        kind = frame.get("type")
+        if kind not in ("subscribe", "unsubscribe"):
+            self._error("unknown_type", "type은 subscribe 또는 unsubscribe여야 합니다")
+            return
+        key: str | None = None
+        try:
+            key = self._target(frame)
+            if kind == "subscribe":
+                await self._subscribe(key, parse_event_id(frame.get("lastEventId")))
+            else:
+                self._unsubscribe(key)
+        except ApiError as exc:
+            if key is None and isinstance(frame.get("jobId"), str):
+                key = frame["jobId"]
+            self._error(exc.code, exc.message, key)
+        except StoreUnavailableError:
+            self._error("store_unavailable", "저장소에 연결할 수 없습니다. 다시 구독하세요", key)
+        except Exception:
+            # The socket has been upgraded: nothing may escape to the JSON error middleware.
+            log.exception("websocket frame failed: %s", kind)
+            self._error("internal_error", "서버 내부 오류가 발생했습니다", key)
+
+    @staticmethod
+    def _target(frame: dict[str, Any]) -> str:
+        if "jobs" in frame:
+            if frame["jobs"] != "all":
+                raise ApiError(400, "invalid_jobs", "jobs는 all만 가능합니다")
+            return JOBS_FEED
+        return check_job_id(frame.get("jobId"))
+
+    async def _subscribe(self, key: str, resume: str | None) -> None:
+        if key not in self.subs and len(self.subs) >= self.max_subscriptions:
+            raise ApiError(
+                400,
+                "too_many_subscriptions",
+                f"한 연결에서 최대 {self.max_subscriptions}개까지 구독할 수 있습니다",
+            )
+        start = await self.hub.open(key, resume)
+        if self.outbox.closed is not None:
+            return
+        # Subscribing again restarts from the id given: the old subscription's queued frames
+        # are dropped by the pump, so nothing arrives twice.
+        old = self.subs.pop(key, None)
+        if old is not None:
+            self.hub.leave(old)
+        sub = Subscription(key, self.outbox, start.last)
+        self.subs[key] = sub
+        self.hub.subscribe(sub, start)
+
+    def _unsubscribe(self, key: str) -> None:
+        sub = self.subs.pop(key, None)
+        if sub is None:
+            raise ApiError(400, "not_subscribed", "구독 중이 아닙니다")
+        self.hub.leave(sub)
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    hub = request.app[HUB]
+    settings = request.app[SETTINGS]
+    if hub.closing:
+        raise ApiError(503, "shutting_down", "서버가 종료 중입니다. 잠시 후 다시 연결하세요")
+    # No permessage-deflate: it would compress every event once per socket, the cost the hub
+    # avoids by framing each event once for all subscribers.
+    ws = web.WebSocketResponse(
+        heartbeat=settings.heartbeat_s,
+        max_msg_size=settings.max_ws_message_bytes,
+        compress=False,
+    )
+    await ws.prepare(request)
+    await WsConnection(hub, request, ws).run()
+    return ws

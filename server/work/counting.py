@@ -1,0 +1,59 @@
+"""One keyword's counts across categories: cache first, then the provider, concurrently.
+
+Shared by the worker and the single-keyword endpoint, so both go through the same limiter and
+cache. Each count is cached the moment it arrives: a process killed before the keyword's result
+is committed does not pay for that call again when the job resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from server.categories import CATEGORIES
+from server.store.base import Store
+from server.work.providers.base import FatalProviderError, KeywordError, Provider
+
+
+class KeywordCounter:
+    def __init__(self, store: Store, provider: Provider) -> None:
+        self.store = store
+        self.provider = provider
+
+    async def _fetch(self, keyword: str, category: str) -> int:
+        count = await self.provider.count(keyword, category)
+        await self.store.cache_put(keyword, category, count)
+        return count
+
+    async def count(self, keyword: str, categories: tuple[str, ...]) -> dict[str, Any]:
+        """The result item of the contract (without ``index``). Raises FatalProviderError."""
+        cached = await self.store.cache_get(keyword, categories)
+        missing = [c for c in categories if c not in cached]
+        outcomes = await asyncio.gather(
+            *(self._fetch(keyword, c) for c in missing), return_exceptions=True
+        )
+        fetched: dict[str, int] = {}
+        errors: dict[str, str] = {}
+        for category, outcome in zip(missing, outcomes, strict=True):
+            if isinstance(outcome, FatalProviderError):
+                raise outcome
+            if isinstance(outcome, KeywordError):
+                errors[category] = str(outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                fetched[category] = outcome
+        counts = {
+            c: cached[c] if c in cached else fetched[c] for c in categories if c not in errors
+        }
+        result: dict[str, Any] = {
+            "keyword": keyword,
+            "counts": counts,
+            "source": self.provider.name,
+            "cached": [c for c in categories if c in cached],
+            "error": None,
+        }
+        if errors:
+            result["errors"] = errors
+            result["error"] = "; ".join(f"{CATEGORIES[c].label_ko}: {m}" for c, m in errors.items())
+        return result

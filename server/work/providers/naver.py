@@ -1,0 +1,349 @@
+"""The real upstream: Naver Open API search, built to shared/naver-api.md.
+
+One ``count`` is one logical lookup. It may cost several upstream calls: keys that turn out
+unusable (401/403, daily quota) are retired and the next key is tried without spending a retry;
+transient failures (429/012, 5xx, timeouts, resets) are retried with exponential backoff and
+full jitter. Every upstream call, retries included, first takes a slot from the rate limiter.
+
+Secrets travel only in request headers. They are never logged, never put into an exception,
+and upstream text is scrubbed of them before it is quoted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Literal
+
+import aiohttp
+
+from server.categories import CATEGORIES
+from server.settings import NaverKey, Settings
+from server.work.providers.base import FatalProviderError, KeyRegistry, KeywordError, RateLimiter
+
+log = logging.getLogger("doccount.naver")
+
+# Korea has had no daylight saving time since 1988: a fixed offset is exact.
+KST_OFFSET_MS = 9 * 3600 * 1000
+DAY_MS = 24 * 3600 * 1000
+_KST = timezone(timedelta(hours=9), "KST")
+
+Outcome = Literal["ok", "429", "5xx", "timeout", "auth", "other"]
+
+_BAD_REQUEST_CODES: Mapping[str, str] = {
+    "SE01": "잘못된 검색어 요청",
+    "SE02": "부적절한 display 값",
+    "SE03": "부적절한 start 값",
+    "SE04": "부적절한 sort 값",
+    "SE05": "존재하지 않는 검색 API",
+    "SE06": "잘못된 형식의 인코딩",
+}
+_QUOTA_CODE = "010"  # daily quota spent for this Client ID
+_RATE_CODE = "012"  # per-second rate exceeded
+_SYSTEM_ERROR_CODE = "SE99"
+
+
+def next_kst_midnight_ms(now_ms: int) -> int:
+    """Epoch ms of the next 00:00 in Asia/Seoul strictly after ``now_ms`` (daily quota reset)."""
+    local_day = (now_ms + KST_OFFSET_MS) // DAY_MS
+    return (local_day + 1) * DAY_MS - KST_OFFSET_MS
+
+
+def kst_day(now_ms: int) -> int:
+    """Days since the epoch, counted in KST: the unit Naver's daily quota is counted in."""
+    return (now_ms + KST_OFFSET_MS) // DAY_MS
+
+
+def _format_kst(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(_KST).strftime("%Y-%m-%d %H:%M KST")
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class NaverStats:
+    """Plain counters for later metrics; updating them must stay cheaper than a log line."""
+
+    calls: dict[tuple[str, Outcome], int] = field(default_factory=dict)  # (category, outcome)
+    retries: int = 0
+    calls_per_key_today: dict[str, int] = field(default_factory=dict)  # client id -> calls
+    day_kst: int = 0  # the KST day calls_per_key_today counts; a new day starts from zero
+
+    def record_call(self, client_id: str, now_ms: int) -> None:
+        day = kst_day(now_ms)
+        if day != self.day_kst:
+            self.day_kst = day
+            self.calls_per_key_today = {}
+        self.calls_per_key_today[client_id] = self.calls_per_key_today.get(client_id, 0) + 1
+
+    def record_outcome(self, category: str, outcome: Outcome) -> None:
+        slot = (category, outcome)
+        self.calls[slot] = self.calls.get(slot, 0) + 1
+
+
+class _Transient(Exception):
+    """Worth retrying after a pause. ``what`` says what happened, for people."""
+
+    def __init__(self, what: str, *, rate_limited: bool = False) -> None:
+        super().__init__(what)
+        self.what = what
+        self.rate_limited = rate_limited
+
+
+class _KeyUnusable(Exception):
+    """This key cannot serve calls (auth, or quota until ``until_ms``); another key may."""
+
+    def __init__(self, reason: str, reason_ko: str, until_ms: int | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.reason_ko = reason_ko
+        self.until_ms = until_ms
+
+
+class NaverProvider:
+    name: str = "naver"
+
+    def __init__(
+        self,
+        settings: Settings,
+        session: aiohttp.ClientSession,
+        limiter: RateLimiter,
+        keys: KeyRegistry,
+        *,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        clock_ms: Callable[[], int] = _wall_clock_ms,
+    ) -> None:
+        self._settings = settings
+        self._session = session
+        self._limiter = limiter
+        self._keys = keys
+        self._rng = rng if rng is not None else random.Random()
+        self._sleep = sleep
+        self._clock_ms = clock_ms
+        self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout_s)
+        self._turn = 0  # round-robin position over the usable keys
+        self._secrets = tuple(k.client_secret for k in settings.naver_keys if k.client_secret)
+        self.stats = NaverStats()
+
+    async def count(self, keyword: str, category: str) -> int:
+        cat = CATEGORIES.get(category)
+        if cat is None:
+            raise KeywordError(f"알 수 없는 카테고리: {category}", code="bad_request")
+        s = self._settings
+        url = s.naver_path_template.format(base=s.naver_base_url.rstrip("/"), api=cat.api)
+        params = {"query": keyword, "display": "1"}
+        lost: dict[str, str] = {}  # client id -> why it dropped out during this lookup
+        retries = 0
+        while True:
+            key = await self._pick_key(lost)
+            await self._limiter.acquire(key.client_id)
+            try:
+                return await self._call_once(key, url, params, category)
+            except _KeyUnusable as gone:
+                lost[key.client_id] = gone.reason_ko
+                await self._keys.retire(key.client_id, gone.until_ms, gone.reason)
+                log.warning(
+                    "naver key %s retired (%s)%s; trying the next key",
+                    key.label,
+                    gone.reason,
+                    "" if gone.until_ms is None else f" until {_format_kst(gone.until_ms)}",
+                )
+            except _Transient as failure:
+                if retries >= s.retry_attempts:
+                    log.warning(
+                        "naver %s %r: giving up after %d attempts (%s)",
+                        category,
+                        keyword,
+                        retries + 1,
+                        failure.what,
+                    )
+                    code = "rate_limited" if failure.rate_limited else "upstream_unavailable"
+                    raise KeywordError(
+                        f"네이버 API 일시 오류로 {retries + 1}회 시도 후 실패: {failure.what}",
+                        code=code,
+                    ) from None
+                delay_s = self.backoff_s(retries)
+                retries += 1
+                self.stats.retries += 1
+                if failure.rate_limited:
+                    # Slow every caller on this key, not just this one.
+                    await self._limiter.penalize(key.client_id, delay_s)
+                log.info(
+                    "naver %s %r: %s on key %s; retry %d/%d in %.3fs",
+                    category,
+                    keyword,
+                    failure.what,
+                    key.label,
+                    retries,
+                    s.retry_attempts,
+                    delay_s,
+                )
+                await self._sleep(delay_s)
+
+    async def close(self) -> None:
+        """The session belongs to whoever passed it in; nothing of ours to release."""
+
+    def backoff_s(self, retry_index: int) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2**i)], so herds of retries spread out."""
+        s = self._settings
+        cap_s = min(s.retry_max_s, s.retry_base_s * (2**retry_index))
+        return self._rng.uniform(0.0, cap_s)
+
+    async def _pick_key(self, lost: Mapping[str, str]) -> NaverKey:
+        configured = self._settings.naver_keys
+        if not configured:
+            raise FatalProviderError(
+                "네이버 API 키가 설정되지 않았습니다 "
+                "(NAVER_CLIENT_ID/NAVER_CLIENT_SECRET 또는 NAVER_API_KEYS).",
+                code="config_error",
+            )
+        retired = await self._keys.retired()
+        pool = [k for k in configured if k.client_id not in retired and k.client_id not in lost]
+        if not pool:
+            raise FatalProviderError(self._no_key_message(lost, retired), code="no_usable_key")
+        key = pool[self._turn % len(pool)]
+        self._turn += 1
+        return key
+
+    def _no_key_message(self, lost: Mapping[str, str], retired: Mapping[str, int | None]) -> str:
+        parts: list[str] = []
+        for k in self._settings.naver_keys:
+            if k.client_id in lost:
+                parts.append(f"{k.label} {lost[k.client_id]}")
+            elif k.client_id in retired:
+                until_ms = retired[k.client_id]
+                if until_ms is None:
+                    parts.append(f"{k.label} 사용 중지됨(인증 실패 또는 권한 없음)")
+                else:
+                    parts.append(f"{k.label} {_format_kst(until_ms)}까지 사용 중지됨(일일 한도)")
+        return "사용 가능한 네이버 API 키가 없습니다: " + "; ".join(parts)
+
+    async def _call_once(
+        self, key: NaverKey, url: str, params: Mapping[str, str], category: str
+    ) -> int:
+        s = self._settings
+        headers = {s.naver_id_header: key.client_id, s.naver_secret_header: key.client_secret}
+        now_ms = self._clock_ms()
+        self.stats.record_call(key.client_id, now_ms)
+        # Shared by every worker on the store, for the per-key daily quota figures.
+        await self._keys.record_call(key.client_id, kst_day(now_ms))
+        try:
+            # No redirects: following one would hand the secret header to another location.
+            async with self._session.get(
+                url, params=params, headers=headers, timeout=self._timeout, allow_redirects=False
+            ) as resp:
+                status = resp.status
+                body = await resp.read()
+        except TimeoutError:  # also aiohttp.ServerTimeoutError and its kin
+            self.stats.record_outcome(category, "timeout")
+            raise _Transient("timeout") from None
+        except aiohttp.InvalidURL:
+            self.stats.record_outcome(category, "other")
+            raise FatalProviderError(
+                "네이버 API 주소가 올바르지 않습니다 (NAVER_API_BASE 설정 확인).",
+                code="config_error",
+            ) from None
+        except aiohttp.ClientError as exc:  # resets, refused, truncated bodies, ...
+            self.stats.record_outcome(category, "other")
+            raise _Transient(f"connection error ({type(exc).__name__})") from None
+        return self._interpret(key, status, body, category)
+
+    def _interpret(self, key: NaverKey, status: int, body: bytes, category: str) -> int:
+        if 200 <= status < 300:
+            total = self._parse_total(body, category)
+            self.stats.record_outcome(category, "ok")
+            return total
+        error_code, upstream_msg = _error_envelope(body)
+        shown = f"HTTP {status}" + (f" {error_code}" if error_code else "")
+        if status == 429:
+            self.stats.record_outcome(category, "429")
+            if error_code == _QUOTA_CODE:
+                until_ms = next_kst_midnight_ms(self._clock_ms())
+                raise _KeyUnusable(
+                    f"daily quota exceeded ({shown})",
+                    f"일일 호출 한도 초과({shown}), {_format_kst(until_ms)}에 초기화",
+                    until_ms,
+                )
+            # 012, or a 429 without a code we know: slowing down is the safe reading.
+            raise _Transient(shown, rate_limited=True)
+        if status in (401, 403):
+            self.stats.record_outcome(category, "auth")
+            hint = "인증 실패" if status == 401 else "API 권한 없음 또는 HTTPS가 아닌 주소"
+            raise _KeyUnusable(
+                f"auth failed ({shown})",
+                f"{hint}({shown}) - Client ID/Secret과 검색 API 사용 설정을 확인하세요",
+                None,
+            )
+        if status >= 500 or error_code == _SYSTEM_ERROR_CODE:
+            self.stats.record_outcome(category, "5xx")
+            raise _Transient(shown)
+        self.stats.record_outcome(category, "other")
+        if status == 404 and error_code == "SE05":
+            raise FatalProviderError(
+                f"네이버 검색 API 설정 오류({shown}, 존재하지 않는 검색 API): "
+                f"카테고리 {category}의 주소를 확인하세요.",
+                code="config_error",
+            )
+        if 300 <= status < 400:
+            raise FatalProviderError(
+                f"네이버 API가 리다이렉트로 응답했습니다({shown}): "
+                "NAVER_API_BASE 설정을 확인하세요.",
+                code="config_error",
+            )
+        what = _BAD_REQUEST_CODES.get(error_code or "")
+        if status == 400 and what is not None:
+            raise KeywordError(
+                f"네이버 API가 요청을 거부했습니다: {what}({shown})",
+                code="bad_request",
+            )
+        detail = f": {self._scrub(upstream_msg)[:200]}" if upstream_msg else ""
+        raise KeywordError(
+            f"네이버 API가 요청을 거부했습니다({shown}){detail}", code="upstream_rejected"
+        )
+
+    def _parse_total(self, body: bytes, category: str) -> int:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        total = data.get("total") if isinstance(data, dict) else None
+        # bool is an int subclass, and a float or string total means the shape changed:
+        # a count we cannot trust is an error, never a zero.
+        if type(total) is not int or total < 0:
+            self.stats.record_outcome(category, "other")
+            got = "no JSON object" if not isinstance(data, dict) else f"total={total!r}"
+            raise KeywordError(
+                f"네이버 응답에 정수 total이 없습니다({self._scrub(got)[:100]})",
+                code="bad_upstream_body",
+            )
+        return total
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def _error_envelope(body: bytes) -> tuple[str | None, str | None]:
+    """(errorCode, errorMessage) from Naver's error JSON, or Nones when the body is not one."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    code = data.get("errorCode")
+    msg = data.get("errorMessage")
+    return (
+        str(code) if isinstance(code, str | int) and not isinstance(code, bool) else None,
+        msg if isinstance(msg, str) else None,
+    )

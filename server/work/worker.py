@@ -1,0 +1,231 @@
+"""The worker: claims jobs and counts their keywords, committing each result before announcing it.
+
+Within a job, up to ``keyword_concurrency`` keywords are in flight at once (the limiter paces
+the calls) but results are committed strictly in keyword order, so the stored results are
+always a prefix and a resumed job starts at the first keyword without one. Up to
+``max_active_jobs`` jobs run side by side; the limiter serves waiters in arrival order, which
+shares the upstream rate between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
+
+from server.errors import StoreUnavailableError
+from server.model import CANCELLED, COMPLETED, FAILED, ClaimedJob
+from server.settings import Settings
+from server.store.base import Store
+from server.work.counting import KeywordCounter
+from server.work.providers.base import FatalProviderError
+
+log = logging.getLogger("doccount.batch")
+
+INTERNAL_ERROR = "내부 오류로 작업이 중단되었습니다"
+
+T = TypeVar("T")
+STORE_RETRY_FIRST_S = 0.1
+STORE_RETRY_MAX_S = 5.0
+
+
+async def retry_store(what: str, call: Callable[[], Awaitable[T]]) -> T:
+    """The store is down (Redis restarting): wait for it with backoff instead of failing a
+    job whose counting is fine. Each attempt is one call; nothing is assumed written."""
+    delay_s = STORE_RETRY_FIRST_S
+    while True:
+        try:
+            return await call()
+        except StoreUnavailableError as exc:
+            log.warning("[배치] 저장소 연결 불가 (%s): %.1f초 후 재시도 (%s)", what, delay_s, exc)
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, STORE_RETRY_MAX_S)
+
+
+def format_counts(counts: dict[str, int]) -> str:
+    return "{ " + ", ".join(f"{k}: {v}" for k, v in counts.items()) + " }"
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        counter: KeywordCounter,
+        settings: Settings,
+        *,
+        worker_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.counter = counter
+        self.settings = settings
+        self.worker_id = worker_id or f"w-{secrets.token_hex(4)}"
+        self._active: set[asyncio.Task[None]] = set()
+
+    # --- driving ------------------------------------------------------------------------
+
+    async def run(self, poll_s: float = 1.0) -> None:
+        """Forever: keep up to ``max_active_jobs`` jobs running. Cancel to stop; jobs being
+        processed stay claimable and resume on the next start."""
+        retry_s = STORE_RETRY_FIRST_S
+        try:
+            while True:
+                if len(self._active) >= self.settings.max_active_jobs:
+                    await asyncio.wait(self._active, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                try:
+                    job = await self.store.claim_next(self.worker_id, poll_s)
+                except StoreUnavailableError as exc:
+                    log.warning("[배치] 저장소 연결 불가: %.1f초 후 재시도 (%s)", retry_s, exc)
+                    await asyncio.sleep(retry_s)
+                    retry_s = min(retry_s * 2, STORE_RETRY_MAX_S)
+                    continue
+                retry_s = STORE_RETRY_FIRST_S
+                if job is not None:
+                    task = asyncio.create_task(self.process(job), name=f"job {job.id}")
+                    self._active.add(task)
+                    task.add_done_callback(self._active.discard)
+        finally:
+            for task in list(self._active):
+                task.cancel()
+            for task in list(self._active):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def process_one(self) -> str | None:
+        """Claim one job and process it to the end. Returns its id, or None if none waited."""
+        job = await self.store.claim_next(self.worker_id, 0)
+        if job is None:
+            return None
+        await self.process(job)
+        return job.id
+
+    async def run_until_idle(self) -> list[str]:
+        done: list[str] = []
+        while (job_id := await self.process_one()) is not None:
+            done.append(job_id)
+        return done
+
+    # --- one job ------------------------------------------------------------------------
+
+    async def process(self, job: ClaimedJob) -> None:
+        total = len(job.keywords)
+        if job.next_index == 0:
+            log.info("[배치] 작업 시작: %s", job.id)
+        else:
+            log.info("[배치] 작업 재개: %s (%d/%d부터)", job.id, job.next_index + 1, total)
+
+        counting = asyncio.create_task(self._count_all(job))
+        cancel = asyncio.create_task(self.store.wait_cancel(job.id))
+        lease = asyncio.create_task(self._keep_claim(job.id))
+        watchers = (cancel, lease)
+        try:
+            done, _ = await asyncio.wait({counting, *watchers}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Cancelled from outside (shutdown): leave the job claimable as it is.
+            for task in (counting, *watchers):
+                if not task.done():
+                    task.cancel()
+            for task in (counting, *watchers):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+        if counting not in done:
+            if lease in done and lease.exception() is None:
+                log.warning("[배치] 작업 소유권 상실, 다른 워커가 이어받음: %s", job.id)
+                return
+            if cancel in done and cancel.exception() is None:
+                await self._finish(job.id, CANCELLED, None)
+                log.info("[배치] 작업 취소: %s", job.id)
+                return
+        exc = (
+            counting.exception()
+            if counting in done
+            else next((t.exception() for t in watchers if t in done), None)
+        )
+        if isinstance(exc, StoreUnavailableError):
+            # Not the job's fault: it stays claimed and resumes once the store is back.
+            log.warning("[배치] 저장소 연결 불가로 작업 중단, 재개 대기: %s (%s)", job.id, exc)
+        elif isinstance(exc, FatalProviderError):
+            await self._finish(job.id, FAILED, str(exc))
+            log.error("[배치] 작업 실패: %s (%s)", job.id, exc)
+        elif exc is not None:
+            log.error("[배치] 작업 실패: %s", job.id, exc_info=exc)
+            await self._finish(job.id, FAILED, INTERNAL_ERROR)
+        else:
+            await self._finish(job.id, COMPLETED, None)
+            log.info("[배치] 작업 완료: %s", job.id)
+
+    async def _finish(self, job_id: str, status: str, error: str | None) -> None:
+        await retry_store(
+            "finish", partial(self.store.finish, job_id, status, error, self.worker_id)
+        )
+
+    async def _commit(self, job_id: str, index: int, result: dict[str, Any]) -> None:
+        # A commit must not be torn by a cancel that arrives while it runs.
+        commit = partial(self.store.record_result, job_id, index, result, self.worker_id)
+        await retry_store("record_result", lambda: asyncio.shield(commit()))
+
+    async def _keep_claim(self, job_id: str) -> None:
+        """Returns only when the claim is lost (distributed store: the lease ran out)."""
+        while True:
+            await asyncio.sleep(self.settings.lease_s / 3)
+            try:
+                if not await self.store.renew_claim(job_id, self.worker_id):
+                    return
+            except StoreUnavailableError as exc:
+                # Unknown, not lost: keep counting; once the store is back the next renewal
+                # tells, and if another worker took over meanwhile, results are not doubled.
+                log.warning("[배치] 소유권 갱신 실패, 저장소 연결 불가: %s (%s)", job_id, exc)
+
+    async def _count_all(self, job: ClaimedJob) -> None:
+        total = len(job.keywords)
+        # Duplicates are counted once and reported at each position.
+        shared: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        window: deque[tuple[int, asyncio.Task[dict[str, Any]]]] = deque()
+        next_dispatch = job.next_index
+        started = time.monotonic()
+        done_here = 0
+        last_tick = started
+        try:
+            while window or next_dispatch < total:
+                while next_dispatch < total and len(window) < self.settings.keyword_concurrency:
+                    keyword = job.keywords[next_dispatch]
+                    task = shared.get(keyword)
+                    if task is None:
+                        task = asyncio.create_task(self.counter.count(keyword, job.categories))
+                        shared[keyword] = task
+                    window.append((next_dispatch, task))
+                    next_dispatch += 1
+                index, task = window.popleft()
+                result = {"index": index, **await task}
+                await self._commit(job.id, index, result)
+                done_here += 1
+                log.info(
+                    "[배치] %d/%d 완료: %s %s",
+                    index + 1,
+                    total,
+                    result["keyword"],
+                    format_counts(result["counts"])
+                    + (f" 오류: {result['error']}" if result["error"] else ""),
+                )
+                now = time.monotonic()
+                if now - last_tick >= self.settings.progress_interval_s and index + 1 < total:
+                    last_tick = now
+                    rate = done_here / (now - started)
+                    remaining = total - (index + 1)
+                    tick = {
+                        "ratePerSec": round(rate, 2),
+                        "etaMs": round(remaining / rate * 1000) if rate > 0 else None,
+                    }
+                    await retry_store(
+                        "append_progress", partial(self.store.append_progress, job.id, tick)
+                    )
+        finally:
+            for task in shared.values():
+                task.cancel()

@@ -1,0 +1,180 @@
+"""Health, readiness, Prometheus metrics and /api/stats, with exact figures after real jobs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from server.appkeys import METRICS, STORE, WORKER, WORKER_TASK
+from server.metrics import Metrics
+from server.settings import NaverKey
+from tests.support.common import base_settings, wait_until
+
+
+async def scrape(client: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    resp = await client.get("/metrics")
+    assert resp.status == 200
+    assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    samples = {}
+    for family in text_string_to_metric_families(await resp.text()):
+        for s in family.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return samples
+
+
+async def run_job(client: Any, keywords: list[str]) -> str:
+    resp = await client.post("/api/documents/batch", json={"keywords": keywords})
+    job_id: str = (await resp.json())["jobId"]
+    assert await client.app[WORKER].run_until_idle() == [job_id]
+    return job_id
+
+
+async def test_healthz_and_readyz(tmp_path, fake_naver, make_client):
+    client = await make_client(base_settings(tmp_path, fake_naver[1]))
+    resp = await client.get("/healthz")
+    assert (resp.status, await resp.json()) == (200, {"success": True, "status": "ok"})
+    await wait_until(lambda: not client.app[WORKER_TASK].done())
+    resp = await client.get("/readyz")
+    assert await resp.json() == {
+        "success": True,
+        "status": "ready",
+        "checks": {"store": "ok", "worker": "ok"},
+    }
+
+
+async def test_readyz_says_worker_off_on_a_web_only_node(tmp_path, fake_naver, make_client):
+    client = await make_client(replace(base_settings(tmp_path, fake_naver[1]), run_worker=False))
+    body = await (await client.get("/readyz")).json()
+    assert body["checks"] == {"store": "ok", "worker": "off"}
+
+
+async def test_readyz_503_when_store_gone_or_worker_dead(tmp_path, fake_naver, make_client):
+    client = await make_client(base_settings(tmp_path, fake_naver[1]))
+    task = client.app[WORKER_TASK]
+    task.cancel()
+    await wait_until(task.done)
+    resp = await client.get("/readyz")
+    assert resp.status == 503 and resp.headers["Retry-After"] == "5"
+    assert await resp.json() == {
+        "success": False,
+        "error": "준비되지 않았습니다: worker",
+        "code": "not_ready",
+        "checks": {"store": "ok", "worker": "stopped"},
+    }
+    store = client.app[STORE]
+
+    async def broken_ping() -> None:
+        raise ConnectionError("store down")
+
+    store.ping = broken_ping  # type: ignore[method-assign]
+    body = await (await client.get("/readyz")).json()
+    assert body["checks"] == {"store": "unavailable", "worker": "stopped"}
+    assert body["error"] == "준비되지 않았습니다: store, worker"
+
+
+async def test_metrics_after_jobs_with_a_retry_and_cache_hits(tmp_path, fake_naver, make_client):
+    fake, base = fake_naver
+    client = await make_client(replace(base_settings(tmp_path, base), run_worker=False))
+    fake.add_fault("500", query="맥북", api="blog")
+    await run_job(client, ["맥북", "리뷰"])
+    await run_job(client, ["맥북", "리뷰"])  # every count now comes from the cache
+    m = await scrape(client)
+    assert m[("doccount_jobs", (("status", "completed"),))] == 2
+    assert m[("doccount_jobs", (("status", "pending"),))] == 0
+    assert m[("doccount_queue_depth", ())] == 0
+    assert m[("doccount_upstream_calls_total", (("category", "blog"), ("outcome", "5xx")))] == 1
+    for cat in ("blog", "cafe", "news", "web"):
+        assert m[("doccount_upstream_calls_total", (("category", cat), ("outcome", "ok")))] == 2
+        assert m[("doccount_cache_hits_total", (("category", cat),))] == 2
+    assert m[("doccount_upstream_retries_total", ())] == 1
+    assert m[("doccount_keyword_seconds_count", ())] == 4
+    assert m[("doccount_ratelimit_wait_seconds_count", ())] == 9  # 8 calls + 1 retry
+    for transport in ("sse", "ws"):
+        assert m[("doccount_subscribers", (("transport", transport),))] == 0
+
+
+async def test_each_app_has_its_own_registry(tmp_path, fake_naver, make_client):
+    a = await make_client(replace(base_settings(tmp_path / "a", fake_naver[1]), run_worker=False))
+    b = await make_client(replace(base_settings(tmp_path / "b", fake_naver[1]), run_worker=False))
+    await run_job(a, ["하나"])
+    assert (await scrape(a))[("doccount_keyword_seconds_count", ())] == 1
+    assert (await scrape(b))[("doccount_keyword_seconds_count", ())] == 0
+    assert a.app[METRICS].registry is not b.app[METRICS].registry
+
+
+def test_hub_counters_are_exported_by_transport() -> None:
+    class FakeHub:
+        def __init__(self) -> None:
+            self.delivered_by_transport = {"sse": 5, "ws": 3}
+            self.cut_by_transport = {"ws": 1}
+
+    metrics = Metrics()
+    metrics.watch_hub(FakeHub)
+    metrics.subscriber_opened("sse")
+    metrics.subscriber_opened("sse")
+    metrics.subscriber_closed("sse")
+    text = metrics.render().decode()
+    assert 'doccount_subscribers{transport="sse"} 1.0' in text
+    assert 'doccount_subscribers{transport="ws"} 0.0' in text
+    assert 'doccount_events_delivered_total{transport="sse"} 5.0' in text
+    assert 'doccount_events_delivered_total{transport="ws"} 3.0' in text
+    assert 'doccount_slow_subscribers_cut_total{transport="sse"} 0.0' in text
+    assert 'doccount_slow_subscribers_cut_total{transport="ws"} 1.0' in text
+
+
+async def test_stats_counts_jobs_and_calls_per_key_label(tmp_path, fake_naver, make_client):
+    fake, base = fake_naver
+    keys = (NaverKey("test-id", "test-secret"), NaverKey("other-app", "wrong-secret"))
+    client = await make_client(
+        replace(base_settings(tmp_path, base), run_worker=False, naver_keys=keys)
+    )
+    # Round robin: the second key is tried, fails auth (401: retired), the first takes over.
+    await run_job(client, ["맥북"])
+    body = await (await client.get("/api/stats")).json()
+    jobs = body["jobs"]
+    assert (jobs["succeeded"], jobs["failed"], jobs["cancelled"], jobs["queueDepth"]) == (
+        1,
+        0,
+        0,
+        0,
+    )
+    assert isinstance(jobs["avgJobMs"], int) and jobs["avgJobMs"] >= 0
+    upstream = body["upstream"]
+    assert upstream["provider"] == "naver" and upstream["dailyQuota"] == 25_000
+    calls = {c.client_id: 0 for c in keys}
+    for call in fake.calls:
+        calls[call.client_id] += 1
+    assert upstream["keys"] == [
+        {
+            "label": "test…",
+            "callsToday": calls["test-id"],
+            "dailyQuota": 25_000,
+            "remaining": 25_000 - calls["test-id"],
+            "retired": False,
+            "retiredUntil": None,
+        },
+        {
+            "label": "othe…",
+            "callsToday": calls["other-app"],
+            "dailyQuota": 25_000,
+            "remaining": 25_000 - calls["other-app"],
+            "retired": True,
+            "retiredUntil": None,
+        },
+    ]
+    # Categories run concurrently: how many reached the bad key before it was retired varies.
+    assert calls["test-id"] == 4 and calls["other-app"] >= 1
+    assert upstream["callsByOutcome"] == {"ok": 4, "auth": calls["other-app"]}
+
+
+async def test_stats_with_the_demo_provider_has_no_keys(tmp_path, fake_naver, make_client):
+    client = await make_client(
+        replace(base_settings(tmp_path, fake_naver[1]), provider="demo", run_worker=False)
+    )
+    await run_job(client, ["맥북"])
+    body = await (await client.get("/api/stats")).json()
+    assert body["jobs"]["succeeded"] == 1
+    assert body["upstream"]["provider"] == "demo"
+    assert body["upstream"]["keys"] == [] and body["upstream"]["callsByOutcome"] == {}

@@ -1,0 +1,54 @@
+"""The dashboard's stats panel (web/stats.js) in a real browser, after real jobs."""
+
+from __future__ import annotations
+
+import aiohttp
+from playwright.async_api import expect
+
+from tests.browser.test_dashboard import WAIT_MS, Dash, Serve, browser, dash, serve  # noqa: F401 (fixtures)
+from tests.support.common import wait_until
+
+
+async def run_jobs(base: str, batches: list[list[str]]) -> None:
+    async with aiohttp.ClientSession() as http:
+        for keywords in batches:
+            async with http.post(f"{base}api/documents/batch", json={"keywords": keywords}) as r:
+                job_id = (await r.json())["jobId"]
+
+            async def done(job_id: str = job_id) -> bool:
+                async with http.get(f"{base}api/documents/status?jobId={job_id}") as r:
+                    return (await r.json())["job"]["status"] == "completed"
+
+            await wait_until(done)
+
+
+async def test_stats_panel_shows_outcomes_and_key_use(serve: Serve, dash: Dash) -> None:  # noqa: F811
+    base = await serve()
+    await run_jobs(base, [["하나", "둘"], ["셋"]])  # 3 keywords x 4 categories = 12 calls
+    page = await dash.page(base)
+    panel = page.locator("#stats-panel")
+    await expect(panel.locator(".stat").first).to_have_text("완료2", timeout=WAIT_MS)
+    await expect(panel.locator(".stat").nth(1)).to_have_text("실패0")
+    await expect(panel.locator(".stat-key-label")).to_have_text("test…")
+    await expect(panel.locator(".stat-key-use")).to_have_text("12 / 25,000 (0.0%)")
+    assert await panel.locator("meter").get_attribute("value") == "12"
+    assert "test-id" not in await panel.inner_text()  # the label, never the id
+
+
+async def test_stats_panel_in_demo_mode(serve: Serve, dash: Dash) -> None:  # noqa: F811
+    base = await serve(provider="demo")
+    page = await dash.page(base)
+    await expect(page.locator("#stats-panel .help")).to_have_text(
+        "데모 모드: 네이버 API를 호출하지 않습니다.", timeout=WAIT_MS
+    )
+
+
+async def test_stats_panel_waits_for_the_one_token_dialog(serve: Serve, dash: Dash) -> None:  # noqa: F811
+    base = await serve(api_token="panel-token")
+    page = await dash.page(base)
+    await expect(page.locator("#token-dialog")).to_be_visible(timeout=WAIT_MS)
+    await page.fill("#token-input", "panel-token")
+    await page.click("#token-dialog button[value='ok']")
+    await expect(page.locator("#token-dialog")).to_be_hidden()
+    # The panel's request waited for the same dialog, then went through with the token.
+    await expect(page.locator("#stats-panel .stat").first).to_have_text("완료0", timeout=WAIT_MS)

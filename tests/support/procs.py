@@ -1,0 +1,140 @@
+"""Real processes for the distributed tests: web nodes, workers and the fake upstream, each
+on a free port with its output in a log file, all stopped (by pid) when the test ends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.support.common import wait_until
+from tests.support.redis_server import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    port: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            self.popen.wait(timeout=10)
+
+
+async def listening_or_exited(proc: Proc, ready_path: str) -> bool:
+    if proc.popen.poll() is not None:
+        return True
+    try:
+        async with aiohttp.ClientSession() as session, session.get(proc.url + ready_path) as resp:
+            return resp.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
+class Procs:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.started: list[Proc] = []
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("DOCCOUNT_", "NAVER_"))
+        }
+        self.env.update(NAVER_CLIENT_ID="test-id", NAVER_CLIENT_SECRET="test-secret")
+
+    def start(self, name: str, *args: str, port: int | None = None) -> Proc:
+        log_path = self.directory / f"{name}.log"
+        with open(log_path, "wb") as log:
+            popen = subprocess.Popen(
+                [sys.executable, *args],
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        proc = Proc(name, popen, log_path, port)
+        self.started.append(proc)
+        return proc
+
+    async def listening(self, name: str, *args: str, ready_path: str) -> Proc:
+        """Start a server on a free port and wait until it answers ``ready_path``. A port
+        probed free can be taken before the server binds it: then try another one."""
+        for _ in range(5):
+            port = free_port()
+            proc = self.start(name, *(a.replace("{port}", str(port)) for a in args), port=port)
+            await wait_until(partial(listening_or_exited, proc, ready_path), 20.0, 0.05)
+            if proc.popen.poll() is None:
+                return proc
+            if "address already in use" not in proc.log():
+                raise AssertionError(f"{name} exited:\n{proc.log()[-3000:]}")
+        raise AssertionError(f"{name}: no free port after 5 tries")
+
+    async def upstream(self, *, latency_ms: float) -> Proc:
+        proc = await self.listening(
+            "upstream",
+            *(
+                "-m",
+                "tests.support.fakeupstream",
+                "--port",
+                "{port}",
+                "--latency-ms",
+                str(latency_ms),
+            ),
+            ready_path="/_calls",
+        )
+        self.env["NAVER_API_BASE"] = f"{proc.url}/v1/search"
+        return proc
+
+    async def web(self, name: str, store_url: str, *extra: str) -> Proc:
+        return await self.listening(
+            name,
+            *("-m", "server", "serve", "--no-worker", "--store", store_url, "--port", "{port}"),
+            *extra,
+            ready_path="/api/config",
+        )
+
+    def worker(self, name: str, store_url: str, *extra: str) -> Proc:
+        return self.start(name, "-m", "server", "worker", "--store", store_url, *extra)
+
+    def stop_all(self) -> None:
+        for proc in self.started:
+            if proc.popen.poll() is None:
+                proc.popen.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in self.started:
+            try:
+                proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+async def log_shows(proc: Proc, text: str, timeout_s: float = 15.0) -> None:
+    def shows() -> bool:
+        if proc.popen.poll() is not None and text not in proc.log():
+            raise AssertionError(f"{proc.name} exited:\n{proc.log()[-3000:]}")
+        return text in proc.log()
+
+    await wait_until(shows, timeout_s=timeout_s, step_s=0.05)
+
+
+async def get_json(session: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
+    async with session.get(url) as resp:
+        return resp.status, await resp.json()
