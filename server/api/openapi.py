@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.categories import CATEGORIES
+from server.errors import codes_by_status
 from server.model import JOB_ID_RE, PRIORITIES
 from server.settings import Settings
 
@@ -55,7 +56,13 @@ ERROR_TEXT = {
 
 
 def error(status: int) -> Schema:
-    response: Schema = {"description": ERROR_TEXT[status], "content": json_content(ref("Error"))}
+    """An error response, its codes those of the catalogue with this status."""
+    codes = codes_by_status()[status]
+    schema = {"allOf": [ref("Error"), obj({"code": {"type": "string", "enum": codes}})]}
+    response: Schema = {
+        "description": f"{ERROR_TEXT[status]}. Codes: " + ", ".join(f"`{c}`" for c in codes),
+        "content": json_content(schema),
+    }
     if status in (429, 503):
         response["headers"] = {"Retry-After": {"schema": {"type": "string"}}}
     return response

@@ -12,6 +12,7 @@ from aiohttp import web
 from server.api.openapi import build_spec
 from server.api.views import ok
 from server.appkeys import METRICS, PROVIDER, SETTINGS, STORE, WORKER_TASK
+from server.errors import NOT_READY
 from server.events import dumps
 from server.work.providers.naver import KST_OFFSET_MS, kst_day
 
@@ -42,15 +43,11 @@ async def readyz(request: web.Request) -> web.Response:
     if all(v in ("ok", "off") for v in checks.values()):
         return ok({"status": "ready", "checks": checks})
     failing = ", ".join(k for k, v in checks.items() if v not in ("ok", "off"))
+    error = NOT_READY(failing=failing)
     return web.json_response(
-        {
-            "success": False,
-            "error": f"준비되지 않았습니다: {failing}",
-            "code": "not_ready",
-            "checks": checks,
-        },
-        status=503,
-        headers={"Retry-After": "5"},
+        {"success": False, "error": error.message, "code": error.code, "checks": checks},
+        status=error.status,
+        headers=error.headers,
         dumps=dumps,
     )
 
