@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 import aiohttp
 
-from server.events import dumps, loads
+from server.codec import dumps, loads
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 EVENTS_PATH = "/api/documents/events"

@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from server.appkeys import SETTINGS
+from server.codec import dumps
 from server.errors import (
     BODY_TOO_LARGE,
     FOR_HTTP_STATUS,
@@ -17,7 +18,6 @@ from server.errors import (
     ApiError,
     StoreUnavailableError,
 )
-from server.events import dumps
 
 log = logging.getLogger("doccount.http")
 

@@ -10,15 +10,23 @@ from typing import Any
 
 from server.categories import CATEGORIES
 from server.errors import codes_by_status
-from server.model import JOB_ID_RE, PRIORITIES
+from server.events import EVENT_TYPES
+from server.model import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    JOB_ID_RE,
+    PENDING,
+    PRIORITIES,
+    PROCESSING,
+)
 from server.settings import Settings
 
 Schema = dict[str, Any]
 
 _ONE_CATEGORY = "(" + "|".join(sorted(CATEGORIES)) + ")"
 CATEGORY_LIST_RE = f"^{_ONE_CATEGORY}(,{_ONE_CATEGORY})*$"
-JOB_STATUSES = ["pending", "processing", "completed", "failed", "cancelled"]
-EVENT_TYPES = ["snapshot", "status", "progress", "result", "job"]
+JOB_STATUSES = [PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED]
 
 
 def ref(name: str) -> Schema:
@@ -122,7 +130,7 @@ def schemas(settings: Settings) -> dict[str, Schema]:
         {
             "id": {"type": "string"},
             "jobId": {"type": "string"},
-            "type": {"type": "string", "enum": EVENT_TYPES},
+            "type": {"type": "string", "enum": list(EVENT_TYPES)},
             "progress": ref("Progress"),
             "result": ref("Result"),
             "status": {"type": "string", "enum": JOB_STATUSES},
@@ -367,6 +375,10 @@ def paths(settings: Settings) -> dict[str, Schema]:
                                     "items": obj(
                                         {"name": {"type": "string"}, "label": {"type": "string"}}
                                     ),
+                                },
+                                "eventTypes": {
+                                    "type": "array",
+                                    "items": {"type": "string", "enum": list(EVENT_TYPES)},
                                 },
                                 "defaultCategories": {"type": "array", "items": {"type": "string"}},
                                 "maxKeywords": {"type": "integer"},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -12,9 +11,9 @@ from aiohttp import web
 from server.api.openapi import build_spec
 from server.api.views import ok
 from server.appkeys import METRICS, PROVIDER, SETTINGS, STORE, WORKER_TASK
+from server.codec import dumps
 from server.errors import NOT_READY
-from server.events import dumps
-from server.work.providers.naver import KST_OFFSET_MS, kst_day
+from server.kst import kst_date, kst_day
 
 # naver-api.md: 25,000 calls a day per application (Client ID), all categories together.
 DAILY_QUOTA_CALLS = 25_000
@@ -56,10 +55,6 @@ async def metrics(request: web.Request) -> web.Response:
     registry = request.app[METRICS]
     await registry.refresh(request.app[STORE])
     return web.Response(body=registry.render(), headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
-
-
-def kst_date(now_ms: int) -> str:
-    return datetime.fromtimestamp((now_ms + KST_OFFSET_MS) / 1000, tz=UTC).strftime("%Y-%m-%d")
 
 
 async def upstream_usage(app: web.Application, now_ms: int) -> dict[str, Any]:

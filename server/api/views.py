@@ -10,6 +10,7 @@ from aiohttp import web
 
 from server.appkeys import COUNTER, PROVIDER, SETTINGS, STORE
 from server.categories import CATEGORIES
+from server.codec import dumps, loads
 from server.errors import (
     EMPTY_BODY,
     FOR_PROVIDER_CODE,
@@ -20,7 +21,7 @@ from server.errors import (
     TOO_MANY_JOBS,
     UPSTREAM_ERROR,
 )
-from server.events import dumps, loads
+from server.events import EVENT_TYPES
 from server.model import JobSpec, check_job_id, new_job_id, now_ms, parse_submission
 from server.work.providers.base import FatalProviderError
 
@@ -134,6 +135,8 @@ async def config(request: web.Request) -> web.Response:
         {
             "provider": request.app[PROVIDER].name,
             "categories": [{"name": c.name, "label": c.label_ko} for c in CATEGORIES.values()],
+            # What an SSE client listens for and a WebSocket frame's "type" may be.
+            "eventTypes": list(EVENT_TYPES),
             "defaultCategories": list(settings.categories),
             "maxKeywords": settings.max_keywords,
             "maxKeywordChars": settings.max_keyword_chars,

@@ -28,6 +28,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from server.codec import dumps, loads
 from server.errors import (
     FOREIGN_EVENT_ID,
     INVALID_EVENT_ID,
@@ -37,7 +38,7 @@ from server.errors import (
     UNKNOWN_EVENT_ID,
     ApiError,
 )
-from server.events import Event, dumps, jobs_json, loads, snapshot_json
+from server.events import SNAPSHOT, Event, jobs_json, snapshot_json
 from server.live.outbox import Delivery, Outbox, Page
 from server.model import JOBS_FEED, TERMINAL
 from server.settings import Settings
@@ -305,7 +306,7 @@ class Hub:
                 raise JOB_NOT_FOUND()
             final = job["status"] in TERMINAL
             if resume is None:
-                snapshot = Delivery(job["lastEventId"], "snapshot", snapshot_json(job), final)
+                snapshot = Delivery(job["lastEventId"], SNAPSHOT, snapshot_json(job), final)
                 return Start([snapshot], None)
             end = job["lastEventId"]
             if resume == end and final:
@@ -431,7 +432,7 @@ class Hub:
             return Delivery.end(error_json(JOB_NOT_FOUND(), key))
         return Delivery(
             job["lastEventId"],
-            "snapshot",
+            SNAPSHOT,
             snapshot_json(job, gap=True),
             job["status"] in TERMINAL,
         )

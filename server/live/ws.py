@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from server.appkeys import HUB, SETTINGS
+from server.codec import loads
 from server.errors import (
     BINARY_FRAME,
     INTERNAL_ERROR,
@@ -30,7 +31,6 @@ from server.errors import (
     ApiError,
     StoreUnavailableError,
 )
-from server.events import loads
 from server.live.hub import Hub, Subscription, error_json, parse_event_id
 from server.live.outbox import GONE, SHUTDOWN, Delivery, Outbox, Page
 from server.model import JOBS_FEED, check_job_id

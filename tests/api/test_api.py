@@ -9,6 +9,8 @@ import pytest
 
 from server import errors
 from server.appkeys import WORKER
+from server.categories import CATEGORIES
+from server.events import EVENT_TYPES
 from tests.support.common import base_settings
 from tests.support.fakeupstream import fake_total
 
@@ -319,4 +321,8 @@ async def test_config_announces_provider(client):
     assert body["provider"] == "naver"
     assert body["defaultCategories"] == ["blog", "cafe", "news", "web"]
     assert {"name": "cafe", "label": "카페"} in body["categories"]
+    assert [c["name"] for c in body["categories"]] == list(CATEGORIES)
+    # The dashboard listens for exactly these (no copy of the list in its JavaScript).
+    assert body["eventTypes"] == ["snapshot", "status", "progress", "result", "job", "jobs"]
+    assert body["eventTypes"] == list(EVENT_TYPES)
     assert body["maxKeywords"] == 1000
