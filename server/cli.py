@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from server.api.app import create_app
 from server.client import CLIENT_COMMANDS, add_client_parsers, client_main
 from server.flags import add_service_flags, settings_from_args
 from server.logs import configure_logging
@@ -33,18 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def run_worker_process(settings: Settings) -> None:
-    """The app's own contexts (store, provider, worker) with no HTTP site."""
-    runner = web.AppRunner(create_app(settings), handle_signals=False)
-    await runner.setup()
-    log.info("worker started on %s", settings.store_url.split("@")[-1])
+    """The counting corridor alone (store, provider, worker): no web app, routes or hub."""
+    from server.work.runtime import run_worker
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await run_worker(settings, stop)
 
 
 def new_event_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
@@ -82,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.port,
             settings.store_url.split("@")[-1],
         )
+        from server.api.app import create_app  # a worker process never loads the web app
+
         web.run_app(
             create_app(settings),
             host=settings.host,
