@@ -10,13 +10,13 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from aiohttp import web
+# The client commands must start without the server: its modules are imported where used.
+from server.client.commands import CLIENT_COMMANDS, add_client_parsers, client_main
 
-from server.api.app import create_app
-from server.client import CLIENT_COMMANDS, add_client_parsers, client_main
-from server.logs import configure_logging
-from server.settings import Settings, settings_from_env
+if TYPE_CHECKING:
+    from server.settings import Settings
 
 log = logging.getLogger("doccount")
 
@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
+    from server.settings import Settings, settings_from_env
+
     overrides = {
         k: v
         for k, v in vars(args).items()
@@ -93,6 +95,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 async def run_worker_process(settings: Settings) -> None:
     """The app's own contexts (store, provider, worker) with no HTTP site."""
+    from aiohttp import web
+
+    from server.api.app import create_app
+
     runner = web.AppRunner(create_app(settings), handle_signals=False)
     await runner.setup()
     log.info("worker started on %s", settings.store_url.split("@")[-1])
@@ -133,6 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"doccount: {exc}", file=sys.stderr)
         return 2
     asyncio.set_event_loop(loop)
+    from aiohttp import web
+
+    from server.api.app import create_app
+    from server.logs import configure_logging
+
     configure_logging(settings)
     if args.command == "serve":
         log.info(
