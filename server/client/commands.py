@@ -10,13 +10,12 @@ import asyncio
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
-import aiohttp
-
-from server.client.api import ApiClient, ClientError
+from server.client.api import DocCount, DocCountError
 from server.client.output import FORMATS, ProgressBar, ResultWriter
+from server.client.types import Job, ResultEvent, StatusEvent
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 EXIT_OK = 0
@@ -34,11 +33,11 @@ def read_keywords(path: str, stdin: TextIO) -> list[str]:
             with open(path, encoding="utf-8-sig") as f:  # -sig: Excel's files start with a BOM
                 text = f.read()
         except OSError as exc:
-            raise ClientError(
+            raise DocCountError(
                 f"키워드 파일을 읽을 수 없습니다: {path} ({exc.strerror or exc})", "io_error"
             ) from None
         except UnicodeDecodeError:
-            raise ClientError(
+            raise DocCountError(
                 f"키워드 파일이 UTF-8이 아닙니다: {path}", "invalid_encoding"
             ) from None
     return [line.strip() for line in text.splitlines() if line.strip()]
@@ -59,14 +58,31 @@ class Command:
     priority: str | None = None
 
 
-def summary_line(job: dict[str, Any]) -> str:
-    progress = job["progress"]
-    line = f"{job['id']}: {job['status']} ({progress['current']}/{progress['total']})"
-    return line + (f" - {job['error']}" if job.get("error") else "")
+def summary_line(job: Job) -> str:
+    line = f"{job.id}: {job.status} ({job.progress.current}/{job.progress.total})"
+    return line + (f" - {job.error}" if job.error else "")
 
 
-def exit_code(job: dict[str, Any]) -> int:
-    return EXIT_JOB_FAILED if job["status"] in ("failed", "cancelled") else EXIT_OK
+def exit_code(job: Job) -> int:
+    return EXIT_JOB_FAILED if job.status in ("failed", "cancelled") else EXIT_OK
+
+
+async def follow(dc: DocCount, job_id: str, writer: ResultWriter, bar: ProgressBar) -> Job:
+    """Write every result of the job as it comes; the job at its end."""
+    job = await dc.status(job_id)
+    writer.begin(list(job.categories))
+    final: StatusEvent | None = None
+    progress = job.progress
+    async for event in dc.watch(job_id, start=job):
+        progress = event.progress
+        if isinstance(event, ResultEvent):
+            writer.write(event.result.raw)
+        elif isinstance(event, StatusEvent):
+            final = event
+        bar.update(progress.current, progress.total)
+    bar.update(progress.current, progress.total, force=True)
+    assert final is not None  # watch ends with a terminal status
+    return replace(job, status=final.status, error=final.error, progress=progress)
 
 
 async def run_command(
@@ -79,13 +95,14 @@ async def run_command(
 ) -> int:
     bar = bar if bar is not None else ProgressBar(err)
     writer = ResultWriter(out, cmd.fmt, list(cmd.categories or []), bar)
-    async with aiohttp.ClientSession() as session:
-        api = ApiClient(session, cmd.server, cmd.token)
+    async with DocCount(cmd.server, token=cmd.token) as dc:
         try:
             if cmd.name == "submit":
                 assert cmd.keywords_file is not None
                 keywords = read_keywords(cmd.keywords_file, stdin)
-                job_id = await api.submit(keywords, cmd.categories, cmd.priority)
+                job_id = await dc.submit_id(
+                    keywords, categories=cmd.categories, priority=cmd.priority
+                )
                 bar.line(f"작업 시작: {job_id} (키워드 {len(keywords)}개)")
                 if not cmd.follow:
                     out.write(job_id + "\n")
@@ -94,15 +111,14 @@ async def run_command(
                 assert cmd.job_id is not None
                 job_id = cmd.job_id
             if cmd.name == "status":
-                job = await api.status(job_id)
-                writer.begin(list(job["categories"]))
-                for result in job.get("results", []):
-                    writer.write(result)
+                job = await dc.status(job_id)
+                writer.begin(list(job.categories))
+                for result in job.results:
+                    writer.write(result.raw)
             else:
-                job = await api.follow(job_id, writer.begin, writer.write, bar.update)
-                bar.update(job["progress"]["current"], job["progress"]["total"], force=True)
-        except (ClientError, OSError) as exc:
-            code = exc.code if isinstance(exc, ClientError) else "io_error"
+                job = await follow(dc, job_id, writer, bar)
+        except (DocCountError, OSError) as exc:
+            code = exc.code if isinstance(exc, DocCountError) else "io_error"
             bar.finish(f"doccount: {exc} ({code})")
             return EXIT_ERROR
         bar.finish(summary_line(job))
