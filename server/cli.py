@@ -9,14 +9,14 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from aiohttp import web
-
-from server.api.app import create_app
-from server.client import CLIENT_COMMANDS, add_client_parsers, client_main
+# The client commands must start without the server: its modules are imported where used.
+from server.client.commands import CLIENT_COMMANDS, add_client_parsers, client_main
 from server.flags import add_service_flags, settings_from_args
-from server.logs import configure_logging
-from server.settings import Settings
+
+if TYPE_CHECKING:
+    from server.settings import Settings
 
 log = logging.getLogger("doccount")
 
@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def run_worker_process(settings: Settings) -> None:
     """The app's own contexts (store, provider, worker) with no HTTP site."""
+    from aiohttp import web
+
+    from server.api.app import create_app
+
     runner = web.AppRunner(create_app(settings), handle_signals=False)
     await runner.setup()
     log.info("worker started on %s", settings.store_url.split("@")[-1])
@@ -74,6 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"doccount: {exc}", file=sys.stderr)
         return 2
     asyncio.set_event_loop(loop)
+    from aiohttp import web
+
+    from server.api.app import create_app
+    from server.logs import configure_logging
+
     configure_logging(settings)
     if args.command == "serve":
         log.info(
