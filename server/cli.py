@@ -9,13 +9,14 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from aiohttp import web
-
-from server.client import CLIENT_COMMANDS, add_client_parsers, client_main
+# The client commands must start without the server: its modules are imported where used.
+from server.client.commands import CLIENT_COMMANDS, add_client_parsers, client_main
 from server.flags import add_service_flags, settings_from_args
-from server.logs import configure_logging
-from server.settings import Settings
+
+if TYPE_CHECKING:
+    from server.settings import Settings
 
 log = logging.getLogger("doccount")
 
@@ -69,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"doccount: {exc}", file=sys.stderr)
         return 2
     asyncio.set_event_loop(loop)
+    from server.logs import configure_logging
+
     configure_logging(settings)
     if args.command == "serve":
         log.info(
@@ -77,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.port,
             settings.store_url.split("@")[-1],
         )
+        from aiohttp import web
+
         from server.api.app import create_app  # a worker process never loads the web app
 
         web.run_app(
