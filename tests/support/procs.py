@@ -60,12 +60,20 @@ class Procs:
         }
         self.env.update(NAVER_CLIENT_ID="test-id", NAVER_CLIENT_SECRET="test-secret")
 
-    def start(self, name: str, *args: str, port: int | None = None) -> Proc:
+    def start(
+        self,
+        name: str,
+        *args: str,
+        port: int | None = None,
+        program: str = sys.executable,
+        cwd: Path = REPO,
+    ) -> Proc:
+        """``program`` (this Python by default) with ``args``, its output in ``<name>.log``."""
         log_path = self.directory / f"{name}.log"
         with open(log_path, "wb") as log:
             popen = subprocess.Popen(
-                [sys.executable, *args],
-                cwd=REPO,
+                [program, *args],
+                cwd=cwd,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -74,12 +82,13 @@ class Procs:
         self.started.append(proc)
         return proc
 
-    async def listening(self, name: str, *args: str, ready_path: str) -> Proc:
+    async def listening(self, name: str, *args: str, ready_path: str, **start: Any) -> Proc:
         """Start a server on a free port and wait until it answers ``ready_path``. A port
         probed free can be taken before the server binds it: then try another one."""
         for _ in range(5):
             port = free_port()
-            proc = self.start(name, *(a.replace("{port}", str(port)) for a in args), port=port)
+            argv = (a.replace("{port}", str(port)) for a in args)
+            proc = self.start(name, *argv, port=port, **start)
             await wait_until(partial(listening_or_exited, proc, ready_path), 20.0, 0.05)
             if proc.popen.poll() is None:
                 return proc
