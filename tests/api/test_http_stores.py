@@ -16,7 +16,7 @@ from server.store import Store
 from server.work.worker import Worker
 from tests.support.common import base_settings, wait_until
 from tests.support.fakeupstream import FakeNaver, fake_total
-from tests.support.redis_server import free_port
+from tests.support.processes import free_port
 from tests.support.streams import SseBlocks, submit
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 
 from server.codec import dumps, loads
-from tests.support.redis_server import free_port
+from tests.support.processes import free_port
 
 FIREFOX = os.environ.get("DOCCOUNT_FIREFOX") or "/usr/bin/firefox-esr"  # Debian's package
 
