@@ -36,6 +36,7 @@ async def fake_naver() -> AsyncIterator[tuple[FakeNaver, str]]:
     server = TestServer(fake.app(), host="127.0.0.1")
     await server.start_server()
     yield fake, str(server.make_url("/v1/search"))
+    fake.release()  # a test that paused it lets its held calls finish
     await server.close()
 
 
