@@ -45,7 +45,9 @@ pytestmark = pytest.mark.timeout(90)
 try:
     from playwright.async_api import Browser, Page, async_playwright, expect
 except ImportError:  # pragma: no cover - the dev extra installs it
+    # The browser fixture skips (or fails) with the reason; modules import these names from here.
     async_playwright = None  # type: ignore[assignment]
+    expect = None  # type: ignore[assignment]
 
 
 # --- fixtures ----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient
 
 from server.appkeys import HUB, STORE
 from server.store.base import Store
-from tests.support.common import base_settings, wait_until
+from tests.support.common import base_settings, skip_or_fail, wait_until
 from tests.support.streams import WORKER_ID, SseBlocks, create_job, result
 
 WS = "/api/documents/ws"
@@ -170,7 +170,7 @@ def ensure_open_files(needed: int) -> None:
     if soft >= needed:
         return
     if hard != resource.RLIM_INFINITY and hard < needed:
-        pytest.skip(f"needs {needed} open files, the hard limit is {hard}")
+        skip_or_fail(f"needs {needed} open files, the hard limit is {hard}")
     resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
