@@ -101,6 +101,15 @@ async def sse_lines(content: aiohttp.StreamReader) -> AsyncIterator[str]:
 # --- output -------------------------------------------------------------------------------
 
 
+# A text cell a spreadsheet would run as a formula gets a leading apostrophe (as the
+# dashboard's export does); counts are numbers and stay as they are.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse(cell: Any) -> Any:
+    return "'" + cell if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES) else cell
+
+
 class ResultWriter:
     """Writes each result once, in keyword order, as CSV or JSON lines."""
 
@@ -122,7 +131,7 @@ class ResultWriter:
 
     def _row(self, cells: list[Any]) -> None:
         buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerow(cells)
+        csv.writer(buf, lineterminator="\n").writerow([defuse(c) for c in cells])
         self.out.write(buf.getvalue())
 
     def write(self, result: dict[str, Any]) -> None:
