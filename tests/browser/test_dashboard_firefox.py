@@ -21,7 +21,10 @@ from tests.support.fakeupstream import fake_total
 
 pytestmark = pytest.mark.timeout(90)
 
-ROWS_JS = "[...document.querySelectorAll('#result-table tbody tr')].map(tr => +tr.dataset.index)"
+ROWS_JS = (  # the rows in the DOM: a short job's table is whole (the table is virtualised)
+    "[...document.querySelectorAll('#result-table tbody tr[data-index]')]"
+    ".map(tr => +tr.dataset.index)"
+)
 CATCH_ERRORS = (
     "() => { window.__errors = []; "
     "window.addEventListener('error', e => window.__errors.push(String(e.message))); }"
