@@ -9,7 +9,7 @@ import { jobName } from './form.js';
 import { JobState, STATUS_LABELS, TERMINAL } from './jobstate.js';
 import { page, PRIORITY_LABELS } from './page.js';
 import { store } from './store.js';
-import { LiveStream } from './transport.js';
+import { SharedStream } from './shared.js';
 
 let frame = 0;
 let hiddenRender = 0;
@@ -76,7 +76,7 @@ export function relabelJob() {
 
 export function startJobStream(st) {
   if (page.stream || st !== page.job) return;
-  page.stream = new LiveStream({
+  page.stream = new SharedStream({
     kind: 'job',
     jobId: st.id,
     lastEventId: () => st.lastEventId,
