@@ -139,6 +139,30 @@ INVALID_PRIORITY = ErrorKind(
 INVALID_LIMIT = ErrorKind(
     "invalid_limit", 400, "limit은 1~200 사이의 정수여야 합니다", "limit is not an integer 1..200"
 )
+INVALID_SEARCH_LIMIT = ErrorKind(
+    "invalid_limit",
+    400,
+    "limit은 1~{limit} 사이의 정수여야 합니다",
+    "a history or search limit outside its range",
+)
+
+# --- keyword history --------------------------------------------------------------------------
+
+MISSING_QUERY = ErrorKind(
+    "missing_query", 400, "q 파라미터(검색어)가 필요합니다", "no q query parameter, or only spaces"
+)
+QUERY_TOO_LONG = ErrorKind(
+    "query_too_long", 400, "검색어가 너무 깁니다 (최대 {limit}자)", "q longer than a keyword may be"
+)
+INVALID_TIME = ErrorKind(
+    "invalid_time",
+    400,
+    "{name}는 epoch 밀리초 또는 ISO 8601 날짜(예: 2026-01-31)여야 합니다",
+    "from or to is neither epoch ms nor an ISO 8601 date/time (a date alone is KST midnight)",
+)
+INVALID_TIME_RANGE = ErrorKind(
+    "invalid_time_range", 400, "from은 to보다 늦을 수 없습니다", "from is later than to"
+)
 
 # --- streams (SSE and WebSocket) -------------------------------------------------------------
 

@@ -166,6 +166,11 @@ class Settings:
         3600.0, "a (keyword, category) count is reused for this long", flag="--cache-ttl-s"
     )
     job_ttl_s: float = option(86400.0, "finished jobs are deleted after this", flag="--job-ttl-s")
+    history_days: float = option(
+        400.0,
+        "keyword history (every fresh count) is kept this many days; 0 keeps it forever",
+        flag="--history-days",
+    )
     cleanup_interval_s: float = 60.0
     progress_interval_s: float = 1.0
     lease_s: float = option(
@@ -262,6 +267,8 @@ def validate(settings: Settings) -> None:
         raise ValueError("rate must be > 0 calls per second")
     if not settings.store_url.startswith(("sqlite://", "redis://", "rediss://")):
         raise ValueError("store must be a sqlite:// or redis:// URL")
+    if settings.history_days < 0:
+        raise ValueError("history days must be >= 0 (0 keeps the history forever)")
     if settings.log_format not in ("text", "json"):
         raise ValueError("log format must be text or json")
 

@@ -100,8 +100,35 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "cached": {"type": "array", "items": {"type": "string"}},
             "error": nullable({"type": "string"}),
             "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+            "previous": {
+                "type": "object",
+                "description": "per category, the last observation before this one (history)",
+                "additionalProperties": ref("PreviousCount"),
+            },
         },
         required=["keyword", "counts", "source", "cached", "error"],
+    )
+    previous = obj({"value": {"type": "integer", "minimum": 0}, "observedAt": {"type": "integer"}})
+    observation = obj(
+        {
+            "value": {"type": "integer", "minimum": 0},
+            "observedAt": {"type": "integer", "description": "epoch ms"},
+            "provider": {"type": "string"},
+        }
+    )
+    series = obj(
+        {
+            "kind": {"type": "string", "description": "a category (or a search-volume kind)"},
+            "label": {"type": "string", "description": "for people (Korean)"},
+            "points": {"type": "array", "items": ref("Observation")},
+        }
+    )
+    keyword_found = obj(
+        {
+            "keyword": {"type": "string"},
+            "lastObservedAt": nullable({"type": "integer"}),
+            "latest": {"type": "object", "additionalProperties": ref("Observation")},
+        }
     )
     job = obj(
         {
@@ -181,4 +208,8 @@ def schemas(settings: Settings) -> dict[str, Schema]:
         "Event": event,
         "Submission": submission,
         "KeyUsage": key_usage,
+        "PreviousCount": previous,
+        "Observation": observation,
+        "Series": series,
+        "KeywordFound": keyword_found,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.api import views
+from server.api import history, views
 from server.api.ops import setup_ops_routes
 from server.api.views import WEB_DIR
 from server.live import sse, ws
@@ -17,6 +17,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/documents/jobs", views.list_jobs)
     app.router.add_delete("/api/documents/jobs/{job_id}", views.cancel_job)
     app.router.add_get("/api/config", views.config)
+    app.router.add_get("/api/keywords", history.search_keywords)
+    app.router.add_get("/api/keywords/history", history.keyword_history)
     app.router.add_get("/api/documents/events", sse.stream_events)
     app.router.add_get("/api/documents/ws", ws.websocket)
     app.router.add_get("/", views.index)

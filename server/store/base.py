@@ -13,11 +13,14 @@ from typing import Any
 from server.codec import dumps
 from server.events import Event, EventPage
 from server.model import ClaimedJob, JobSpec
+from server.store.history_base import HistoryStore
 from server.work.providers.base import KeyRegistry, RateLimiter
 
 
 class Store(abc.ABC):
     url: str
+    # Observations kept past their jobs (server/store/history_base.py).
+    history: HistoryStore
 
     @abc.abstractmethod
     async def open(self) -> None:

@@ -18,6 +18,7 @@ scripts touch keys of several jobs at once):
     dc:feed, dc:feed:seq     stream: the jobs feed (JOBS_FEED), capped, and its counter
     dc:cache:{cat}:{keyword} string with a TTL: a cached count
     dc:rl:{key}, dc:retired  the shared pacer and key retirements (redis_limits)
+    dc:h:...                 the keyword history (redis_history)
 
 The queue: ``create_job`` XADDs to its priority's stream. A worker's claim (one Lua script)
 first takes over entries whose holder let the lease run out (XAUTOCLAIM, min-idle = lease; a
@@ -54,6 +55,7 @@ from server.settings import Settings
 from server.store import redis_scripts as lua
 from server.store.base import Store
 from server.store.jsoncache import TerminalJsonCache
+from server.store.redis_history import RedisHistory
 from server.store.redis_limits import RedisKeyRegistry, RedisRateLimiter, is_unavailable
 from server.work.providers.base import KeyRegistry, RateLimiter
 
@@ -162,6 +164,7 @@ class RedisStore(Store):
         # attempt). A claim never takes over a job its own worker is still renewing.
         self._held: dict[str, tuple[str, float]] = {}
         self._json_cache = TerminalJsonCache(ttl_s=JSON_CACHE_TTL_S)
+        self.history = RedisHistory(self._r, settings.history_days)
 
     # --- plumbing -----------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ from server.model import (
 from server.settings import Settings
 from server.store.base import Store
 from server.store.jsoncache import TerminalJsonCache
+from server.store.sqlite_history import SqliteHistory
 from server.store.sqlite_limits import LocalKeyRegistry, LocalRateLimiter
 from server.work.providers.base import KeyRegistry, RateLimiter
 
@@ -97,6 +98,7 @@ class SqliteStore(Store):
         self._signals: dict[str, asyncio.Event] = {}
         self._limiters: dict[float, LocalRateLimiter] = {}
         self._keys = LocalKeyRegistry()
+        self.history = SqliteHistory(self)
 
     # --- plumbing -----------------------------------------------------------------------
 

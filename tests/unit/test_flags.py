@@ -34,6 +34,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "retry_base_s": ("0.25", 0.25),
     "cache_ttl_s": ("60", 60.0),
     "job_ttl_s": ("120", 120.0),
+    "history_days": ("30", 30.0),
     "lease_s": ("9", 9.0),
     "log_format": ("json", "json"),
     "uvloop": ("1", True),
