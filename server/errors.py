@@ -164,6 +164,36 @@ INVALID_TIME_RANGE = ErrorKind(
     "invalid_time_range", 400, "from은 to보다 늦을 수 없습니다", "from is later than to"
 )
 
+# --- watchlists -------------------------------------------------------------------------------
+
+INVALID_WATCHLIST_ID = ErrorKind(
+    "invalid_watchlist_id",
+    400,
+    "관심 키워드 목록 id 형식이 올바르지 않습니다",
+    "not a watchlist id",
+)
+WATCHLIST_NOT_FOUND = ErrorKind(
+    "watchlist_not_found", 404, "관심 키워드 목록을 찾을 수 없습니다", "no such watchlist"
+)
+INVALID_WATCHLIST = ErrorKind(
+    "invalid_watchlist",
+    400,
+    "관심 키워드 목록은 name, keywords, categories, schedule, paused(참/거짓)만 가질 수 있습니다",
+    "an unknown field, an empty change, or paused that is not a boolean",
+)
+INVALID_WATCHLIST_NAME = ErrorKind(
+    "invalid_watchlist_name",
+    400,
+    "이름은 1~{limit}자의 문자열이어야 합니다",
+    "name missing, empty or too long",
+)
+INVALID_SCHEDULE = ErrorKind(
+    "invalid_schedule",
+    400,
+    'schedule은 {{"daily": "09:30"}}(한국 시간) 또는 {{"everyHours": 1~{limit}}} 형식이어야 합니다',
+    "schedule is neither daily HH:MM (KST) nor every N hours",
+)
+
 # --- streams (SSE and WebSocket) -------------------------------------------------------------
 
 INVALID_JOBS = ErrorKind(

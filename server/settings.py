@@ -172,6 +172,8 @@ class Settings:
         flag="--history-days",
     )
     cleanup_interval_s: float = 60.0
+    # How often a node looks for due watchlist runs (a run starts at most this late).
+    watch_tick_s: float = 20.0
     progress_interval_s: float = 1.0
     lease_s: float = option(
         30.0, "Redis mode: a dead worker's job is taken over after this", flag="--lease-s"

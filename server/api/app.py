@@ -30,6 +30,7 @@ from server.live.lifetime import setup_live
 from server.metrics import Metrics
 from server.settings import Settings
 from server.work.runtime import background, cleanup_loop, open_counting, open_store
+from server.work.scheduler import scheduler_loop
 from server.work.worker import Worker
 
 log = logging.getLogger("doccount")
@@ -62,7 +63,12 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with background(cleanup_loop(app[STORE], app[SETTINGS]), "cleanup"):
+    # Every web node looks for due watchlist runs; the store lets one of them start each.
+    watch = scheduler_loop(app[STORE], app[SETTINGS], app[PROVIDER].name)
+    async with (
+        background(cleanup_loop(app[STORE], app[SETTINGS]), "cleanup"),
+        background(watch, "watchlists"),
+    ):
         yield
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.api.openapi_history import history_paths, watchlist_paths
 from server.api.openapi_schemas import (
     CATEGORY_LIST_RE,
     error,
@@ -21,7 +22,6 @@ from server.api.openapi_schemas import (
 )
 from server.categories import CATEGORIES
 from server.events import EVENT_TYPES
-from server.history import SEARCH_LIMIT_MAX, SERIES_LIMIT_MAX
 from server.model import JOB_ID_RE
 from server.settings import Settings
 
@@ -47,98 +47,11 @@ TOKEN_QUERY = {
 }
 
 
-def query_param(name: str, schema: Schema, description: str, required: bool = False) -> Schema:
-    return {
-        "name": name,
-        "in": "query",
-        "required": required,
-        "schema": schema,
-        "description": description,
-    }
-
-
-def history_paths(settings: Settings) -> dict[str, Schema]:
-    when = {"type": "string", "pattern": r"^(\d+|\d{4}-\d{2}-\d{2}([T ][0-9:.+\-Z]*)?)$"}
-    return {
-        "/api/keywords/history": {
-            "get": {
-                "summary": "One keyword's counts over time (every fresh count is kept)",
-                "operationId": "keywordHistory",
-                "parameters": [
-                    query_param(
-                        "keyword",
-                        {"type": "string", "minLength": 1},
-                        "as typed; white space and case are normalised",
-                        required=True,
-                    ),
-                    query_param(
-                        "category",
-                        {"type": "string", "pattern": CATEGORY_LIST_RE},
-                        "comma list; every kind observed when absent",
-                    ),
-                    query_param("from", when, "epoch ms or ISO 8601 (no zone: KST); default 0"),
-                    query_param("to", when, "epoch ms or ISO 8601 (no zone: KST); default now"),
-                    query_param(
-                        "limit",
-                        {"type": "integer", "minimum": 1, "maximum": SERIES_LIMIT_MAX},
-                        "newest points per kind",
-                    ),
-                ],
-                "responses": {
-                    "200": ok_response(
-                        "The series, oldest point first",
-                        success(
-                            {
-                                "keyword": {"type": "string"},
-                                "from": {"type": "integer"},
-                                "to": {"type": "integer"},
-                                "series": {"type": "array", "items": ref("Series")},
-                            }
-                        ),
-                    ),
-                    **{str(s): error(s) for s in (400, 401, 503)},
-                },
-            }
-        },
-        "/api/keywords": {
-            "get": {
-                "summary": "Keywords ever counted: prefix, then contains (two characters or "
-                "more); initial consonants (ㅋㅍ) match 캠핑",
-                "operationId": "searchKeywords",
-                "parameters": [
-                    query_param(
-                        "q",
-                        {"type": "string", "minLength": 1, "maxLength": settings.max_keyword_chars},
-                        "search text",
-                        required=True,
-                    ),
-                    query_param(
-                        "limit",
-                        {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT_MAX},
-                        "default 20",
-                    ),
-                ],
-                "responses": {
-                    "200": ok_response(
-                        "Matching keywords with their latest values",
-                        success(
-                            {
-                                "query": {"type": "string"},
-                                "keywords": {"type": "array", "items": ref("KeywordFound")},
-                            }
-                        ),
-                    ),
-                    **{str(s): error(s) for s in (400, 401, 503)},
-                },
-            }
-        },
-    }
-
-
 def paths(settings: Settings) -> dict[str, Schema]:
     job_body = success({"job": ref("Job")})
     return {
         **history_paths(settings),
+        **watchlist_paths(),
         "/api/documents/batch": {
             "post": {
                 "summary": "Start a batch job (answered at once; counting runs in the background)",

@@ -19,6 +19,7 @@ from server.model import (
     PROCESSING,
 )
 from server.settings import Settings
+from server.watchlists import HHMM_RE, INTERVAL_HOURS_MAX, NAME_MAX_CHARS
 
 Schema = dict[str, Any]
 
@@ -172,19 +173,16 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "code": {"type": "string", "description": "stable, for programs"},
         }
     )
+    keywords_schema = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": settings.max_keywords,
+        "items": {"type": "string", "minLength": 1, "maxLength": settings.max_keyword_chars},
+    }
     submission = {
         "type": "object",
         "properties": {
-            "keywords": {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": settings.max_keywords,
-                "items": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": settings.max_keyword_chars,
-                },
-            },
+            "keywords": keywords_schema,
             "categories": {"type": "array", "items": category},
             "priority": {"type": "string", "enum": list(PRIORITIES)},
         },
@@ -200,8 +198,42 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "retiredUntil": nullable({"type": "integer"}),
         }
     )
+    schedule = {
+        "oneOf": [
+            obj({"daily": {"type": "string", "pattern": HHMM_RE.pattern}}),
+            obj({"everyHours": {"type": "integer", "minimum": 1, "maximum": INTERVAL_HOURS_MAX}}),
+        ],
+        "description": "daily at HH:MM KST, or every N hours from creation",
+    }
+    watch_fields: dict[str, Schema] = {
+        "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX_CHARS},
+        "keywords": keywords_schema,
+        "categories": {"type": "array", "items": category},
+        "schedule": schedule,
+        "paused": {"type": "boolean"},
+    }
+    watch_input = {
+        "type": "object",
+        "properties": watch_fields,
+        "required": ["name", "keywords", "schedule"],
+        "additionalProperties": False,
+    }
+    watchlist = obj(
+        {
+            "id": {"type": "string"},
+            **watch_fields,
+            "createdAt": {"type": "integer"},
+            "updatedAt": {"type": "integer"},
+            "lastRunAt": nullable({"type": "integer"}),
+            "lastJobId": nullable({"type": "string"}),
+            "lastDueAt": nullable({"type": "integer"}),
+            "nextRunAt": nullable({"type": "integer", "description": "null while paused"}),
+        }
+    )
     return {
         "Error": error_body,
+        "Watchlist": watchlist,
+        "WatchlistInput": watch_input,
         "Progress": progress,
         "Result": result,
         "Job": job,

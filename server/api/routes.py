@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.api import history, views
+from server.api import history, views, watch
 from server.api.ops import setup_ops_routes
 from server.api.views import WEB_DIR
 from server.live import sse, ws
@@ -19,6 +19,13 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/config", views.config)
     app.router.add_get("/api/keywords", history.search_keywords)
     app.router.add_get("/api/keywords/history", history.keyword_history)
+    app.router.add_post("/api/watchlists", watch.create_watchlist)
+    app.router.add_get("/api/watchlists", watch.list_watchlists)
+    one = "/api/watchlists/{watchlist_id}"
+    app.router.add_get(one, watch.get_watchlist)
+    app.router.add_patch(one, watch.patch_watchlist)
+    app.router.add_delete(one, watch.delete_watchlist)
+    app.router.add_post(one + "/run", watch.run_watchlist)
     app.router.add_get("/api/documents/events", sse.stream_events)
     app.router.add_get("/api/documents/ws", ws.websocket)
     app.router.add_get("/", views.index)

@@ -14,6 +14,7 @@ from server.codec import dumps
 from server.events import Event, EventPage
 from server.model import ClaimedJob, JobSpec
 from server.store.history_base import HistoryStore
+from server.store.watch_base import WatchStore
 from server.work.providers.base import KeyRegistry, RateLimiter
 
 
@@ -21,6 +22,8 @@ class Store(abc.ABC):
     url: str
     # Observations kept past their jobs (server/store/history_base.py).
     history: HistoryStore
+    # Keyword lists counted on a schedule (server/store/watch_base.py).
+    watchlists: WatchStore
 
     @abc.abstractmethod
     async def open(self) -> None:

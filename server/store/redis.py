@@ -19,6 +19,7 @@ scripts touch keys of several jobs at once):
     dc:cache:{cat}:{keyword} string with a TTL: a cached count
     dc:rl:{key}, dc:retired  the shared pacer and key retirements (redis_limits)
     dc:h:...                 the keyword history (redis_history)
+    dc:wl...                 watchlists and their claimed runs (redis_watch)
 
 The queue: ``create_job`` XADDs to its priority's stream. A worker's claim (one Lua script)
 first takes over entries whose holder let the lease run out (XAUTOCLAIM, min-idle = lease; a
@@ -57,6 +58,7 @@ from server.store.base import Store
 from server.store.jsoncache import TerminalJsonCache
 from server.store.redis_history import RedisHistory
 from server.store.redis_limits import RedisKeyRegistry, RedisRateLimiter, is_unavailable
+from server.store.redis_watch import RedisWatch
 from server.work.providers.base import KeyRegistry, RateLimiter
 
 log = logging.getLogger("doccount.redis")
@@ -165,6 +167,7 @@ class RedisStore(Store):
         self._held: dict[str, tuple[str, float]] = {}
         self._json_cache = TerminalJsonCache(ttl_s=JSON_CACHE_TTL_S)
         self.history = RedisHistory(self._r, settings.history_days)
+        self.watchlists = RedisWatch(self._r)
 
     # --- plumbing -----------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ from server.store.base import Store
 from server.store.jsoncache import TerminalJsonCache
 from server.store.sqlite_history import SqliteHistory
 from server.store.sqlite_limits import LocalKeyRegistry, LocalRateLimiter
+from server.store.sqlite_watch import SqliteWatch
 from server.work.providers.base import KeyRegistry, RateLimiter
 
 T = TypeVar("T")
@@ -99,6 +100,7 @@ class SqliteStore(Store):
         self._limiters: dict[float, LocalRateLimiter] = {}
         self._keys = LocalKeyRegistry()
         self.history = SqliteHistory(self)
+        self.watchlists = SqliteWatch(self)
 
     # --- plumbing -----------------------------------------------------------------------
 

@@ -113,3 +113,15 @@ CREATE TABLE IF NOT EXISTS observations (
     provider TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS observations_series ON observations (keyword_id, kind, observed_at);
+-- Watchlists (server/store/sqlite_watch.py) and the runs the scheduler has claimed: one row per
+-- (watchlist, due time), so a due run makes one job however often the scheduler looks.
+CREATE TABLE IF NOT EXISTS watchlists (
+    id TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS watch_runs (
+    watchlist_id TEXT NOT NULL,
+    due_at INTEGER NOT NULL,
+    PRIMARY KEY (watchlist_id, due_at)
+) WITHOUT ROWID;
