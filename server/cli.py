@@ -29,6 +29,12 @@ def add_service_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--categories", type=lambda s: tuple(s.split(",")), help="blog,cafe,...")
     p.add_argument("--api-token", dest="api_token")
     p.add_argument("--cors-origin", dest="cors_origins", action="append")
+    p.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        help="a Host name accepted besides loopback ones (repeatable; env DOCCOUNT_ALLOWED_HOSTS)",
+    )
     p.add_argument("--log-format", dest="log_format", choices=["text", "json"])
     p.add_argument("--max-active-jobs", dest="max_active_jobs", type=int)
     p.add_argument("--keyword-concurrency", dest="keyword_concurrency", type=int)
@@ -82,8 +88,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         for k, v in vars(args).items()
         if k not in ("command", "func") and v is not None and k in Settings.__dataclass_fields__
     }
-    if "cors_origins" in overrides:
-        overrides["cors_origins"] = tuple(overrides["cors_origins"])
+    for name in ("cors_origins", "allowed_hosts"):
+        if name in overrides:
+            overrides[name] = tuple(overrides[name])
     if "categories" in overrides:
         from server.categories import parse_categories
 

@@ -41,6 +41,8 @@ class Settings:
     categories: tuple[str, ...] = DEFAULT_CATEGORIES
     api_token: str | None = field(default=None, repr=False)
     cors_origins: tuple[str, ...] = ()
+    # Host names accepted besides loopback ones (see api/origins.py: DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
 
     # Limits
     max_keywords: int = 1000
@@ -118,6 +120,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         "api_token": env.get("DOCCOUNT_API_TOKEN") or None,
         "cors_origins": tuple(
             o.strip() for o in env.get("DOCCOUNT_CORS_ORIGINS", "").split(",") if o.strip()
+        ),
+        "allowed_hosts": tuple(
+            h.strip() for h in env.get("DOCCOUNT_ALLOWED_HOSTS", "").split(",") if h.strip()
         ),
         "log_format": env.get("DOCCOUNT_LOG_FORMAT") or "text",
     }

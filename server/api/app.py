@@ -11,6 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from server.api.middlewares import error_middleware
+from server.api.origins import cross_origin_middleware, host_middleware
 from server.api.routes import setup_routes
 from server.api.security import (
     auth_middleware,
@@ -103,8 +104,16 @@ async def cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     # Outermost first: preflights are answered before anything else; the error middleware
-    # renders what auth and the stream guard raise.
-    middlewares = [cors_middleware, error_middleware, auth_middleware, stream_guard_middleware]
+    # renders what the others raise. Host and origin come before auth: a foreign page is
+    # refused the same way whether or not it guessed the token.
+    middlewares = [
+        cors_middleware,
+        error_middleware,
+        host_middleware,
+        cross_origin_middleware,
+        auth_middleware,
+        stream_guard_middleware,
+    ]
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()

@@ -45,7 +45,9 @@ def json_content(schema: Schema) -> Schema:
 ERROR_TEXT = {
     400: "Invalid input (see code)",
     401: "Missing or wrong API token (code unauthorized)",
-    403: "Origin not allowed",
+    403: "Sent by a page of another origin (cross_origin), or a preflight from an origin not on "
+    "--cors-origin (origin_not_allowed)",
+    421: "Host name not allowed (host_not_allowed): loopback names and --allowed-host only",
     404: "No such job (expired or never existed)",
     405: "Method not allowed",
     413: "Request body too large",
@@ -203,7 +205,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                         "Job queued",
                         success({"jobId": {"type": "string"}, "message": {"type": "string"}}),
                     ),
-                    **{str(s): error(s) for s in (400, 401, 413, 429, 503)},
+                    **{str(s): error(s) for s in (400, 401, 403, 413, 429, 503)},
                 },
             }
         },
@@ -251,7 +253,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                             }
                         ),
                     ),
-                    **{str(s): error(s) for s in (400, 401, 503)},
+                    **{str(s): error(s) for s in (400, 401, 403, 503)},
                 },
             }
         },
@@ -282,7 +284,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 "parameters": [job_id_param("path")],
                 "responses": {
                     "200": ok_response("The job after the request", job_body),
-                    **{str(s): error(s) for s in (400, 401, 404, 503)},
+                    **{str(s): error(s) for s in (400, 401, 403, 404, 503)},
                 },
             }
         },
@@ -334,7 +336,8 @@ def paths(settings: Settings) -> dict[str, Schema]:
                     'or {"type": "subscribe", "jobs": "all"}, and the matching "unsubscribe". '
                     'Server messages: Events and {"type": "error", "code", "message"}. Frames over '
                     f"{settings.max_ws_message_bytes} bytes close the socket (1009). A browser "
-                    "Origin must be the page's own or on the CORS allow-list."
+                    "Origin must be the page's own or on the CORS allow-list (else 403 "
+                    "cross_origin)."
                 ),
                 "operationId": "jobSocket",
                 "parameters": [TOKEN_QUERY],
