@@ -23,3 +23,12 @@ class ApiError(Exception):
 
 class StoreUnavailableError(Exception):
     """The store cannot be reached (Redis down). Rendered as 503 ``store_unavailable``."""
+
+
+class QueueFullError(Exception):
+    """The client already has ``limit`` pending or processing jobs: the store refused the new
+    one in the same step that counted them (no race between the check and the insert)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"client queue full ({limit})")
+        self.limit = limit

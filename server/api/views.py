@@ -10,7 +10,7 @@ from aiohttp import web
 
 from server.appkeys import COUNTER, PROVIDER, SETTINGS, STORE
 from server.categories import CATEGORIES
-from server.errors import ApiError
+from server.errors import ApiError, QueueFullError
 from server.events import dumps, loads
 from server.model import JobSpec, check_job_id, new_job_id, now_ms, parse_submission
 from server.work.providers.base import FatalProviderError
@@ -48,14 +48,6 @@ async def create_batch(request: web.Request) -> web.Response:
         max_keyword_chars=settings.max_keyword_chars,
     )
     client = client_address(request)
-    if await store.count_queued(client) >= settings.max_queued_jobs_per_client:
-        raise ApiError(
-            429,
-            "too_many_jobs",
-            f"대기 중인 작업이 너무 많습니다 (최대 {settings.max_queued_jobs_per_client}개). "
-            "앞선 작업이 끝난 뒤 다시 시도하세요",
-            headers={"Retry-After": "30"},
-        )
     created = now_ms()
     spec = JobSpec(
         id=new_job_id(created),
@@ -66,7 +58,16 @@ async def create_batch(request: web.Request) -> web.Response:
         source=request.app[PROVIDER].name,
         client=client,
     )
-    await store.create_job(spec)
+    try:
+        await store.create_job(spec, max_queued=settings.max_queued_jobs_per_client)
+    except QueueFullError as exc:
+        raise ApiError(
+            429,
+            "too_many_jobs",
+            f"대기 중인 작업이 너무 많습니다 (최대 {exc.limit}개). "
+            "앞선 작업이 끝난 뒤 다시 시도하세요",
+            headers={"Retry-After": "30"},
+        ) from None
     log.info("[배치] 작업 생성: %s, 키워드 %d개", spec.id, len(keywords))
     return ok({"jobId": spec.id, "message": "배치 작업이 시작되었습니다"})
 

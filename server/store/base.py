@@ -33,9 +33,11 @@ class Store(abc.ABC):
     # --- jobs ---------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def create_job(self, spec: JobSpec) -> None:
+    async def create_job(self, spec: JobSpec, *, max_queued: int | None = None) -> None:
         """Store a pending job, queue it, append its ``status: pending`` event and a jobs-feed
-        ``job`` event, and wake a waiting worker."""
+        ``job`` event, and wake a waiting worker. With ``max_queued``, raise QueueFullError
+        instead when ``spec.client`` already has that many pending or processing jobs, checked
+        and inserted atomically (one transaction / one script)."""
 
     @abc.abstractmethod
     async def get_job(self, job_id: str, *, with_results: bool = True) -> dict[str, Any] | None:

@@ -46,7 +46,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from server.errors import StoreUnavailableError
+from server.errors import QueueFullError, StoreUnavailableError
 from server.events import Event, EventPage, dumps, loads, parse_seq, splice_results
 from server.model import JOBS_FEED, PENDING, PROCESSING, TERMINAL, ClaimedJob, JobSpec, now_ms
 from server.settings import Settings
@@ -214,8 +214,8 @@ class RedisStore(Store):
 
     # --- jobs ---------------------------------------------------------------------------
 
-    async def create_job(self, spec: JobSpec) -> None:
-        await self._run(
+    async def create_job(self, spec: JobSpec, *, max_queued: int | None = None) -> None:
+        created = await self._run(
             "create",
             spec.id,
             dumps(spec.id),
@@ -226,7 +226,10 @@ class RedisStore(Store):
             spec.created_ms,
             dumps(spec.source),
             spec.client,
+            "" if max_queued is None else max_queued,
         )
+        if not created:
+            raise QueueFullError(max_queued or 0)
 
     async def get_job(self, job_id: str, *, with_results: bool = True) -> dict[str, Any] | None:
         raw = await self._run("get", job_id, "1" if with_results else "0")

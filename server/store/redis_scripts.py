@@ -124,11 +124,16 @@ end
 """
 )
 
-# ARGV: id, idj, prio, keywords json, categories json, total, created ms, source json, client
+# ARGV: id, idj, prio, keywords json, categories json, total, created ms, source json, client,
+# max queued jobs of this client ('' = no cap). Returns 1, or 0 when the client's queue is full:
+# counted and inserted in one script, so concurrent submissions cannot all pass the check.
 CREATE = r"""
 local id, prio, client = ARGV[1], ARGV[3], ARGV[9]
 local jk = jkey(id)
 if redis.call('EXISTS', jk) == 1 then return redis.error_reply('ERR job exists') end
+if ARGV[10] ~= '' and redis.call('SCARD', PFX .. 'client:' .. client) >= tonumber(ARGV[10]) then
+  return 0
+end
 local order = redis.call('INCR', PFX .. 'order')
 local q = PFX .. 'queue:' .. prio
 local qid = redis.call('XADD', q, '*', 'job', id)

@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from server.errors import StoreUnavailableError
+from server.errors import QueueFullError, StoreUnavailableError
 from server.events import (
     Event,
     EventPage,
@@ -183,7 +183,7 @@ class SqliteStore(Store):
         self._reader: sqlite3.Connection | None = None  # event loop only
         # Only this process writes the file, and every write to a job drops its entry: exact.
         self._json_cache = TerminalJsonCache()
-        self._creates: list[tuple[JobSpec, asyncio.Future[None]]] = []
+        self._creates: list[tuple[JobSpec, int | None, asyncio.Future[None]]] = []
         self._create_flusher: asyncio.Task[None] | None = None
         self._signals: dict[str, asyncio.Event] = {}
         self._limiters: dict[float, LocalRateLimiter] = {}
@@ -377,48 +377,61 @@ class SqliteStore(Store):
         ).fetchone()[0]
         self._append_feed(db, spec.id, position)
 
-    def _create_batch(self, specs: list[JobSpec]) -> list[BaseException | None]:
-        """On the thread: all of ``specs`` in one transaction, in order. If one fails, that
-        transaction is rolled back and each is created in its own, so only it fails."""
+    def _create_capped(
+        self, db: sqlite3.Connection, spec: JobSpec, max_queued: int | None
+    ) -> BaseException | None:
+        """The cap is read in the transaction that inserts: no other create can slip between."""
+        if max_queued is not None:
+            row = db.execute(
+                "SELECT n FROM queued_by_client WHERE client = ?", (spec.client,)
+            ).fetchone()
+            if row is not None and row[0] >= max_queued:
+                return QueueFullError(max_queued)
+        self._create(db, spec)
+        return None
 
-        def _all(db: sqlite3.Connection) -> None:
-            for spec in specs:
-                self._create(db, spec)
+    def _create_batch(self, items: list[tuple[JobSpec, int | None]]) -> list[BaseException | None]:
+        """On the thread: all of ``items`` in one transaction, in order (a refused one is
+        skipped, not an error of the batch). If one fails, that transaction is rolled back and
+        each is created in its own, so only it fails."""
+
+        def _all(db: sqlite3.Connection) -> list[BaseException | None]:
+            return [self._create_capped(db, spec, cap) for spec, cap in items]
 
         try:
-            self._transaction(_all)
-            return [None] * len(specs)
+            return self._transaction(_all)
         except Exception:
-            if len(specs) == 1:
+            if len(items) == 1:
                 raise
         outcomes: list[BaseException | None] = []
-        for spec in specs:
+        for spec, cap in items:
             try:
-                self._transaction(partial(self._create, spec=spec))
-                outcomes.append(None)
+                outcomes.append(
+                    self._transaction(partial(self._create_capped, spec=spec, max_queued=cap))
+                )
             except Exception as exc:
                 outcomes.append(exc)
         return outcomes
 
-    async def create_job(self, spec: JobSpec) -> None:
+    async def create_job(self, spec: JobSpec, *, max_queued: int | None = None) -> None:
         # Group commit: submissions that arrive while a batch is being written go together in
         # the next one (one transaction and one thread hop for all of them).
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._creates.append((spec, done))
+        self._creates.append((spec, max_queued, done))
         if self._create_flusher is None:
             self._create_flusher = asyncio.create_task(self._flush_creates())
         await done
 
     async def _flush_creates(self) -> None:
-        batch: list[tuple[JobSpec, asyncio.Future[None]]] = []
+        batch: list[tuple[JobSpec, int | None, asyncio.Future[None]]] = []
         try:
             while self._creates:
                 batch, self._creates = self._creates, []
                 try:
-                    outcomes = await self._run(self._create_batch, [s for s, _ in batch])
+                    outcomes = await self._run(self._create_batch, [(s, c) for s, c, _ in batch])
                 except Exception as exc:
                     outcomes = [exc] * len(batch)
-                for (spec, done), error in zip(batch, outcomes, strict=True):
+                for (spec, _, done), error in zip(batch, outcomes, strict=True):
                     if error is None:
                         # Even if its caller went away: the job stands, and a worker may take it.
                         self._notify(spec.id, JOBS_FEED, WORK_SIGNAL)
@@ -431,7 +444,7 @@ class SqliteStore(Store):
                 batch = []
         except BaseException:
             # Cancelled (shutdown) mid-batch: nobody waits forever on a create.
-            for _, done in batch + self._creates:
+            for _, _, done in batch + self._creates:
                 if not done.done():
                     done.set_exception(StoreUnavailableError("store is closing"))
             self._creates = []
