@@ -49,6 +49,10 @@ class Settings:
     max_keyword_chars: int = 100
     max_body_bytes: int = 256 * 1024
     max_ws_message_bytes: int = 64 * 1024
+    # Bytes one SSE/WebSocket connection may have queued or unsent (snapshots included) before
+    # it is cut as a slow consumer; and client frames per second on one WebSocket.
+    max_stream_backlog_bytes: int = 4 * 1024 * 1024
+    ws_frames_per_s: float = 10.0
     max_streams_per_client: int = 64
     max_queued_jobs_per_client: int = 20
 

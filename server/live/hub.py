@@ -232,6 +232,8 @@ class Hub:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.capacity = max(2, settings.subscriber_queue_max)
+        # Bytes one connection may have queued or unsent before it is cut (outbox.py).
+        self.backlog_bytes = settings.max_stream_backlog_bytes
         # One published page must fit in a healthy subscriber's outbox with room to spare.
         self.page_size = max(1, min(256, self.capacity // 4))
         # A tail longer than the catch-up limit never attaches, so a longer ring would be waste.

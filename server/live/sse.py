@@ -12,7 +12,7 @@ from aiohttp_sse import EventSourceResponse, sse_response
 from server.appkeys import HUB, SETTINGS
 from server.errors import ApiError
 from server.live.hub import Hub, Start, Subscription, parse_event_id
-from server.live.outbox import END, GONE, SHUTDOWN, Outbox, Page
+from server.live.outbox import END, GONE, SHUTDOWN, Outbox, Page, sse_size, unsent_bytes
 from server.model import JOBS_FEED, check_job_id
 
 
@@ -61,7 +61,13 @@ class SseStream:
         # Looked up once: the feed checks them for every page it hands over.
         self.transport = request.transport
         self.protocol = request.protocol
-        self.outbox: Outbox[Subscription] = Outbox(hub.capacity, self._cut)
+        self.outbox: Outbox[Subscription] = Outbox(
+            hub.capacity,
+            self._cut,
+            max_bytes=hub.backlog_bytes,
+            size=sse_size,
+            backlog=unsent_bytes(request.transport),
+        )
         self.sending = False
         self._pumped: asyncio.Future[None] | None = None  # made only for a watchdog
         self._watchdog: asyncio.Task[None] | None = None
