@@ -28,7 +28,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from server.appkeys import SETTINGS
-from server.errors import ApiError
+from server.errors import CROSS_ORIGIN, HOST_NOT_ALLOWED
 from server.settings import Settings
 
 COUNT_PATH = "/api/documents/count"
@@ -36,11 +36,6 @@ WS_PATH = "/api/documents/ws"
 SAFE_METHODS = frozenset({hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTIONS})
 FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})
 LOOPBACK_NAMES = frozenset({"localhost"})
-
-CROSS_ORIGIN_MESSAGE = (
-    "다른 사이트에서 보낸 요청은 받지 않습니다. 대시보드에서 직접 요청하거나, "
-    "다른 출처를 허용하려면 --cors-origin 으로 등록하세요"
-)
 
 
 def hostname_of(netloc: str) -> str | None:
@@ -77,11 +72,7 @@ def host_allowed(name: str | None, settings: Settings) -> bool:
 async def host_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     if host_check_on(settings) and not host_allowed(hostname_of(request.host), settings):
-        raise ApiError(
-            421,
-            "host_not_allowed",
-            "허용되지 않은 호스트 이름입니다. 이 이름으로 접속하려면 --allowed-host 로 등록하세요",
-        )
+        raise HOST_NOT_ALLOWED()
     return await handler(request)
 
 
@@ -120,5 +111,5 @@ def sent_by_another_page(request: web.Request) -> bool:
 @web.middleware
 async def cross_origin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if guarded(request) and sent_by_another_page(request):
-        raise ApiError(403, "cross_origin", CROSS_ORIGIN_MESSAGE)
+        raise CROSS_ORIGIN()
     return await handler(request)

@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from server.appkeys import HUB, STORE
-from server.events import dumps
+from server.codec import dumps
 from server.live.outbox import SLOW, Delivery, Outbox, ws_size
 from server.live.ws import FrameRate
 from tests.support.common import base_settings, wait_until

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiohttp
 
-from server.events import dumps
+from server.codec import dumps
 from server.settings import Settings
 from server.store import store_from_url
 from tests.support.common import wait_until
