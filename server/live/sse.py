@@ -12,7 +12,16 @@ from aiohttp_sse import EventSourceResponse, sse_response
 from server.appkeys import HUB, SETTINGS
 from server.errors import INVALID_JOBS
 from server.live.hub import Hub, Start, Subscription, parse_event_id
-from server.live.outbox import END, GONE, SHUTDOWN, Outbox, Page, sse_size, unsent_bytes
+from server.live.outbox import (
+    END,
+    GONE,
+    SHUTDOWN,
+    Delivery,
+    Outbox,
+    Page,
+    sse_size,
+    unsent_bytes,
+)
 from server.model import JOBS_FEED, check_job_id
 
 
@@ -138,6 +147,10 @@ class SseStream:
             last = False
             for _, delivery in items:
                 if delivery.type == END:
+                    if delivery.json:
+                        # Not "error": EventSource would hand it to onerror, the handler of
+                        # connection failures.
+                        frames.append(Delivery(None, "stream_error", delivery.json).sse())
                     last = True
                     break
                 frames.append(delivery.sse())

@@ -279,7 +279,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     # avoids by framing each event once for all subscribers.
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat_s,
-        max_msg_size=settings.max_ws_message_bytes,
+        # aiohttp refuses a message of max_msg_size bytes already; the limit is "over" it.
+        max_msg_size=settings.max_ws_message_bytes + 1,
         compress=False,
     )
     await ws.prepare(request)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -190,6 +191,7 @@ class SqliteStore(Store):
         self._signals: dict[str, asyncio.Event] = {}
         self._limiters: dict[float, LocalRateLimiter] = {}
         self._keys = LocalKeyRegistry()
+        self._file_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -249,6 +251,7 @@ class SqliteStore(Store):
             # The counters start from the jobs as they are (a file from before they existed).
             conn.executescript(RECOUNT)
             self._conn = conn
+            self._file_id = self._current_file_id()
 
         await self._run(_open)
         if self.path != ":memory:":  # a second :memory: connection would be another database
@@ -275,8 +278,27 @@ class SqliteStore(Store):
         await self._run(_close)
         self._executor.shutdown(wait=True)
 
+    def _current_file_id(self) -> tuple[int, int] | None:
+        if self.path == ":memory:":
+            return None
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def _check_file(self) -> None:
+        """The database file deleted or replaced under us: our connection still writes to the
+        old inode, which nobody will ever read again. Nothing may be acknowledged then."""
+        if self.path != ":memory:" and self._current_file_id() != self._file_id:
+            raise StoreUnavailableError(f"database file {self.path} was removed or replaced")
+
     async def ping(self) -> None:
-        await self._run(lambda: self.db.execute("SELECT 1").fetchone())
+        def _ping() -> None:
+            self._check_file()
+            self.db.execute("SELECT 1").fetchone()
+
+        await self._run(_ping)
 
     # --- rows to contract ---------------------------------------------------------------
 
@@ -399,6 +421,8 @@ class SqliteStore(Store):
 
         def _all(db: sqlite3.Connection) -> list[BaseException | None]:
             return [self._create_capped(db, spec, cap) for spec, cap in items]
+
+        self._check_file()  # one stat per batch: never acknowledge into a deleted file
 
         try:
             return self._transaction(_all)
