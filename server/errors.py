@@ -149,6 +149,13 @@ INVALID_LIMIT = ErrorKind(
     "invalid_limit", 400, "limit은 1~200 사이의 정수여야 합니다", "limit is not an integer 1..200"
 )
 
+INVALID_IDEMPOTENCY_KEY = ErrorKind(
+    "invalid_idempotency_key",
+    400,
+    "Idempotency-Key는 1~128자의 영문, 숫자, 기호(공백 제외)여야 합니다",
+    "the Idempotency-Key header is empty, too long, or not printable ASCII",
+)
+
 # --- streams (SSE and WebSocket) -------------------------------------------------------------
 
 INVALID_JOBS = ErrorKind(

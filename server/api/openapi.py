@@ -53,6 +53,19 @@ def paths(settings: Settings) -> dict[str, Schema]:
             "post": {
                 "summary": "Start a batch job (answered at once; counting runs in the background)",
                 "operationId": "createBatch",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": (
+                            "The same key from the same client address within 24 h returns "
+                            "the job it first created (header Idempotent-Replayed: true) "
+                            "instead of a new one"
+                        ),
+                        "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,128}$"},
+                    }
+                ],
                 "requestBody": {"required": True, "content": json_content(ref("Submission"))},
                 "responses": {
                     "200": ok_response(

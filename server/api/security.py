@@ -34,8 +34,8 @@ STREAM_PATHS = frozenset({SSE_PATH, WS_PATH})
 OPEN_API_PATHS = frozenset({"/api/config", "/api/openapi.json"})
 
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
-ALLOWED_HEADERS = "Authorization, Content-Type, Last-Event-ID"
-EXPOSED_HEADERS = "Retry-After"
+ALLOWED_HEADERS = "Authorization, Content-Type, Last-Event-ID, Idempotency-Key"
+EXPOSED_HEADERS = "Retry-After, Idempotent-Replayed"
 PREFLIGHT_MAX_AGE_S = 600
 
 

@@ -49,7 +49,7 @@ from server.model import (
     now_ms,
 )
 from server.settings import Settings
-from server.store.base import Store
+from server.store.base import IDEMPOTENCY_WINDOW_MS, CreateRequest, Store
 from server.store.jsoncache import TerminalJsonCache
 from server.store.sqlite_limits import LocalKeyRegistry, LocalRateLimiter
 from server.work.providers.base import KeyRegistry, RateLimiter
@@ -134,6 +134,15 @@ CREATE TRIGGER IF NOT EXISTS jobs_count_delete AFTER DELETE ON jobs BEGIN
         WHERE OLD.status IN ('pending', 'processing') AND client = OLD.client;
     DELETE FROM queued_by_client WHERE client = OLD.client AND n <= 0;
 END;
+-- Idempotency-Key of a submission: the same key from the same client within the window
+-- returns the job it first created.
+CREATE TABLE IF NOT EXISTS idempotency (
+    client TEXT NOT NULL,
+    key TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (client, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cache (
     keyword TEXT NOT NULL,
     category TEXT NOT NULL,
@@ -186,7 +195,7 @@ class SqliteStore(Store):
         self._reader: sqlite3.Connection | None = None  # event loop only
         # Only this process writes the file, and every write to a job drops its entry: exact.
         self._json_cache = TerminalJsonCache()
-        self._creates: list[tuple[JobSpec, int | None, asyncio.Future[None]]] = []
+        self._creates: list[tuple[CreateRequest, asyncio.Future[str]]] = []
         self._create_flusher: asyncio.Task[None] | None = None
         self._signals: dict[str, asyncio.Event] = {}
         self._limiters: dict[float, LocalRateLimiter] = {}
@@ -401,76 +410,94 @@ class SqliteStore(Store):
         ).fetchone()[0]
         self._append_feed(db, spec.id, position)
 
-    def _create_capped(
-        self, db: sqlite3.Connection, spec: JobSpec, max_queued: int | None
-    ) -> BaseException | None:
-        """The cap is read in the transaction that inserts: no other create can slip between."""
-        if max_queued is not None:
+    def _create_checked(self, db: sqlite3.Connection, req: CreateRequest) -> BaseException | str:
+        """The job id (a new job's, or the one its idempotency key already made), or the
+        refusal. The key and the cap are read in the transaction that inserts: no other create
+        can slip between."""
+        spec = req.spec
+        if req.idempotency_key is not None:
+            row = db.execute(
+                "SELECT job_id FROM idempotency WHERE client = ? AND key = ? AND created_at > ?",
+                (spec.client, req.idempotency_key, spec.created_ms - IDEMPOTENCY_WINDOW_MS),
+            ).fetchone()
+            if row is not None:
+                job_id: str = row[0]
+                return job_id
+        if req.max_queued is not None:
             row = db.execute(
                 "SELECT n FROM queued_by_client WHERE client = ?", (spec.client,)
             ).fetchone()
-            if row is not None and row[0] >= max_queued:
-                return QueueFullError(max_queued)
+            if row is not None and row[0] >= req.max_queued:
+                return QueueFullError(req.max_queued)
         self._create(db, spec)
-        return None
+        if req.idempotency_key is not None:
+            db.execute(
+                "INSERT OR REPLACE INTO idempotency (client, key, job_id, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (spec.client, req.idempotency_key, spec.id, spec.created_ms),
+            )
+        return spec.id
 
-    def _create_batch(self, items: list[tuple[JobSpec, int | None]]) -> list[BaseException | None]:
-        """On the thread: all of ``items`` in one transaction, in order (a refused one is
+    def _create_batch(self, reqs: list[CreateRequest]) -> list[BaseException | str]:
+        """On the thread: all of ``reqs`` in one transaction, in order (a refused one is
         skipped, not an error of the batch). If one fails, that transaction is rolled back and
         each is created in its own, so only it fails."""
 
-        def _all(db: sqlite3.Connection) -> list[BaseException | None]:
-            return [self._create_capped(db, spec, cap) for spec, cap in items]
+        def _all(db: sqlite3.Connection) -> list[BaseException | str]:
+            return [self._create_checked(db, req) for req in reqs]
 
         self._check_file()  # one stat per batch: never acknowledge into a deleted file
-
         try:
             return self._transaction(_all)
         except Exception:
-            if len(items) == 1:
+            if len(reqs) == 1:
                 raise
-        outcomes: list[BaseException | None] = []
-        for spec, cap in items:
+        outcomes: list[BaseException | str] = []
+        for req in reqs:
             try:
-                outcomes.append(
-                    self._transaction(partial(self._create_capped, spec=spec, max_queued=cap))
-                )
+                outcomes.append(self._transaction(partial(self._create_checked, req=req)))
             except Exception as exc:
                 outcomes.append(exc)
         return outcomes
 
-    async def create_job(self, spec: JobSpec, *, max_queued: int | None = None) -> None:
+    async def create_job(
+        self,
+        spec: JobSpec,
+        *,
+        max_queued: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
         # Group commit: submissions that arrive while a batch is being written go together in
         # the next one (one transaction and one thread hop for all of them).
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._creates.append((spec, max_queued, done))
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._creates.append((CreateRequest(spec, max_queued, idempotency_key), done))
         if self._create_flusher is None:
             self._create_flusher = asyncio.create_task(self._flush_creates())
-        await done
+        return await done
 
     async def _flush_creates(self) -> None:
-        batch: list[tuple[JobSpec, int | None, asyncio.Future[None]]] = []
+        batch: list[tuple[CreateRequest, asyncio.Future[str]]] = []
         try:
             while self._creates:
                 batch, self._creates = self._creates, []
                 try:
-                    outcomes = await self._run(self._create_batch, [(s, c) for s, c, _ in batch])
+                    outcomes = await self._run(self._create_batch, [r for r, _ in batch])
                 except Exception as exc:
                     outcomes = [exc] * len(batch)
-                for (spec, _, done), error in zip(batch, outcomes, strict=True):
-                    if error is None:
+                for (req, done), outcome in zip(batch, outcomes, strict=True):
+                    if outcome == req.spec.id:
                         # Even if its caller went away: the job stands, and a worker may take it.
-                        self._notify(spec.id, JOBS_FEED, WORK_SIGNAL)
+                        self._notify(req.spec.id, JOBS_FEED, WORK_SIGNAL)
                     if done.done():
                         continue
-                    if error is None:
-                        done.set_result(None)
+                    if isinstance(outcome, BaseException):
+                        done.set_exception(outcome)
                     else:
-                        done.set_exception(error)
+                        done.set_result(outcome)
                 batch = []
         except BaseException:
             # Cancelled (shutdown) mid-batch: nobody waits forever on a create.
-            for _, _, done in batch + self._creates:
+            for _, done in batch + self._creates:
                 if not done.done():
                     done.set_exception(StoreUnavailableError("store is closing"))
             self._creates = []
@@ -802,6 +829,9 @@ class SqliteStore(Store):
                 "DELETE FROM events WHERE job_id = ? AND created_at < ?", (JOBS_FEED, cutoff)
             )
             db.execute("DELETE FROM cache WHERE expires_at <= ?", (now,))
+            db.execute(
+                "DELETE FROM idempotency WHERE created_at <= ?", (now - IDEMPOTENCY_WINDOW_MS,)
+            )
             return ids
 
         removed = await self._tx(_cleanup)
