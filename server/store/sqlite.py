@@ -57,6 +57,19 @@ from server.work.providers.base import KeyRegistry, RateLimiter
 
 T = TypeVar("T")
 
+# SQLite errors that mean "the store cannot take writes now", not "this request is wrong": disk
+# full (or max_page_count reached), I/O error, the file unopenable. Like Redis being away.
+OUTAGE_CODES = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN})
+PROBE_BYTES = 16 * 1024
+
+
+def outage(exc: BaseException) -> StoreUnavailableError | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF in OUTAGE_CODES:
+        return StoreUnavailableError(f"sqlite: {exc}")
+    return None
+
+
 # Data, not code: read as package resources, so they can be read and linted as SQL.
 SCHEMA = resources.files(__package__).joinpath("sqlite_schema.sql").read_text(encoding="utf-8")
 RECOUNT = resources.files(__package__).joinpath("sqlite_recount.sql").read_text(encoding="utf-8")
@@ -99,11 +112,21 @@ class SqliteStore(Store):
         self._limiters: dict[float, LocalRateLimiter] = {}
         self._keys = LocalKeyRegistry()
         self._file_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
+        # The last write that failed for lack of space (disk full, I/O error); None once one
+        # succeeds. While set, the store is "unavailable": 503s, not ready, the worker waits.
+        self._write_error: str | None = None
 
     # --- plumbing -----------------------------------------------------------------------
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except sqlite3.Error as exc:
+            down = outage(exc)
+            if down is None:
+                raise
+            self._write_error = str(exc)
+            raise down from exc
 
     async def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await self._run(partial(self._transaction, fn))
@@ -133,13 +156,18 @@ class SqliteStore(Store):
 
     def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         db = self.db
+        before = db.total_changes
         db.execute("BEGIN IMMEDIATE")
         try:
             out = fn(db)
         except BaseException:
-            db.execute("ROLLBACK")
+            # SQLite rolls back by itself on some errors (SQLITE_FULL among them).
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        if db.total_changes != before:
+            self._write_error = None  # a write went through: there is room again
         return out
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -200,12 +228,35 @@ class SqliteStore(Store):
         if self.path != ":memory:" and self._current_file_id() != self._file_id:
             raise StoreUnavailableError(f"database file {self.path} was removed or replaced")
 
+    def _probe_write(self) -> None:
+        """After a write failed for lack of space: can a few pages be written now? Inserted
+        and deleted in one committed transaction, so a full disk fails the commit and a
+        ``max_page_count`` reached fails the insert."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS write_probe (b BLOB)")
+            db.execute("INSERT INTO write_probe VALUES (zeroblob(?))", (PROBE_BYTES,))
+            db.execute("DELETE FROM write_probe")
+        except BaseException:
+            # SQLite rolls back by itself on some errors (SQLITE_FULL among them).
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
     async def ping(self) -> None:
+        """Unavailable while the file is gone, or while writes fail for lack of space (then
+        each ping probes with a small write, so readiness comes back with the space)."""
+
         def _ping() -> None:
             self._check_file()
+            if self._write_error is not None:
+                self._probe_write()
             self.db.execute("SELECT 1").fetchone()
 
         await self._run(_ping)
+        self._write_error = None
 
     # --- rows to contract ---------------------------------------------------------------
 
@@ -389,7 +440,10 @@ class SqliteStore(Store):
                     if done.done():
                         continue
                     if isinstance(outcome, BaseException):
-                        done.set_exception(outcome)
+                        down = outage(outcome)
+                        if down is not None:
+                            self._write_error = str(outcome)
+                        done.set_exception(down or outcome)
                     else:
                         done.set_result(outcome)
                 batch = []
