@@ -19,7 +19,7 @@ from server.settings import Option, Settings, options, parse_text, settings_from
 BEGIN = "<!-- flags: made by `python -m server.flags --write README.md`; do not edit by hand -->"
 END = "<!-- /flags -->"
 # Flags given once per value (each may also be a comma list).
-REPEATABLE = ("cors_origins", "allowed_hosts")
+REPEATABLE = ("cors_origins", "allowed_hosts", "trusted_proxies")
 
 
 def default_text(f: Field[Any], opt: Option) -> str:

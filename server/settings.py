@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields
@@ -128,6 +129,13 @@ class Settings:
         flag="--allowed-host",
         env="DOCCOUNT_ALLOWED_HOSTS",
     )
+    trusted_proxies: tuple[str, ...] = option(
+        (),
+        "proxy addresses or CIDRs (repeatable / comma list) whose `X-Forwarded-For` / "
+        "`Forwarded` name the client; other peers' are ignored",
+        flag="--trusted-proxy",
+        env="DOCCOUNT_TRUSTED_PROXIES",
+    )
 
     # Limits
     max_keywords: int = 1000
@@ -237,7 +245,7 @@ def parse_text(name: str, raw: str) -> object:
         return float(raw)
     if name == "categories":
         return parse_categories(raw)
-    if name in ("cors_origins", "allowed_hosts"):
+    if name in ("cors_origins", "allowed_hosts", "trusted_proxies"):
         return tuple(o.strip() for o in raw.split(",") if o.strip())
     return raw
 
@@ -261,6 +269,11 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
 
 
 def validate(settings: Settings) -> None:
+    for proxy in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ValueError(f"trusted proxy {proxy!r} is not an address or CIDR") from None
     if settings.provider not in ("naver", "demo"):
         raise ValueError(f"unknown provider {settings.provider!r} (naver or demo)")
     if settings.provider == "naver" and not settings.naver_keys:
