@@ -283,6 +283,14 @@ TOO_MANY_STREAMS = ErrorKind(
     retry_after_s=5,
 )
 
+TOO_MANY_CONNECTIONS = ErrorKind(
+    "too_many_connections",
+    503,
+    "서버가 처리할 수 있는 연결 수(최대 {limit:,}개)를 넘었습니다. 잠시 후 다시 시도하세요",
+    "more open requests (streams included) than --max-connections",
+    retry_after_s=5,
+)
+
 # --- the service ------------------------------------------------------------------------------
 
 STORE_UNAVAILABLE = ErrorKind(

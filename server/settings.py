@@ -153,6 +153,13 @@ class Settings:
         "open SSE + WebSocket streams one client address may hold",
         flag="--max-streams-per-client",
     )
+    max_connections: int = option(
+        0,
+        "open requests (each SSE / WebSocket stream is one) served at once; past it 503 "
+        "`too_many_connections`",
+        flag="--max-connections",
+        default_text="90% of the open-files limit",
+    )
     max_queued_jobs_per_client: int = option(
         20,
         "pending or running jobs one client address may have",

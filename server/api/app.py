@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from server.api.capacity import capacity_middleware, setup_capacity
 from server.api.middlewares import error_middleware
 from server.api.origins import cross_origin_middleware, host_middleware
 from server.api.proxies import proxy_middleware, setup_proxies
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> web.Application:
     # refused the same way whether or not it guessed the token. The proxy step is first of
     # all: every later one (limits, logs) must see the real client behind a trusted proxy.
     middlewares = [
+        capacity_middleware,
         proxy_middleware,
         cors_middleware,
         error_middleware,
@@ -89,6 +91,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS].watch_hub(lambda: app.get(HUB))
     setup_security(app, settings)
     setup_proxies(app)
+    setup_capacity(app)
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(provider_ctx)
     app.cleanup_ctx.append(worker_ctx)

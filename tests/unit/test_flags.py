@@ -30,6 +30,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "allowed_hosts": ("a.example,b.example", ("a.example", "b.example")),
     "trusted_proxies": ("10.0.0.0/8,::1", ("10.0.0.0/8", "::1")),
     "max_streams_per_client": ("7", 7),
+    "max_connections": ("500", 500),
     "max_queued_jobs_per_client": ("3", 3),
     "max_active_jobs": ("2", 2),
     "keyword_concurrency": ("5", 5),
