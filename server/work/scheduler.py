@@ -1,10 +1,14 @@
 """The watchlist scheduler: every ``watch_tick_s`` it starts the runs that are due.
 
-Any number of nodes may run it on one store: a run's job is created only by the node that
-claims its (watchlist, due time) first (``WatchStore.claim_run``: INSERT OR IGNORE on SQLite,
-SET NX on Redis), and ``lastDueAt`` on the watchlist rules the run out after a restart. Only
-the newest due time is ever due (server/watchlists.py), so after downtime a missed run runs
-once. The clock is a parameter: tests move it instead of waiting.
+Any number of nodes may run it on one store. A run is named by its (watchlist, due time), and
+every step is safe to repeat, so a node dying at any point leaves nothing doubled or lost: the
+job is created with the idempotency key ``run:<due ms>`` under the client
+``watchlist:<id>`` (a second create, from any node, returns the same job), then the watchlist
+records ``lastDueAt`` (which rules the run out for later ticks and after a restart), then the
+node that claims the run key (``WatchStore.claim_run``: INSERT OR IGNORE on SQLite, SET NX on
+Redis) is the one that reports and logs it. Only the newest due time is ever due
+(server/watchlists.py), so after downtime a missed run runs once. The clock is a parameter:
+tests move it instead of waiting.
 """
 
 from __future__ import annotations
@@ -37,12 +41,14 @@ async def start_run(
         source=source,
         client=f"watchlist:{watchlist['id']}",
     )
-    await store.create_job(spec)
-    fields: dict[str, Any] = {"lastRunAt": now, "lastJobId": spec.id}
+    job_id = await store.create_job(
+        spec, idempotency_key=None if due_ms is None else f"run:{due_ms}"
+    )
+    fields: dict[str, Any] = {"lastRunAt": now, "lastJobId": job_id}
     if due_ms is not None:
         fields["lastDueAt"] = due_ms
     await store.watchlists.update(watchlist["id"], fields)
-    return spec.id
+    return job_id
 
 
 class WatchScheduler:
@@ -52,7 +58,8 @@ class WatchScheduler:
         self.clock = clock
 
     async def tick(self) -> list[str]:
-        """Start every due run this node claims. The ids of the jobs it created."""
+        """Start every due run. The ids of the runs' jobs this node claimed (each run is
+        claimed by exactly one node)."""
         now = self.clock()
         created: list[str] = []
         for wl in await self.store.watchlists.list():
@@ -60,9 +67,11 @@ class WatchScheduler:
                 continue
             anchor = wl.get("lastDueAt") or wl["createdAt"]
             due = latest_due(wl["schedule"], anchor, now)
-            if due is None or not await self.store.watchlists.claim_run(wl["id"], due):
+            if due is None:
                 continue
             job_id = await start_run(self.store, wl, self.source, now, due)
+            if not await self.store.watchlists.claim_run(wl["id"], due):
+                continue  # another node (or this one before a restart) has it
             log.info("[관심 키워드] %s 예약 실행: %s", wl["name"], job_id)
             created.append(job_id)
         return created

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from server.kst import KST
+from server.model import JobSpec, new_job_id
 from server.settings import Settings
 from server.store import Store, store_from_url
 from server.work.scheduler import WatchScheduler
@@ -126,17 +127,25 @@ async def test_a_restart_does_not_run_it_again(stores: Stores) -> None:
     assert await job_count(again) == 1
 
 
-async def test_the_run_key_alone_holds_after_a_restart(stores: Stores) -> None:
-    # A node claimed the run and died before recording lastDueAt: the claim still rules it out.
+async def test_a_node_dying_mid_run_leaves_one_job(stores: Stores) -> None:
+    # A node queued the run's job and died before recording it on the watchlist: the next
+    # tick (another node, or after a restart) finds that job instead of making a second.
     store = await stores.open()
     clock = Clock(kst("2026-03-01T08:00"))
-    await store.watchlists.create(watchlist(clock.ms, {"daily": "09:00"}))
-    assert await store.watchlists.claim_run("wl_" + "a" * 16, kst("2026-03-01T09:00"))
+    wl = watchlist(clock.ms, {"daily": "09:00"})
+    await store.watchlists.create(wl)
+    due = kst("2026-03-01T09:00")
+    clock.ms = due + 5_000
+    spec = JobSpec(new_job_id(due), ("캠핑 의자", "텐트"), ("blog",), 1, due, "naver",
+                   f"watchlist:{wl['id']}")  # fmt: skip
+    assert await store.create_job(spec, idempotency_key=f"run:{due}") == spec.id
     await stores.close(store)
     again = await stores.open()
-    clock.ms = kst("2026-03-01T09:00:05")
+    assert await WatchScheduler(again, "naver", clock).tick() == [spec.id]
+    assert await job_count(again) == 1
     assert await WatchScheduler(again, "naver", clock).tick() == []
-    assert not await again.watchlists.claim_run("wl_" + "a" * 16, kst("2026-03-01T09:00"))
+    recorded = await again.watchlists.get(wl["id"])
+    assert recorded is not None and recorded["lastJobId"] == spec.id
 
 
 async def test_missed_runs_run_once(stores: Stores) -> None:
