@@ -73,7 +73,14 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 "responses": {
                     "200": ok_response(
                         "Job queued",
-                        success({"jobId": {"type": "string"}, "message": {"type": "string"}}),
+                        success(
+                            {
+                                "jobId": {"type": "string"},
+                                "message": {"type": "string"},
+                                "quota": nullable(ref("QuotaPlan")),
+                            },
+                            required=["jobId", "message"],
+                        ),
                     ),
                     **{str(s): error(s) for s in (400, 401, 403, 413, 429, 503)},
                 },

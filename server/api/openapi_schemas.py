@@ -231,8 +231,19 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "nextRunAt": nullable({"type": "integer", "description": "null while paused"}),
         }
     )
+    quota_plan = obj(
+        {
+            "callsNeeded": {"type": "integer", "description": "distinct keywords x categories"},
+            "callsLeftToday": {"type": "integer", "description": "the usable keys, this KST day"},
+            "fits": {"type": "boolean"},
+            "finishesNotBefore": nullable(
+                {"type": "integer", "description": "epoch ms of the KST midnight it waits for"}
+            ),
+        }
+    )
     return {
         "Error": error_body,
+        "QuotaPlan": quota_plan,
         "Watchlist": watchlist,
         "WatchlistInput": watch_input,
         "Progress": progress,

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.api.quota import quota_plan
 from server.appkeys import COUNTER, PROVIDER, SETTINGS, STORE
 from server.categories import CATEGORIES
 from server.codec import dumps, loads
@@ -111,7 +112,8 @@ async def create_batch(request: web.Request) -> web.Response:
         body.headers["Idempotent-Replayed"] = "true"
         return body
     log.info("[배치] 작업 생성: %s, 키워드 %d개", spec.id, len(keywords))
-    return ok({"jobId": spec.id, "message": "배치 작업이 시작되었습니다"})
+    plan = await quota_plan(request.app, keywords, categories, created)
+    return ok({"jobId": spec.id, "message": "배치 작업이 시작되었습니다", "quota": plan})
 
 
 async def job_status(request: web.Request) -> web.Response:
