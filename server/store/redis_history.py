@@ -39,6 +39,7 @@ H = "dc:h:"
 KEYWORDS = H + "kw"
 INITIALS = H + "init"
 LAST = H + "last"
+CONTAINS_CHUNK = 200
 # A series keeps at most this many observations (13 years of daily counts).
 SERIES_MAX = 5000
 ADD = resources.files("server.store.lua").joinpath("history_add.lua").read_text(encoding="utf-8")
@@ -137,9 +138,7 @@ class RedisHistory(HistoryStore):
         else:
             keywords = await self._r.zrange(KEYWORDS, low, high, bylex=True, offset=0, num=limit)
             if len(keywords) < limit and len(q) >= 2:
-                candidates = await self._r.zrange(gram_key(q[:2]), 0, CONTAINS_CANDIDATES_MAX - 1)
-                more = [k for k in candidates if q in k and not k.startswith(q)]
-                keywords += more[: limit - len(keywords)]
+                keywords += await self._contains(q, limit - len(keywords))
         async with self._r.pipeline(transaction=False) as pipe:
             for k in keywords:
                 pipe.hgetall(latest_key(k))
@@ -163,6 +162,23 @@ class RedisHistory(HistoryStore):
                 }
             )
         return out
+
+    async def _contains(self, q: str, wanted: int) -> list[str]:
+        """Keywords containing ``q`` but not starting with it: read in chunks from the set of
+        ``q``'s rarest two-character piece, at most CONTAINS_CANDIDATES_MAX members in all."""
+        grams = sorted(bigrams(q))
+        async with self._r.pipeline(transaction=False) as pipe:
+            for g in grams:
+                pipe.zcard(gram_key(g))
+            sizes = await pipe.execute()
+        rarest = gram_key(min(zip(sizes, grams, strict=True))[1])
+        out: list[str] = []
+        for start in range(0, CONTAINS_CANDIDATES_MAX, CONTAINS_CHUNK):
+            chunk = await self._r.zrange(rarest, start, start + CONTAINS_CHUNK - 1)
+            out += [k for k in chunk if q in k and not k.startswith(q)]
+            if len(out) >= wanted or len(chunk) < CONTAINS_CHUNK:
+                break
+        return out[:wanted]
 
     async def _prune_impl(self, cutoff_ms: int, batch: int) -> int:
         stale: list[str] = await self._r.zrangebyscore(
