@@ -80,8 +80,10 @@ class WatchScheduler:
 async def scheduler_loop(store: Store, settings: Settings, source: str) -> None:
     scheduler = WatchScheduler(store, source)
     while True:
+        # First a pause: a node that is starting (or a short-lived test app) has other work,
+        # and a run that fell due meanwhile is still due a tick later.
+        await asyncio.sleep(settings.watch_tick_s)
         try:
             await scheduler.tick()
         except Exception:
             log.exception("watchlist scheduling failed; retrying next round")
-        await asyncio.sleep(settings.watch_tick_s)
