@@ -83,6 +83,15 @@ async function renderList() {
       when.push(wl.nextRunAt ? `다음 실행 ${fmtKst(wl.nextRunAt)}` : '다음 실행 없음 (일시정지)');
       when.push(wl.lastRunAt ? `마지막 실행 ${fmtKst(wl.lastRunAt)}` : '아직 실행 전');
       li.append(el('p', 'help wl-when', when.join(' · ')));
+      if (wl.quota && !wl.quota.fits) {
+        li.append(
+          el(
+            'p',
+            'form-error',
+            `오늘 남은 호출 ${fmtNum(wl.quota.callsLeftToday)}회로는 부족합니다 (필요 ${fmtNum(wl.quota.callsNeeded)}회): 실행하면 ${fmtKst(wl.quota.finishesNotBefore)} 이후에 끝납니다.`,
+          ),
+        );
+      }
       if (wl.lastJobId) {
         const m = await moversOf(wl.lastJobId);
         if (m && (m.up.length || m.down.length)) {

@@ -229,6 +229,7 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "lastJobId": nullable({"type": "string"}),
             "lastDueAt": nullable({"type": "integer"}),
             "nextRunAt": nullable({"type": "integer", "description": "null while paused"}),
+            "quota": nullable(ref("QuotaPlan")),
         }
     )
     quota_plan = obj(

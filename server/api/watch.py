@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.api.quota import quota_plan
 from server.api.views import ok, read_json
 from server.appkeys import PROVIDER, SETTINGS, STORE
 from server.errors import WATCHLIST_NOT_FOUND
@@ -17,11 +18,13 @@ from server.work.scheduler import start_run
 log = logging.getLogger("doccount.watch")
 
 
-def shown(wl: dict[str, Any], now: int) -> dict[str, Any]:
-    """The watchlist with its next run time (none while paused)."""
+async def shown(request: web.Request, wl: dict[str, Any], now: int) -> dict[str, Any]:
+    """The watchlist with its next run time (none while paused) and whether a run fits what
+    the keys have left today (``quota``, as the batch answer has it)."""
     anchor = wl.get("lastDueAt") or wl["createdAt"]
     upcoming = None if wl.get("paused") else next_due(wl["schedule"], anchor, now)
-    return {**wl, "nextRunAt": upcoming}
+    plan = await quota_plan(request.app, tuple(wl["keywords"]), tuple(wl["categories"]), now)
+    return {**wl, "nextRunAt": upcoming, "quota": plan}
 
 
 def parse(request: web.Request, body: Any, current: dict[str, Any] | None) -> dict[str, Any]:
@@ -61,17 +64,17 @@ async def create_watchlist(request: web.Request) -> web.Response:
     }
     await request.app[STORE].watchlists.create(wl)
     log.info("[관심 키워드] 목록 생성: %s (%d개)", wl["name"], len(wl["keywords"]))
-    return ok({"watchlist": shown(wl, now)})
+    return ok({"watchlist": await shown(request, wl, now)})
 
 
 async def list_watchlists(request: web.Request) -> web.Response:
     now = now_ms()
     found = await request.app[STORE].watchlists.list()
-    return ok({"watchlists": [shown(wl, now) for wl in found]})
+    return ok({"watchlists": [await shown(request, wl, now) for wl in found]})
 
 
 async def get_watchlist(request: web.Request) -> web.Response:
-    return ok({"watchlist": shown(await load(request), now_ms())})
+    return ok({"watchlist": await shown(request, await load(request), now_ms())})
 
 
 async def patch_watchlist(request: web.Request) -> web.Response:
@@ -86,7 +89,7 @@ async def patch_watchlist(request: web.Request) -> web.Response:
     wl = await request.app[STORE].watchlists.update(current["id"], {**fields, "updatedAt": now})
     if wl is None:
         raise WATCHLIST_NOT_FOUND()
-    return ok({"watchlist": shown(wl, now)})
+    return ok({"watchlist": await shown(request, wl, now)})
 
 
 async def delete_watchlist(request: web.Request) -> web.Response:

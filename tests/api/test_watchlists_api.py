@@ -40,6 +40,13 @@ async def test_watchlist_lifecycle(
     )
     assert wl["schedule"] == {"daily": "09:30"} and wl["paused"] is False
     assert wl["lastRunAt"] is None and wl["nextRunAt"] > wl["createdAt"]
+    # A run's calls against what the one key has left today.
+    assert wl["quota"] == {
+        "callsNeeded": 2,
+        "callsLeftToday": 25_000,
+        "fits": True,
+        "finishesNotBefore": None,
+    }
     # 09:30 KST is 00:30 UTC: the next run falls on that minute of some day.
     assert (wl["nextRunAt"] // 60_000) % (24 * 60) == 30
     one = f"/api/watchlists/{wl['id']}"
