@@ -106,13 +106,13 @@ async def create_batch(request: web.Request) -> web.Response:
         )
     except QueueFullError as exc:
         raise TOO_MANY_JOBS(limit=exc.limit) from None
+    plan = await quota_plan(request.app, keywords, categories, created)
     if job_id != spec.id:
         log.info("[배치] 같은 Idempotency-Key: 기존 작업 %s 반환", job_id)
-        body = ok({"jobId": job_id, "message": "배치 작업이 시작되었습니다"})
+        body = ok({"jobId": job_id, "message": "배치 작업이 시작되었습니다", "quota": plan})
         body.headers["Idempotent-Replayed"] = "true"
         return body
     log.info("[배치] 작업 생성: %s, 키워드 %d개", spec.id, len(keywords))
-    plan = await quota_plan(request.app, keywords, categories, created)
     return ok({"jobId": spec.id, "message": "배치 작업이 시작되었습니다", "quota": plan})
 
 
