@@ -153,6 +153,9 @@ class Hub {
         },
       });
       t.stream.start();
+    } else if (t.stream.stopped) {
+      // a stream that gave up (a rejected token, say) starts again for a tab that asks anew
+      t.stream.start();
     }
     t.wanters.add(tab);
     if (tab !== tabId && t.state) this.post({ kind: 'state', topic, state: { ...t.state, leader: false } });

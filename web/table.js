@@ -263,6 +263,7 @@ export class ResultTable {
     }
     if (this.filter) this.applyFilter();
     else this.changed();
+    this.renderWindow(); // now, in this frame: the rows show with the status that came with them
     this.onChange?.();
   }
 
