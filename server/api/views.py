@@ -71,14 +71,41 @@ async def create_batch(request: web.Request) -> web.Response:
     return ok({"jobId": spec.id, "message": "배치 작업이 시작되었습니다"})
 
 
+JOB_NOT_FOUND = "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)"
+
+
 async def job_status(request: web.Request) -> web.Response:
     job_id = check_job_id(request.query.get("jobId"))
+    since = request.query.get("since")
+    if since is not None:
+        return await job_status_since(request, job_id, since)
     # The stored result texts go out as they are: no decode and re-encode per poll.
     job_json = await request.app[STORE].get_job_json(job_id)
     if job_json is None:
-        raise ApiError(404, "job_not_found", "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)")
+        raise ApiError(404, "job_not_found", JOB_NOT_FOUND)
     return web.Response(
         text='{"success":true,"job":' + job_json + "}", content_type="application/json"
+    )
+
+
+async def job_status_since(request: web.Request, job_id: str, since: str) -> web.Response:
+    """The incremental poll: the job's fields and only the results after event ``since`` (a
+    ``lastEventId`` this client saw), so a poll with nothing new costs a few hundred bytes
+    whatever the job's size. ``gap``: the log no longer reaches back to ``since``, and
+    ``results`` holds every result (replace, do not append)."""
+    try:
+        got = await request.app[STORE].get_job_json_since(job_id, since)
+    except ValueError:
+        raise ApiError(
+            400, "invalid_event_id", "since는 이 작업에서 받은 lastEventId(이벤트 id)여야 합니다"
+        ) from None
+    if got is None:
+        raise ApiError(404, "job_not_found", JOB_NOT_FOUND)
+    job_json, gap = got
+    tail = ',"gap":true}' if gap else "}"
+    return web.Response(
+        text='{"success":true,"job":' + job_json + ',"since":' + dumps(since) + tail,
+        content_type="application/json",
     )
 
 

@@ -143,6 +143,7 @@ class RedisStore(Store):
             "finish": lua.FINISH,
             "cancel": lua.CANCEL,
             "get": lua.GET,
+            "since": lua.SINCE,
             "list": lua.LIST,
             "feed": lua.FEED,
             "cleanup": lua.CLEANUP,
@@ -255,6 +256,14 @@ class RedisStore(Store):
         if loads(raw[0])["status"] in TERMINAL:
             self._json_cache.put(job_id, text, generation)
         return text
+
+    async def get_job_json_since(self, job_id: str, since: str) -> tuple[str, bool] | None:
+        raw = await self._run("since", job_id, parse_seq(since))
+        if raw is None:
+            return None
+        if raw[1] == "future":
+            raise ValueError(f"event {since!r} is past the job's last")
+        return splice_results(raw[0], raw[2]), raw[1] == "1"
 
     async def list_jobs(self, limit: int) -> list[dict[str, Any]]:
         rows: list[str] = await self._run("list", limit)

@@ -138,6 +138,61 @@ CREATE TABLE IF NOT EXISTS cache (
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (keyword, category)
 ) WITHOUT ROWID;
+-- Cleanup finds what expired through these, a batch at a time, instead of reading every row.
+-- (completed_at is set exactly when a job turns terminal.)
+CREATE INDEX IF NOT EXISTS jobs_completed ON jobs (completed_at);
+CREATE INDEX IF NOT EXISTS cache_expiry ON cache (expires_at);
+-- /api/stats and /metrics: jobs per status and the running sum of completed jobs' times, kept
+-- by triggers in the same transactions as the jobs, so a scrape reads a handful of rows
+-- whatever the number of jobs (AVG over the table took a second at 100,000 jobs).
+CREATE TABLE IF NOT EXISTS jobs_by_status (
+    status TEXT PRIMARY KEY,
+    n INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS job_time (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    sum_ms INTEGER NOT NULL,
+    n INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO job_time (id, sum_ms, n) VALUES (0, 0, 0);
+CREATE TRIGGER IF NOT EXISTS jobs_stats_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO jobs_by_status (status, n) VALUES (NEW.status, 1)
+        ON CONFLICT (status) DO UPDATE SET n = n + 1;
+    UPDATE job_time SET sum_ms = sum_ms + (NEW.completed_at - NEW.started_at), n = n + 1
+        WHERE NEW.status = 'completed' AND NEW.started_at IS NOT NULL
+        AND NEW.completed_at IS NOT NULL;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_stats_update AFTER UPDATE OF status, started_at, completed_at
+ON jobs BEGIN
+    UPDATE jobs_by_status SET n = n - 1
+        WHERE OLD.status IS NOT NEW.status AND status = OLD.status;
+    INSERT INTO jobs_by_status (status, n) SELECT NEW.status, 1
+        WHERE OLD.status IS NOT NEW.status ON CONFLICT (status) DO UPDATE SET n = n + 1;
+    UPDATE job_time SET sum_ms = sum_ms - (OLD.completed_at - OLD.started_at), n = n - 1
+        WHERE OLD.status = 'completed' AND OLD.started_at IS NOT NULL
+        AND OLD.completed_at IS NOT NULL;
+    UPDATE job_time SET sum_ms = sum_ms + (NEW.completed_at - NEW.started_at), n = n + 1
+        WHERE NEW.status = 'completed' AND NEW.started_at IS NOT NULL
+        AND NEW.completed_at IS NOT NULL;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_stats_delete AFTER DELETE ON jobs BEGIN
+    UPDATE jobs_by_status SET n = n - 1 WHERE status = OLD.status;
+    UPDATE job_time SET sum_ms = sum_ms - (OLD.completed_at - OLD.started_at), n = n - 1
+        WHERE OLD.status = 'completed' AND OLD.started_at IS NOT NULL
+        AND OLD.completed_at IS NOT NULL;
+END;
+"""
+
+# Once, when the stats counters are new to a file (the one statement at open that reads every
+# job; a file that has them never pays it again).
+STATS_RECOUNT = """
+BEGIN IMMEDIATE;
+DELETE FROM jobs_by_status;
+INSERT INTO jobs_by_status (status, n) SELECT status, COUNT(*) FROM jobs GROUP BY status;
+UPDATE job_time SET (sum_ms, n) = (
+    SELECT COALESCE(SUM(completed_at - started_at), 0), COUNT(*) FROM jobs
+    WHERE status = 'completed' AND started_at IS NOT NULL AND completed_at IS NOT NULL);
+COMMIT;
 """
 
 RECOUNT = """
@@ -157,8 +212,26 @@ JOB_COLUMNS = (
 )
 WORK_SIGNAL = "\x00work"
 # Jobs up to this many keywords are read on the event loop (~60 µs for 100 on a 2-core box);
-# bigger ones go to the thread.
+# bigger ones go to the reader thread.
 LOOP_READ_MAX_RESULTS = 200
+# Cleanup deletes at most this many jobs per transaction, and stops a transaction early past
+# this much time: whatever queued on the writer thread meanwhile (a submission, a worker's
+# result) goes next, so nothing waits behind a 100,000-job cleanup for more than one batch.
+CLEANUP_BATCH_JOBS = 300
+CLEANUP_BATCH_ROWS = 500  # feed events or cache rows per transaction
+CLEANUP_BATCH_BUDGET_S = 0.02
+# After a cleanup the WAL is folded back into the file and truncated. The checkpoint waits
+# this long at most for a reader to let go (it holds the writer lock meanwhile).
+CHECKPOINT_BUSY_MS = 100
+# A WAL that did grow (a burst of writes) is cut back to this size after each checkpoint.
+WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+
+
+def results_before(event_json: str) -> int:
+    """How many results a job had committed when it appended this event (every job event
+    carries its progress)."""
+    current: int = loads(event_json)["progress"]["current"]
+    return current
 
 
 class LongRead(Exception):
@@ -179,8 +252,13 @@ class SqliteStore(Store):
         self.path = sqlite_path(url)
         self.settings = settings
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        # Long reads (a big job's results, a pending job's queue position, the jobs list) run
+        # here, on their own read-only connection: WAL lets them read beside the writer, so a
+        # poll never queues behind the worker's writes or a cleanup.
+        self._read_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-read")
         self._conn: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None  # event loop only
+        self._thread_reader: sqlite3.Connection | None = None  # reader thread only
         # Only this process writes the file, and every write to a job drops its entry: exact.
         self._json_cache = TerminalJsonCache()
         self._creates: list[tuple[JobSpec, asyncio.Future[None]]] = []
@@ -196,6 +274,15 @@ class SqliteStore(Store):
 
     async def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await self._run(partial(self._transaction, fn))
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(connection, *args)`` on the reader thread (on the writer's for ``:memory:``,
+        which a second connection could not see)."""
+        if self._thread_reader is None:
+            return await self._run(fn, self.db, *args)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._read_executor, partial(fn, self._thread_reader, *args)
+        )
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -241,29 +328,53 @@ class SqliteStore(Store):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
+            stats_are_new = (
+                conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs_by_status'"
+                ).fetchone()
+                is None
+            )
             conn.executescript(SCHEMA)
+            if stats_are_new:
+                conn.executescript(STATS_RECOUNT)
             # Only one process owns this file: whatever a previous process held is free again.
-            conn.execute("UPDATE jobs SET claimed_by = NULL WHERE claimed_by IS NOT NULL")
-            # The counters start from the jobs as they are (a file from before they existed).
+            # Only a processing job is ever claimed, so the queue index finds them all.
+            conn.execute(
+                "UPDATE jobs SET claimed_by = NULL "
+                "WHERE status = 'processing' AND claimed_by IS NOT NULL"
+            )
+            # The counters start from the queued jobs as they are (a file from before they
+            # existed); the queue index bounds this by the queue, not by every job kept.
             conn.executescript(RECOUNT)
             self._conn = conn
 
         await self._run(_open)
         if self.path != ":memory:":  # a second :memory: connection would be another database
-            reader = sqlite3.connect(
-                f"file:{self.path}?mode=ro",
-                uri=True,
-                isolation_level=None,
-                check_same_thread=False,
-            )
             # Never wait on the loop: a busy reader (WAL recovery) falls back to the thread.
-            reader.execute("PRAGMA busy_timeout=0")
-            self._reader = reader
+            self._reader = self._connect_reader(busy_timeout_ms=0)
+            self._thread_reader = self._connect_reader(busy_timeout_ms=5000)
+
+    def _connect_reader(self, busy_timeout_ms: int) -> sqlite3.Connection:
+        reader = sqlite3.connect(
+            f"file:{self.path}?mode=ro",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        reader.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        return reader
 
     async def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        thread_reader, self._thread_reader = self._thread_reader, None
+        if thread_reader is not None:
+            await asyncio.get_running_loop().run_in_executor(
+                self._read_executor, thread_reader.close
+            )
+        self._read_executor.shutdown(wait=True)
 
         def _close() -> None:
             if self._conn is not None:
@@ -440,8 +551,7 @@ class SqliteStore(Store):
             self._create_flusher = None
 
     async def get_job(self, job_id: str, *, with_results: bool = True) -> dict[str, Any] | None:
-        def _get() -> dict[str, Any] | None:
-            db = self.db
+        def _get(db: sqlite3.Connection) -> dict[str, Any] | None:
             # One read transaction, so lastEventId matches the results exactly.
             db.execute("BEGIN")
             try:
@@ -455,73 +565,95 @@ class SqliteStore(Store):
             finally:
                 db.execute("COMMIT")
 
-        return await self._run(_get)
-
-    def _job_json(self, db: sqlite3.Connection, row: tuple[Any, ...]) -> str:
-        """The job of ``row`` with its results, encoded. Call inside the read transaction that
-        read the row, so lastEventId matches the results exactly."""
-        job_id = row[0]
-        summary = self._summary(row, db)
-        texts = [
-            r[0]
-            for r in db.execute(
-                "SELECT data FROM results WHERE job_id = ? ORDER BY idx", (job_id,)
-            ).fetchall()
-        ]
-        return splice_results(dumps(summary), texts)
+        return await self._read(_get)
 
     def _read_job_json(
-        self, db: sqlite3.Connection, job_id: str, on_loop: bool
-    ) -> tuple[str, str] | None:
-        """(job JSON, status), or None: no such job. Raises LongRead on the loop when the read
-        would not be short."""
+        self, db: sqlite3.Connection, job_id: str, since_seq: int | None, on_loop: bool
+    ) -> tuple[str, str, bool] | None:
+        """(job JSON, status, gap), or None: no such job. With ``since_seq``, only the results
+        committed after that event (all of them, and gap, when the log no longer holds it).
+        Raises LongRead on the loop when the read would not be short, ValueError for an event
+        id past the job's last. One read transaction, so lastEventId matches the results."""
         db.execute("BEGIN")
         try:
             row = self._job_row(db, job_id)
             if row is None:
                 return None
-            # A pending job's queuePosition counts the queue ahead of it, and a big job has many
-            # result rows: both can take a millisecond, so not on the loop.
-            if on_loop and (row[1] == PENDING or row[4] > LOOP_READ_MAX_RESULTS):
+            status, current, last_seq = row[1], row[5], row[10]
+            # A pending job's queuePosition counts the queue ahead of it: not on the loop.
+            if on_loop and status == PENDING:
                 raise LongRead
-            return self._job_json(db, row), row[1]
+            first, gap = 0, False
+            if since_seq is not None:
+                if since_seq > last_seq:
+                    raise ValueError(f"event {since_seq} is past the job's last ({last_seq})")
+                if since_seq > 0:
+                    event = db.execute(
+                        "SELECT data FROM events WHERE job_id = ? AND seq = ?",
+                        (job_id, since_seq),
+                    ).fetchone()
+                    if event is None:
+                        gap = True
+                    else:
+                        first = results_before(event[0])
+            if on_loop and current - first > LOOP_READ_MAX_RESULTS:
+                raise LongRead
+            summary = self._summary(row, db)
+            # Results are a prefix (committed in keyword order): those after the event are
+            # the indices from the count it showed.
+            texts = [
+                r[0]
+                for r in db.execute(
+                    "SELECT data FROM results WHERE job_id = ? AND idx >= ? ORDER BY idx",
+                    (job_id, first),
+                ).fetchall()
+            ]
+            return splice_results(dumps(summary), texts), status, gap
         finally:
             db.execute("COMMIT")
+
+    async def _job_json_read(
+        self, job_id: str, since_seq: int | None
+    ) -> tuple[str, str, bool] | None:
+        if self._reader is not None:
+            try:
+                return self._read_job_json(self._reader, job_id, since_seq, True)
+            except LongRead:
+                pass
+            except sqlite3.OperationalError:
+                pass  # busy (WAL recovery): the reader thread's connection waits its turn
+        return await self._read(self._read_job_json, job_id, since_seq, False)
 
     async def get_job_json(self, job_id: str) -> str | None:
         cached = self._json_cache.get(job_id)
         if cached is not None:
             return cached
         generation = self._json_cache.generation
-        got: tuple[str, str] | None = None
-        on_thread = True
-        if self._reader is not None:
-            try:
-                got = self._read_job_json(self._reader, job_id, True)
-                on_thread = False
-            except LongRead:
-                pass
-            except sqlite3.OperationalError:
-                pass  # busy (WAL recovery): the writer thread's connection waits its turn
-        if on_thread:
-            got = await self._run(self._read_job_json, self.db, job_id, False)
+        got = await self._job_json_read(job_id, None)
         if got is None:
             return None
-        text, status = got
+        text, status, _ = got
         if status in TERMINAL:
             self._json_cache.put(job_id, text, generation)
         return text
 
-    async def list_jobs(self, limit: int) -> list[dict[str, Any]]:
-        def _list() -> list[dict[str, Any]]:
-            db = self.db
-            rows = db.execute(
-                f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
-            return [self._summary(r, db) for r in rows]
+    async def get_job_json_since(self, job_id: str, since: str) -> tuple[str, bool] | None:
+        got = await self._job_json_read(job_id, parse_seq(since))
+        return None if got is None else (got[0], got[2])
 
-        return await self._run(_list)
+    async def list_jobs(self, limit: int) -> list[dict[str, Any]]:
+        def _list(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            db.execute("BEGIN")
+            try:
+                rows = db.execute(
+                    f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                    (limit,),
+                ).fetchall()
+                return [self._summary(r, db) for r in rows]
+            finally:
+                db.execute("COMMIT")
+
+        return await self._read(_list)
 
     async def count_queued(self, client: str) -> int:
         def _count(db: sqlite3.Connection) -> int:
@@ -745,47 +877,102 @@ class SqliteStore(Store):
 
     async def cleanup(self, now: int) -> int:
         cutoff = now - int(self.settings.job_ttl_s * 1000)
+        removed = 0
+        try:
+            while True:
+                ids, more = await self._tx(partial(self._cleanup_jobs, cutoff=cutoff))
+                removed += len(ids)
+                for job_id in ids:
+                    self._json_cache.drop(job_id)
+                # Signals left by waiters of these jobs (a reader that timed out, a worker's
+                # cancel watch) would otherwise stay in the map for the life of the process.
+                self._notify(*ids, *("cancel:" + job_id for job_id in ids))
+                if not more:
+                    break
+            while await self._tx(partial(self._cleanup_feed, cutoff=cutoff)):
+                pass
+            while await self._tx(partial(self._cleanup_cache, now=now)):
+                pass
+        finally:
+            self._json_cache.clear()
+        if removed:
+            await self._run(self._checkpoint)
+        return removed
 
-        def _cleanup(db: sqlite3.Connection) -> list[str]:
-            ids = [
-                r[0]
-                for r in db.execute(
-                    "SELECT id FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') "
-                    "AND completed_at < ?",
-                    (cutoff,),
-                )
-            ]
-            for job_id in ids:
-                db.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
-                db.execute("DELETE FROM events WHERE job_id = ?", (job_id,))
-                db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-            db.execute(
-                "DELETE FROM events WHERE job_id = ? AND created_at < ?", (JOBS_FEED, cutoff)
-            )
-            db.execute("DELETE FROM cache WHERE expires_at <= ?", (now,))
-            return ids
+    @staticmethod
+    def _cleanup_jobs(db: sqlite3.Connection, cutoff: int) -> tuple[list[str], bool]:
+        """One batch: (ids deleted, whether more may be left)."""
+        deadline = time.monotonic() + CLEANUP_BATCH_BUDGET_S
+        rows = db.execute(
+            "SELECT id FROM jobs WHERE completed_at < ? "
+            "AND status IN ('completed', 'failed', 'cancelled') ORDER BY completed_at LIMIT ?",
+            (cutoff, CLEANUP_BATCH_JOBS),
+        ).fetchall()
+        ids: list[str] = []
+        for (job_id,) in rows:
+            db.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
+            db.execute("DELETE FROM events WHERE job_id = ?", (job_id,))
+            db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+            ids.append(job_id)
+            if time.monotonic() > deadline:
+                break
+        return ids, len(rows) == CLEANUP_BATCH_JOBS or len(ids) < len(rows)
 
-        removed = await self._tx(_cleanup)
-        self._json_cache.clear()
-        # Signals left by waiters of these jobs (a reader that timed out, a worker's cancel
-        # watch) would otherwise stay in the map for the life of the process.
-        self._notify(*removed, *("cancel:" + job_id for job_id in removed))
-        return len(removed)
+    @staticmethod
+    def _cleanup_feed(db: sqlite3.Connection, cutoff: int) -> bool:
+        """Drop the jobs feed's oldest events written before ``cutoff`` (its seq grows with
+        time), one batch; True when a whole batch went and more may be left."""
+        rows = db.execute(
+            "SELECT seq, created_at FROM events WHERE job_id = ? ORDER BY seq LIMIT ?",
+            (JOBS_FEED, CLEANUP_BATCH_ROWS),
+        ).fetchall()
+        old = 0
+        for seq, created in rows:
+            if created >= cutoff:
+                break
+            old = seq
+        if old:
+            db.execute("DELETE FROM events WHERE job_id = ? AND seq <= ?", (JOBS_FEED, old))
+        return bool(rows) and old == rows[-1][0] and len(rows) == CLEANUP_BATCH_ROWS
+
+    @staticmethod
+    def _cleanup_cache(db: sqlite3.Connection, now: int) -> bool:
+        gone = db.execute(
+            "DELETE FROM cache WHERE (keyword, category) IN (SELECT keyword, category FROM "
+            "cache WHERE expires_at <= ? LIMIT ?)",
+            (now, CLEANUP_BATCH_ROWS),
+        ).rowcount
+        return bool(gone == CLEANUP_BATCH_ROWS)
+
+    def _checkpoint(self) -> None:
+        """Fold the WAL back into the file and truncate it, so a big cleanup does not leave a
+        WAL as large as what it deleted. Waits for readers only briefly: a busy checkpoint is
+        simply left to the next one (SQLite's own, every 1,000 pages)."""
+        db = self.db
+        db.execute(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_MS}")
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            db.execute("PRAGMA busy_timeout=5000")
 
     async def job_stats(self) -> dict[str, Any]:
-        def _stats() -> dict[str, Any]:
-            db = self.db
-            by_status = dict(db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status"))
-            avg = db.execute(
-                "SELECT AVG(completed_at - started_at) FROM jobs WHERE status = 'completed' "
-                "AND started_at IS NOT NULL"
-            ).fetchone()[0]
+        def _stats(db: sqlite3.Connection) -> dict[str, Any]:
+            db.execute("BEGIN")
+            try:
+                by_status = dict(db.execute("SELECT status, n FROM jobs_by_status"))
+                sum_ms, n = db.execute("SELECT sum_ms, n FROM job_time").fetchone()
+            finally:
+                db.execute("COMMIT")
             return {
                 "byStatus": {
                     s: by_status.get(s, 0) for s in (PENDING, PROCESSING, *sorted(TERMINAL))
                 },
                 "queueDepth": by_status.get(PENDING, 0),
-                "avgJobMs": None if avg is None else round(avg),
+                "avgJobMs": round(sum_ms / n) if n > 0 else None,
             }
 
-        return await self._run(_stats)
+        # A few rows of counters: read on the loop, never queued behind the worker's writes.
+        if self._reader is not None:
+            with contextlib.suppress(sqlite3.OperationalError):
+                return _stats(self._reader)
+        return await self._read(_stats)
