@@ -1,7 +1,8 @@
 """A command-line client of the API: submit a batch, follow it over SSE, write results.
 
 Following a job = one poll of ``/api/documents/status`` (the results so far and their
-``lastEventId``), then the SSE stream from that id. A dropped stream is reopened with
+``lastEventId``), then the SSE stream from that id (or, with ``--poll``, polls with
+``?since=<lastEventId>``, each carrying only the new results). A dropped stream is reopened with
 ``Last-Event-ID``, so every result is written exactly once, in keyword order, whatever
 happens to the connection. Results go to stdout (CSV or JSON lines); the progress bar goes
 to stderr, so ``doccount submit k.txt --follow > out.csv`` gives a clean file.
@@ -31,6 +32,9 @@ RECONNECT_MAX_S = 5.0
 RECONNECT_ATTEMPTS = 10  # consecutive failures before giving up
 BAR_WIDTH = 24
 BAR_MIN_INTERVAL_S = 0.1
+# Not reached, or briefly unable to answer: poll again (with a growing pause).
+RETRIED_CODES = frozenset({"client_error", "store_unavailable", "shutting_down"})
+POLL_EVERY_S = 1.0  # --poll: the job's status every second (only what is new each time)
 
 
 class ClientError(Exception):
@@ -229,6 +233,56 @@ class ApiClient:
         job: dict[str, Any] = body["job"]
         return job
 
+    async def status_since(self, job_id: str, since: str) -> tuple[dict[str, Any], bool]:
+        """The incremental poll: the job with only the results after event ``since``, and
+        whether the server answered with every result instead (a gap)."""
+        body = await self._json(
+            "GET", "/api/documents/status", params={"jobId": job_id, "since": since}
+        )
+        job: dict[str, Any] = body["job"]
+        return job, bool(body.get("gap"))
+
+    async def follow_polling(
+        self,
+        job_id: str,
+        writer: ResultWriter | None,
+        bar: ProgressBar | None,
+        every_s: float = POLL_EVERY_S,
+    ) -> dict[str, Any]:
+        """``follow`` without a stream (a proxy that buffers SSE): a poll every ``every_s``
+        with ``since``, so each answer carries only the results not written yet."""
+        job, _ = await self.status_since(job_id, "0")
+        written = 0
+        failures = 0
+        if writer is not None:
+            writer.begin(list(job["categories"]))
+        while True:
+            # Results are a prefix in keyword order: after a gap (every result again) skip
+            # those already written.
+            fresh = [r for r in job.get("results", []) if r["index"] >= written]
+            for result in fresh:
+                if writer is not None:
+                    writer.write(result)
+            written += len(fresh)
+            progress = job["progress"]
+            if bar is not None:
+                bar.update(progress["current"], progress["total"])
+            if job["status"] in TERMINAL:
+                break
+            await asyncio.sleep(every_s * (2 ** min(failures, 4)))
+            try:
+                job, _ = await self.status_since(job_id, job["lastEventId"])
+                failures = 0
+            except ClientError as exc:
+                if exc.code not in RETRIED_CODES:
+                    raise  # the server answered no: the job is gone, the token wrong, ...
+                failures += 1
+                if failures > RECONNECT_ATTEMPTS:
+                    raise
+        if bar is not None:
+            bar.update(job["progress"]["current"], job["progress"]["total"], force=True)
+        return job
+
     async def events(self, job_id: str, last_event_id: str) -> AsyncIterator[SseEvent]:
         """One SSE connection, from just after ``last_event_id``, until the server ends it."""
         headers = {**self.headers, "Last-Event-ID": last_event_id, "Accept": "text/event-stream"}
@@ -331,6 +385,8 @@ class Command:
     keywords_file: str | None = None
     categories: list[str] | None = None
     priority: str | None = None
+    poll: bool = False  # follow by polling with ?since= instead of the event stream
+    poll_every_s: float = POLL_EVERY_S
 
 
 def summary_line(job: dict[str, Any]) -> str:
@@ -365,6 +421,8 @@ async def run_command(cmd: Command, out: TextIO, err: TextIO, stdin: TextIO) -> 
                 writer.begin(list(job["categories"]))
                 for result in job.get("results", []):
                     writer.write(result)
+            elif cmd.poll:
+                job = await api.follow_polling(job_id, writer, bar, cmd.poll_every_s)
             else:
                 job = await api.follow(job_id, writer, bar)
         except (ClientError, OSError) as exc:
@@ -392,15 +450,24 @@ def add_client_parsers(sub: Any) -> None:
         )
         p.add_argument("--format", dest="fmt", choices=["csv", "jsonl"], default="csv")
 
+    def polling(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--poll",
+            action="store_true",
+            help="follow by polling (only new results each time) instead of the event stream",
+        )
+
     submit = sub.add_parser("submit", help="start a batch from a keywords file (one per line)")
     submit.add_argument("keywords_file", metavar="FILE", help="keywords, one per line; - = stdin")
     submit.add_argument("--follow", action="store_true", help="follow it and write the results")
     submit.add_argument("--categories", help="blog,cafe,... (default: the server's)")
     submit.add_argument("--priority", choices=["high", "normal", "low"])
     common(submit)
+    polling(submit)
     watch = sub.add_parser("watch", help="follow a job and write its results")
     watch.add_argument("job_id", metavar="JOBID")
     common(watch)
+    polling(watch)
     status = sub.add_parser("status", help="a job's status and its results so far")
     status.add_argument("job_id", metavar="JOBID")
     common(status)
@@ -418,6 +485,7 @@ def command_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Comma
         keywords_file=getattr(args, "keywords_file", None),
         categories=[c.strip() for c in categories.split(",") if c.strip()] if categories else None,
         priority=getattr(args, "priority", None),
+        poll=getattr(args, "poll", False),
     )
 
 

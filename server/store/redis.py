@@ -70,7 +70,7 @@ BLOCKING_POOL_SIZE = 1024  # blocking reads at once per process (jobs watched li
 POOL_WAIT_S = 5.0
 BLOCK_GRACE_S = 2.0  # a blocking read may take this much longer than its BLOCK before we give up
 CANCEL_POLL_S = 0.2
-CLEANUP_BATCH = 500
+CLEANUP_BATCH = 200  # jobs per script: Redis serves nobody else while one runs
 # A terminal job's JSON is served from this node's memory for up to this long: another node's
 # cleanup (or a late write by a worker that lost the job) shows here at most this late.
 JSON_CACHE_TTL_S = 1.0

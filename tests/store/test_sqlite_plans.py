@@ -37,6 +37,7 @@ SMALL_TABLES = frozenset(
     }
 )
 SCAN = re.compile(r"^SCAN (\w+)( USING (COVERING )?INDEX \w+)?")
+TERMINAL_LITERAL = re.compile(r"'(completed|failed|cancelled)'")
 DML = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\b", re.I)
 
 
@@ -97,6 +98,9 @@ def bad_plans(db: sqlite3.Connection, statements: list[str]) -> list[str]:
         if not DML.match(sql):
             continue  # BEGIN, COMMIT, PRAGMA, "-- TRIGGER name" lines
         for row in db.execute("EXPLAIN QUERY PLAN " + sql):
+            # The status index is for the queue: a finished status holds every job kept.
+            if TERMINAL_LITERAL.search(sql) and "INDEX jobs_queue" in row[-1]:
+                bad.append(f"{row[-1]} (finished jobs by status)  <-  {sql}")
             m = SCAN.match(row[-1])
             if m is None or m.group(1) in SMALL_TABLES:
                 continue
@@ -233,3 +237,10 @@ def test_the_checker_sees_a_full_scan(tmp_path: Path) -> None:
     assert bad_plans(db, ["SELECT status, COUNT(*) FROM jobs GROUP BY status"])
     assert bad_plans(db, ["UPDATE jobs SET claimed_by = NULL WHERE claimed_by IS NOT NULL"])
     assert not bad_plans(db, ["SELECT status FROM jobs WHERE id = 'x'"])
+    db.executescript("CREATE INDEX jobs_queue ON jobs (status); ALTER TABLE jobs ADD done INT;")
+    db.executescript("CREATE INDEX jobs_completed ON jobs (done);")
+    old_cleanup = (
+        "SELECT id FROM jobs WHERE done < 5 AND status IN ('completed', 'failed') "
+        "ORDER BY done LIMIT 300"
+    )
+    assert bad_plans(db, [old_cleanup])
