@@ -35,7 +35,7 @@ from typing import Any
 
 import aiohttp
 
-from server.events import dumps
+from server.codec import dumps
 from server.model import COMPLETED, JobSpec, new_job_id, now_ms
 from server.settings import Settings
 from server.store import Store, store_from_url

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from server.events import dumps, loads
+from server.codec import dumps, loads
 from server.model import COMPLETED, FAILED, now_ms
 from server.store import Store
 from tests.store.test_store_contract import MakeStore, make_spec, result_of, trim_log

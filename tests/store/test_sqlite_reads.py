@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from server.events import dumps, loads
+from server.codec import dumps, loads
 from server.model import JobSpec, new_job_id, now_ms
 from server.settings import Settings
 from server.store.sqlite import LOOP_READ_MAX_RESULTS, SqliteStore
