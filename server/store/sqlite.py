@@ -216,15 +216,22 @@ WORK_SIGNAL = "\x00work"
 # Jobs up to this many keywords are read on the event loop (~60 µs for 100 on a 2-core box);
 # bigger ones go to the reader thread.
 LOOP_READ_MAX_RESULTS = 200
-# Cleanup deletes at most this many jobs per transaction, and stops a transaction early past
-# this much time: whatever queued on the writer thread meanwhile (a submission, a worker's
-# result) goes next, so nothing waits behind a 100,000-job cleanup for more than one batch.
+# Cleanup deletes at most this many jobs per transaction, each batch sized to take about this
+# much time: whatever queued on the writer thread meanwhile (a submission, a worker's result)
+# goes next, so nothing waits behind a 100,000-job cleanup for more than one batch.
 CLEANUP_BATCH_JOBS = 300
+CLEANUP_FIRST_BATCH_JOBS = 50
+CLEANUP_MIN_BATCH_JOBS = 5
 CLEANUP_BATCH_ROWS = 500  # feed events or cache rows per transaction
-CLEANUP_BATCH_BUDGET_S = 0.02
-# After a cleanup the WAL is folded back into the file and truncated. The checkpoint waits
-# this long at most for a reader to let go (it holds the writer lock meanwhile).
-CHECKPOINT_BUSY_MS = 100
+CLEANUP_BATCH_BUDGET_S = 0.01
+# While a cleanup runs, the WAL is checkpointed by a connection of its own on a thread of its
+# own, every this many batches, instead of by the writer at a commit (SQLite's automatic
+# checkpoint copies up to 1,000 pages and syncs the file inside the COMMIT: a stall of tens of
+# ms for whatever waits behind it). Afterwards the WAL is folded back and truncated.
+CHECKPOINT_EVERY_BATCHES = 8
+# The final truncation waits this long at most (it holds back writers while it waits): a busy
+# one is left to the next cleanup, and journal_size_limit bounds the file meanwhile.
+CHECKPOINT_BUSY_MS = 20
 # A WAL that did grow (a burst of writes) is cut back to this size after each checkpoint.
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 
@@ -258,6 +265,10 @@ class SqliteStore(Store):
         # here, on their own read-only connection: WAL lets them read beside the writer, so a
         # poll never queues behind the worker's writes or a cleanup.
         self._read_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-read")
+        self._checkpoint_executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="sqlite-checkpoint"
+        )
+        self._checkpointer: sqlite3.Connection | None = None  # checkpoint thread only
         self._conn: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None  # event loop only
         self._thread_reader: sqlite3.Connection | None = None  # reader thread only
@@ -356,6 +367,9 @@ class SqliteStore(Store):
             # Never wait on the loop: a busy reader (WAL recovery) falls back to the thread.
             self._reader = self._connect_reader(busy_timeout_ms=0)
             self._thread_reader = self._connect_reader(busy_timeout_ms=5000)
+            self._checkpointer = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
 
     def _connect_reader(self, busy_timeout_ms: int) -> sqlite3.Connection:
         reader = sqlite3.connect(
@@ -377,6 +391,12 @@ class SqliteStore(Store):
                 self._read_executor, thread_reader.close
             )
         self._read_executor.shutdown(wait=True)
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            await asyncio.get_running_loop().run_in_executor(
+                self._checkpoint_executor, checkpointer.close
+            )
+        self._checkpoint_executor.shutdown(wait=True)
 
         def _close() -> None:
             if self._conn is not None:
@@ -883,15 +903,34 @@ class SqliteStore(Store):
     async def cleanup(self, now: int) -> int:
         cutoff = now - int(self.settings.job_ttl_s * 1000)
         removed = 0
+        checkpoint: asyncio.Future[None] | None = None
+        if self._checkpointer is not None:
+            await self._run(self.db.execute, "PRAGMA wal_autocheckpoint=0")
         try:
+            batches = 0
+            limit = CLEANUP_FIRST_BATCH_JOBS
             while True:
-                ids, more = await self._tx(partial(self._cleanup_jobs, cutoff=cutoff))
+                ids, took_s = await self._run(self._cleanup_jobs, cutoff, limit)
+                more = len(ids) == limit
+                # Jobs differ in size (10 results or 1,000): the next batch is sized from how
+                # long this one took, to stay near the budget.
+                limit = max(
+                    CLEANUP_MIN_BATCH_JOBS,
+                    min(
+                        CLEANUP_BATCH_JOBS, int(limit * CLEANUP_BATCH_BUDGET_S / max(took_s, 1e-4))
+                    ),
+                )
                 removed += len(ids)
                 for job_id in ids:
                     self._json_cache.drop(job_id)
                 # Signals left by waiters of these jobs (a reader that timed out, a worker's
                 # cancel watch) would otherwise stay in the map for the life of the process.
                 self._notify(*ids, *("cancel:" + job_id for job_id in ids))
+                batches += 1
+                if batches % CHECKPOINT_EVERY_BATCHES == 0 and (
+                    checkpoint is None or checkpoint.done()
+                ):
+                    checkpoint = self._start_checkpoint("PASSIVE")
                 if not more:
                     break
             while await self._tx(partial(self._cleanup_feed, cutoff=cutoff)):
@@ -900,30 +939,62 @@ class SqliteStore(Store):
                 pass
         finally:
             self._json_cache.clear()
+            if self._checkpointer is not None:
+                await self._run(self.db.execute, "PRAGMA wal_autocheckpoint=1000")
+        if checkpoint is not None:
+            await checkpoint
         if removed:
-            await self._run(self._checkpoint)
+            # Everything the cleanup wrote goes into the file beside the writer; then the WAL,
+            # by now empty of anything new, is truncated in a moment.
+            await self._start_checkpoint("PASSIVE")
+            await self._start_checkpoint("TRUNCATE")
         return removed
 
+    def _start_checkpoint(self, mode: str) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        if self._checkpointer is None:
+            done: asyncio.Future[None] = loop.create_future()
+            done.set_result(None)
+            return done
+        return loop.run_in_executor(
+            self._checkpoint_executor, partial(self._checkpoint, self._checkpointer, mode)
+        )
+
     @staticmethod
-    def _cleanup_jobs(db: sqlite3.Connection, cutoff: int) -> tuple[list[str], bool]:
-        """One batch: (ids deleted, whether more may be left)."""
-        deadline = time.monotonic() + CLEANUP_BATCH_BUDGET_S
-        # By the end-time index, oldest first: the planner would otherwise pick the status
-        # index, and sort every finished job kept for each batch.
-        rows = db.execute(
-            "SELECT id FROM jobs INDEXED BY jobs_completed WHERE completed_at < ? "
-            "AND status IN ('completed', 'failed', 'cancelled') ORDER BY completed_at LIMIT ?",
-            (cutoff, CLEANUP_BATCH_JOBS),
-        ).fetchall()
-        ids: list[str] = []
-        for (job_id,) in rows:
-            db.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
-            db.execute("DELETE FROM events WHERE job_id = ?", (job_id,))
-            db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-            ids.append(job_id)
-            if time.monotonic() > deadline:
-                break
-        return ids, len(rows) == CLEANUP_BATCH_JOBS or len(ids) < len(rows)
+    def _checkpoint(db: sqlite3.Connection, mode: str) -> None:
+        """On the checkpoint thread. PASSIVE copies what it can without waiting for anyone;
+        TRUNCATE waits (holding back writers) at most CHECKPOINT_BUSY_MS, then gives up."""
+        db.execute(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_MS if mode == 'TRUNCATE' else 0}")
+        with contextlib.suppress(sqlite3.OperationalError):
+            db.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+
+    def _cleanup_jobs(self, cutoff: int, limit: int) -> tuple[list[str], float]:
+        """On the writer thread, one transaction of up to ``limit`` jobs: (ids deleted, seconds
+        it took, commit included). A few set-wise statements rather than three per job: each
+        gives the GIL back to the event loop and the readers for all of its rows at once."""
+        started = time.perf_counter()
+
+        def _delete(db: sqlite3.Connection) -> list[str]:
+            # By the end-time index, oldest first: the planner would otherwise pick the status
+            # index, and sort every finished job kept for each batch.
+            ids = [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM jobs INDEXED BY jobs_completed WHERE completed_at < ? "
+                    "AND status IN ('completed', 'failed', 'cancelled') ORDER BY completed_at "
+                    "LIMIT ?",
+                    (cutoff, limit),
+                )
+            ]
+            if ids:
+                marks = ",".join("?" * len(ids))
+                db.execute(f"DELETE FROM results WHERE job_id IN ({marks})", ids)
+                db.execute(f"DELETE FROM events WHERE job_id IN ({marks})", ids)
+                db.execute(f"DELETE FROM jobs WHERE id IN ({marks})", ids)
+            return ids
+
+        ids = self._transaction(_delete)
+        return ids, time.perf_counter() - started
 
     @staticmethod
     def _cleanup_feed(db: sqlite3.Connection, cutoff: int) -> bool:
@@ -950,17 +1021,6 @@ class SqliteStore(Store):
             (now, CLEANUP_BATCH_ROWS),
         ).rowcount
         return bool(gone == CLEANUP_BATCH_ROWS)
-
-    def _checkpoint(self) -> None:
-        """Fold the WAL back into the file and truncate it, so a big cleanup does not leave a
-        WAL as large as what it deleted. Waits for readers only briefly: a busy checkpoint is
-        simply left to the next one (SQLite's own, every 1,000 pages)."""
-        db = self.db
-        db.execute(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_MS}")
-        try:
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        finally:
-            db.execute("PRAGMA busy_timeout=5000")
 
     async def job_stats(self) -> dict[str, Any]:
         def _stats(db: sqlite3.Connection) -> dict[str, Any]:
