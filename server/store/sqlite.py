@@ -224,6 +224,7 @@ CLEANUP_FIRST_BATCH_JOBS = 50
 CLEANUP_MIN_BATCH_JOBS = 5
 CLEANUP_BATCH_ROWS = 500  # feed events or cache rows per transaction
 CLEANUP_BATCH_BUDGET_S = 0.01
+CLEANUP_PAUSE_MAX_S = 0.05
 # While a cleanup runs, the WAL is checkpointed by a connection of its own on a thread of its
 # own, every this many batches, instead of by the writer at a commit (SQLite's automatic
 # checkpoint copies up to 1,000 pages and syncs the file inside the COMMIT: a stall of tens of
@@ -927,6 +928,9 @@ class SqliteStore(Store):
                 # cancel watch) would otherwise stay in the map for the life of the process.
                 self._notify(*ids, *("cancel:" + job_id for job_id in ids))
                 batches += 1
+                # Yield as long as the batch took: the cleanup takes at most about half of the
+                # writer thread (and of the GIL), whatever else this process is doing.
+                await asyncio.sleep(min(took_s, CLEANUP_PAUSE_MAX_S))
                 if batches % CHECKPOINT_EVERY_BATCHES == 0 and (
                     checkpoint is None or checkpoint.done()
                 ):
