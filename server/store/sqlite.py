@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,158 +56,14 @@ from server.work.providers.base import KeyRegistry, RateLimiter
 
 T = TypeVar("T")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    priority INTEGER NOT NULL,
-    keywords TEXT NOT NULL,
-    categories TEXT NOT NULL,
-    total INTEGER NOT NULL,
-    current INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL,
-    started_at INTEGER,
-    completed_at INTEGER,
-    error TEXT,
-    last_seq INTEGER NOT NULL DEFAULT 0,
-    claimed_by TEXT,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    source TEXT NOT NULL,
-    client TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (status, priority);
-CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
--- count_queued runs on every submission: without this it counts every queued job of every client.
-CREATE INDEX IF NOT EXISTS jobs_client ON jobs (client, status);
-CREATE TABLE IF NOT EXISTS results (
-    job_id TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (job_id, idx)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS events (
-    job_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    data TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    PRIMARY KEY (job_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS feeds (
-    name TEXT PRIMARY KEY,
-    last_seq INTEGER NOT NULL
-);
--- Counters kept by triggers in the same transactions as the jobs they count, so a submission
--- reads two small rows instead of counting a queue that may be thousands deep: pending jobs per
--- priority (the new job's queuePosition), and pending + processing jobs per client (the cap).
-CREATE TABLE IF NOT EXISTS pending_by_priority (
-    priority INTEGER PRIMARY KEY,
-    n INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS queued_by_client (
-    client TEXT PRIMARY KEY,
-    n INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS jobs_count_insert AFTER INSERT ON jobs BEGIN
-    INSERT INTO pending_by_priority (priority, n) SELECT NEW.priority, 1
-        WHERE NEW.status = 'pending' ON CONFLICT (priority) DO UPDATE SET n = n + 1;
-    INSERT INTO queued_by_client (client, n) SELECT NEW.client, 1
-        WHERE NEW.status IN ('pending', 'processing') ON CONFLICT (client) DO UPDATE SET n = n + 1;
-END;
-CREATE TRIGGER IF NOT EXISTS jobs_count_update AFTER UPDATE OF status, priority, client ON jobs
-WHEN OLD.status IS NOT NEW.status OR OLD.priority IS NOT NEW.priority
-    OR OLD.client IS NOT NEW.client BEGIN
-    UPDATE pending_by_priority SET n = n - 1
-        WHERE OLD.status = 'pending' AND priority = OLD.priority;
-    INSERT INTO pending_by_priority (priority, n) SELECT NEW.priority, 1
-        WHERE NEW.status = 'pending' ON CONFLICT (priority) DO UPDATE SET n = n + 1;
-    UPDATE queued_by_client SET n = n - 1
-        WHERE OLD.status IN ('pending', 'processing') AND client = OLD.client;
-    DELETE FROM queued_by_client WHERE client = OLD.client AND n <= 0;
-    INSERT INTO queued_by_client (client, n) SELECT NEW.client, 1
-        WHERE NEW.status IN ('pending', 'processing') ON CONFLICT (client) DO UPDATE SET n = n + 1;
-END;
-CREATE TRIGGER IF NOT EXISTS jobs_count_delete AFTER DELETE ON jobs BEGIN
-    UPDATE pending_by_priority SET n = n - 1
-        WHERE OLD.status = 'pending' AND priority = OLD.priority;
-    UPDATE queued_by_client SET n = n - 1
-        WHERE OLD.status IN ('pending', 'processing') AND client = OLD.client;
-    DELETE FROM queued_by_client WHERE client = OLD.client AND n <= 0;
-END;
-CREATE TABLE IF NOT EXISTS cache (
-    keyword TEXT NOT NULL,
-    category TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL,
-    PRIMARY KEY (keyword, category)
-) WITHOUT ROWID;
--- Cleanup finds what expired through these, a batch at a time, instead of reading every row.
--- (completed_at is set exactly when a job turns terminal.)
-CREATE INDEX IF NOT EXISTS jobs_completed ON jobs (completed_at);
-CREATE INDEX IF NOT EXISTS cache_expiry ON cache (expires_at);
--- /api/stats and /metrics: jobs per status and the running sum of completed jobs' times, kept
--- by triggers in the same transactions as the jobs, so a scrape reads a handful of rows
--- whatever the number of jobs (AVG over the table took a second at 100,000 jobs).
-CREATE TABLE IF NOT EXISTS jobs_by_status (
-    status TEXT PRIMARY KEY,
-    n INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS job_time (
-    id INTEGER PRIMARY KEY CHECK (id = 0),
-    sum_ms INTEGER NOT NULL,
-    n INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO job_time (id, sum_ms, n) VALUES (0, 0, 0);
-CREATE TRIGGER IF NOT EXISTS jobs_stats_insert AFTER INSERT ON jobs BEGIN
-    INSERT INTO jobs_by_status (status, n) VALUES (NEW.status, 1)
-        ON CONFLICT (status) DO UPDATE SET n = n + 1;
-    UPDATE job_time SET sum_ms = sum_ms + (NEW.completed_at - NEW.started_at), n = n + 1
-        WHERE NEW.status = 'completed' AND NEW.started_at IS NOT NULL
-        AND NEW.completed_at IS NOT NULL;
-END;
-CREATE TRIGGER IF NOT EXISTS jobs_stats_update AFTER UPDATE OF status, started_at, completed_at
-ON jobs BEGIN
-    UPDATE jobs_by_status SET n = n - 1
-        WHERE OLD.status IS NOT NEW.status AND status = OLD.status;
-    INSERT INTO jobs_by_status (status, n) SELECT NEW.status, 1
-        WHERE OLD.status IS NOT NEW.status ON CONFLICT (status) DO UPDATE SET n = n + 1;
-    UPDATE job_time SET sum_ms = sum_ms - (OLD.completed_at - OLD.started_at), n = n - 1
-        WHERE OLD.status = 'completed' AND OLD.started_at IS NOT NULL
-        AND OLD.completed_at IS NOT NULL;
-    UPDATE job_time SET sum_ms = sum_ms + (NEW.completed_at - NEW.started_at), n = n + 1
-        WHERE NEW.status = 'completed' AND NEW.started_at IS NOT NULL
-        AND NEW.completed_at IS NOT NULL;
-END;
-CREATE TRIGGER IF NOT EXISTS jobs_stats_delete AFTER DELETE ON jobs BEGIN
-    UPDATE jobs_by_status SET n = n - 1 WHERE status = OLD.status;
-    UPDATE job_time SET sum_ms = sum_ms - (OLD.completed_at - OLD.started_at), n = n - 1
-        WHERE OLD.status = 'completed' AND OLD.started_at IS NOT NULL
-        AND OLD.completed_at IS NOT NULL;
-END;
-"""
-
+# Data, not code: read as package resources, so they can be read and linted as SQL.
+SCHEMA = resources.files(__package__).joinpath("sqlite_schema.sql").read_text(encoding="utf-8")
+RECOUNT = resources.files(__package__).joinpath("sqlite_recount.sql").read_text(encoding="utf-8")
 # Once, when the stats counters are new to a file (the one statement at open that reads every
 # job; a file that has them never pays it again).
-STATS_RECOUNT = """
-BEGIN IMMEDIATE;
-DELETE FROM jobs_by_status;
-INSERT INTO jobs_by_status (status, n) SELECT status, COUNT(*) FROM jobs GROUP BY status;
-UPDATE job_time SET (sum_ms, n) = (
-    SELECT COALESCE(SUM(completed_at - started_at), 0), COUNT(*) FROM jobs
-    WHERE status = 'completed' AND started_at IS NOT NULL AND completed_at IS NOT NULL);
-COMMIT;
-"""
-
-RECOUNT = """
-BEGIN IMMEDIATE;
-DELETE FROM pending_by_priority;
-INSERT INTO pending_by_priority (priority, n)
-    SELECT priority, COUNT(*) FROM jobs WHERE status = 'pending' GROUP BY priority;
-DELETE FROM queued_by_client;
-INSERT INTO queued_by_client (client, n) SELECT client, COUNT(*) FROM jobs
-    WHERE status IN ('pending', 'processing') GROUP BY client;
-COMMIT;
-"""
+STATS_RECOUNT = (
+    resources.files(__package__).joinpath("sqlite_stats_recount.sql").read_text(encoding="utf-8")
+)
 
 JOB_COLUMNS = (
     "id, status, priority, categories, total, current, created_at, started_at, completed_at, "
