@@ -77,6 +77,15 @@ CREATE TRIGGER IF NOT EXISTS jobs_count_delete AFTER DELETE ON jobs BEGIN
         WHERE OLD.status IN ('pending', 'processing') AND client = OLD.client;
     DELETE FROM queued_by_client WHERE client = OLD.client AND n <= 0;
 END;
+-- Idempotency-Key of a submission: the same key from the same client within the window
+-- returns the job it first created.
+CREATE TABLE IF NOT EXISTS idempotency (
+    client TEXT NOT NULL,
+    key TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (client, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cache (
     keyword TEXT NOT NULL,
     category TEXT NOT NULL,
@@ -88,6 +97,7 @@ CREATE TABLE IF NOT EXISTS cache (
 -- (completed_at is set exactly when a job turns terminal.)
 CREATE INDEX IF NOT EXISTS jobs_completed ON jobs (completed_at);
 CREATE INDEX IF NOT EXISTS cache_expiry ON cache (expires_at);
+CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);
 -- /api/stats and /metrics: jobs per status and the running sum of completed jobs' times, kept
 -- by triggers in the same transactions as the jobs, so a scrape reads a handful of rows
 -- whatever the number of jobs (AVG over the table took a second at 100,000 jobs).

@@ -170,6 +170,8 @@ async def op_events(store: SqliteStore) -> None:
 async def op_submit(store: SqliteStore) -> None:
     await store.count_queued("c")
     await pending(store)
+    await store.create_job(spec(), idempotency_key="same")
+    await store.create_job(spec(), idempotency_key="same")
     await store.claim_next("w", 0)
 
 
@@ -184,6 +186,7 @@ async def op_cache(store: SqliteStore) -> None:
 
 
 async def op_cleanup(store: SqliteStore) -> None:
+    await store.create_job(spec(), idempotency_key="old")
     assert await store.cleanup(now_ms() + 3_600_000) == 3
 
 
