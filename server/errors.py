@@ -224,6 +224,12 @@ INVALID_EVENT_ID = ErrorKind(
     "lastEventId 형식이 올바르지 않습니다",
     "the resume id is malformed, unknown, or of another job",
 )
+INVALID_SINCE = ErrorKind(
+    "invalid_event_id",
+    400,
+    "since는 이 작업에서 받은 lastEventId(이벤트 id)여야 합니다",
+    "since (status poll) is malformed or past the job's last event",
+)
 UNKNOWN_EVENT_ID = ErrorKind(
     "invalid_event_id",
     400,
