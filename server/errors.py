@@ -289,6 +289,12 @@ TOO_MANY_STREAMS = ErrorKind(
     retry_after_s=5,
 )
 
+ADMIN_DISABLED = ErrorKind(
+    "admin_disabled",
+    403,
+    "관리 기능은 --api-token을 설정한 서버에서만 사용할 수 있습니다",
+    "an operator endpoint on a server without --api-token",
+)
 TOO_MANY_CONNECTIONS = ErrorKind(
     "too_many_connections",
     503,

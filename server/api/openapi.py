@@ -276,6 +276,19 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 },
             }
         },
+        "/api/keys/retired": {
+            "delete": {
+                "summary": "Operator: bring every retired upstream key back (needs --api-token)",
+                "operationId": "clearRetiredKeys",
+                "responses": {
+                    "200": ok_response(
+                        "The labels of the keys brought back",
+                        success({"cleared": {"type": "array", "items": {"type": "string"}}}),
+                    ),
+                    **{str(s): error(s) for s in (401, 403, 503)},
+                },
+            }
+        },
         "/api/stats": {
             "get": {
                 "summary": "Dashboard figures: job outcomes, average job time, upstream use",
