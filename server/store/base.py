@@ -8,12 +8,19 @@ job never disagree: a snapshot's ``lastEventId`` is exactly the last event it in
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import Any, NamedTuple
 
 from server.codec import dumps
 from server.events import Event, EventPage
 from server.model import ClaimedJob, JobSpec
 from server.work.providers.base import KeyRegistry, RateLimiter
+
+
+class CachedCount(NamedTuple):
+    """A cached count and when the upstream said it (epoch ms)."""
+
+    total: int
+    observed_ms: int
 
 
 class Store(abc.ABC):
@@ -117,11 +124,17 @@ class Store(abc.ABC):
     # --- upstream support ---------------------------------------------------------------
 
     @abc.abstractmethod
-    async def cache_get(self, keyword: str, categories: tuple[str, ...]) -> dict[str, int]:
-        """Cached counts of ``keyword`` for those of ``categories`` that are cached and fresh."""
+    async def cache_get(
+        self, origin: str, keyword: str, categories: tuple[str, ...]
+    ) -> dict[str, CachedCount]:
+        """Cached counts of ``keyword`` for those of ``categories`` that are cached and fresh,
+        and were observed from ``origin`` (the provider and its upstream: a demo number is never
+        served as Naver's, nor one upstream's as another's)."""
 
     @abc.abstractmethod
-    async def cache_put(self, keyword: str, category: str, count: int) -> None: ...
+    async def cache_put(
+        self, origin: str, keyword: str, category: str, count: int, observed_ms: int
+    ) -> None: ...
 
     @abc.abstractmethod
     def limiter(self, rate_per_s: float) -> RateLimiter:

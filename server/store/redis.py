@@ -16,7 +16,11 @@ scripts touch keys of several jobs at once):
     dc:ended, dc:ended:info  zset by end time, hash status|duration: cleanup and stats
     dc:stats                 hash: terminal counts, sum and count of completed job times
     dc:feed, dc:feed:seq     stream: the jobs feed (JOBS_FEED), capped, and its counter
-    dc:cache:{cat}:{keyword} string with a TTL: a cached count
+    dc:count:{origin}:{cat}:{keyword}
+                             string "<count>:<observed ms>" with a TTL: a cached count, under
+                             a digest of its origin (provider and upstream base URL)
+    dc:layout                hash: layout versions (cache=2: the old dc:cache:* keys, of
+                             unknown origin, were dropped)
     dc:rl:{key}, dc:retired  the shared pacer and key retirements (redis_limits)
 
 The queue: ``create_job`` XADDs to its priority's stream. A worker's claim (one Lua script)
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Iterator
@@ -52,7 +57,7 @@ from server.events import Event, EventPage, parse_seq
 from server.model import JOBS_FEED, PENDING, PROCESSING, TERMINAL, ClaimedJob, JobSpec, now_ms
 from server.settings import Settings
 from server.store import redis_scripts as lua
-from server.store.base import Store
+from server.store.base import CachedCount, Store
 from server.store.jsoncache import TerminalJsonCache
 from server.store.redis_limits import RedisKeyRegistry, RedisRateLimiter, is_unavailable
 from server.work.providers.base import KeyRegistry, RateLimiter
@@ -75,6 +80,7 @@ CLEANUP_BATCH = 500
 # A terminal job's JSON is served from this node's memory for up to this long: another node's
 # cleanup (or a late write by a worker that lost the job) shows here at most this late.
 JSON_CACHE_TTL_S = 1.0
+CACHE_LAYOUT = "2"
 IDLE_CONSUMER_MS = 3_600_000  # forget a worker name with nothing pending after an hour
 
 
@@ -193,6 +199,7 @@ class RedisStore(Store):
         try:
             with unavailable_as_error():
                 await self._ensure_groups()
+                await self._drop_old_cache()
         except StoreUnavailableError as exc:
             log.warning("Redis not reachable at start (%s); will keep trying", exc)
 
@@ -417,31 +424,57 @@ class RedisStore(Store):
     # --- upstream support ---------------------------------------------------------------
 
     @staticmethod
-    def _cache_key(keyword: str, category: str) -> str:
-        return f"{PREFIX}cache:{category}:{keyword}"
+    def _cache_key(origin: str, keyword: str, category: str) -> str:
+        digest = hashlib.sha256(origin.encode()).hexdigest()[:16]
+        return f"{PREFIX}count:{digest}:{category}:{keyword}"
 
-    async def cache_get(self, keyword: str, categories: tuple[str, ...]) -> dict[str, int]:
+    async def cache_get(
+        self, origin: str, keyword: str, categories: tuple[str, ...]
+    ) -> dict[str, CachedCount]:
         if not categories:
             return {}
         try:
             with unavailable_as_error():
-                values = await self._r.mget([self._cache_key(keyword, c) for c in categories])
+                values = await self._r.mget(
+                    [self._cache_key(origin, keyword, c) for c in categories]
+                )
         except StoreUnavailableError as exc:
             # The cache saves calls; it is never a reason to fail a keyword.
             log.warning("cache read skipped, Redis unavailable (%s)", exc)
             return {}
-        return {c: int(v) for c, v in zip(categories, values, strict=True) if v is not None}
+        got: dict[str, CachedCount] = {}
+        for category, value in zip(categories, values, strict=True):
+            if value is not None:
+                count, _, observed = str(value).partition(":")
+                got[category] = CachedCount(int(count), int(observed))
+        return got
 
-    async def cache_put(self, keyword: str, category: str, count: int) -> None:
+    async def cache_put(
+        self, origin: str, keyword: str, category: str, count: int, observed_ms: int
+    ) -> None:
         try:
             with unavailable_as_error():
                 await self._r.set(
-                    self._cache_key(keyword, category),
-                    count,
-                    px=max(1, round(self.settings.cache_ttl_s * 1000)),
+                    self._cache_key(origin, keyword, category),
+                    f"{count}:{observed_ms}",
+                    # Fresh for the TTL from when it was observed, as on the embedded store.
+                    px=max(1, observed_ms + round(self.settings.cache_ttl_s * 1000) - now_ms()),
                 )
         except StoreUnavailableError as exc:
             log.warning("cache write skipped, Redis unavailable (%s)", exc)
+
+    async def _drop_old_cache(self) -> None:
+        """Counts cached before they carried their origin (``dc:cache:*``) cannot be trusted
+        to be Naver's: drop them, once per Redis."""
+        if await self._r.hget(f"{PREFIX}layout", "cache") == CACHE_LAYOUT:
+            return
+        dropped = 0
+        async for key in self._r.scan_iter(match=f"{PREFIX}cache:*", count=1000):
+            dropped += int(await self._r.unlink(key))
+        await self._r.hset(f"{PREFIX}layout", "cache", CACHE_LAYOUT)
+        if dropped:
+            log.info("dropped %d cached counts of unknown origin (cache layout %s)", dropped,
+                     CACHE_LAYOUT)  # fmt: skip
 
     def limiter(self, rate_per_s: float) -> RateLimiter:
         limiter = self._limiters.get(rate_per_s)

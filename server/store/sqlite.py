@@ -48,7 +48,7 @@ from server.model import (
     now_ms,
 )
 from server.settings import Settings
-from server.store.base import Store
+from server.store.base import CachedCount, Store
 from server.store.jsoncache import TerminalJsonCache
 from server.store.sqlite_limits import LocalKeyRegistry, LocalRateLimiter
 from server.work.providers.base import KeyRegistry, RateLimiter
@@ -133,13 +133,19 @@ CREATE TRIGGER IF NOT EXISTS jobs_count_delete AFTER DELETE ON jobs BEGIN
         WHERE OLD.status IN ('pending', 'processing') AND client = OLD.client;
     DELETE FROM queued_by_client WHERE client = OLD.client AND n <= 0;
 END;
-CREATE TABLE IF NOT EXISTS cache (
+-- A cached count says where it came from (origin: the provider and its upstream) and when it was
+-- observed; a lookup only takes counts of its own origin. It replaced the table "cache", whose
+-- rows said neither (dropped at open: a count of unknown origin is not served).
+CREATE TABLE IF NOT EXISTS counts (
+    origin TEXT NOT NULL,
     keyword TEXT NOT NULL,
     category TEXT NOT NULL,
     count INTEGER NOT NULL,
+    observed_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
-    PRIMARY KEY (keyword, category)
+    PRIMARY KEY (origin, keyword, category)
 ) WITHOUT ROWID;
+DROP TABLE IF EXISTS cache;
 """
 
 RECOUNT = """
@@ -712,24 +718,30 @@ class SqliteStore(Store):
 
     # --- upstream support ---------------------------------------------------------------
 
-    async def cache_get(self, keyword: str, categories: tuple[str, ...]) -> dict[str, int]:
-        def _get() -> dict[str, int]:
+    async def cache_get(
+        self, origin: str, keyword: str, categories: tuple[str, ...]
+    ) -> dict[str, CachedCount]:
+        def _get() -> dict[str, CachedCount]:
             rows = self.db.execute(
-                "SELECT category, count FROM cache WHERE keyword = ? AND expires_at > ?",
-                (keyword, now_ms()),
+                "SELECT category, count, observed_at FROM counts "
+                "WHERE origin = ? AND keyword = ? AND expires_at > ?",
+                (origin, keyword, now_ms()),
             ).fetchall()
-            return {c: n for c, n in rows if c in categories}
+            return {c: CachedCount(n, at) for c, n, at in rows if c in categories}
 
         return await self._run(_get)
 
-    async def cache_put(self, keyword: str, category: str, count: int) -> None:
-        expires = now_ms() + int(self.settings.cache_ttl_s * 1000)
+    async def cache_put(
+        self, origin: str, keyword: str, category: str, count: int, observed_ms: int
+    ) -> None:
+        expires = observed_ms + int(self.settings.cache_ttl_s * 1000)
 
         def _put() -> None:
             self.db.execute(
-                "INSERT OR REPLACE INTO cache (keyword, category, count, expires_at) "
-                "VALUES (?, ?, ?, ?)",
-                (keyword, category, count, expires),
+                "INSERT OR REPLACE INTO counts "
+                "(origin, keyword, category, count, observed_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (origin, keyword, category, count, observed_ms, expires),
             )
 
         await self._run(_put)
@@ -764,7 +776,7 @@ class SqliteStore(Store):
             db.execute(
                 "DELETE FROM events WHERE job_id = ? AND created_at < ?", (JOBS_FEED, cutoff)
             )
-            db.execute("DELETE FROM cache WHERE expires_at <= ?", (now,))
+            db.execute("DELETE FROM counts WHERE expires_at <= ?", (now,))
             return ids
 
         removed = await self._tx(_cleanup)

@@ -527,19 +527,43 @@ async def test_finish_sets_the_terminal_status_and_appends_its_event(store: Stor
 # --- cache, cleanup, stats ----------------------------------------------------------------
 
 
+NAVER = "naver https://openapi.naver.com/v1/search"
+
+
 async def test_cache_get_put_and_ttl(make_store: MakeStore) -> None:
     store = await make_store(cache_ttl_s=0.5)
-    assert await store.cache_get("맥북", ("blog", "news")) == {}
-    await store.cache_put("맥북", "blog", 12543)
-    await store.cache_put("맥북", "cafe", 7)
-    await store.cache_put("리뷰", "news", 3)
-    assert await store.cache_get("맥북", ("blog", "news")) == {"blog": 12543}
-    assert await store.cache_get("맥북", ("blog", "cafe")) == {"blog": 12543, "cafe": 7}
+    at = now_ms()
+    assert await store.cache_get(NAVER, "맥북", ("blog", "news")) == {}
+    await store.cache_put(NAVER, "맥북", "blog", 12543, at)
+    await store.cache_put(NAVER, "맥북", "cafe", 7, at + 1)
+    await store.cache_put(NAVER, "리뷰", "news", 3, at)
+    assert await store.cache_get(NAVER, "맥북", ("blog", "news")) == {"blog": (12543, at)}
+    assert await store.cache_get(NAVER, "맥북", ("blog", "cafe")) == {
+        "blog": (12543, at),
+        "cafe": (7, at + 1),
+    }
 
     async def expired() -> bool:
-        return await store.cache_get("맥북", ("blog", "cafe")) == {}
+        return await store.cache_get(NAVER, "맥북", ("blog", "cafe")) == {}
 
     await wait_until(expired, timeout_s=5.0, step_s=0.05)
+
+
+async def test_cache_serves_a_count_only_to_its_own_origin(make_store: MakeStore) -> None:
+    """Issue 11.1: a demo number is never served as Naver's, nor one upstream's as another's,
+    and a cached count says when it was observed."""
+    store = await make_store()
+    other = "naver http://127.0.0.1:9/v1/search"
+    at = now_ms() - 5_000
+    await store.cache_put("demo", "맥북", "blog", 111, at)
+    await store.cache_put(NAVER, "맥북", "blog", 222, at + 1)
+    assert await store.cache_get("demo", "맥북", ("blog",)) == {"blog": (111, at)}
+    assert await store.cache_get(NAVER, "맥북", ("blog",)) == {"blog": (222, at + 1)}
+    assert await store.cache_get(other, "맥북", ("blog",)) == {}
+    # "Another process" on the same data sees the same, origin included.
+    second = await make_store()
+    assert await second.cache_get(NAVER, "맥북", ("blog",)) == {"blog": (222, at + 1)}
+    assert await second.cache_get(other, "맥북", ("blog",)) == {}
 
 
 async def test_cleanup_deletes_terminal_jobs_past_the_ttl(make_store: MakeStore) -> None:

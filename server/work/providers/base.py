@@ -62,6 +62,9 @@ class KeyRegistry(Protocol):
 
 class Provider(Protocol):
     name: str  # "naver" or "demo": shown as each result's "source"
+    # Where its numbers come from, finer than ``name`` (the upstream base URL too): a cached
+    # count is served only to a provider of the same origin.
+    origin: str
 
     async def count(self, keyword: str, category: str) -> int:
         """Documents for ``keyword`` in ``category`` (our category name, e.g. "cafe").

@@ -43,6 +43,7 @@ def demo_count(keyword: str, category: str) -> int:
 
 class DemoProvider:
     name: str = "demo"
+    origin: str = "demo"
 
     def __init__(self, limiter: RateLimiter) -> None:
         self._limiter = limiter

@@ -44,6 +44,11 @@ _RATE_CODE = "012"  # per-second rate exceeded
 _SYSTEM_ERROR_CODE = "SE99"
 
 
+def naver_origin(settings: Settings) -> str:
+    """The cache origin of counts from this upstream: another base URL is another source."""
+    return f"naver {settings.naver_base_url.rstrip('/')}"
+
+
 def _wall_clock_ms() -> int:
     return int(time.time() * 1000)
 
@@ -113,6 +118,7 @@ class NaverProvider:
         self._turn = 0  # round-robin position over the usable keys
         self._secrets = tuple(k.client_secret for k in settings.naver_keys if k.client_secret)
         self.stats = NaverStats()
+        self.origin = naver_origin(settings)
 
     async def count(self, keyword: str, category: str) -> int:
         cat = CATEGORIES.get(category)
