@@ -70,7 +70,9 @@ async def upstream_usage(app: web.Application, now_ms: int) -> dict[str, Any]:
         for (_, outcome), n in stats.calls.items():
             outcomes[outcome] = outcomes.get(outcome, 0) + n
         retries = stats.retries
-    retired = await app[STORE].key_registry().retired() if settings.naver_keys else {}
+    registry = app[STORE].key_registry()
+    retired = await registry.retired() if settings.naver_keys else {}
+    reasons = await registry.reasons() if retired else {}
     keys = []
     for key in settings.naver_keys if settings.provider == "naver" else ():
         calls = calls_by_id.get(key.client_id, 0)
@@ -82,6 +84,7 @@ async def upstream_usage(app: web.Application, now_ms: int) -> dict[str, Any]:
                 "remaining": max(0, DAILY_QUOTA_CALLS - calls),
                 "retired": key.client_id in retired,
                 "retiredUntil": retired.get(key.client_id),
+                "retiredReason": reasons.get(key.client_id),
             }
         )
     return {

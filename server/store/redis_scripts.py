@@ -385,6 +385,16 @@ redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', math.ceil((nxt - now)
 return slot - now
 """
 
+# KEYS: retired zset, reasons hash. ARGV: key, until ms or '+inf', reason. GT: a retirement for
+# good is never shortened by a later one until a time; the reason is that of the retirement
+# that holds.
+RETIRE = r"""
+if redis.call('ZADD', KEYS[1], 'GT', 'CH', ARGV[2], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+end
+return 0
+"""
+
 # KEYS[1]: slot key. ARGV: delay us. Pushes the next free slot to at least now + delay.
 PENALIZE = r"""
 local t = redis.call('TIME')

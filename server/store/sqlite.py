@@ -36,6 +36,7 @@ from server.events import (
     result_body,
     status_body,
 )
+from server.kst import kst_day
 from server.model import (
     CANCELLED,
     JOBS_FEED,
@@ -50,7 +51,7 @@ from server.model import (
 from server.settings import Settings
 from server.store.base import CachedCount, Store
 from server.store.jsoncache import TerminalJsonCache
-from server.store.sqlite_limits import LocalKeyRegistry, LocalRateLimiter
+from server.store.sqlite_limits import LocalRateLimiter, SqliteKeyRegistry
 from server.work.providers.base import KeyRegistry, RateLimiter
 
 T = TypeVar("T")
@@ -146,6 +147,20 @@ CREATE TABLE IF NOT EXISTS counts (
     PRIMARY KEY (origin, keyword, category)
 ) WITHOUT ROWID;
 DROP TABLE IF EXISTS cache;
+-- Naver's quota is per key per KST day: calls counted here survive a restart, as on Redis.
+CREATE TABLE IF NOT EXISTS key_calls (
+    day INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (day, key)
+) WITHOUT ROWID;
+-- Keys out of service: until_ms NULL is for good.
+CREATE TABLE IF NOT EXISTS key_retired (
+    key TEXT PRIMARY KEY,
+    until_ms INTEGER,
+    reason TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);
 """
 
 RECOUNT = """
@@ -195,7 +210,7 @@ class SqliteStore(Store):
         self._create_flusher: asyncio.Task[None] | None = None
         self._signals: dict[str, asyncio.Event] = {}
         self._limiters: dict[float, LocalRateLimiter] = {}
-        self._keys = LocalKeyRegistry()
+        self._keys = SqliteKeyRegistry(self._tx)
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -254,6 +269,7 @@ class SqliteStore(Store):
             conn.execute("UPDATE jobs SET claimed_by = NULL WHERE claimed_by IS NOT NULL")
             # The counters start from the jobs as they are (a file from before they existed).
             conn.executescript(RECOUNT)
+            self._keys.load(conn)
             self._conn = conn
 
         await self._run(_open)
@@ -777,6 +793,8 @@ class SqliteStore(Store):
                 "DELETE FROM events WHERE job_id = ? AND created_at < ?", (JOBS_FEED, cutoff)
             )
             db.execute("DELETE FROM counts WHERE expires_at <= ?", (now,))
+            # Yesterday's quota figures are still asked for around midnight; older ones are not.
+            db.execute("DELETE FROM key_calls WHERE day < ?", (kst_day(now) - 2,))
             return ids
 
         removed = await self._tx(_cleanup)

@@ -665,3 +665,28 @@ async def test_key_usage_counted_per_day_across_workers(
     # A new day counts from zero.
     await keys.record_call("key-a", 20_001)
     assert await keys.calls_on(20_001) == {"key-a": 1}
+
+
+async def test_key_use_and_retirements_survive_a_restart(make_store: MakeStore) -> None:
+    """Issue 11.2: quota use per key per KST day, and retirements with their reason and until
+    when, are in the store on both engines: a restarted process sees them."""
+    first = await make_store()
+    keys = first.key_registry()
+    later = now_ms() + 3_600_000
+    for _ in range(280):
+        await keys.record_call("key-a", 20_000)
+    await keys.record_call("key-b", 20_001)
+    await keys.retire("key-auth", None, "auth failed (HTTP 401)")
+    await keys.retire("key-quota", later, "daily quota exceeded (HTTP 429 010)")
+    # A retirement for good is not shortened by a later one until a time.
+    await keys.retire("key-auth", later, "daily quota exceeded (HTTP 429 010)")
+    await make_store.close(first)
+
+    again = (await make_store()).key_registry()
+    assert await again.calls_on(20_000) == {"key-a": 280}
+    assert await again.calls_on(20_001) == {"key-b": 1}
+    assert await again.retired() == {"key-auth": None, "key-quota": later}
+    assert await again.reasons() == {
+        "key-auth": "auth failed (HTTP 401)",
+        "key-quota": "daily quota exceeded (HTTP 429 010)",
+    }

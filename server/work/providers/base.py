@@ -50,6 +50,10 @@ class KeyRegistry(Protocol):
         """Currently retired keys and until when (expired retirements are not returned)."""
         ...
 
+    async def reasons(self) -> dict[str, str]:
+        """Why each currently retired key was retired (as given to ``retire``)."""
+        ...
+
     async def record_call(self, key: str, day: int) -> None:
         """Count one upstream call on ``key`` for ``day`` (days since the epoch, in KST: the
         unit Naver's daily quota is counted in). Advisory: never fails the call."""
