@@ -163,7 +163,7 @@ async def test_stats_counts_jobs_and_calls_per_key_label(tmp_path, fake_naver, m
             "remaining": 25_000 - calls["other-app"],
             "retired": True,
             "retiredUntil": None,
-            "retiredReason": None,
+            "retiredReason": "auth failed (HTTP 401 024)",
         },
     ]
     # Categories run concurrently: how many reached the bad key before it was retired varies.
