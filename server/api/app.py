@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 
+from server.aio import cancel_and_wait
 from server.api.middlewares import error_middleware
 from server.api.routes import setup_routes
 from server.api.security import (
@@ -75,10 +75,7 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
         app[WORKER_TASK] = asyncio.create_task(worker.run(), name="worker")
     yield
     if settings.run_worker:
-        task = app[WORKER_TASK]
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait([app[WORKER_TASK]])
 
 
 async def cleanup_loop(app: web.Application) -> None:
@@ -96,9 +93,7 @@ async def cleanup_loop(app: web.Application) -> None:
 async def cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(cleanup_loop(app), name="cleanup")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait([task])
 
 
 def create_app(settings: Settings) -> web.Application:

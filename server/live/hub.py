@@ -28,6 +28,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from server.aio import cancel_and_wait
 from server.codec import dumps, loads
 from server.errors import (
     FOREIGN_EVENT_ID,
@@ -462,9 +463,4 @@ class Hub:
 
     async def close(self) -> None:
         self.closing = True  # cancelled feeds must not hand their subscribers back to the store
-        feeds = list(self._feeds.values())
-        for feed in feeds:
-            feed.task.cancel()
-        for feed in feeds:
-            with contextlib.suppress(asyncio.CancelledError):
-                await feed.task
+        await cancel_and_wait([feed.task for feed in self._feeds.values()])

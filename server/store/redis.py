@@ -74,6 +74,7 @@ CONNECT_TIMEOUT_S = 2.0
 COMMAND_POOL_SIZE = 64  # commands in flight at once per process; more wait for a connection
 BLOCKING_POOL_SIZE = 1024  # blocking reads at once per process (jobs watched live on a node)
 POOL_WAIT_S = 5.0
+SLOW_POOL_WAIT_S = 1.0  # a store call that waits longer than this for a connection is logged
 BLOCK_GRACE_S = 2.0  # a blocking read may take this much longer than its BLOCK before we give up
 CANCEL_POLL_S = 0.2
 CLEANUP_BATCH = 500
@@ -82,6 +83,28 @@ CLEANUP_BATCH = 500
 JSON_CACHE_TTL_S = 1.0
 CACHE_LAYOUT = "2"
 IDLE_CONSUMER_MS = 3_600_000  # forget a worker name with nothing pending after an hour
+
+
+class WatchedPool(BlockingConnectionPool):
+    """A blocking pool that says when a store call waited long for a connection: a pool that
+    runs dry (connections held by calls that never end) shows in the log, not as silence."""
+
+    label = "commands"
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        try:
+            return await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        finally:
+            waited_s = time.monotonic() - started
+            if waited_s > SLOW_POOL_WAIT_S:
+                log.warning(
+                    "Redis: a store call waited %.1fs for a connection (%s pool, %d of %d in use)",
+                    waited_s,
+                    self.label,
+                    len(self._in_use_connections),
+                    self.max_connections,
+                )
 
 
 @contextlib.contextmanager
@@ -128,18 +151,17 @@ class RedisStore(Store):
             # fail the command instead (a burst of a hundred subscribers is not an outage).
             "timeout": POOL_WAIT_S,
         }
-        self._r = aioredis.Redis.from_pool(
-            BlockingConnectionPool.from_url(
-                url, max_connections=COMMAND_POOL_SIZE, socket_timeout=COMMAND_TIMEOUT_S, **common
-            )
+        self._pool = WatchedPool.from_url(
+            url, max_connections=COMMAND_POOL_SIZE, socket_timeout=COMMAND_TIMEOUT_S, **common
         )
+        self._r = aioredis.Redis.from_pool(self._pool)
         # Blocking reads (XREAD BLOCK: one per feed the hub runs, one per waiting worker) get
         # their own pool with no socket timeout; each call is bounded by asyncio.timeout.
-        self._rb = aioredis.Redis.from_pool(
-            BlockingConnectionPool.from_url(
-                url, max_connections=BLOCKING_POOL_SIZE, socket_timeout=None, **common
-            )
+        blocking = WatchedPool.from_url(
+            url, max_connections=BLOCKING_POOL_SIZE, socket_timeout=None, **common
         )
+        blocking.label = "blocking reads"
+        self._rb = aioredis.Redis.from_pool(blocking)
         scripts = {
             "create": lua.CREATE,
             "claim": lua.CLAIM,
@@ -370,7 +392,9 @@ class RedisStore(Store):
             try:
                 with unavailable_as_error():
                     status, flag = await self._r.hmget(key, ["status", "cancel"])
-                if status is None or flag == "1":
+                # Ended (by whoever): nothing left to cancel, and a watcher whose own cancel
+                # was lost (see server/aio.py) stops by itself.
+                if status is None or flag == "1" or status in TERMINAL:
                     return
             except StoreUnavailableError:
                 pass  # Redis down: the worker's other calls report it; keep watching

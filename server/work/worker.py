@@ -10,7 +10,6 @@ shares the upstream rate between them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -19,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
+from server.aio import cancel_and_wait
 from server.errors import StoreUnavailableError
 from server.model import CANCELLED, COMPLETED, FAILED, ClaimedJob
 from server.settings import Settings
@@ -91,11 +91,7 @@ class Worker:
                     self._active.add(task)
                     task.add_done_callback(self._active.discard)
         finally:
-            for task in list(self._active):
-                task.cancel()
-            for task in list(self._active):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(list(self._active))
 
     async def process_one(self) -> str | None:
         """Claim one job and process it to the end. Returns its id, or None if none waited."""
@@ -127,13 +123,9 @@ class Worker:
         try:
             done, _ = await asyncio.wait({counting, *watchers}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            # Cancelled from outside (shutdown): leave the job claimable as it is.
-            for task in (counting, *watchers):
-                if not task.done():
-                    task.cancel()
-            for task in (counting, *watchers):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            # Cancelled from outside (shutdown): leave the job claimable as it is. The watchers
+            # poll the store; one that ignores its cancel must not hold the job's end.
+            await cancel_and_wait((counting, *watchers))
 
         if counting not in done:
             if lease in done and lease.exception() is None:
