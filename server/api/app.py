@@ -25,6 +25,7 @@ from server.appkeys import (
     METRICS,
     PROVIDER,
     SETTINGS,
+    SHARES,
     STORE,
     WORKER,
     WORKER_TASK,
@@ -35,6 +36,7 @@ from server.model import now_ms
 from server.settings import Settings
 from server.store import store_from_url
 from server.work.providers import make_provider
+from server.work.shares import WeightedShares
 from server.work.worker import Worker
 
 log = logging.getLogger("doccount")
@@ -58,7 +60,15 @@ async def provider_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[HTTP] = session
     metrics = app[METRICS]
-    limiter = MeteredLimiter(store.limiter(settings.rate_per_s), metrics)
+    # One turn past the shares gate per key: the limiter always has a caller for each key.
+    slots = len(settings.naver_keys) if settings.provider == "naver" else 1
+    shares = WeightedShares(
+        store.limiter(settings.rate_per_s),
+        slots=slots,
+        capacity_per_s=settings.rate_per_s * slots,
+    )
+    app[SHARES] = shares
+    limiter = MeteredLimiter(shares, metrics)
     provider = make_provider(settings, session, limiter, store.key_registry())
     app[PROVIDER] = provider
     app[COUNTER] = MeteredCounter(store, provider, metrics)
@@ -69,7 +79,7 @@ async def provider_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    worker = Worker(app[STORE], app[COUNTER], settings)
+    worker = Worker(app[STORE], app[COUNTER], settings, shares=app[SHARES])
     app[WORKER] = worker
     if settings.run_worker:
         app[WORKER_TASK] = asyncio.create_task(worker.run(), name="worker")

@@ -303,7 +303,7 @@ class RedisStore(Store):
         while True:
             raw = await self._claim_once(worker_id)
             if raw[0]:
-                job_id, keywords, categories, current, started = raw
+                job_id, keywords, categories, current, started, priority = raw
                 self._held[job_id] = (worker_id, time.monotonic())
                 return ClaimedJob(
                     id=job_id,
@@ -311,6 +311,7 @@ class RedisStore(Store):
                     categories=tuple(loads(categories)),
                     next_index=int(current),
                     started_ms=int(started),
+                    priority=int(priority),
                 )
             remaining_s = deadline - time.monotonic()
             if remaining_s <= 0:

@@ -562,13 +562,13 @@ class SqliteStore(Store):
     async def claim_next(self, worker_id: str, timeout_s: float) -> ClaimedJob | None:
         def _claim(db: sqlite3.Connection) -> tuple[ClaimedJob | None, list[str]]:
             row = db.execute(
-                "SELECT id, status, keywords, categories, current, started_at FROM jobs "
+                "SELECT id, status, keywords, categories, current, started_at, priority FROM jobs "
                 "WHERE claimed_by IS NULL AND status IN ('pending', 'processing') "
                 "ORDER BY status = 'processing' DESC, priority, rowid LIMIT 1"
             ).fetchone()
             if row is None:
                 return None, []
-            job_id, status, keywords, categories, current, started = row
+            job_id, status, keywords, categories, current, started, priority = row
             touched: list[str] = []
             if status == PENDING:
                 started = now_ms()
@@ -588,6 +588,7 @@ class SqliteStore(Store):
                 categories=tuple(loads(categories)),
                 next_index=current,
                 started_ms=started,
+                priority=priority,
             )
             return claimed, touched
 

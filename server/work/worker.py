@@ -25,6 +25,7 @@ from server.settings import Settings
 from server.store.base import Store
 from server.work.counting import KeywordCounter
 from server.work.providers.base import FatalProviderError
+from server.work.shares import WeightedShares
 
 log = logging.getLogger("doccount.batch")
 
@@ -60,10 +61,12 @@ class Worker:
         settings: Settings,
         *,
         worker_id: str | None = None,
+        shares: WeightedShares | None = None,
     ) -> None:
         self.store = store
         self.counter = counter
         self.settings = settings
+        self.shares = shares
         self.worker_id = worker_id or f"w-{secrets.token_hex(4)}"
         self._active: set[asyncio.Task[None]] = set()
 
@@ -176,6 +179,33 @@ class Worker:
                 log.warning("[배치] 소유권 갱신 실패, 저장소 연결 불가: %s (%s)", job_id, exc)
 
     async def _count_all(self, job: ClaimedJob) -> None:
+        if self.shares is None:
+            await self._count_each(job)
+            return
+        # Every lookup task started inside inherits the job's share of the upstream rate.
+        with self.shares.job(job.id, job.priority):
+            await self._count_each(job)
+
+    def _eta_tick(self, job: ClaimedJob, remaining: int, observed_per_s: float) -> dict[str, Any]:
+        """The progress tick's rate and time left. With a shares gate both come from the job's
+        own share of the upstream rate as it is now (jobs may have started or ended since this
+        one began, so its average so far would mislead), counting one call per category."""
+        rate = observed_per_s
+        share: float | None = None
+        if self.shares is not None:
+            share = self.shares.share(job.id)
+            share_rate = self.shares.capacity_per_s * share / max(1, len(job.categories))
+            if share_rate > 0:
+                rate = share_rate
+        tick: dict[str, Any] = {
+            "ratePerSec": round(rate, 2),
+            "etaMs": round(remaining / rate * 1000) if rate > 0 else None,
+        }
+        if share is not None:
+            tick["share"] = round(share, 3)
+        return tick
+
+    async def _count_each(self, job: ClaimedJob) -> None:
         total = len(job.keywords)
         # Duplicates are counted once and reported at each position.
         shared: dict[str, asyncio.Task[dict[str, Any]]] = {}
@@ -209,12 +239,8 @@ class Worker:
                 now = time.monotonic()
                 if now - last_tick >= self.settings.progress_interval_s and index + 1 < total:
                     last_tick = now
-                    rate = done_here / (now - started)
-                    remaining = total - (index + 1)
-                    tick = {
-                        "ratePerSec": round(rate, 2),
-                        "etaMs": round(remaining / rate * 1000) if rate > 0 else None,
-                    }
+                    observed = done_here / (now - started)
+                    tick = self._eta_tick(job, total - (index + 1), observed)
                     await retry_store(
                         "append_progress", partial(self.store.append_progress, job.id, tick)
                     )
