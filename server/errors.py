@@ -247,6 +247,13 @@ TOO_MANY_STREAMS = ErrorKind(
     retry_after_s=5,
 )
 
+NOTHING_TO_RETRY = ErrorKind(
+    "nothing_to_retry",
+    409,
+    "다시 조회할 실패한 키워드가 없습니다",
+    "retry: the job has no keyword whose lookup failed",
+)
+
 # --- the service ------------------------------------------------------------------------------
 
 STORE_UNAVAILABLE = ErrorKind(

@@ -100,6 +100,11 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "cached": {"type": "array", "items": {"type": "string"}},
             "error": nullable({"type": "string"}),
             "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+            "observedAt": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "cached categories: when the upstream said the count (epoch ms)",
+            },
         },
         required=["keyword", "counts", "source", "cached", "error"],
     )
@@ -117,6 +122,11 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "error": nullable({"type": "string"}),
             "lastEventId": {"type": "string"},
             "source": {"type": "string"},
+            "failedCount": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "results with an error (a completed job may have some)",
+            },
             "results": {"type": "array", "items": ref("Result")},
         },
         required=[

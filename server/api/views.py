@@ -18,11 +18,12 @@ from server.errors import (
     INVALID_LIMIT,
     JOB_NOT_FOUND,
     MISSING_KEYWORD,
+    NOTHING_TO_RETRY,
     TOO_MANY_JOBS,
     UPSTREAM_ERROR,
 )
 from server.events import EVENT_TYPES
-from server.model import JobSpec, check_job_id, new_job_id, now_ms, parse_submission
+from server.model import PRIORITIES, JobSpec, check_job_id, new_job_id, now_ms, parse_submission
 from server.work.providers.base import FatalProviderError
 
 log = logging.getLogger("doccount.batch")
@@ -50,13 +51,21 @@ async def read_json(request: web.Request) -> Any:
 
 async def create_batch(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    store = request.app[STORE]
     keywords, categories, priority = parse_submission(
         await read_json(request),
         default_categories=settings.categories,
         max_keywords=settings.max_keywords,
         max_keyword_chars=settings.max_keyword_chars,
     )
+    return await start_job(request, keywords, categories, priority)
+
+
+async def start_job(
+    request: web.Request, keywords: tuple[str, ...], categories: tuple[str, ...], priority: int
+) -> web.Response:
+    """Queue a job for this client (a batch, or the retry of one) and answer like /batch."""
+    settings = request.app[SETTINGS]
+    store = request.app[STORE]
     client = client_address(request)
     if await store.count_queued(client) >= settings.max_queued_jobs_per_client:
         raise TOO_MANY_JOBS(limit=settings.max_queued_jobs_per_client)
@@ -73,6 +82,34 @@ async def create_batch(request: web.Request) -> web.Response:
     await store.create_job(spec)
     log.info("[배치] 작업 생성: %s, 키워드 %d개", spec.id, len(keywords))
     return ok({"jobId": spec.id, "message": "배치 작업이 시작되었습니다"})
+
+
+def failed_part(job: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The keywords whose lookup failed (each once, in order) and the categories that failed
+    for any of them (in the job's order). Empty when nothing failed."""
+    keywords: dict[str, None] = {}
+    failed_categories: set[str] = set()
+    for result in job["results"]:
+        if result.get("error") is None:
+            continue
+        keywords[result["keyword"]] = None
+        # ``errors`` names the categories that failed; without it, the keyword failed whole.
+        failed_categories.update(result.get("errors") or job["categories"])
+    categories = tuple(c for c in job["categories"] if c in failed_categories)
+    return tuple(keywords), categories
+
+
+async def retry_job(request: web.Request) -> web.Response:
+    """A new job of exactly the failed keywords of a job (and the categories that failed)."""
+    job_id = check_job_id(request.match_info["job_id"])
+    job = await request.app[STORE].get_job(job_id)
+    if job is None:
+        raise JOB_NOT_FOUND()
+    keywords, categories = failed_part(job)
+    if not keywords:
+        raise NOTHING_TO_RETRY()
+    log.info("[배치] 실패한 키워드 %d개 재조회: %s", len(keywords), job_id)
+    return await start_job(request, keywords, categories, PRIORITIES.get(job["priority"], 1))
 
 
 async def job_status(request: web.Request) -> web.Response:

@@ -355,7 +355,8 @@ class RedisStore(Store):
     async def record_result(
         self, job_id: str, index: int, result: dict[str, Any], worker_id: str
     ) -> Event:
-        raw = await self._run("record", job_id, index, dumps(result))
+        failed = "1" if result.get("error") is not None else "0"
+        raw = await self._run("record", job_id, index, dumps(result), failed)
         self._json_cache.drop(job_id)
         if raw is None:
             raise LookupError(f"job {job_id} no longer exists")

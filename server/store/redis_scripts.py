@@ -67,7 +67,7 @@ end
 -- The job as the status endpoint shows it, without results (server.store.sqlite._summary).
 local function summary(id)
   local f = redis.call('HMGET', jkey(id), 'idj', 'status', 'current', 'total', 'categories',
-    'prio', 'created', 'started', 'completed', 'error', 'seq', 'source')
+    'prio', 'created', 'started', 'completed', 'error', 'seq', 'source', 'failed')
   if not f[1] then return nil end
   local pos = 'null'
   if f[2] == 'pending' then
@@ -78,7 +78,7 @@ local function summary(id)
     .. ',"categories":' .. f[5] .. ',"priority":"' .. (PRIO_NAMES[f[6]] or 'normal')
     .. '","queuePosition":' .. pos .. ',"createdAt":' .. f[7] .. ',"startedAt":' .. f[8]
     .. ',"completedAt":' .. f[9] .. ',"error":' .. f[10] .. ',"lastEventId":"' .. f[11]
-    .. '","source":' .. f[12] .. '}'
+    .. '","source":' .. f[12] .. ',"failedCount":' .. (f[13] or '0') .. '}'
 end
 
 local function feed_event(job_json)
@@ -231,14 +231,16 @@ redis.call('XCLAIM', f[2], ARGV[2], ARGV[3], 0, f[3], 'IDLE', ARGV[4], 'JUSTID')
 return 1
 """
 
-# ARGV: job id, index, result json. A repeated index (a resumed job's zombie predecessor)
-# changes nothing and appends nothing: every result reaches watchers once.
+# ARGV: job id, index, result json, failed (1: the result has an error). A repeated index (a
+# resumed job's zombie predecessor) changes nothing and appends nothing: every result reaches
+# watchers once.
 RECORD = r"""
 local id = ARGV[1]
 local jk = jkey(id)
 if redis.call('EXISTS', jk) == 0 then return nil end
 if redis.call('HSETNX', jk .. ':results', ARGV[2], ARGV[3]) == 0 then return last_event(id) end
 local cur = redis.call('HINCRBY', jk, 'current', 1)
+if ARGV[4] == '1' then redis.call('HINCRBY', jk, 'failed', 1) end
 local total = redis.call('HGET', jk, 'total')
 return job_event(id, 'result', ',' .. progress_json(cur, total) .. ',"result":' .. ARGV[3])
 """

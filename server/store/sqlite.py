@@ -73,7 +73,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     claimed_by TEXT,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     source TEXT NOT NULL,
-    client TEXT NOT NULL DEFAULT ''
+    client TEXT NOT NULL DEFAULT '',
+    -- results with an error (failedCount): a "completed" job may still have failed keywords
+    failed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (status, priority);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
@@ -176,12 +178,27 @@ COMMIT;
 
 JOB_COLUMNS = (
     "id, status, priority, categories, total, current, created_at, started_at, completed_at, "
-    "error, last_seq, source, rowid"
+    "error, last_seq, source, rowid, failed"
 )
 WORK_SIGNAL = "\x00work"
 # Jobs up to this many keywords are read on the event loop (~60 µs for 100 on a 2-core box);
 # bigger ones go to the thread.
 LOOP_READ_MAX_RESULTS = 200
+
+
+ADD_FAILED = """
+BEGIN IMMEDIATE;
+ALTER TABLE jobs ADD COLUMN failed INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET failed = (SELECT COUNT(*) FROM results
+    WHERE results.job_id = jobs.id AND json_extract(results.data, '$.error') IS NOT NULL);
+COMMIT;
+"""
+
+
+def _missing_column(db: sqlite3.Connection, table: str, column: str) -> bool:
+    """True when ``table`` exists without ``column`` (a file an older version made)."""
+    columns = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+    return bool(columns) and column not in columns
 
 
 class LongRead(Exception):
@@ -264,7 +281,10 @@ class SqliteStore(Store):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=5000")
+            add_failed = _missing_column(conn, "jobs", "failed")
             conn.executescript(SCHEMA)
+            if add_failed:  # a file from before failedCount: count what its results say
+                conn.executescript(ADD_FAILED)
             # Only one process owns this file: whatever a previous process held is free again.
             conn.execute("UPDATE jobs SET claimed_by = NULL WHERE claimed_by IS NOT NULL")
             # The counters start from the jobs as they are (a file from before they existed).
@@ -310,7 +330,7 @@ class SqliteStore(Store):
     ) -> dict[str, Any]:
         """``position``: the queuePosition when the caller knows it (a job just queued)."""
         (jid, status, prio, cats, total, current, created, started, completed, error, seq, src,
-         rowid) = row  # fmt: skip
+         rowid, failed) = row  # fmt: skip
         if status == PENDING and position is None:
             position = db.execute(
                 "SELECT COUNT(*) + 1 FROM jobs WHERE status = 'pending' AND "
@@ -330,6 +350,7 @@ class SqliteStore(Store):
             "error": error,
             "lastEventId": str(seq),
             "source": src,
+            "failedCount": failed,
         }
 
     def _job_row(self, db: sqlite3.Connection, job_id: str) -> tuple[Any, ...] | None:
@@ -614,9 +635,11 @@ class SqliteStore(Store):
             )
             # A repeated index (a resumed job's last commit) adds no progress.
             step = 1 if cur.rowcount else 0
+            failed = step if result.get("error") is not None else 0
             current, total = db.execute(
-                "UPDATE jobs SET current = current + ? WHERE id = ? RETURNING current, total",
-                (step, job_id),
+                "UPDATE jobs SET current = current + ?, failed = failed + ? WHERE id = ? "
+                "RETURNING current, total",
+                (step, failed, job_id),
             ).fetchone()
             return self._append(db, job_id, RESULT, result_body(result, current, total))
 

@@ -62,6 +62,7 @@ JOB_KEYS = [
     "error",
     "lastEventId",
     "source",
+    "failedCount",
 ]
 
 
@@ -149,6 +150,7 @@ async def test_create_then_get_shows_the_pending_job(store: Store) -> None:
         "error": None,
         "lastEventId": "1",
         "source": "naver",
+        "failedCount": 0,
         "results": [],
     }
     without = await store.get_job(spec.id, with_results=False)
@@ -690,3 +692,20 @@ async def test_key_use_and_retirements_survive_a_restart(make_store: MakeStore) 
         "key-auth": "auth failed (HTTP 401)",
         "key-quota": "daily quota exceeded (HTTP 429 010)",
     }
+
+
+async def test_failed_count_counts_results_with_an_error(store: Store) -> None:
+    """Issue 11.6: a completed job says how many of its keywords failed."""
+    spec = make_spec(("a", "b", "c"))
+    await store.create_job(spec)
+    await store.claim_next("w1", 0)
+    await store.record_result(spec.id, 0, {"index": 0, **result_of("a", 1)}, "w1")
+    broken = {**result_of("b", 2), "counts": {}, "error": "네이버 API 일시 오류"}
+    await store.record_result(spec.id, 1, {"index": 1, **broken}, "w1")
+    await store.record_result(spec.id, 1, {"index": 1, **broken}, "w1")  # a repeat: no change
+    await store.record_result(spec.id, 2, {"index": 2, **broken, "keyword": "c"}, "w1")
+    await store.finish(spec.id, COMPLETED, None, "w1")
+    job = await store.get_job(spec.id)
+    assert job is not None and (job["status"], job["failedCount"]) == ("completed", 2)
+    listed = await store.list_jobs(1)
+    assert listed[0]["failedCount"] == 2
