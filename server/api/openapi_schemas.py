@@ -56,6 +56,7 @@ ERROR_TEXT = {
     404: "No such job (expired or never existed)",
     405: "Method not allowed",
     413: "Request body too large",
+    409: "Nothing to do for this job (see code)",
     429: "Too many queued jobs or open streams for this client address; see Retry-After",
     503: "Store unreachable, or the upstream cannot serve (no usable key, misconfiguration)",
 }

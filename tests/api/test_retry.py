@@ -13,9 +13,9 @@ from tests.support.fakeupstream import FakeNaver, fake_total
 
 
 async def job_of(client: Any, job_id: str) -> dict[str, Any]:
-    job: dict[str, Any] = (await (await client.get(f"/api/documents/status?jobId={job_id}")).json())[
-        "job"
-    ]
+    job: dict[str, Any] = (
+        await (await client.get(f"/api/documents/status?jobId={job_id}")).json()
+    )["job"]
     return job
 
 
