@@ -146,8 +146,16 @@ class Settings:
         serve_only=True,
         default_text="worker on",
     )
+    check_keys: bool = option(
+        True,
+        "skip the start-up check of the Naver keys (one cheap call per key per start)",
+        flag="--no-key-check",
+        default_text="check on",
+    )
     max_active_jobs: int = option(
-        4, "jobs counted side by side (they share the rate)", flag="--max-active-jobs"
+        4,
+        "jobs counted side by side (they share the rate by priority: high 4 : normal 2 : low 1)",
+        flag="--max-active-jobs",
     )
     keyword_concurrency: int = option(
         8,

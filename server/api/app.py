@@ -36,6 +36,7 @@ from server.model import now_ms
 from server.settings import Settings
 from server.store import store_from_url
 from server.work.providers import make_provider
+from server.work.providers.naver import NaverProvider
 from server.work.shares import WeightedShares
 from server.work.worker import Worker
 
@@ -71,10 +72,28 @@ async def provider_ctx(app: web.Application) -> AsyncIterator[None]:
     limiter = MeteredLimiter(shares, metrics)
     provider = make_provider(settings, session, limiter, store.key_registry())
     app[PROVIDER] = provider
+    log_start(settings)
+    if isinstance(provider, NaverProvider) and settings.check_keys:
+        await provider.check_keys()
     app[COUNTER] = MeteredCounter(store, provider, metrics)
     yield
     await provider.close()
     await session.close()
+
+
+def log_start(settings: Settings) -> None:
+    """What this process counts with, in one line: a wrong key or address shows at start."""
+    if settings.provider == "naver":
+        labels = ", ".join(k.label for k in settings.naver_keys)
+        log.info(
+            "provider naver: %d key(s) (%s), rate %g calls/s per key, upstream %s",
+            len(settings.naver_keys),
+            labels,
+            settings.rate_per_s,
+            settings.naver_base_url,
+        )
+    else:
+        log.info("provider demo: offline placeholder numbers, rate %g calls/s", settings.rate_per_s)
 
 
 async def worker_ctx(app: web.Application) -> AsyncIterator[None]:

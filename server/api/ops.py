@@ -12,7 +12,7 @@ from server.api.openapi import build_spec
 from server.api.views import ok
 from server.appkeys import METRICS, PROVIDER, SETTINGS, STORE, WORKER_TASK
 from server.codec import dumps
-from server.errors import NOT_READY
+from server.errors import NO_USABLE_KEY, NOT_READY
 from server.kst import kst_date, kst_day
 
 # naver-api.md: 25,000 calls a day per application (Client ID), all categories together.
@@ -39,10 +39,14 @@ async def readyz(request: web.Request) -> web.Response:
         checks["worker"] = "ok" if task is not None and not task.done() else "stopped"
     else:
         checks["worker"] = "off"  # a web node of a distributed set-up runs none
-    if all(v in ("ok", "off") for v in checks.values()):
+    no_key = await app[PROVIDER].unusable() if checks["store"] == "ok" else None
+    checks["keys"] = "unknown" if checks["store"] != "ok" else "none_usable" if no_key else "ok"
+    fine = ("ok", "off", "unknown")  # unknown: the store is down, and that is what fails
+    if all(v in fine for v in checks.values()):
         return ok({"status": "ready", "checks": checks})
-    failing = ", ".join(k for k, v in checks.items() if v not in ("ok", "off"))
-    error = NOT_READY(failing=failing)
+    failing = ", ".join(k for k, v in checks.items() if v not in fine)
+    # Every key retired: the service cannot count, and says which keys and why.
+    error = NO_USABLE_KEY(detail=no_key) if no_key else NOT_READY(failing=failing)
     return web.json_response(
         {"success": False, "error": error.message, "code": error.code, "checks": checks},
         status=error.status,

@@ -18,6 +18,7 @@ from server.errors import (
     INVALID_LIMIT,
     JOB_NOT_FOUND,
     MISSING_KEYWORD,
+    NO_USABLE_KEY,
     NOTHING_TO_RETRY,
     TOO_MANY_JOBS,
     UPSTREAM_ERROR,
@@ -66,6 +67,10 @@ async def start_job(
     """Queue a job for this client (a batch, or the retry of one) and answer like /batch."""
     settings = request.app[SETTINGS]
     store = request.app[STORE]
+    # A job that must fail is not started: say now that no key can count.
+    no_key = await request.app[PROVIDER].unusable()
+    if no_key:
+        raise NO_USABLE_KEY(detail=no_key)
     client = client_address(request)
     if await store.count_queued(client) >= settings.max_queued_jobs_per_client:
         raise TOO_MANY_JOBS(limit=settings.max_queued_jobs_per_client)

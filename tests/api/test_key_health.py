@@ -56,3 +56,63 @@ def _bad_key() -> tuple[Any, ...]:
     from server.settings import NaverKey
 
     return (NaverKey("bad-key", "wrong-secret"),)
+
+
+async def test_a_rejected_key_is_found_at_start_and_nothing_is_started_without_a_key(
+    tmp_path: Path,
+    fake_naver: tuple[FakeNaver, str],
+    make_client: Any,
+    store_url: str,
+    caplog: Any,
+) -> None:
+    """Issue 11.3: one cheap call per key at start; a rejected key is retired and named by its
+    label; with none left, /readyz says 503 no_usable_key and a submit is refused the same way
+    instead of starting a job that must fail."""
+    fake, base = fake_naver
+    settings = replace(
+        base_settings(tmp_path, base),
+        store_url=store_url,
+        check_keys=True,
+        naver_keys=_bad_key(),
+    )
+    caplog.set_level("INFO", logger="doccount")
+    client = await make_client(settings)
+    assert [(c.query, c.api, c.client_id) for c in fake.calls] == [("doccount", "blog", "bad-key")]
+    messages = [r.getMessage() for r in caplog.records]
+    assert (
+        f"provider naver: 1 key(s) (bad-…), rate 1000 calls/s per key, upstream {base}" in messages
+    )
+    assert "naver key bad-… rejected at start (auth failed (HTTP 401 024)): retired" in messages
+
+    resp = await client.get("/readyz")
+    body = await resp.json()
+    assert resp.status == 503
+    assert body["code"] == "no_usable_key"
+    assert body["checks"] == {"store": "ok", "worker": "ok", "keys": "none_usable"}
+    assert body["error"] == (
+        "사용 가능한 네이버 API 키가 없습니다: bad-… 사용 중지됨(인증 실패 또는 권한 없음)"
+    )
+
+    resp = await client.post("/api/documents/batch", json={"keywords": ["맥북"]})
+    assert resp.status == 503
+    assert await resp.json() == {"success": False, "error": body["error"], "code": "no_usable_key"}
+    jobs = await (await client.get("/api/documents/jobs")).json()
+    assert jobs["jobs"] == []
+    assert len(fake.calls) == 1
+
+
+async def test_good_keys_are_checked_once_each_and_no_key_check_skips_it(
+    tmp_path: Path, fake_naver: tuple[FakeNaver, str], make_client: Any
+) -> None:
+    fake, base = fake_naver
+    fake.keys["second-id"] = "second-secret"
+    from server.settings import NaverKey
+
+    keys = (NaverKey("test-id", "test-secret"), NaverKey("second-id", "second-secret"))
+    settings = replace(base_settings(tmp_path, base), check_keys=True, naver_keys=keys)
+    client = await make_client(settings)
+    assert sorted(c.client_id for c in fake.calls) == ["second-id", "test-id"]
+    assert (await client.get("/readyz")).status == 200
+    await client.close()
+    await make_client(replace(settings, check_keys=False))
+    assert len(fake.calls) == 2

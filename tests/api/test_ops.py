@@ -40,14 +40,14 @@ async def test_healthz_and_readyz(tmp_path, fake_naver, make_client):
     assert await resp.json() == {
         "success": True,
         "status": "ready",
-        "checks": {"store": "ok", "worker": "ok"},
+        "checks": {"store": "ok", "worker": "ok", "keys": "ok"},
     }
 
 
 async def test_readyz_says_worker_off_on_a_web_only_node(tmp_path, fake_naver, make_client):
     client = await make_client(replace(base_settings(tmp_path, fake_naver[1]), run_worker=False))
     body = await (await client.get("/readyz")).json()
-    assert body["checks"] == {"store": "ok", "worker": "off"}
+    assert body["checks"] == {"store": "ok", "worker": "off", "keys": "ok"}
 
 
 async def test_readyz_503_when_store_gone_or_worker_dead(tmp_path, fake_naver, make_client):
@@ -61,7 +61,7 @@ async def test_readyz_503_when_store_gone_or_worker_dead(tmp_path, fake_naver, m
         "success": False,
         "error": "준비되지 않았습니다: worker",
         "code": "not_ready",
-        "checks": {"store": "ok", "worker": "stopped"},
+        "checks": {"store": "ok", "worker": "stopped", "keys": "ok"},
     }
     store = client.app[STORE]
 
@@ -70,7 +70,7 @@ async def test_readyz_503_when_store_gone_or_worker_dead(tmp_path, fake_naver, m
 
     store.ping = broken_ping  # type: ignore[method-assign]
     body = await (await client.get("/readyz")).json()
-    assert body["checks"] == {"store": "unavailable", "worker": "stopped"}
+    assert body["checks"] == {"store": "unavailable", "worker": "stopped", "keys": "unknown"}
     assert body["error"] == "준비되지 않았습니다: store, worker"
 
 

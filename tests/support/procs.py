@@ -106,13 +106,25 @@ class Procs:
     async def web(self, name: str, store_url: str, *extra: str) -> Proc:
         return await self.listening(
             name,
-            *("-m", "server", "serve", "--no-worker", "--store", store_url, "--port", "{port}"),
+            *(
+                "-m",
+                "server",
+                "serve",
+                "--no-worker",
+                "--no-key-check",
+                "--store",
+                store_url,
+                "--port",
+                "{port}",
+            ),
             *extra,
             ready_path="/api/config",
         )
 
     def worker(self, name: str, store_url: str, *extra: str) -> Proc:
-        return self.start(name, "-m", "server", "worker", "--store", store_url, *extra)
+        return self.start(
+            name, "-m", "server", "worker", "--no-key-check", "--store", store_url, *extra
+        )
 
     def stop_all(self) -> None:
         for proc in self.started:

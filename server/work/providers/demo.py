@@ -55,5 +55,8 @@ class DemoProvider:
         await self._limiter.acquire(DEMO_KEY)
         return demo_count(keyword, category)
 
+    async def unusable(self) -> str | None:
+        return None
+
     async def close(self) -> None:
         pass
