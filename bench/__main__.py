@@ -20,6 +20,7 @@ BENCHES: dict[str, str] = {
     "polling": "Polling and submitting",
     "push": "Push (SSE, WebSocket) vs the seed's 2 s polling",
     "priority": "Priority: a small job beside a big one vs its weighted share",
+    "dashboard": "The dashboard under a 1,000-keyword job (Chromium)",
 }
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 
-import aiohttp
 from aiohttp import web
 
-from server.aio import cancel_and_wait
 from server.api.middlewares import error_middleware
 from server.api.routes import setup_routes
 from server.api.security import (
@@ -31,98 +28,44 @@ from server.appkeys import (
     WORKER_TASK,
 )
 from server.live.lifetime import setup_live
-from server.metrics import MeteredCounter, MeteredLimiter, Metrics
-from server.model import now_ms
+from server.metrics import Metrics
 from server.settings import Settings
-from server.store import store_from_url
-from server.work.providers import make_provider
-from server.work.providers.naver import NaverProvider
-from server.work.shares import WeightedShares
+from server.work.runtime import background, cleanup_loop, open_counting, open_store
 from server.work.worker import Worker
 
 log = logging.getLogger("doccount")
 
 
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    store = store_from_url(settings.store_url, settings)
-    await store.open()
-    app[STORE] = store
-    yield
-    await store.close()
+    async with open_store(app[SETTINGS]) as store:
+        app[STORE] = store
+        yield
 
 
 async def provider_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    store = app[STORE]
-    session = aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=settings.request_timeout_s),
-        connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
-    )
-    app[HTTP] = session
-    metrics = app[METRICS]
-    # One turn past the shares gate per key: the limiter always has a caller for each key.
-    slots = len(settings.naver_keys) if settings.provider == "naver" else 1
-    shares = WeightedShares(
-        store.limiter(settings.rate_per_s),
-        slots=slots,
-        capacity_per_s=settings.rate_per_s * slots,
-    )
-    app[SHARES] = shares
-    limiter = MeteredLimiter(shares, metrics)
-    provider = make_provider(settings, session, limiter, store.key_registry())
-    app[PROVIDER] = provider
-    log_start(settings)
-    if isinstance(provider, NaverProvider) and settings.check_keys:
-        await provider.check_keys()
-    app[COUNTER] = MeteredCounter(store, provider, metrics)
-    yield
-    await provider.close()
-    await session.close()
-
-
-def log_start(settings: Settings) -> None:
-    """What this process counts with, in one line: a wrong key or address shows at start."""
-    if settings.provider == "naver":
-        labels = ", ".join(k.label for k in settings.naver_keys)
-        log.info(
-            "provider naver: %d key(s) (%s), rate %g calls/s per key, upstream %s",
-            len(settings.naver_keys),
-            labels,
-            settings.rate_per_s,
-            settings.naver_base_url,
-        )
-    else:
-        log.info("provider demo: offline placeholder numbers, rate %g calls/s", settings.rate_per_s)
+    async with open_counting(app[SETTINGS], app[STORE], app[METRICS]) as counting:
+        app[HTTP] = counting.session
+        app[PROVIDER] = counting.provider
+        app[COUNTER] = counting.counter
+        app[SHARES] = counting.shares
+        yield
 
 
 async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     worker = Worker(app[STORE], app[COUNTER], settings, shares=app[SHARES])
     app[WORKER] = worker
-    if settings.run_worker:
-        app[WORKER_TASK] = asyncio.create_task(worker.run(), name="worker")
-    yield
-    if settings.run_worker:
-        await cancel_and_wait([app[WORKER_TASK]])
-
-
-async def cleanup_loop(app: web.Application) -> None:
-    settings = app[SETTINGS]
-    while True:
-        try:
-            removed = await app[STORE].cleanup(now_ms())
-            if removed:
-                log.info("[정리] 만료된 작업 %d개 삭제", removed)
-        except Exception:
-            log.exception("cleanup failed; retrying next round")
-        await asyncio.sleep(settings.cleanup_interval_s)
+    if not settings.run_worker:
+        yield
+        return
+    async with background(worker.run(), "worker") as task:
+        app[WORKER_TASK] = task
+        yield
 
 
 async def cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(cleanup_loop(app), name="cleanup")
-    yield
-    await cancel_and_wait([task])
+    async with background(cleanup_loop(app[STORE], app[SETTINGS]), "cleanup"):
+        yield
 
 
 def create_app(settings: Settings) -> web.Application:
