@@ -12,6 +12,7 @@ from server.metrics import Metrics
 from server.settings import Settings
 from server.store.base import Store
 from server.work.counting import KeywordCounter
+from server.work.health import HealthView
 from server.work.providers.base import Provider
 from server.work.shares import WeightedShares
 from server.work.worker import Worker
@@ -26,3 +27,4 @@ WORKER_TASK = web.AppKey("worker_task", asyncio.Task[None])
 METRICS = web.AppKey("metrics", Metrics)
 HUB = web.AppKey("hub", Hub)
 SHARES = web.AppKey("shares", WeightedShares)
+HEALTH = web.AppKey("health", HealthView)

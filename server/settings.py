@@ -174,6 +174,9 @@ class Settings:
     job_ttl_s: float = option(86400.0, "finished jobs are deleted after this", flag="--job-ttl-s")
     cleanup_interval_s: float = 60.0
     progress_interval_s: float = 1.0
+    # How often a web node looks for jobs that wait for a worker or stalled, and tells their
+    # watchers (server/work/health.py); 0: never (their status JSON still says so).
+    health_watch_s: float = 1.0
     lease_s: float = option(
         30.0, "Redis mode: a dead worker's job is taken over after this", flag="--lease-s"
     )

@@ -17,6 +17,7 @@ from server.api.security import (
 )
 from server.appkeys import (
     COUNTER,
+    HEALTH,
     HTTP,
     HUB,
     METRICS,
@@ -30,6 +31,7 @@ from server.appkeys import (
 from server.live.lifetime import setup_live
 from server.metrics import Metrics
 from server.settings import Settings
+from server.work.health import HealthView, watch_jobs
 from server.work.runtime import background, cleanup_loop, open_counting, open_store
 from server.work.worker import Worker
 
@@ -63,6 +65,16 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def health_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[HEALTH] = HealthView(app[STORE])
+    every_s = app[SETTINGS].health_watch_s
+    if every_s <= 0:
+        yield
+        return
+    async with background(watch_jobs(app[STORE], every_s), "health watch"):
+        yield
+
+
 async def cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
     async with background(cleanup_loop(app[STORE], app[SETTINGS]), "cleanup"):
         yield
@@ -82,6 +94,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(provider_ctx)
     app.cleanup_ctx.append(worker_ctx)
     app.cleanup_ctx.append(cleanup_ctx)
+    app.cleanup_ctx.append(health_ctx)
     setup_live(app)
     setup_routes(app)
     return app

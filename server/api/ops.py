@@ -14,6 +14,7 @@ from server.appkeys import METRICS, PROVIDER, SETTINGS, STORE, WORKER_TASK
 from server.codec import dumps
 from server.errors import NO_USABLE_KEY, NOT_READY
 from server.kst import kst_date, kst_day
+from server.work.health import liveness
 
 # naver-api.md: 25,000 calls a day per application (Client ID), all categories together.
 DAILY_QUOTA_CALLS = 25_000
@@ -42,13 +43,21 @@ async def readyz(request: web.Request) -> web.Response:
     no_key = await app[PROVIDER].unusable() if checks["store"] == "ok" else None
     checks["keys"] = "unknown" if checks["store"] != "ok" else "none_usable" if no_key else "ok"
     fine = ("ok", "off", "unknown")  # unknown: the store is down, and that is what fails
+    # Listed, not judged: a web node serves whether or not any worker counts.
+    workers = (await liveness(app[STORE])).workers() if checks["store"] == "ok" else []
     if all(v in fine for v in checks.values()):
-        return ok({"status": "ready", "checks": checks})
+        return ok({"status": "ready", "checks": checks, "workers": workers})
     failing = ", ".join(k for k, v in checks.items() if v not in fine)
     # Every key retired: the service cannot count, and says which keys and why.
     error = NO_USABLE_KEY(detail=no_key) if no_key else NOT_READY(failing=failing)
     return web.json_response(
-        {"success": False, "error": error.message, "code": error.code, "checks": checks},
+        {
+            "success": False,
+            "error": error.message,
+            "code": error.code,
+            "checks": checks,
+            "workers": workers,
+        },
         status=error.status,
         headers=error.headers,
         dumps=dumps,
@@ -120,6 +129,7 @@ async def stats(request: web.Request) -> web.Response:
                 "avgJobMs": jobs["avgJobMs"],
             },
             "upstream": await upstream_usage(app, int(time.time() * 1000)),
+            "workers": (await liveness(app[STORE])).workers(),
         }
     )
 

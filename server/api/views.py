@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.appkeys import COUNTER, PROVIDER, SETTINGS, STORE
+from server.appkeys import COUNTER, HEALTH, PROVIDER, SETTINGS, STORE
 from server.categories import CATEGORIES
 from server.codec import dumps, loads
 from server.errors import (
@@ -135,6 +135,8 @@ async def job_status(request: web.Request) -> web.Response:
     job_json = await request.app[STORE].get_job_json(job_id)
     if job_json is None:
         raise JOB_NOT_FOUND()
+    # A job nobody counts says so ("waiting": "no_worker", "stalled"): server/work/health.py.
+    job_json = await request.app[HEALTH].splice(job_id, job_json)
     return web.Response(
         text='{"success":true,"job":' + job_json + "}", content_type="application/json"
     )
@@ -148,7 +150,8 @@ async def list_jobs(request: web.Request) -> web.Response:
         raise INVALID_LIMIT() from None
     if not 1 <= limit <= 200:
         raise INVALID_LIMIT()
-    return ok({"jobs": await request.app[STORE].list_jobs(limit)})
+    jobs = await request.app[STORE].list_jobs(limit)
+    return ok({"jobs": await request.app[HEALTH].annotate(jobs)})
 
 
 async def cancel_job(request: web.Request) -> web.Response:

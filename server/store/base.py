@@ -23,6 +23,18 @@ class CachedCount(NamedTuple):
     observed_ms: int
 
 
+# A silent worker's last heartbeat is kept this long: it says since when a job is stalled.
+BEAT_KEEP_MS = 3_600_000
+
+
+class WorkerBeat(NamedTuple):
+    """A worker's last heartbeat: when, and the jobs it held then."""
+
+    id: str
+    seen_ms: int
+    jobs: tuple[str, ...]
+
+
 class Store(abc.ABC):
     url: str
 
@@ -150,6 +162,21 @@ class Store(abc.ABC):
     async def cleanup(self, now_ms: int) -> int:
         """Delete terminal jobs older than the TTL (results and logs too) and stale cache rows.
         Returns the number of jobs deleted."""
+
+    # --- worker heartbeats ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def heartbeat(self, worker_id: str, job_ids: list[str], now_ms: int) -> None:
+        """Record that ``worker_id`` is alive at ``now_ms`` and holds ``job_ids``."""
+
+    @abc.abstractmethod
+    async def forget_worker(self, worker_id: str) -> None:
+        """A worker that stops cleanly takes its heartbeat with it."""
+
+    @abc.abstractmethod
+    async def heartbeats(self, now_ms: int) -> list[WorkerBeat]:
+        """Every worker's last heartbeat, newest first (silent ones are forgotten after
+        BEAT_KEEP_MS), live or not: the caller judges liveness by ``seen_ms``."""
 
     @abc.abstractmethod
     async def job_stats(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ scripts touch keys of several jobs at once):
     dc:count:{origin}:{cat}:{keyword}
                              string "<count>:<observed ms>" with a TTL: a cached count, under
                              a digest of its origin (provider and upstream base URL)
+    dc:workers               hash: worker id -> {"seenMs", "jobs"}, its last heartbeat
     dc:layout                hash: layout versions (cache=2: the old dc:cache:* keys, of
                              unknown origin, were dropped)
     dc:rl:{key}, dc:retired  the shared pacer and key retirements (redis_limits)
@@ -57,7 +58,7 @@ from server.events import Event, EventPage, parse_seq
 from server.model import JOBS_FEED, PENDING, PROCESSING, TERMINAL, ClaimedJob, JobSpec, now_ms
 from server.settings import Settings
 from server.store import redis_scripts as lua
-from server.store.base import CachedCount, Store
+from server.store.base import BEAT_KEEP_MS, CachedCount, Store, WorkerBeat
 from server.store.jsoncache import TerminalJsonCache
 from server.store.redis_limits import RedisKeyRegistry, RedisRateLimiter, is_unavailable
 from server.work.providers.base import KeyRegistry, RateLimiter
@@ -540,6 +541,31 @@ class RedisStore(Store):
                 for c in consumers:
                     if int(c["pending"]) == 0 and int(c["idle"]) > IDLE_CONSUMER_MS:
                         await self._r.xgroup_delconsumer(stream, GROUP, c["name"])
+
+    async def heartbeat(self, worker_id: str, job_ids: list[str], now_ms: int) -> None:
+        beat = dumps({"seenMs": now_ms, "jobs": job_ids})
+        with unavailable_as_error():
+            await self._r.hset(f"{PREFIX}workers", worker_id, beat)
+
+    async def forget_worker(self, worker_id: str) -> None:
+        with unavailable_as_error():
+            await self._r.hdel(f"{PREFIX}workers", worker_id)
+
+    async def heartbeats(self, now_ms: int) -> list[WorkerBeat]:
+        with unavailable_as_error():
+            rows = await self._r.hgetall(f"{PREFIX}workers")
+        beats: list[WorkerBeat] = []
+        gone: list[str] = []
+        for key, raw in rows.items():
+            worker_id, beat = str(key), loads(raw)
+            if beat["seenMs"] < now_ms - BEAT_KEEP_MS:
+                gone.append(worker_id)
+            else:
+                beats.append(WorkerBeat(worker_id, beat["seenMs"], tuple(beat["jobs"])))
+        if gone:
+            with unavailable_as_error():
+                await self._r.hdel(f"{PREFIX}workers", *gone)
+        return sorted(beats, key=lambda b: -b.seen_ms)
 
     async def job_stats(self) -> dict[str, Any]:
         with unavailable_as_error():

@@ -50,7 +50,7 @@ from server.model import (
     now_ms,
 )
 from server.settings import Settings
-from server.store.base import CachedCount, Store
+from server.store.base import BEAT_KEEP_MS, CachedCount, Store, WorkerBeat
 from server.store.jsoncache import TerminalJsonCache
 from server.store.sqlite_limits import LocalRateLimiter, SqliteKeyRegistry
 from server.work.providers.base import KeyRegistry, RateLimiter
@@ -712,6 +712,26 @@ class SqliteStore(Store):
         # watch) would otherwise stay in the map for the life of the process.
         self._notify(*removed, *("cancel:" + job_id for job_id in removed))
         return len(removed)
+
+    async def heartbeat(self, worker_id: str, job_ids: list[str], now_ms: int) -> None:
+        def _beat(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT OR REPLACE INTO workers (id, seen_at, jobs) VALUES (?, ?, ?)",
+                (worker_id, now_ms, dumps(job_ids)),
+            )
+
+        await self._tx(_beat)
+
+    async def forget_worker(self, worker_id: str) -> None:
+        await self._tx(lambda db: db.execute("DELETE FROM workers WHERE id = ?", (worker_id,)))
+
+    async def heartbeats(self, now_ms: int) -> list[WorkerBeat]:
+        def _read(db: sqlite3.Connection) -> list[WorkerBeat]:
+            db.execute("DELETE FROM workers WHERE seen_at < ?", (now_ms - BEAT_KEEP_MS,))
+            rows = db.execute("SELECT id, seen_at, jobs FROM workers ORDER BY seen_at DESC")
+            return [WorkerBeat(w, seen, tuple(loads(jobs))) for w, seen, jobs in rows]
+
+        return await self._tx(_read)
 
     async def job_stats(self) -> dict[str, Any]:
         def _stats() -> dict[str, Any]:

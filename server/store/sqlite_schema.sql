@@ -99,6 +99,12 @@ CREATE TABLE IF NOT EXISTS key_calls (
     n INTEGER NOT NULL,
     PRIMARY KEY (day, key)
 ) WITHOUT ROWID;
+-- Worker heartbeats: who counts, when last seen, and the jobs held then (a JSON list).
+CREATE TABLE IF NOT EXISTS workers (
+    id TEXT PRIMARY KEY,
+    seen_at INTEGER NOT NULL,
+    jobs TEXT NOT NULL
+);
 -- Keys out of service: until_ms NULL is for good.
 CREATE TABLE IF NOT EXISTS key_retired (
     key TEXT PRIMARY KEY,

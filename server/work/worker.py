@@ -10,6 +10,7 @@ shares the upstream rate between them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -20,10 +21,11 @@ from typing import Any, TypeVar
 
 from server.aio import cancel_and_wait
 from server.errors import StoreUnavailableError
-from server.model import CANCELLED, COMPLETED, FAILED, ClaimedJob
+from server.model import CANCELLED, COMPLETED, FAILED, ClaimedJob, now_ms
 from server.settings import Settings
 from server.store.base import Store
 from server.work.counting import KeywordCounter
+from server.work.health import HEARTBEAT_S
 from server.work.providers.base import FatalProviderError
 from server.work.shares import WeightedShares
 
@@ -69,6 +71,7 @@ class Worker:
         self.shares = shares
         self.worker_id = worker_id or f"w-{secrets.token_hex(4)}"
         self._active: set[asyncio.Task[None]] = set()
+        self._holding: dict[str, asyncio.Task[None]] = {}  # job id -> its task
 
     # --- driving ------------------------------------------------------------------------
 
@@ -76,6 +79,7 @@ class Worker:
         """Forever: keep up to ``max_active_jobs`` jobs running. Cancel to stop; jobs being
         processed stay claimable and resume on the next start."""
         retry_s = STORE_RETRY_FIRST_S
+        beat = asyncio.create_task(self._beat(), name="heartbeat")
         try:
             while True:
                 if len(self._active) >= self.settings.max_active_jobs:
@@ -92,9 +96,26 @@ class Worker:
                 if job is not None:
                     task = asyncio.create_task(self.process(job), name=f"job {job.id}")
                     self._active.add(task)
+                    self._holding[job.id] = task
                     task.add_done_callback(self._active.discard)
+                    task.add_done_callback(partial(self._let_go, job.id))
         finally:
-            await cancel_and_wait(list(self._active))
+            await cancel_and_wait([*self._active, beat])
+            # Stopping cleanly: no live worker is claimed where there is none.
+            with contextlib.suppress(StoreUnavailableError):
+                await asyncio.shield(self.store.forget_worker(self.worker_id))
+
+    def _let_go(self, job_id: str, _: object) -> None:
+        self._holding.pop(job_id, None)
+
+    async def _beat(self) -> None:
+        """The heartbeat: this worker is alive and holds these jobs (server/work/health.py)."""
+        while True:
+            try:
+                await self.store.heartbeat(self.worker_id, list(self._holding), now_ms())
+            except StoreUnavailableError as exc:
+                log.warning("[배치] 작업자 신호 기록 실패, 저장소 연결 불가 (%s)", exc)
+            await asyncio.sleep(HEARTBEAT_S)
 
     async def process_one(self) -> str | None:
         """Claim one job and process it to the end. Returns its id, or None if none waited."""

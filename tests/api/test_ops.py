@@ -36,8 +36,17 @@ async def test_healthz_and_readyz(tmp_path, fake_naver, make_client):
     resp = await client.get("/healthz")
     assert (resp.status, await resp.json()) == (200, {"success": True, "status": "ok"})
     await wait_until(lambda: not client.app[WORKER_TASK].done())
-    resp = await client.get("/readyz")
-    assert await resp.json() == {
+    worker_id = client.app[WORKER].worker_id
+
+    async def beating() -> bool:
+        body = await (await client.get("/readyz")).json()
+        return bool(body["workers"])
+
+    await wait_until(beating)
+    body = await (await client.get("/readyz")).json()
+    (worker,) = body.pop("workers")  # the in-app worker, alive, holding nothing
+    assert (worker["id"], worker["jobs"], type(worker["seenMs"])) == (worker_id, 0, int)
+    assert body == {
         "success": True,
         "status": "ready",
         "checks": {"store": "ok", "worker": "ok", "keys": "ok"},
@@ -73,6 +82,7 @@ async def readyz_503_when_store_gone_or_worker_dead(tmp_path, fake_naver, make_c
         "error": "준비되지 않았습니다: worker",
         "code": "not_ready",
         "checks": {"store": "ok", "worker": "stopped", "keys": "ok"},
+        "workers": [],  # it stopped cleanly: its heartbeat went with it
     }
     redis.kill()  # the real store goes away
     resp = await client.get("/readyz")

@@ -55,5 +55,7 @@ def base_settings(tmp_path: Path, naver_base_url: str, **overrides: Any) -> Sett
         cleanup_interval_s=3600.0,
         # Tests count upstream calls exactly; those of the start-up key check are tested apart.
         check_keys=False,
+        # Tests read job logs event by event; the health watch's events are tested apart.
+        health_watch_s=0.0,
     )
     return replace(settings, **overrides)
