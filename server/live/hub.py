@@ -44,6 +44,7 @@ from server.live.outbox import Delivery, Outbox, Page
 from server.model import JOBS_FEED, TERMINAL
 from server.settings import Settings
 from server.store.base import Store
+from server.work.health import HealthView
 
 log = logging.getLogger("doccount.hub")
 
@@ -238,8 +239,9 @@ class Feed:
 
 
 class Hub:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, health: HealthView | None = None) -> None:
         self.store = store
+        self.health = health
         self.capacity = max(2, settings.subscriber_queue_max)
         # One published page must fit in a healthy subscriber's outbox with room to spare.
         self.page_size = max(1, min(256, self.capacity // 4))
@@ -307,6 +309,7 @@ class Hub:
                 raise JOB_NOT_FOUND()
             final = job["status"] in TERMINAL
             if resume is None:
+                await self._annotate([job])
                 snapshot = Delivery(job["lastEventId"], SNAPSHOT, snapshot_json(job), final)
                 return Start([snapshot], None)
             end = job["lastEventId"]
@@ -431,6 +434,7 @@ class Hub:
         job = await self.store.get_job(key)
         if job is None:
             return Delivery.end(error_json(JOB_NOT_FOUND(), key))
+        await self._annotate([job])
         return Delivery(
             job["lastEventId"],
             SNAPSHOT,
@@ -451,7 +455,13 @@ class Hub:
                 break
             end = after
             jobs = await self.store.list_jobs(JOBS_LIST_LIMIT)
+        await self._annotate(jobs)
         return Delivery(end, "jobs", jobs_json(jobs, end, gap=gap))
+
+    async def _annotate(self, jobs: list[dict[str, Any]]) -> None:
+        """Snapshots say what the status JSON says of a job nobody counts (health.py)."""
+        if self.health is not None:
+            await self.health.annotate(jobs)
 
     # --- lifetime -------------------------------------------------------------------------
 
