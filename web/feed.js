@@ -5,6 +5,7 @@ import { renderConn } from './conn.js';
 import { applyToOpenJob } from './jobview.js';
 import { page } from './page.js';
 import { SharedStream } from './shared.js';
+import { statsPanel } from './stats.js';
 
 let listRefreshTimer = 0;
 
@@ -13,8 +14,11 @@ export function startFeed() {
     page.feed = new SharedStream({
       kind: 'jobs',
       onEvent: (ev) => {
-        if (ev.type === 'jobs') page.jobList.setAll(ev.jobs || []);
-        else if (ev.type === 'job' && ev.job) {
+        if (ev.type === 'jobs') {
+          page.jobList.setAll(ev.jobs || []);
+          statsPanel?.soon(); // caught up (a reconnect): the figures may have moved too
+        } else if (ev.type === 'job' && ev.job) {
+          statsPanel?.soon(); // the figures change with the jobs: pushed, not polled
           // a job leaving the queue moves every waiting job up: refresh their positions
           if (ev.job.status !== 'pending' && page.jobList.get(ev.job.id)?.status === 'pending') {
             scheduleListRefresh();
