@@ -5,7 +5,9 @@ import { renderConn } from './conn.js';
 import { applyToOpenJob } from './jobview.js';
 import { page } from './page.js';
 import { SharedStream } from './shared.js';
-import { statsPanel } from './stats.js';
+
+// The stats panel (stats.js, its own module script) listens: the figures move with the jobs.
+const jobsChanged = () => document.dispatchEvent(new CustomEvent('doccount:jobs-changed'));
 
 let listRefreshTimer = 0;
 
@@ -16,9 +18,9 @@ export function startFeed() {
       onEvent: (ev) => {
         if (ev.type === 'jobs') {
           page.jobList.setAll(ev.jobs || []);
-          statsPanel?.soon(); // caught up (a reconnect): the figures may have moved too
+          jobsChanged(); // caught up (a reconnect): the figures may have moved too
         } else if (ev.type === 'job' && ev.job) {
-          statsPanel?.soon(); // the figures change with the jobs: pushed, not polled
+          jobsChanged(); // the figures change with the jobs: pushed, not polled
           // a job leaving the queue moves every waiting job up: refresh their positions
           if (ev.job.status !== 'pending' && page.jobList.get(ev.job.id)?.status === 'pending') {
             scheduleListRefresh();

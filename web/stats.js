@@ -1,6 +1,7 @@
 // Stats panel: the original guide's planned dashboard figures (성공/실패 통계, 평균 처리 시간,
 // API 사용량) from GET /api/stats. Mounts itself into #stats-panel when the page has one.
-// Refreshed when the jobs feed says a job changed (feed.js calls soon()), not on a timer: a
+// Refreshed when the jobs feed says a job changed (feed.js dispatches doccount:jobs-changed),
+// not on a timer: a
 // finished job shows in the figures at once. Also raises the banner when no key can count.
 // Uses the dashboard's api() so the token handling (dialog, 401) is the page's own.
 
@@ -116,6 +117,7 @@ export function mountStats(root) {
       refresh();
     }
   });
+  document.addEventListener('doccount:jobs-changed', soon);
   root.setAttribute('aria-busy', 'true');
   refresh();
   return { refresh, soon };
