@@ -56,5 +56,9 @@ def base_settings(tmp_path: Path, naver_base_url: str, **overrides: Any) -> Sett
         # Power-cut durability is not what these tests test, and an fsync per commit would make
         # the event-heavy ones crawl on a shared disk (test_sqlite_durability checks FULL).
         sqlite_synchronous="normal",
+        # Tests count upstream calls exactly; those of the start-up key check are tested apart.
+        check_keys=False,
+        # Tests read job logs event by event; the health watch's events are tested apart.
+        health_watch_s=0.0,
     )
     return replace(settings, **overrides)

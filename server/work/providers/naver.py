@@ -25,7 +25,13 @@ import aiohttp
 from server.categories import CATEGORIES
 from server.kst import format_kst, kst_day, next_kst_midnight_ms
 from server.settings import NaverKey, Settings
-from server.work.providers.base import FatalProviderError, KeyRegistry, KeywordError, RateLimiter
+from server.work.providers.base import (
+    FatalProviderError,
+    KeyRegistry,
+    KeywordError,
+    ProviderError,
+    RateLimiter,
+)
 
 log = logging.getLogger("doccount.naver")
 
@@ -42,6 +48,15 @@ _BAD_REQUEST_CODES: Mapping[str, str] = {
 _QUOTA_CODE = "010"  # daily quota spent for this Client ID
 _RATE_CODE = "012"  # per-second rate exceeded
 _SYSTEM_ERROR_CODE = "SE99"
+
+
+# The query of the start-up key check: any query costs one call; this one says who asked.
+KEY_CHECK_QUERY = "doccount"
+
+
+def naver_origin(settings: Settings) -> str:
+    """The cache origin of counts from this upstream: another base URL is another source."""
+    return f"naver {settings.naver_base_url.rstrip('/')}"
 
 
 def _wall_clock_ms() -> int:
@@ -118,6 +133,7 @@ class NaverProvider:
         self._turn = 0  # round-robin position over the usable keys
         self._secrets = tuple(k.client_secret for k in settings.naver_keys if k.client_secret)
         self.stats = NaverStats()
+        self.origin = naver_origin(settings)
 
     async def count(self, keyword: str, category: str) -> int:
         cat = CATEGORIES.get(category)
@@ -153,11 +169,13 @@ class NaverProvider:
                     until_ms = self._clock_ms() + int(AUTH_RECHECK_S * 1000)
                 lost[key.client_id] = gone.reason_ko
                 await self._keys.retire(key.client_id, until_ms, gone.reason)
+                left = sum(1 for k in s.naver_keys if k.client_id not in lost)
                 log.warning(
-                    "naver key %s retired (%s)%s; trying the next key",
+                    "naver key %s retired (%s)%s; %s",
                     key.label,
                     gone.reason,
                     f" until {format_kst(until_ms)}",
+                    "trying the next key" if left else "no other key to try",
                 )
             except _Transient as failure:
                 if retries >= s.retry_attempts:
@@ -215,6 +233,51 @@ class NaverProvider:
         key = pool[self._turn % len(pool)]
         self._turn += 1
         return key
+
+    async def unusable(self) -> str | None:
+        """None while some key may serve; else why none can (Korean, names keys by label)."""
+        retired = await self._keys.retired()
+        if any(k.client_id not in retired for k in self._settings.naver_keys):
+            return None
+        return self._no_key_message({}, retired)
+
+    async def check_keys(self) -> list[str]:
+        """At start: one cheap call per key not already retired (it counts against the key's
+        quota like any call). A key Naver rejects (401/403) or whose daily quota is spent is
+        retired now, not by the first job. Returns the labels of the keys retired here; a key
+        that could not be checked (timeout, 5xx) is kept."""
+        s = self._settings
+        url = s.naver_path_template.format(base=s.naver_base_url.rstrip("/"), api="blog")
+        params = {"query": KEY_CHECK_QUERY, "display": "1"}
+        retired = await self._keys.retired()
+        rejected: list[str] = []
+        for key in s.naver_keys:
+            if key.client_id in retired:
+                log.warning("naver key %s is retired (until %s); not checked", key.label,
+                            "for good" if retired[key.client_id] is None
+                            else format_kst(retired[key.client_id] or 0))  # fmt: skip
+                continue
+            await self._limiter.acquire(key.client_id)
+            try:
+                await self._call_once(key, url, params, "blog")
+            except _KeyUnusable as gone:
+                await self._keys.retire(key.client_id, gone.until_ms, gone.reason)
+                rejected.append(key.label)
+                log.error(
+                    "naver key %s rejected at start (%s)%s: retired",
+                    key.label,
+                    gone.reason,
+                    "" if gone.until_ms is None else f" until {format_kst(gone.until_ms)}",
+                )
+            except _Transient as failure:
+                log.warning("naver key %s not checked at start (%s); kept", key.label,
+                            failure.what)  # fmt: skip
+            except ProviderError as exc:  # answered, but not about the key: the key works
+                log.warning("naver key %s: start-up check answered %s (%s)", key.label,
+                            exc.code, exc)  # fmt: skip
+            else:
+                log.info("naver key %s: ok", key.label)
+        return rejected
 
     def _no_key_message(self, lost: Mapping[str, str], retired: Mapping[str, int | None]) -> str:
         parts: list[str] = []
