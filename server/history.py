@@ -71,15 +71,16 @@ def bigrams(text: str) -> set[str]:
 
 
 def previous_of(
-    recent: dict[str, list[Observation]], kinds: tuple[str, ...], cached: set[str]
+    recent: dict[str, list[Observation]], kinds: tuple[str, ...], cached_at: dict[str, int]
 ) -> dict[str, Any]:
     """Each kind's last observation before this result's: for a fresh count the newest stored
-    one (read before this count was stored); for a cached count the one before the newest
-    (the newest is the count the cache holds)."""
+    one (read before this count was stored); for a cached count (``cached_at``: when the
+    upstream said it) the newest one older than that."""
     out: dict[str, Any] = {}
     for kind in kinds:
         series = recent.get(kind, [])
-        pick = series[1:2] if kind in cached else series[:1]
-        if pick:
-            out[kind] = {"value": pick[0].value, "observedAt": pick[0].observed_ms}
+        if kind in cached_at:
+            series = [o for o in series if o.observed_ms < cached_at[kind]]
+        if series:
+            out[kind] = {"value": series[0].value, "observedAt": series[0].observed_ms}
     return out

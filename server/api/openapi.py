@@ -192,6 +192,24 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 },
             }
         },
+        "/api/documents/jobs/{job_id}/retry": {
+            "post": {
+                "summary": "Start a new job of exactly the failed keywords of a job",
+                "description": (
+                    "The new job has each keyword whose lookup failed (once) and the categories "
+                    "that failed, at the job's priority; answered like POST /batch."
+                ),
+                "operationId": "retryJob",
+                "parameters": [job_id_param("path")],
+                "responses": {
+                    "200": ok_response(
+                        "Job queued",
+                        success({"jobId": {"type": "string"}, "message": {"type": "string"}}),
+                    ),
+                    **{str(s): error(s) for s in (400, 401, 404, 409, 429, 503)},
+                },
+            }
+        },
         "/api/documents/events": {
             "get": {
                 "summary": "SSE of one job (?jobId=) or of the jobs feed (?jobs=all)",
@@ -283,6 +301,19 @@ def paths(settings: Settings) -> dict[str, Schema]:
                             }
                         ),
                     )
+                },
+            }
+        },
+        "/api/keys/retired": {
+            "delete": {
+                "summary": "Operator: bring every retired upstream key back (needs --api-token)",
+                "operationId": "clearRetiredKeys",
+                "responses": {
+                    "200": ok_response(
+                        "The labels of the keys brought back",
+                        success({"cleared": {"type": "array", "items": {"type": "string"}}}),
+                    ),
+                    **{str(s): error(s) for s in (401, 403, 503)},
                 },
             }
         },

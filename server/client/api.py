@@ -353,6 +353,8 @@ class DocCount:
                             progress,
                             float(rate) if isinstance(rate, int | float) else None,
                             eta if isinstance(eta, int) else None,
+                            data.get("waiting"),
+                            data.get("stalled") is True,
                         )
                     elif kind == "status":
                         status = str(data["status"])

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from server.client.api import POLL_EVERY_S, DocCount, DocCountError
 from server.client.output import FORMATS, ProgressBar, ResultWriter
-from server.client.types import Job, ResultEvent, StatusEvent
+from server.client.types import Job, ProgressEvent, ResultEvent, StatusEvent, health_text
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 EXIT_OK = 0
@@ -82,6 +82,7 @@ async def follow(
     writer.begin(list(job.categories))
     final: StatusEvent | None = None
     progress = job.progress
+    note = health_text(job.raw)  # nobody counts it: say so instead of a rate and an ETA
     events = (
         dc.watch(job_id, start=job)
         if poll_every_s is None
@@ -91,9 +92,12 @@ async def follow(
         progress = event.progress
         if isinstance(event, ResultEvent):
             writer.write(event.result.raw)
+            note = None  # counting again
         elif isinstance(event, StatusEvent):
             final = event
-        bar.update(progress.current, progress.total)
+        elif isinstance(event, ProgressEvent):
+            note = health_text({"waiting": event.waiting, "stalled": event.stalled})
+        bar.update(progress.current, progress.total, note=note)
     bar.update(progress.current, progress.total, force=True)
     assert final is not None  # watch ends with a terminal status
     return replace(job, status=final.status, error=final.error, progress=progress)

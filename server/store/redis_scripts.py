@@ -54,6 +54,7 @@ FEED = _script("feed")
 CLEANUP = _script("cleanup")
 ACQUIRE = _script("acquire")
 PENALIZE = _script("penalize")
+RETIRE = _script("retire")
 
 
 def with_prelude(body: str, *, prefix: str, event_maxlen: int, feed_maxlen: int) -> str:

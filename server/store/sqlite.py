@@ -38,6 +38,7 @@ from server.events import (
     result_body,
     status_body,
 )
+from server.kst import kst_day
 from server.model import (
     CANCELLED,
     JOBS_FEED,
@@ -50,10 +51,17 @@ from server.model import (
     now_ms,
 )
 from server.settings import Settings
-from server.store.base import IDEMPOTENCY_WINDOW_MS, CreateRequest, Store
+from server.store.base import (
+    BEAT_KEEP_MS,
+    IDEMPOTENCY_WINDOW_MS,
+    CachedCount,
+    CreateRequest,
+    Store,
+    WorkerBeat,
+)
 from server.store.jsoncache import TerminalJsonCache
 from server.store.sqlite_history import SqliteHistory
-from server.store.sqlite_limits import LocalKeyRegistry, LocalRateLimiter
+from server.store.sqlite_limits import LocalRateLimiter, SqliteKeyRegistry
 from server.store.sqlite_watch import SqliteWatch
 from server.work.providers.base import KeyRegistry, RateLimiter
 
@@ -63,6 +71,7 @@ T = TypeVar("T")
 # full (or max_page_count reached), I/O error, the file unopenable. Like Redis being away.
 OUTAGE_CODES = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN})
 PROBE_BYTES = 16 * 1024
+SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
 
 
 def outage(exc: BaseException) -> StoreUnavailableError | None:
@@ -83,7 +92,7 @@ STATS_RECOUNT = (
 
 JOB_COLUMNS = (
     "id, status, priority, categories, total, current, created_at, started_at, completed_at, "
-    "error, last_seq, source, rowid"
+    "error, last_seq, source, rowid, failed"
 )
 WORK_SIGNAL = "\x00work"
 # Jobs up to this many keywords are read on the event loop (~60 µs for 100 on a 2-core box);
@@ -115,6 +124,21 @@ def results_before(event_json: str) -> int:
     carries its progress)."""
     current: int = loads(event_json)["progress"]["current"]
     return current
+
+
+ADD_FAILED = """
+BEGIN IMMEDIATE;
+ALTER TABLE jobs ADD COLUMN failed INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET failed = (SELECT COUNT(*) FROM results
+    WHERE results.job_id = jobs.id AND json_extract(results.data, '$.error') IS NOT NULL);
+COMMIT;
+"""
+
+
+def _missing_column(db: sqlite3.Connection, table: str, column: str) -> bool:
+    """True when ``table`` exists without ``column`` (a file an older version made)."""
+    columns = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+    return bool(columns) and column not in columns
 
 
 class LongRead(Exception):
@@ -152,7 +176,7 @@ class SqliteStore(Store):
         self._create_flusher: asyncio.Task[None] | None = None
         self._signals: dict[str, asyncio.Event] = {}
         self._limiters: dict[float, LocalRateLimiter] = {}
-        self._keys = LocalKeyRegistry()
+        self._keys = SqliteKeyRegistry(self._tx)
         self.history = SqliteHistory(self)
         self.watchlists = SqliteWatch(self)
         self._file_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
@@ -231,7 +255,9 @@ class SqliteStore(Store):
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            # FULL: WAL commits are fsynced, so a job acknowledged is a job kept through a power
+            # cut; with group commit one fsync covers a whole batch of submissions.
+            conn.execute(f"PRAGMA synchronous={SYNCHRONOUS[self.settings.sqlite_synchronous]}")
             conn.execute("PRAGMA busy_timeout=5000")
             conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
             stats_are_new = (
@@ -240,7 +266,10 @@ class SqliteStore(Store):
                 ).fetchone()
                 is None
             )
+            add_failed = _missing_column(conn, "jobs", "failed")
             conn.executescript(SCHEMA)
+            if add_failed:  # a file from before failedCount: count what its results say
+                conn.executescript(ADD_FAILED)
             if stats_are_new:
                 conn.executescript(STATS_RECOUNT)
             # Only one process owns this file: whatever a previous process held is free again.
@@ -252,6 +281,7 @@ class SqliteStore(Store):
             # The counters start from the queued jobs as they are (a file from before they
             # existed); the queue index bounds this by the queue, not by every job kept.
             conn.executescript(RECOUNT)
+            self._keys.load(conn)
             self._conn = conn
             self._file_id = self._current_file_id()
 
@@ -354,7 +384,7 @@ class SqliteStore(Store):
     ) -> dict[str, Any]:
         """``position``: the queuePosition when the caller knows it (a job just queued)."""
         (jid, status, prio, cats, total, current, created, started, completed, error, seq, src,
-         rowid) = row  # fmt: skip
+         rowid, failed) = row  # fmt: skip
         if status == PENDING and position is None:
             position = db.execute(
                 "SELECT COUNT(*) + 1 FROM jobs WHERE status = 'pending' AND "
@@ -374,6 +404,7 @@ class SqliteStore(Store):
             "error": error,
             "lastEventId": str(seq),
             "source": src,
+            "failedCount": failed,
         }
 
     def _job_row(self, db: sqlite3.Connection, job_id: str) -> tuple[Any, ...] | None:
@@ -664,13 +695,13 @@ class SqliteStore(Store):
         """In a transaction: take the next job (the bodies of the async methods are methods
         so that a bulk load, the benchmarks', can run many in one transaction)."""
         row = db.execute(
-            "SELECT id, status, keywords, categories, current, started_at FROM jobs "
+            "SELECT id, status, keywords, categories, current, started_at, priority FROM jobs "
             "WHERE claimed_by IS NULL AND status IN ('pending', 'processing') "
             "ORDER BY status = 'processing' DESC, priority, rowid LIMIT 1"
         ).fetchone()
         if row is None:
             return None, []
-        job_id, status, keywords, categories, current, started = row
+        job_id, status, keywords, categories, current, started, priority = row
         touched: list[str] = []
         if status == PENDING:
             started = now_ms()
@@ -690,6 +721,7 @@ class SqliteStore(Store):
             categories=tuple(loads(categories)),
             next_index=current,
             started_ms=started,
+            priority=priority,
         )
         return claimed, touched
 
@@ -715,9 +747,11 @@ class SqliteStore(Store):
         )
         # A repeated index (a resumed job's last commit) adds no progress.
         step = 1 if cur.rowcount else 0
+        failed = step if result.get("error") is not None else 0
         current, total = db.execute(
-            "UPDATE jobs SET current = current + ? WHERE id = ? RETURNING current, total",
-            (step, job_id),
+            "UPDATE jobs SET current = current + ?, failed = failed + ? WHERE id = ? "
+            "RETURNING current, total",
+            (step, failed, job_id),
         ).fetchone()
         return self._append(db, job_id, RESULT, result_body(result, current, total))
 
@@ -838,24 +872,30 @@ class SqliteStore(Store):
 
     # --- upstream support ---------------------------------------------------------------
 
-    async def cache_get(self, keyword: str, categories: tuple[str, ...]) -> dict[str, int]:
-        def _get() -> dict[str, int]:
+    async def cache_get(
+        self, origin: str, keyword: str, categories: tuple[str, ...]
+    ) -> dict[str, CachedCount]:
+        def _get() -> dict[str, CachedCount]:
             rows = self.db.execute(
-                "SELECT category, count FROM cache WHERE keyword = ? AND expires_at > ?",
-                (keyword, now_ms()),
+                "SELECT category, count, observed_at FROM counts "
+                "WHERE origin = ? AND keyword = ? AND expires_at > ?",
+                (origin, keyword, now_ms()),
             ).fetchall()
-            return {c: n for c, n in rows if c in categories}
+            return {c: CachedCount(n, at) for c, n, at in rows if c in categories}
 
         return await self._run(_get)
 
-    async def cache_put(self, keyword: str, category: str, count: int) -> None:
-        expires = now_ms() + int(self.settings.cache_ttl_s * 1000)
+    async def cache_put(
+        self, origin: str, keyword: str, category: str, count: int, observed_ms: int
+    ) -> None:
+        expires = observed_ms + int(self.settings.cache_ttl_s * 1000)
 
         def _put() -> None:
             self.db.execute(
-                "INSERT OR REPLACE INTO cache (keyword, category, count, expires_at) "
-                "VALUES (?, ?, ?, ?)",
-                (keyword, category, count, expires),
+                "INSERT OR REPLACE INTO counts "
+                "(origin, keyword, category, count, observed_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (origin, keyword, category, count, observed_ms, expires),
             )
 
         await self._run(_put)
@@ -993,10 +1033,13 @@ class SqliteStore(Store):
     @staticmethod
     def _cleanup_cache(db: sqlite3.Connection, now: int) -> bool:
         gone = db.execute(
-            "DELETE FROM cache WHERE (keyword, category) IN (SELECT keyword, category FROM "
-            "cache WHERE expires_at <= ? LIMIT ?)",
+            "DELETE FROM counts WHERE (origin, keyword, category) IN (SELECT origin, keyword, "
+            "category FROM counts WHERE expires_at <= ? LIMIT ?)",
             (now, CLEANUP_BATCH_ROWS),
         ).rowcount
+        # Yesterday's quota figures are still asked for around midnight; older ones are not
+        # (a few rows a key a day, found by the primary key's leading day).
+        db.execute("DELETE FROM key_calls WHERE day < ?", (kst_day(now) - 2,))
         return bool(gone == CLEANUP_BATCH_ROWS)
 
     @staticmethod
@@ -1007,6 +1050,26 @@ class SqliteStore(Store):
             (before, CLEANUP_BATCH_ROWS),
         ).rowcount
         return bool(gone == CLEANUP_BATCH_ROWS)
+
+    async def heartbeat(self, worker_id: str, job_ids: list[str], now_ms: int) -> None:
+        def _beat(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT OR REPLACE INTO workers (id, seen_at, jobs) VALUES (?, ?, ?)",
+                (worker_id, now_ms, dumps(job_ids)),
+            )
+
+        await self._tx(_beat)
+
+    async def forget_worker(self, worker_id: str) -> None:
+        await self._tx(lambda db: db.execute("DELETE FROM workers WHERE id = ?", (worker_id,)))
+
+    async def heartbeats(self, now_ms: int) -> list[WorkerBeat]:
+        def _read(db: sqlite3.Connection) -> list[WorkerBeat]:
+            db.execute("DELETE FROM workers WHERE seen_at < ?", (now_ms - BEAT_KEEP_MS,))
+            rows = db.execute("SELECT id, seen_at, jobs FROM workers ORDER BY seen_at DESC")
+            return [WorkerBeat(w, seen, tuple(loads(jobs))) for w, seen, jobs in rows]
+
+        return await self._tx(_read)
 
     async def job_stats(self) -> dict[str, Any]:
         def _stats(db: sqlite3.Connection) -> dict[str, Any]:

@@ -28,9 +28,10 @@ class KeywordCounter:
 
     async def _fetch(self, keyword: str, category: str) -> int:
         count = await self.provider.count(keyword, category)
-        await self.store.cache_put(keyword, category, count)
+        observed_ms = now_ms()
+        await self.store.cache_put(self.provider.origin, keyword, category, count, observed_ms)
         try:
-            await self.store.history.add(keyword, category, count, self.provider.name, now_ms())
+            await self.store.history.add(keyword, category, count, self.provider.name, observed_ms)
         except StoreUnavailableError as exc:
             # Like the cache: the count stands; only its place in the history is lost.
             log.warning("history write skipped, store unavailable (%s)", exc)
@@ -47,7 +48,7 @@ class KeywordCounter:
 
     async def count(self, keyword: str, categories: tuple[str, ...]) -> dict[str, Any]:
         """The result item of the contract (without ``index``). Raises FatalProviderError."""
-        cached = await self.store.cache_get(keyword, categories)
+        cached = await self.store.cache_get(self.provider.origin, keyword, categories)
         # Read before this count's observations are stored: what it is compared with.
         recent = await self._recent(keyword, categories)
         missing = [c for c in categories if c not in cached]
@@ -66,7 +67,7 @@ class KeywordCounter:
             else:
                 fetched[category] = outcome
         counts = {
-            c: cached[c] if c in cached else fetched[c] for c in categories if c not in errors
+            c: cached[c].total if c in cached else fetched[c] for c in categories if c not in errors
         }
         result: dict[str, Any] = {
             "keyword": keyword,
@@ -74,8 +75,12 @@ class KeywordCounter:
             "source": self.provider.name,
             "cached": [c for c in categories if c in cached],
             "error": None,
-            "previous": previous_of(recent, categories, set(cached)),
+            "previous": previous_of(recent, categories, {c: cached[c].observed_ms for c in cached}),
         }
+        if cached:
+            # When the upstream said each cached count (epoch ms): a cached number is as old as
+            # this, not as old as the job.
+            result["observedAt"] = {c: cached[c].observed_ms for c in categories if c in cached}
         if errors:
             result["errors"] = errors
             result["error"] = "; ".join(f"{CATEGORIES[c].label_ko}: {m}" for c, m in errors.items())

@@ -478,7 +478,7 @@ async def test_failed_category_shows_the_error_not_zero(
     base = await serve()
     page = await dash.page(base)
     await start_job(page, keywords, ["blog", "news"])
-    await wait_status(page, "완료")
+    await wait_status(page, "완료 (오류 1)")  # not a clean success (issue 11.6)
     failed = cell(page, 1, "news")
     await expect(failed).to_have_text("실패")
     assert "뉴스" in (await failed.get_attribute("title") or "")

@@ -1,5 +1,5 @@
 """Every statement the embedded store runs on a request path, at open, and in cleanup uses an
-index on the tables that grow with use: no full scan of jobs, results, events or cache.
+index on the tables that grow with use: no full scan of jobs, results, events or counts.
 
 Each case drives one store operation with SQLite's trace callback on every connection, then
 asks SQLite for the plan of each statement it ran (``EXPLAIN QUERY PLAN`` with the values it
@@ -32,6 +32,9 @@ SMALL_TABLES = frozenset(
         "queued_by_client",
         "jobs_by_status",
         "job_time",
+        # one row per upstream key, or per worker process
+        "key_retired",
+        "workers",
         "sqlite_master",
         "sqlite_schema",
     }
@@ -86,7 +89,7 @@ async def traced(tmp_path: Path) -> AsyncIterator[Traced]:
         assert claimed is not None
         await store.record_result(claimed.id, 0, {"index": 0, "keyword": "k0"}, "w")
         await store.finish(claimed.id, COMPLETED, None, "w")
-        await store.cache_put(f"k{i}", "blog", i)
+        await store.cache_put("naver", f"k{i}", "blog", i, now_ms())
     traced = Traced(store)
     yield traced
     await traced.store.close()
@@ -181,8 +184,8 @@ async def op_lists(store: SqliteStore) -> None:
 
 
 async def op_cache(store: SqliteStore) -> None:
-    await store.cache_put("맥북", "blog", 7)
-    await store.cache_get("맥북", ("blog", "news"))
+    await store.cache_put("naver", "맥북", "blog", 7, now_ms())
+    await store.cache_get("naver", "맥북", ("blog", "news"))
 
 
 async def op_cleanup(store: SqliteStore) -> None:

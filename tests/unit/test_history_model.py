@@ -26,11 +26,11 @@ def test_previous_of_fresh_and_cached_counts() -> None:
         "news": [Observation("news", 5, "naver", 1)],
     }
     # Fresh: the newest stored one (read before this count was stored).
-    assert previous_of(recent, ("blog", "news", "web"), set()) == {
+    assert previous_of(recent, ("blog", "news", "web"), {}) == {
         "blog": {"value": 30, "observedAt": 3},
         "news": {"value": 5, "observedAt": 1},
     }
-    # Cached: the newest is the cached count itself, so the one before it.
-    assert previous_of(recent, ("blog", "news"), {"blog", "news"}) == {
+    # Cached: the newest one older than the cached count (said by the upstream at 3).
+    assert previous_of(recent, ("blog", "news"), {"blog": 3, "news": 1}) == {
         "blog": {"value": 20, "observedAt": 2}
     }
