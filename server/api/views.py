@@ -10,14 +10,36 @@ from aiohttp import web
 
 from server.appkeys import COUNTER, PROVIDER, SETTINGS, STORE
 from server.categories import CATEGORIES
-from server.errors import ApiError
-from server.events import dumps, loads
+from server.codec import dumps, loads
+from server.errors import (
+    EMPTY_BODY,
+    FOR_PROVIDER_CODE,
+    INVALID_JSON,
+    INVALID_LIMIT,
+    JOB_NOT_FOUND,
+    MISSING_KEYWORD,
+    TOO_MANY_JOBS,
+    UPSTREAM_ERROR,
+)
+from server.events import EVENT_TYPES
 from server.model import JobSpec, check_job_id, new_job_id, now_ms, parse_submission
 from server.work.providers.base import FatalProviderError
 
 log = logging.getLogger("doccount.batch")
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+
+def find_web_dir() -> Path:
+    """The dashboard's files: inside the package when installed from a wheel (``server/web``,
+    mapped from the top-level ``web/`` at build time), else the checkout's ``web/`` (a plain
+    checkout or an editable install)."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "web", package.parent / "web"):
+        if (candidate / "index.html").is_file():
+            return candidate
+    return package.parent / "web"
+
+
+WEB_DIR = find_web_dir()
 
 
 def ok(body: dict[str, Any], status: int = 200) -> web.Response:
@@ -31,11 +53,11 @@ def client_address(request: web.Request) -> str:
 async def read_json(request: web.Request) -> Any:
     raw = await request.read()  # raises 413 past client_max_size
     if not raw.strip():
-        raise ApiError(400, "invalid_json", "요청 본문이 비어 있습니다 (JSON 필요)")
+        raise EMPTY_BODY()
     try:
         return loads(raw)
     except ValueError:
-        raise ApiError(400, "invalid_json", "요청 본문이 올바른 JSON이 아닙니다") from None
+        raise INVALID_JSON() from None
 
 
 async def create_batch(request: web.Request) -> web.Response:
@@ -49,13 +71,7 @@ async def create_batch(request: web.Request) -> web.Response:
     )
     client = client_address(request)
     if await store.count_queued(client) >= settings.max_queued_jobs_per_client:
-        raise ApiError(
-            429,
-            "too_many_jobs",
-            f"대기 중인 작업이 너무 많습니다 (최대 {settings.max_queued_jobs_per_client}개). "
-            "앞선 작업이 끝난 뒤 다시 시도하세요",
-            headers={"Retry-After": "30"},
-        )
+        raise TOO_MANY_JOBS(limit=settings.max_queued_jobs_per_client)
     created = now_ms()
     spec = JobSpec(
         id=new_job_id(created),
@@ -76,7 +92,7 @@ async def job_status(request: web.Request) -> web.Response:
     # The stored result texts go out as they are: no decode and re-encode per poll.
     job_json = await request.app[STORE].get_job_json(job_id)
     if job_json is None:
-        raise ApiError(404, "job_not_found", "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)")
+        raise JOB_NOT_FOUND()
     return web.Response(
         text='{"success":true,"job":' + job_json + "}", content_type="application/json"
     )
@@ -87,9 +103,9 @@ async def list_jobs(request: web.Request) -> web.Response:
     try:
         limit = int(raw)
     except ValueError:
-        raise ApiError(400, "invalid_limit", "limit은 1~200 사이의 정수여야 합니다") from None
+        raise INVALID_LIMIT() from None
     if not 1 <= limit <= 200:
-        raise ApiError(400, "invalid_limit", "limit은 1~200 사이의 정수여야 합니다")
+        raise INVALID_LIMIT()
     return ok({"jobs": await request.app[STORE].list_jobs(limit)})
 
 
@@ -97,7 +113,7 @@ async def cancel_job(request: web.Request) -> web.Response:
     job_id = check_job_id(request.match_info["job_id"])
     job = await request.app[STORE].request_cancel(job_id)
     if job is None:
-        raise ApiError(404, "job_not_found", "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)")
+        raise JOB_NOT_FOUND()
     log.info("[배치] 작업 취소 요청: %s", job_id)
     return ok({"job": job})
 
@@ -105,7 +121,7 @@ async def cancel_job(request: web.Request) -> web.Response:
 async def count_keyword(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if "keyword" not in request.query:
-        raise ApiError(400, "missing_keyword", "keyword 파라미터가 필요합니다")
+        raise MISSING_KEYWORD()
     keywords, categories, _ = parse_submission(
         {
             "keywords": [request.query["keyword"]],
@@ -120,7 +136,8 @@ async def count_keyword(request: web.Request) -> web.Response:
     try:
         result = await request.app[COUNTER].count(keywords[0], categories)
     except FatalProviderError as exc:
-        raise ApiError(503, exc.code, str(exc)) from None
+        kind = FOR_PROVIDER_CODE.get(exc.code, UPSTREAM_ERROR)
+        raise kind(detail=str(exc)) from None
     return ok({"keyword": result["keyword"], "counts": result["counts"], "result": result})
 
 
@@ -130,6 +147,8 @@ async def config(request: web.Request) -> web.Response:
         {
             "provider": request.app[PROVIDER].name,
             "categories": [{"name": c.name, "label": c.label_ko} for c in CATEGORIES.values()],
+            # What an SSE client listens for and a WebSocket frame's "type" may be.
+            "eventTypes": list(EVENT_TYPES),
             "defaultCategories": list(settings.categories),
             "maxKeywords": settings.max_keywords,
             "maxKeywordChars": settings.max_keyword_chars,

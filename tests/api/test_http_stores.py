@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from server.appkeys import STORE, WORKER
+from server.codec import loads
 from server.errors import StoreUnavailableError
-from server.events import loads
 from server.model import JOBS_FEED
 from server.store import Store
 from server.work.worker import Worker
 from tests.support.common import base_settings, wait_until
 from tests.support.fakeupstream import FakeNaver, fake_total
-from tests.support.redis_server import free_port
+from tests.support.processes import free_port
 from tests.support.streams import SseBlocks, submit
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import aiohttp
 
-from server.events import dumps, loads
-from tests.support.redis_server import free_port
+from server.codec import dumps, loads
+from tests.support.processes import free_port
 
 FIREFOX = os.environ.get("DOCCOUNT_FIREFOX") or "/usr/bin/firefox-esr"  # Debian's package
 
