@@ -100,7 +100,9 @@ def cell_numbers(row: list[str]) -> list[int]:
 
 async def test_job_streams_live_over_sse_in_firefox(ff, tmp_path, fake_naver, make_client):
     fake, base = fake_naver
-    settings = base_settings(tmp_path, base, rate_per_s=1000.0, progress_interval_s=0.2)
+    settings = base_settings(
+        tmp_path, base, rate_per_s=1000.0, progress_interval_s=0.2, keyword_concurrency=1
+    )
     client = await make_client(settings)
     await ff.navigate(str(client.make_url("/")))
     tag = uuid.uuid4().hex[:6]
