@@ -38,7 +38,9 @@ CHROMIUM_ARGS = [
 ]
 WAIT_MS = 20_000  # upper bound for anything the page does on its own
 
-ROWS_JS = "[...document.querySelectorAll('#result-table tbody tr')].map(tr => +tr.dataset.index)"
+# Every row the table holds, in display order: the table is virtualised (only the rows in view
+# are in the DOM), so the page's own table model is read, not the <tr>s.
+ROWS_JS = "import('/static/page.js').then(({ page }) => page.table.rows().map((r) => r.index))"
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -150,7 +152,7 @@ async def rows(page: Page) -> list[int]:
 
 async def wait_rows(page: Page, at_least: int) -> None:
     await page.wait_for_function(
-        "n => document.querySelectorAll('#result-table tbody tr').length >= n",
+        "n => +document.getElementById('result-table').getAttribute('aria-rowcount') - 1 >= n",
         arg=at_least,
         timeout=WAIT_MS,
     )
@@ -210,7 +212,9 @@ async def test_rows_stream_in_live_before_the_job_completes(
         await expect(cell(page, i, "blog")).to_have_attribute("title", re.compile("만"))
     # sorting by the blog column, biggest first, then back to input order
     await page.click("#result-table thead button[data-sort='cat:blog']")
-    first = await page.locator("#result-table tbody tr").first.get_attribute("data-index")
+    first = await page.locator("#result-table tbody tr[data-index]").first.get_attribute(
+        "data-index"
+    )
     best = max(range(len(keywords)), key=lambda i: fake_total(keywords[i], "blog"))
     assert first == str(best)
     await page.click("#result-table thead button[data-sort='index']")
@@ -642,7 +646,7 @@ async def test_screenshot_of_a_finished_job(serve: Serve, dash: Dash, tmp_path: 
     await expect(page.locator("#toast")).to_be_hidden()
     assert await page.evaluate("window.scrollY") == 0
     shown = await page.evaluate(
-        "[...document.querySelectorAll('#result-table tbody tr')].map(tr => "
+        "[...document.querySelectorAll('#result-table tbody tr[data-index]')].map(tr => "
         "[tr.querySelector('.col-kw').textContent.trim(), "
         "+tr.querySelector('td.col-total').textContent.replace(/[^0-9]/g, '')])"
     )

@@ -27,7 +27,10 @@ from tests.support.fakeupstream import FakeNaver, fake_total
 # use, share the module's event loop, and each test gets a fresh tab.
 pytestmark = [pytest.mark.timeout(90), pytest.mark.asyncio(loop_scope="module")]
 
-ROWS_JS = "[...document.querySelectorAll('#result-table tbody tr')].map(tr => +tr.dataset.index)"
+ROWS_JS = (  # the rows in the DOM: a short job's table is whole (the table is virtualised)
+    "[...document.querySelectorAll('#result-table tbody tr[data-index]')]"
+    ".map(tr => +tr.dataset.index)"
+)
 CATCH_ERRORS = (
     "() => { window.__errors = []; "
     "window.addEventListener('error', e => window.__errors.push(String(e.message))); }"
