@@ -202,6 +202,7 @@ async def test_rows_stream_in_live_before_the_job_completes(
     fake.release()
 
     await wait_status(page, "완료")
+    await wait_rows(page, len(keywords))  # drawn on the next frame
     assert sorted(await rows(page)) == list(range(len(keywords)))
     await expect(page.locator("#progress-count")).to_have_text("30 / 30")
     # Counts of ten thousand or more also read in 만 (a tooltip); nearly every blog total is.
@@ -288,6 +289,7 @@ async def test_polling_finishes_the_job_when_sse_and_websocket_fail(
     await expect(page.locator("#job-status")).to_have_text("진행 중")
     fake.release()
     await wait_status(page, "완료")
+    await wait_rows(page, len(keywords))  # drawn on the next frame
     assert sorted(await rows(page)) == list(range(len(keywords)))
     await expect(cell(page, 7, "news")).to_have_text(ko(fake_total(keywords[7], "news")))
 
@@ -318,6 +320,7 @@ async def test_websocket_takes_over_when_sse_is_blocked(
     assert '"lastEventId"' in subscribes[0]
     fake.release()
     await wait_status(page, "완료")
+    await wait_rows(page, len(keywords))  # drawn on the next frame
     assert sorted(await rows(page)) == list(range(len(keywords)))
 
 
@@ -542,6 +545,7 @@ async def test_server_restart_mid_job_is_survived(
     await second.start_server()
     try:
         await wait_status(page, "완료")
+        await wait_rows(page, len(keywords))  # drawn on the next frame
         assert sorted(await rows(page)) == list(range(len(keywords)))
         await expect(page.locator("#global-alert")).to_be_hidden(timeout=WAIT_MS)
         await expect(page.locator("#conn-transport")).to_have_text("SSE")  # not demoted
