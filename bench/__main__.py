@@ -20,6 +20,8 @@ BENCHES: dict[str, str] = {
     "polling": "Polling and submitting",
     "push": "Push (SSE, WebSocket) vs the seed's 2 s polling",
     "dashboard": "The dashboard under a 1,000-keyword job (Chromium)",
+    "scale": "The stores at 10,000 and 100,000 jobs",
+    "durability": "SQLite synchronous=FULL vs NORMAL: submitting and a job's commits",
 }
 
 

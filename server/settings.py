@@ -80,6 +80,14 @@ class Settings:
         flag="--store",
         env="DOCCOUNT_STORE",
     )
+    sqlite_synchronous: str = option(
+        "full",
+        "SQLite: `full` (an acknowledged job survives a power cut) or `normal` (it may not; "
+        "bench/durability.py measures the difference)",
+        flag="--sqlite-synchronous",
+        env="DOCCOUNT_SQLITE_SYNCHRONOUS",
+        choices=("full", "normal"),
+    )
     provider: str = option(
         "demo",
         "where counts come from",
@@ -293,6 +301,8 @@ def validate(settings: Settings) -> None:
         raise ValueError("rate must be > 0 calls per second")
     if not settings.store_url.startswith(("sqlite://", "redis://", "rediss://")):
         raise ValueError("store must be a sqlite:// or redis:// URL")
+    if settings.sqlite_synchronous not in ("full", "normal"):
+        raise ValueError("sqlite synchronous must be full or normal")
     if settings.log_format not in ("text", "json"):
         raise ValueError("log format must be text or json")
 

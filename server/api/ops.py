@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -12,8 +13,10 @@ from server.api.openapi import build_spec
 from server.api.views import ok
 from server.appkeys import METRICS, PROVIDER, SETTINGS, STORE, WORKER_TASK
 from server.codec import dumps
-from server.errors import NOT_READY
+from server.errors import ADMIN_DISABLED, NOT_READY
 from server.kst import kst_date, kst_day
+
+log = logging.getLogger("doccount.ops")
 
 # naver-api.md: 25,000 calls a day per application (Client ID), all categories together.
 DAILY_QUOTA_CALLS = 25_000
@@ -121,9 +124,23 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(build_spec(request.app[SETTINGS]), dumps=dumps)
 
 
+async def clear_retired_keys(request: web.Request) -> web.Response:
+    """An operator brings retired keys back (after fixing credentials, or when a refusal was
+    the upstream's mistake). Behind the API token: without one, anyone who can reach the
+    service could make it spend a key the upstream refuses."""
+    if request.app[SETTINGS].api_token is None:
+        raise ADMIN_DISABLED()
+    cleared = await request.app[STORE].key_registry().clear()
+    labels = {k.client_id: k.label for k in request.app[SETTINGS].naver_keys}
+    shown = [labels.get(k, "?") for k in cleared]
+    log.warning("[관리] 사용 중지된 키 복구: %s", ", ".join(shown) or "없음")
+    return ok({"cleared": shown})
+
+
 def setup_ops_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/stats", stats)
+    app.router.add_delete("/api/keys/retired", clear_retired_keys)
     app.router.add_get("/api/openapi.json", openapi)

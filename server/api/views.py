@@ -18,6 +18,7 @@ from server.errors import (
     INVALID_IDEMPOTENCY_KEY,
     INVALID_JSON,
     INVALID_LIMIT,
+    INVALID_SINCE,
     JOB_NOT_FOUND,
     MISSING_KEYWORD,
     TOO_MANY_JOBS,
@@ -116,12 +117,34 @@ async def create_batch(request: web.Request) -> web.Response:
 
 async def job_status(request: web.Request) -> web.Response:
     job_id = check_job_id(request.query.get("jobId"))
+    since = request.query.get("since")
+    if since is not None:
+        return await job_status_since(request, job_id, since)
     # The stored result texts go out as they are: no decode and re-encode per poll.
     job_json = await request.app[STORE].get_job_json(job_id)
     if job_json is None:
         raise JOB_NOT_FOUND()
     return web.Response(
         text='{"success":true,"job":' + job_json + "}", content_type="application/json"
+    )
+
+
+async def job_status_since(request: web.Request, job_id: str, since: str) -> web.Response:
+    """The incremental poll: the job's fields and only the results after event ``since`` (a
+    ``lastEventId`` this client saw), so a poll with nothing new costs a few hundred bytes
+    whatever the job's size. ``gap``: the log no longer reaches back to ``since``, and
+    ``results`` holds every result (replace, do not append)."""
+    try:
+        got = await request.app[STORE].get_job_json_since(job_id, since)
+    except ValueError:
+        raise INVALID_SINCE() from None
+    if got is None:
+        raise JOB_NOT_FOUND()
+    job_json, gap = got
+    tail = ',"gap":true}' if gap else "}"
+    return web.Response(
+        text='{"success":true,"job":' + job_json + ',"since":' + dumps(since) + tail,
+        content_type="application/json",
     )
 
 

@@ -70,6 +70,14 @@ class Store(abc.ABC):
         return None if job is None else dumps(job)
 
     @abc.abstractmethod
+    async def get_job_json_since(self, job_id: str, since: str) -> tuple[str, bool] | None:
+        """The incremental poll: ``(json, gap)``, where json is the job as ``get_job_json``
+        encodes it but with only the results committed after event ``since`` of its log
+        (``"0"``: all of them). When the log no longer holds ``since``, json has every result
+        and gap is True. None: no such job. ValueError: ``since`` is malformed or past the
+        job's last event (an id this log never issued)."""
+
+    @abc.abstractmethod
     async def list_jobs(self, limit: int) -> list[dict[str, Any]]:
         """Recent jobs, newest first, without results."""
 

@@ -71,7 +71,7 @@ BLOCKING_POOL_SIZE = 1024  # blocking reads at once per process (jobs watched li
 POOL_WAIT_S = 5.0
 BLOCK_GRACE_S = 2.0  # a blocking read may take this much longer than its BLOCK before we give up
 CANCEL_POLL_S = 0.2
-CLEANUP_BATCH = 500
+CLEANUP_BATCH = 200  # jobs per script: Redis serves nobody else while one runs
 # A terminal job's JSON is served from this node's memory for up to this long: another node's
 # cleanup (or a late write by a worker that lost the job) shows here at most this late.
 JSON_CACHE_TTL_S = 1.0
@@ -144,6 +144,7 @@ class RedisStore(Store):
             "finish": lua.FINISH,
             "cancel": lua.CANCEL,
             "get": lua.GET,
+            "since": lua.SINCE,
             "list": lua.LIST,
             "feed": lua.FEED,
             "cleanup": lua.CLEANUP,
@@ -269,6 +270,14 @@ class RedisStore(Store):
         if loads(raw[0])["status"] in TERMINAL:
             self._json_cache.put(job_id, text, generation)
         return text
+
+    async def get_job_json_since(self, job_id: str, since: str) -> tuple[str, bool] | None:
+        raw = await self._run("since", job_id, parse_seq(since))
+        if raw is None:
+            return None
+        if raw[1] == "future":
+            raise ValueError(f"event {since!r} is past the job's last")
+        return splice_results(raw[0], raw[2]), raw[1] == "1"
 
     async def list_jobs(self, limit: int) -> list[dict[str, Any]]:
         rows: list[str] = await self._run("list", limit)

@@ -115,6 +115,15 @@ class RedisKeyRegistry:
         self._known = {k: u for k, u in self._known.items() if u is None or u > now_ms}
         return dict(self._known)
 
+    async def clear(self) -> list[str]:
+        cleared = sorted(await self.retired())
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key)
+            pipe.delete(self._reasons)
+            await pipe.execute()
+        self._known = {}
+        return cleared
+
     async def record_call(self, key: str, day: int) -> None:
         counter = f"{self._calls_prefix}{day}"
         try:

@@ -47,6 +47,11 @@ class LocalKeyRegistry:
         self._until_ms = live
         return dict(live)
 
+    async def clear(self) -> list[str]:
+        cleared = sorted(await self.retired())
+        self._until_ms = {}
+        return cleared
+
     async def record_call(self, key: str, day: int) -> None:
         if day != self._day:
             self._day, self._calls = day, {}

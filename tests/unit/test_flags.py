@@ -18,6 +18,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "host": ("0.0.0.0", "0.0.0.0"),
     "port": ("9090", 9090),
     "store_url": ("redis://h:6379/1", "redis://h:6379/1"),
+    "sqlite_synchronous": ("normal", "normal"),
     "provider": ("demo", "demo"),
     "naver_base_url": ("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1"),
     "rate_per_s": ("2.5", 2.5),

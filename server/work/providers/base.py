@@ -50,6 +50,10 @@ class KeyRegistry(Protocol):
         """Currently retired keys and until when (expired retirements are not returned)."""
         ...
 
+    async def clear(self) -> list[str]:
+        """Bring every retired key back at once (an operator's call); returns their ids."""
+        ...
+
     async def record_call(self, key: str, day: int) -> None:
         """Count one upstream call on ``key`` for ``day`` (days since the epoch, in KST: the
         unit Naver's daily quota is counted in). Advisory: never fails the call."""

@@ -78,6 +78,11 @@ class _Transient(Exception):
         self.rate_limited = rate_limited
 
 
+# A key refused twice (401/403) rests this long, then real calls try it again: a key whose
+# credentials were fixed, or whose refusal was the upstream's mistake, comes back by itself.
+AUTH_RECHECK_S = 600.0
+
+
 class _KeyUnusable(Exception):
     """This key cannot serve calls (auth, or quota until ``until_ms``); another key may."""
 
@@ -122,20 +127,37 @@ class NaverProvider:
         url = s.naver_path_template.format(base=s.naver_base_url.rstrip("/"), api=cat.api)
         params = {"query": keyword, "display": "1"}
         lost: dict[str, str] = {}  # client id -> why it dropped out during this lookup
+        confirming: set[str] = set()  # keys refused once (auth) during this lookup
+        again: NaverKey | None = None  # the key to call once more, to confirm a refusal
         retries = 0
         while True:
-            key = await self._pick_key(lost)
+            key = again if again is not None else await self._pick_key(lost)
+            again = None
             await self._limiter.acquire(key.client_id)
             try:
                 return await self._call_once(key, url, params, category)
             except _KeyUnusable as gone:
+                until_ms = gone.until_ms
+                if until_ms is None:
+                    # One 401/403 may be the upstream's hiccup: retire only when a second call
+                    # confirms it, and then until a re-check, never for good.
+                    if key.client_id not in confirming:
+                        confirming.add(key.client_id)
+                        again = key
+                        log.warning(
+                            "naver key %s refused (%s); calling once more before retiring it",
+                            key.label,
+                            gone.reason,
+                        )
+                        continue
+                    until_ms = self._clock_ms() + int(AUTH_RECHECK_S * 1000)
                 lost[key.client_id] = gone.reason_ko
-                await self._keys.retire(key.client_id, gone.until_ms, gone.reason)
+                await self._keys.retire(key.client_id, until_ms, gone.reason)
                 log.warning(
                     "naver key %s retired (%s)%s; trying the next key",
                     key.label,
                     gone.reason,
-                    "" if gone.until_ms is None else f" until {format_kst(gone.until_ms)}",
+                    f" until {format_kst(until_ms)}",
                 )
             except _Transient as failure:
                 if retries >= s.retry_attempts:
@@ -204,7 +226,8 @@ class NaverProvider:
                 if until_ms is None:
                     parts.append(f"{k.label} 사용 중지됨(인증 실패 또는 권한 없음)")
                 else:
-                    parts.append(f"{k.label} {format_kst(until_ms)}까지 사용 중지됨(일일 한도)")
+                    until = format_kst(until_ms)
+                    parts.append(f"{k.label} {until}까지 사용 중지됨(일일 한도 또는 인증 실패)")
         return "사용 가능한 네이버 API 키가 없습니다: " + "; ".join(parts)
 
     async def _call_once(
