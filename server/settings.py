@@ -204,6 +204,16 @@ class Settings:
         0.5, "first upstream retry delay; doubles per attempt, with jitter", flag="--retry-base-s"
     )
     retry_max_s: float = 8.0
+    storm_retry_s: float = option(
+        300.0,
+        "a keyword whose quick retries all met a transient fault (429, 5xx, timeout) is set "
+        "aside and looked up again later, for at most this long before its error is final "
+        "(0: the error is final at once)",
+        flag="--storm-retry-s",
+    )
+    # The first wait before a set-aside keyword is looked up again; doubles per try, capped.
+    storm_retry_first_s: float = 2.0
+    storm_retry_max_s: float = 30.0
     cache_ttl_s: float = option(
         3600.0, "a (keyword, category) count is reused for this long", flag="--cache-ttl-s"
     )

@@ -36,6 +36,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "max_active_jobs": ("2", 2),
     "keyword_concurrency": ("5", 5),
     "retry_base_s": ("0.25", 0.25),
+    "storm_retry_s": ("90", 90.0),
     "cache_ttl_s": ("60", 60.0),
     "job_ttl_s": ("120", 120.0),
     "history_days": ("30", 30.0),
