@@ -49,6 +49,37 @@ def add_service_flags(p: argparse.ArgumentParser) -> None:
         help="open SSE + WebSocket streams one client address may hold (default 64)",
     )
     p.add_argument(
+        "--webhook-url",
+        dest="webhook_url",
+        help="POST every job's summary here when it ends (DOCCOUNT_WEBHOOK_URL); "
+        "a job's own webhook wins",
+    )
+    p.add_argument(
+        "--webhook-secret",
+        dest="webhook_secret",
+        help="key of the webhooks' HMAC signature (DOCCOUNT_WEBHOOK_SECRET; needed for webhooks)",
+    )
+    p.add_argument(
+        "--webhook-allow-private",
+        dest="webhook_allow_private",
+        action="store_true",
+        default=None,
+        help="allow webhook URLs on private and loopback addresses "
+        "(DOCCOUNT_WEBHOOK_ALLOW_PRIVATE)",
+    )
+    p.add_argument(
+        "--webhook-max-attempts",
+        dest="webhook_max_attempts",
+        type=int,
+        help="deliveries tried per job before giving up (default 6, backoff 2 s doubling)",
+    )
+    p.add_argument(
+        "--public-url",
+        dest="public_url",
+        help="the service's address as users reach it, for links in webhooks "
+        "(DOCCOUNT_PUBLIC_URL; default http://HOST:PORT)",
+    )
+    p.add_argument(
         "--uvloop",
         action="store_true",
         default=os.environ.get("DOCCOUNT_UVLOOP", "") not in ("", "0"),

@@ -57,6 +57,8 @@ def secrets_of(settings: Settings) -> list[str]:
     found = [k.client_secret for k in settings.naver_keys]
     if settings.api_token:
         found.append(settings.api_token)
+    if settings.webhook_secret:
+        found.append(settings.webhook_secret)
     return found
 
 

@@ -71,8 +71,25 @@ class Settings:
     # How long a hub feed's store read blocks; an idle feed nobody watches stops after one.
     feed_block_s: float = 5.0
 
+    # Webhooks (server.work.webhooks): a job's "webhook" or this server-wide URL is POSTed
+    # the job's summary when it ends, signed with the secret.
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_allow_private: bool = False
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 6
+    webhook_retry_base_s: float = 2.0
+    webhook_retry_max_s: float = 300.0
+    webhook_poll_s: float = 1.0
+    # The service's address as its users reach it: links in webhook payloads.
+    public_url: str | None = None
+
     log_format: str = "text"
     log_level: str = "INFO"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 def parse_naver_keys(env: Mapping[str, str]) -> tuple[NaverKey, ...]:
@@ -120,6 +137,10 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
             o.strip() for o in env.get("DOCCOUNT_CORS_ORIGINS", "").split(",") if o.strip()
         ),
         "log_format": env.get("DOCCOUNT_LOG_FORMAT") or "text",
+        "webhook_url": env.get("DOCCOUNT_WEBHOOK_URL") or None,
+        "webhook_secret": env.get("DOCCOUNT_WEBHOOK_SECRET") or None,
+        "webhook_allow_private": env.get("DOCCOUNT_WEBHOOK_ALLOW_PRIVATE", "") not in ("", "0"),
+        "public_url": env.get("DOCCOUNT_PUBLIC_URL") or None,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)  # type: ignore[arg-type]
@@ -140,3 +161,10 @@ def validate(settings: Settings) -> None:
         raise ValueError("store must be a sqlite:// or redis:// URL")
     if settings.log_format not in ("text", "json"):
         raise ValueError("log format must be text or json")
+    if settings.webhook_url is not None:
+        if not settings.webhook_url.startswith(("http://", "https://")):
+            raise ValueError("webhook URL must be an http:// or https:// URL")
+        if not settings.webhook_secret:
+            raise ValueError("--webhook-url needs a signing secret (DOCCOUNT_WEBHOOK_SECRET)")
+    if settings.webhook_max_attempts < 1:
+        raise ValueError("webhook max attempts must be >= 1")

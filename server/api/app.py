@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -35,6 +38,7 @@ from server.model import now_ms
 from server.settings import Settings
 from server.store import store_from_url
 from server.work.providers import make_provider
+from server.work.webhooks import WebhookSender, webhook_session
 from server.work.worker import Worker
 
 log = logging.getLogger("doccount")
@@ -81,6 +85,20 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+async def webhook_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Every process delivers webhooks of ended jobs (one node per delivery, by lease)."""
+    settings = app[SETTINGS]
+    session = webhook_session(settings)
+    node_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    sender = WebhookSender(app[STORE], settings, session, node_id)
+    task = asyncio.create_task(sender.run(), name="webhooks")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await session.close()
+
+
 async def cleanup_loop(app: web.Application) -> None:
     settings = app[SETTINGS]
     while True:
@@ -115,6 +133,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(provider_ctx)
     app.cleanup_ctx.append(worker_ctx)
     app.cleanup_ctx.append(cleanup_ctx)
+    app.cleanup_ctx.append(webhook_ctx)
     setup_live(app)
     setup_routes(app)
     return app

@@ -105,6 +105,7 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "lastEventId": {"type": "string"},
             "source": {"type": "string"},
             "results": {"type": "array", "items": ref("Result")},
+            "webhook": ref("WebhookDelivery"),
         },
         required=[
             "id", "status", "progress", "categories", "createdAt", "startedAt",
@@ -147,9 +148,32 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             },
             "categories": {"type": "array", "items": category},
             "priority": {"type": "string", "enum": list(PRIORITIES)},
+            "webhook": {
+                "type": "object",
+                "description": "POST the job's summary here when it ends (docs/webhooks.md)",
+                "properties": {"url": {"type": "string", "format": "uri", "maxLength": 2048}},
+                "required": ["url"],
+            },
         },
         "required": ["keywords"],
     }
+    webhook_delivery = obj(
+        {
+            "url": {"type": "string", "description": "without user info, query or fragment"},
+            "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+            "attempts": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "at": {"type": "integer", "description": "epoch ms"},
+                        "status": nullable({"type": "integer"}),
+                        "ok": {"type": "boolean"},
+                        "error": nullable({"type": "string"}),
+                    }
+                ),
+            },
+        }
+    )
     key_usage = obj(
         {
             "label": {"type": "string", "description": "short non-secret name of the key"},
@@ -168,6 +192,7 @@ def schemas(settings: Settings) -> dict[str, Schema]:
         "Event": event,
         "Submission": submission,
         "KeyUsage": key_usage,
+        "WebhookDelivery": webhook_delivery,
     }
 
 
@@ -282,6 +307,33 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 "parameters": [job_id_param("path")],
                 "responses": {
                     "200": ok_response("The job after the request", job_body),
+                    **{str(s): error(s) for s in (400, 401, 404, 503)},
+                },
+            }
+        },
+        "/api/documents/jobs/{job_id}/export": {
+            "get": {
+                "summary": "The job's results as a file (CSV with BOM, TSV or JSON lines)",
+                "description": "Text cells starting with = + - @ tab or CR get a leading '.",
+                "operationId": "exportJob",
+                "parameters": [
+                    job_id_param("path"),
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["csv", "tsv", "jsonl"]},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The file",
+                        "content": {
+                            "text/csv": {"schema": {"type": "string"}},
+                            "text/tab-separated-values": {"schema": {"type": "string"}},
+                            "application/x-ndjson": {"schema": {"type": "string"}},
+                        },
+                    },
                     **{str(s): error(s) for s in (400, 401, 404, 503)},
                 },
             }

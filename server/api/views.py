@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +12,12 @@ from aiohttp import web
 
 from server.appkeys import COUNTER, PROVIDER, SETTINGS, STORE
 from server.categories import CATEGORIES
+from server.client.output import ResultWriter
 from server.errors import ApiError
 from server.events import dumps, loads
 from server.model import JobSpec, check_job_id, new_job_id, now_ms, parse_submission
 from server.work.providers.base import FatalProviderError
+from server.work.webhooks import webhook_of_submission
 
 log = logging.getLogger("doccount.batch")
 
@@ -41,8 +45,9 @@ async def read_json(request: web.Request) -> Any:
 async def create_batch(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     store = request.app[STORE]
+    body = await read_json(request)
     keywords, categories, priority = parse_submission(
-        await read_json(request),
+        body,
         default_categories=settings.categories,
         max_keywords=settings.max_keywords,
         max_keyword_chars=settings.max_keyword_chars,
@@ -56,6 +61,7 @@ async def create_batch(request: web.Request) -> web.Response:
             "앞선 작업이 끝난 뒤 다시 시도하세요",
             headers={"Retry-After": "30"},
         )
+    webhook_url = await webhook_of_submission(body, settings)
     created = now_ms()
     spec = JobSpec(
         id=new_job_id(created),
@@ -67,6 +73,8 @@ async def create_batch(request: web.Request) -> web.Response:
         client=client,
     )
     await store.create_job(spec)
+    if webhook_url is not None:
+        await store.webhook_ledger().register(spec.id, webhook_url, created)
     log.info("[배치] 작업 생성: %s, 키워드 %d개", spec.id, len(keywords))
     return ok({"jobId": spec.id, "message": "배치 작업이 시작되었습니다"})
 
@@ -77,9 +85,57 @@ async def job_status(request: web.Request) -> web.Response:
     job_json = await request.app[STORE].get_job_json(job_id)
     if job_json is None:
         raise ApiError(404, "job_not_found", "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)")
+    job_json = await with_webhook(request, job_id, job_json)
     return web.Response(
         text='{"success":true,"job":' + job_json + "}", content_type="application/json"
     )
+
+
+TERMINAL_STATUS = re.compile(r'^\{"id":"[^"]*","status":"(completed|failed|cancelled)"')
+
+
+async def with_webhook(request: web.Request, job_id: str, job_json: str) -> str:
+    """An ended job's JSON with its webhook delivery (``webhook``: url, state, attempts), when
+    it has one. Only looked up where webhooks can exist (a signing secret is set), so polls on
+    a server without them cost no extra read."""
+    if not request.app[SETTINGS].webhook_secret or not TERMINAL_STATUS.match(job_json):
+        return job_json
+    webhook = await request.app[STORE].webhook_ledger().get(job_id)
+    if webhook is None:
+        return job_json
+    return job_json[:-1] + ',"webhook":' + dumps(webhook) + "}"
+
+
+async def export_job(request: web.Request) -> web.Response:
+    """The job's results as a file: CSV (UTF-8 with BOM, for Excel), TSV or JSON lines, text
+    cells defused like the dashboard's export."""
+    job_id = check_job_id(request.match_info["job_id"])
+    fmt = request.query.get("format", "csv")
+    if fmt not in EXPORT_TYPES:
+        raise ApiError(400, "invalid_format", "format은 csv, tsv, jsonl 중 하나여야 합니다")
+    job = await request.app[STORE].get_job(job_id)
+    if job is None:
+        raise ApiError(404, "job_not_found", "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)")
+    out = io.StringIO()
+    if fmt == "csv":
+        out.write("\ufeff")
+    writer = ResultWriter(out, fmt)
+    writer.begin(list(job["categories"]))
+    for result in job.get("results", []):
+        writer.write(result)
+    return web.Response(
+        text=out.getvalue(),
+        content_type=EXPORT_TYPES[fmt],
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{job_id}.{fmt}"'},
+    )
+
+
+EXPORT_TYPES = {
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
+    "jsonl": "application/x-ndjson",
+}
 
 
 async def list_jobs(request: web.Request) -> web.Response:
@@ -98,6 +154,10 @@ async def cancel_job(request: web.Request) -> web.Response:
     job = await request.app[STORE].request_cancel(job_id)
     if job is None:
         raise ApiError(404, "job_not_found", "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)")
+    if request.app[SETTINGS].webhook_secret and job["status"] in ("cancelled",):
+        webhook = await request.app[STORE].webhook_ledger().get(job_id)
+        if webhook is not None:
+            job["webhook"] = webhook
     log.info("[배치] 작업 취소 요청: %s", job_id)
     return ok({"job": job})
 

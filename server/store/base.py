@@ -12,6 +12,7 @@ from typing import Any
 
 from server.events import Event, EventPage, dumps
 from server.model import ClaimedJob, JobSpec
+from server.store.webhooks import WebhookLedger
 from server.work.providers.base import KeyRegistry, RateLimiter
 
 
@@ -129,6 +130,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def key_registry(self) -> KeyRegistry:
         """Key retirements shared by every worker on this store."""
+
+    @abc.abstractmethod
+    def webhook_ledger(self) -> WebhookLedger:
+        """Webhook deliveries, shared by every node on this store (server.store.webhooks)."""
 
     # --- upkeep -------------------------------------------------------------------------
 

@@ -49,6 +49,8 @@ from server.settings import Settings
 from server.store.base import Store
 from server.store.jsoncache import TerminalJsonCache
 from server.store.sqlite_limits import LocalKeyRegistry, LocalRateLimiter
+from server.store.sqlite_webhooks import SqliteWebhookLedger
+from server.store.webhooks import WebhookLedger
 from server.work.providers.base import KeyRegistry, RateLimiter
 
 T = TypeVar("T")
@@ -188,6 +190,7 @@ class SqliteStore(Store):
         self._signals: dict[str, asyncio.Event] = {}
         self._limiters: dict[float, LocalRateLimiter] = {}
         self._keys = LocalKeyRegistry()
+        self._webhooks = SqliteWebhookLedger(self)
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -740,6 +743,9 @@ class SqliteStore(Store):
 
     def key_registry(self) -> KeyRegistry:
         return self._keys
+
+    def webhook_ledger(self) -> WebhookLedger:
+        return self._webhooks
 
     # --- upkeep -------------------------------------------------------------------------
 
