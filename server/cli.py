@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING
 
 # The client commands must start without the server: its modules are imported where used.
 from server.client.commands import CLIENT_COMMANDS, add_client_parsers, client_main
+from server.flags import add_service_flags, settings_from_args
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -21,107 +21,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("doccount")
 
 
-def add_service_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", dest="store_url", help="sqlite:///path.db or redis://host:port/db")
-    p.add_argument("--provider", choices=["naver", "demo"])
-    p.add_argument("--naver-base-url", dest="naver_base_url")
-    p.add_argument("--rate", dest="rate_per_s", type=float, help="upstream calls/s per key")
-    p.add_argument("--categories", type=lambda s: tuple(s.split(",")), help="blog,cafe,...")
-    p.add_argument("--api-token", dest="api_token")
-    p.add_argument("--cors-origin", dest="cors_origins", action="append")
-    p.add_argument("--log-format", dest="log_format", choices=["text", "json"])
-    p.add_argument("--max-active-jobs", dest="max_active_jobs", type=int)
-    p.add_argument("--keyword-concurrency", dest="keyword_concurrency", type=int)
-    p.add_argument("--retry-base-s", dest="retry_base_s", type=float)
-    p.add_argument("--job-ttl-s", dest="job_ttl_s", type=float)
-    p.add_argument("--cache-ttl-s", dest="cache_ttl_s", type=float)
-    p.add_argument("--lease-s", dest="lease_s", type=float)
-    p.add_argument(
-        "--max-queued-jobs-per-client",
-        dest="max_queued_jobs_per_client",
-        type=int,
-        help="pending or processing jobs one client address may have (default 20)",
-    )
-    p.add_argument(
-        "--max-streams-per-client",
-        dest="max_streams_per_client",
-        type=int,
-        help="open SSE + WebSocket streams one client address may hold (default 64)",
-    )
-    p.add_argument(
-        "--webhook-url",
-        dest="webhook_url",
-        help="POST every job's summary here when it ends (DOCCOUNT_WEBHOOK_URL); "
-        "a job's own webhook wins",
-    )
-    p.add_argument(
-        "--webhook-secret",
-        dest="webhook_secret",
-        help="key of the webhooks' HMAC signature (DOCCOUNT_WEBHOOK_SECRET; needed for webhooks)",
-    )
-    p.add_argument(
-        "--webhook-allow-private",
-        dest="webhook_allow_private",
-        action="store_true",
-        default=None,
-        help="allow webhook URLs on private and loopback addresses "
-        "(DOCCOUNT_WEBHOOK_ALLOW_PRIVATE)",
-    )
-    p.add_argument(
-        "--webhook-max-attempts",
-        dest="webhook_max_attempts",
-        type=int,
-        help="deliveries tried per job before giving up (default 6, backoff 2 s doubling)",
-    )
-    p.add_argument(
-        "--public-url",
-        dest="public_url",
-        help="the service's address as users reach it, for links in webhooks "
-        "(DOCCOUNT_PUBLIC_URL; default http://HOST:PORT)",
-    )
-    p.add_argument(
-        "--uvloop",
-        action="store_true",
-        default=os.environ.get("DOCCOUNT_UVLOOP", "") not in ("", "0"),
-        help="run on uvloop (pip install uvloop; env DOCCOUNT_UVLOOP=1)",
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="doccount", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the API and dashboard (and a worker)")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument(
-        "--no-worker",
-        dest="run_worker",
-        action="store_false",
-        default=None,
-        help="web node only (distributed mode: run `doccount worker` elsewhere)",
-    )
-    add_service_flags(serve)
+    add_service_flags(serve, "serve")
     worker = sub.add_parser("worker", help="a worker process (distributed mode)")
-    add_service_flags(worker)
+    add_service_flags(worker, "worker")
     add_client_parsers(sub)
     return parser
-
-
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    from server.settings import Settings, settings_from_env
-
-    overrides = {
-        k: v
-        for k, v in vars(args).items()
-        if k not in ("command", "func") and v is not None and k in Settings.__dataclass_fields__
-    }
-    if "cors_origins" in overrides:
-        overrides["cors_origins"] = tuple(overrides["cors_origins"])
-    if "categories" in overrides:
-        from server.categories import parse_categories
-
-        overrides["categories"] = parse_categories(overrides["categories"])
-    return settings_from_env(**overrides)
 
 
 async def run_worker_process(settings: Settings) -> None:
@@ -165,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"doccount: {exc}", file=sys.stderr)
         return 2
     try:
-        loop = new_event_loop(args.uvloop)
+        loop = new_event_loop(settings.uvloop)
     except ValueError as exc:
         print(f"doccount: {exc}", file=sys.stderr)
         return 2

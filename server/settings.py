@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import Field, dataclass, field, fields
+from typing import Any, get_type_hints
 
 from server.categories import DEFAULT_CATEGORIES, parse_categories
 
@@ -26,43 +27,148 @@ class NaverKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Option:
+    """How one setting is set from outside: its flag, its environment variables and its help.
+    The argparse flags (server/flags.py), ``--help`` and the README's configuration table are
+    all made from these, so each is written once, here."""
+
+    help: str
+    flag: str | None = None
+    env: tuple[str, ...] = ()
+    # Only `doccount serve` has it (the others: serve and worker).
+    serve_only: bool = False
+    choices: tuple[str, ...] = ()
+    # What the README and --help say the default is, when the value alone would mislead.
+    default_text: str | None = None
+
+
+def option(
+    default: Any,
+    help: str,
+    *,
+    flag: str | None = None,
+    env: str | tuple[str, ...] = (),
+    serve_only: bool = False,
+    choices: tuple[str, ...] = (),
+    default_text: str | None = None,
+    repr: bool = True,
+) -> Any:
+    """A Settings field that can be set from outside."""
+    spec = Option(
+        help,
+        flag,
+        (env,) if isinstance(env, str) else env,
+        serve_only,
+        choices,
+        default_text,
+    )
+    return field(default=default, repr=repr, metadata={"option": spec})
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    store_url: str = DEFAULT_STORE_URL
-    provider: str = "demo"
-    naver_keys: tuple[NaverKey, ...] = field(default=(), repr=False)
-    naver_base_url: str = DEFAULT_NAVER_BASE_URL
+    host: str = option("127.0.0.1", "where `serve` listens", flag="--host", env="DOCCOUNT_HOST",
+                       serve_only=True)  # fmt: skip
+    port: int = option(8080, "the port `serve` listens on", flag="--port", env="DOCCOUNT_PORT",
+                       serve_only=True)  # fmt: skip
+    store_url: str = option(
+        DEFAULT_STORE_URL,
+        "`sqlite:///relative.db`, `sqlite:////abs.db` or `redis://host:port/db`",
+        flag="--store",
+        env="DOCCOUNT_STORE",
+    )
+    provider: str = option(
+        "demo",
+        "where counts come from",
+        flag="--provider",
+        env="DOCCOUNT_PROVIDER",
+        choices=("naver", "demo"),
+        default_text="`naver` if credentials are set, else `demo`",
+    )
+    naver_keys: tuple[NaverKey, ...] = option(
+        (),
+        "one key (id and secret), or a pool: `id1:secret1,id2:secret2`",
+        env=("NAVER_CLIENT_ID", "NAVER_CLIENT_SECRET", "NAVER_API_KEYS"),
+        default_text="unset",
+        repr=False,
+    )
+    naver_base_url: str = option(
+        DEFAULT_NAVER_BASE_URL, "upstream base", flag="--naver-base-url", env="NAVER_API_BASE"
+    )
     # The API HUB move changes path style and header names: keep all three configurable.
     naver_path_template: str = "{base}/{api}.json"
     naver_id_header: str = "X-Naver-Client-Id"
     naver_secret_header: str = "X-Naver-Client-Secret"
-    rate_per_s: float = 10.0
-    categories: tuple[str, ...] = DEFAULT_CATEGORIES
-    api_token: str | None = field(default=None, repr=False)
-    cors_origins: tuple[str, ...] = ()
+    rate_per_s: float = option(
+        10.0, "upstream calls per second, per key", flag="--rate", env="DOCCOUNT_RATE"
+    )
+    categories: tuple[str, ...] = option(
+        DEFAULT_CATEGORIES,
+        "default categories, a comma list",
+        flag="--categories",
+        env="DOCCOUNT_CATEGORIES",
+    )
+    api_token: str | None = option(
+        None,
+        "require `Authorization: Bearer <token>` on `/api/`",
+        flag="--api-token",
+        env="DOCCOUNT_API_TOKEN",
+        repr=False,
+    )
+    cors_origins: tuple[str, ...] = option(
+        (),
+        "allowed browser origins (repeatable / comma list)",
+        flag="--cors-origin",
+        env="DOCCOUNT_CORS_ORIGINS",
+    )
 
     # Limits
     max_keywords: int = 1000
     max_keyword_chars: int = 100
     max_body_bytes: int = 256 * 1024
     max_ws_message_bytes: int = 64 * 1024
-    max_streams_per_client: int = 64
-    max_queued_jobs_per_client: int = 20
+    max_streams_per_client: int = option(
+        64,
+        "open SSE + WebSocket streams one client address may hold",
+        flag="--max-streams-per-client",
+    )
+    max_queued_jobs_per_client: int = option(
+        20,
+        "pending or running jobs one client address may have",
+        flag="--max-queued-jobs-per-client",
+    )
 
     # Worker
-    run_worker: bool = True
-    max_active_jobs: int = 4
-    keyword_concurrency: int = 8
+    run_worker: bool = option(
+        True,
+        "web node only (distributed mode: run `doccount worker` elsewhere)",
+        flag="--no-worker",
+        serve_only=True,
+        default_text="worker on",
+    )
+    max_active_jobs: int = option(
+        4, "jobs counted side by side (they share the rate)", flag="--max-active-jobs"
+    )
+    keyword_concurrency: int = option(
+        8,
+        "keywords of one job in flight at once (results still commit in order)",
+        flag="--keyword-concurrency",
+    )
     request_timeout_s: float = 10.0
     retry_attempts: int = 4
-    retry_base_s: float = 0.5
+    retry_base_s: float = option(
+        0.5, "first upstream retry delay; doubles per attempt, with jitter", flag="--retry-base-s"
+    )
     retry_max_s: float = 8.0
-    cache_ttl_s: float = 3600.0
-    job_ttl_s: float = 86400.0
+    cache_ttl_s: float = option(
+        3600.0, "a (keyword, category) count is reused for this long", flag="--cache-ttl-s"
+    )
+    job_ttl_s: float = option(86400.0, "finished jobs are deleted after this", flag="--job-ttl-s")
     cleanup_interval_s: float = 60.0
     progress_interval_s: float = 1.0
-    lease_s: float = 30.0
+    lease_s: float = option(
+        30.0, "Redis mode: a dead worker's job is taken over after this", flag="--lease-s"
+    )
 
     # Live push
     heartbeat_s: float = 15.0
@@ -71,25 +177,65 @@ class Settings:
     # How long a hub feed's store read blocks; an idle feed nobody watches stops after one.
     feed_block_s: float = 5.0
 
-    # Webhooks (server.work.webhooks): a job's "webhook" or this server-wide URL is POSTed
+    # Webhooks (server/work/webhooks.py): a job's "webhook", or this server-wide URL, is POSTed
     # the job's summary when it ends, signed with the secret.
-    webhook_url: str | None = None
-    webhook_secret: str | None = field(default=None, repr=False)
-    webhook_allow_private: bool = False
+    webhook_url: str | None = option(
+        None,
+        "POST every job's summary here when it ends ([docs/webhooks.md](docs/webhooks.md)); "
+        "a job's own webhook wins",
+        flag="--webhook-url",
+        env="DOCCOUNT_WEBHOOK_URL",
+    )
+    webhook_secret: str | None = option(
+        None,
+        "HMAC key of the webhook signature; webhooks need it",
+        flag="--webhook-secret",
+        env="DOCCOUNT_WEBHOOK_SECRET",
+        repr=False,
+    )
+    webhook_allow_private: bool = option(
+        False,
+        "allow webhook URLs on private and loopback addresses",
+        flag="--webhook-allow-private",
+        env="DOCCOUNT_WEBHOOK_ALLOW_PRIVATE",
+    )
     webhook_timeout_s: float = 10.0
-    webhook_max_attempts: int = 6
+    webhook_max_attempts: int = option(
+        6,
+        "deliveries tried per job (backoff from 2 s, doubling) before giving up",
+        flag="--webhook-max-attempts",
+    )
     webhook_retry_base_s: float = 2.0
     webhook_retry_max_s: float = 300.0
     webhook_poll_s: float = 1.0
-    # The service's address as its users reach it: links in webhook payloads.
-    public_url: str | None = None
+    public_url: str | None = option(
+        None,
+        "the service's address as users reach it (links in webhooks)",
+        flag="--public-url",
+        env="DOCCOUNT_PUBLIC_URL",
+        default_text="`http://HOST:PORT`",
+    )
 
-    log_format: str = "text"
+    log_format: str = option(
+        "text",
+        "`text` (the seed's lines) or `json`",
+        flag="--log-format",
+        env="DOCCOUNT_LOG_FORMAT",
+        choices=("text", "json"),
+    )
     log_level: str = "INFO"
+    uvloop: bool = option(
+        False, "run on uvloop (the benchmarks do)", flag="--uvloop", env="DOCCOUNT_UVLOOP"
+    )
 
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def options() -> list[tuple[Field[Any], Option]]:
+    """The settings that can be set from outside, in declaration order."""
+    return [(f, f.metadata["option"]) for f in fields(Settings) if "option" in f.metadata]
 
 
 def parse_naver_keys(env: Mapping[str, str]) -> tuple[NaverKey, ...]:
@@ -112,36 +258,34 @@ def parse_naver_keys(env: Mapping[str, str]) -> tuple[NaverKey, ...]:
     return tuple(keys)
 
 
-def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    return float(raw) if raw not in (None, "") else default
+def parse_text(name: str, raw: str) -> object:
+    """A flag's or environment variable's text as the setting ``name`` holds it."""
+    kind = _TYPES[name]
+    if kind is bool:
+        return raw.strip().lower() not in ("", "0", "false", "no", "off")
+    if kind is int:
+        return int(raw)
+    if kind is float:
+        return float(raw)
+    if name == "categories":
+        return parse_categories(raw)
+    if name == "cors_origins":
+        return tuple(o.strip() for o in raw.split(",") if o.strip())
+    return raw
 
 
 def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Environment over defaults; ``overrides`` (from flags) over both. Unknown names raise."""
+    """Environment over defaults; ``overrides`` (from flags) over both. Unknown names raise.
+    An empty variable counts as unset."""
     env = os.environ if env is None else env
     keys = parse_naver_keys(env)
-    provider = env.get("DOCCOUNT_PROVIDER") or ("naver" if keys else "demo")
-    cats_raw = env.get("DOCCOUNT_CATEGORIES")
-    values: dict[str, object] = {
-        "host": env.get("DOCCOUNT_HOST") or "127.0.0.1",
-        "port": int(env.get("DOCCOUNT_PORT") or 8080),
-        "store_url": env.get("DOCCOUNT_STORE") or DEFAULT_STORE_URL,
-        "provider": provider,
-        "naver_keys": keys,
-        "naver_base_url": env.get("NAVER_API_BASE") or DEFAULT_NAVER_BASE_URL,
-        "rate_per_s": _env_float(env, "DOCCOUNT_RATE", 10.0),
-        "categories": parse_categories(cats_raw) if cats_raw else DEFAULT_CATEGORIES,
-        "api_token": env.get("DOCCOUNT_API_TOKEN") or None,
-        "cors_origins": tuple(
-            o.strip() for o in env.get("DOCCOUNT_CORS_ORIGINS", "").split(",") if o.strip()
-        ),
-        "log_format": env.get("DOCCOUNT_LOG_FORMAT") or "text",
-        "webhook_url": env.get("DOCCOUNT_WEBHOOK_URL") or None,
-        "webhook_secret": env.get("DOCCOUNT_WEBHOOK_SECRET") or None,
-        "webhook_allow_private": env.get("DOCCOUNT_WEBHOOK_ALLOW_PRIVATE", "") not in ("", "0"),
-        "public_url": env.get("DOCCOUNT_PUBLIC_URL") or None,
-    }
+    values: dict[str, object] = {"naver_keys": keys, "provider": "naver" if keys else "demo"}
+    for f, opt in options():
+        if f.name == "naver_keys":
+            continue
+        for var in opt.env:
+            if env.get(var):
+                values[f.name] = parse_text(f.name, env[var])
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)  # type: ignore[arg-type]
     validate(settings)
@@ -168,3 +312,10 @@ def validate(settings: Settings) -> None:
             raise ValueError("--webhook-url needs a signing secret (DOCCOUNT_WEBHOOK_SECRET)")
     if settings.webhook_max_attempts < 1:
         raise ValueError("webhook max attempts must be >= 1")
+
+
+# The settings' types, resolved once (annotations are strings under `from __future__`); a
+# `str | None` setting is parsed as a `str`.
+_TYPES: dict[str, object] = {
+    name: (str if hint == (str | None) else hint) for name, hint in get_type_hints(Settings).items()
+}

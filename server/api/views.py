@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +10,21 @@ from aiohttp import web
 
 from server.appkeys import COUNTER, PROVIDER, SETTINGS, STORE
 from server.categories import CATEGORIES
-from server.client.output import ResultWriter
-from server.errors import ApiError
-from server.events import dumps, loads
+from server.codec import dumps, loads
+from server.errors import (
+    EMPTY_BODY,
+    FOR_PROVIDER_CODE,
+    INVALID_JSON,
+    INVALID_LIMIT,
+    JOB_NOT_FOUND,
+    MISSING_KEYWORD,
+    TOO_MANY_JOBS,
+    UPSTREAM_ERROR,
+)
+from server.events import EVENT_TYPES
 from server.model import JobSpec, check_job_id, new_job_id, now_ms, parse_submission
 from server.work.providers.base import FatalProviderError
-from server.work.webhooks import webhook_of_submission
+from server.work.webhooks import webhook_of_submission, with_webhook
 
 log = logging.getLogger("doccount.batch")
 
@@ -35,11 +42,11 @@ def client_address(request: web.Request) -> str:
 async def read_json(request: web.Request) -> Any:
     raw = await request.read()  # raises 413 past client_max_size
     if not raw.strip():
-        raise ApiError(400, "invalid_json", "요청 본문이 비어 있습니다 (JSON 필요)")
+        raise EMPTY_BODY()
     try:
         return loads(raw)
     except ValueError:
-        raise ApiError(400, "invalid_json", "요청 본문이 올바른 JSON이 아닙니다") from None
+        raise INVALID_JSON() from None
 
 
 async def create_batch(request: web.Request) -> web.Response:
@@ -54,13 +61,7 @@ async def create_batch(request: web.Request) -> web.Response:
     )
     client = client_address(request)
     if await store.count_queued(client) >= settings.max_queued_jobs_per_client:
-        raise ApiError(
-            429,
-            "too_many_jobs",
-            f"대기 중인 작업이 너무 많습니다 (최대 {settings.max_queued_jobs_per_client}개). "
-            "앞선 작업이 끝난 뒤 다시 시도하세요",
-            headers={"Retry-After": "30"},
-        )
+        raise TOO_MANY_JOBS(limit=settings.max_queued_jobs_per_client)
     webhook_url = await webhook_of_submission(body, settings)
     created = now_ms()
     spec = JobSpec(
@@ -84,58 +85,11 @@ async def job_status(request: web.Request) -> web.Response:
     # The stored result texts go out as they are: no decode and re-encode per poll.
     job_json = await request.app[STORE].get_job_json(job_id)
     if job_json is None:
-        raise ApiError(404, "job_not_found", "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)")
-    job_json = await with_webhook(request, job_id, job_json)
+        raise JOB_NOT_FOUND()
+    job_json = await with_webhook(request.app[STORE], request.app[SETTINGS], job_id, job_json)
     return web.Response(
         text='{"success":true,"job":' + job_json + "}", content_type="application/json"
     )
-
-
-TERMINAL_STATUS = re.compile(r'^\{"id":"[^"]*","status":"(completed|failed|cancelled)"')
-
-
-async def with_webhook(request: web.Request, job_id: str, job_json: str) -> str:
-    """An ended job's JSON with its webhook delivery (``webhook``: url, state, attempts), when
-    it has one. Only looked up where webhooks can exist (a signing secret is set), so polls on
-    a server without them cost no extra read."""
-    if not request.app[SETTINGS].webhook_secret or not TERMINAL_STATUS.match(job_json):
-        return job_json
-    webhook = await request.app[STORE].webhook_ledger().get(job_id)
-    if webhook is None:
-        return job_json
-    return job_json[:-1] + ',"webhook":' + dumps(webhook) + "}"
-
-
-async def export_job(request: web.Request) -> web.Response:
-    """The job's results as a file: CSV (UTF-8 with BOM, for Excel), TSV or JSON lines, text
-    cells defused like the dashboard's export."""
-    job_id = check_job_id(request.match_info["job_id"])
-    fmt = request.query.get("format", "csv")
-    if fmt not in EXPORT_TYPES:
-        raise ApiError(400, "invalid_format", "format은 csv, tsv, jsonl 중 하나여야 합니다")
-    job = await request.app[STORE].get_job(job_id)
-    if job is None:
-        raise ApiError(404, "job_not_found", "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)")
-    out = io.StringIO()
-    if fmt == "csv":
-        out.write("\ufeff")
-    writer = ResultWriter(out, fmt)
-    writer.begin(list(job["categories"]))
-    for result in job.get("results", []):
-        writer.write(result)
-    return web.Response(
-        text=out.getvalue(),
-        content_type=EXPORT_TYPES[fmt],
-        charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{job_id}.{fmt}"'},
-    )
-
-
-EXPORT_TYPES = {
-    "csv": "text/csv",
-    "tsv": "text/tab-separated-values",
-    "jsonl": "application/x-ndjson",
-}
 
 
 async def list_jobs(request: web.Request) -> web.Response:
@@ -143,9 +97,9 @@ async def list_jobs(request: web.Request) -> web.Response:
     try:
         limit = int(raw)
     except ValueError:
-        raise ApiError(400, "invalid_limit", "limit은 1~200 사이의 정수여야 합니다") from None
+        raise INVALID_LIMIT() from None
     if not 1 <= limit <= 200:
-        raise ApiError(400, "invalid_limit", "limit은 1~200 사이의 정수여야 합니다")
+        raise INVALID_LIMIT()
     return ok({"jobs": await request.app[STORE].list_jobs(limit)})
 
 
@@ -153,19 +107,16 @@ async def cancel_job(request: web.Request) -> web.Response:
     job_id = check_job_id(request.match_info["job_id"])
     job = await request.app[STORE].request_cancel(job_id)
     if job is None:
-        raise ApiError(404, "job_not_found", "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)")
-    if request.app[SETTINGS].webhook_secret and job["status"] in ("cancelled",):
-        webhook = await request.app[STORE].webhook_ledger().get(job_id)
-        if webhook is not None:
-            job["webhook"] = webhook
+        raise JOB_NOT_FOUND()
     log.info("[배치] 작업 취소 요청: %s", job_id)
-    return ok({"job": job})
+    text = await with_webhook(request.app[STORE], request.app[SETTINGS], job_id, dumps(job))
+    return web.Response(text='{"success":true,"job":' + text + "}", content_type="application/json")
 
 
 async def count_keyword(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if "keyword" not in request.query:
-        raise ApiError(400, "missing_keyword", "keyword 파라미터가 필요합니다")
+        raise MISSING_KEYWORD()
     keywords, categories, _ = parse_submission(
         {
             "keywords": [request.query["keyword"]],
@@ -180,7 +131,8 @@ async def count_keyword(request: web.Request) -> web.Response:
     try:
         result = await request.app[COUNTER].count(keywords[0], categories)
     except FatalProviderError as exc:
-        raise ApiError(503, exc.code, str(exc)) from None
+        kind = FOR_PROVIDER_CODE.get(exc.code, UPSTREAM_ERROR)
+        raise kind(detail=str(exc)) from None
     return ok({"keyword": result["keyword"], "counts": result["counts"], "result": result})
 
 
@@ -190,6 +142,8 @@ async def config(request: web.Request) -> web.Response:
         {
             "provider": request.app[PROVIDER].name,
             "categories": [{"name": c.name, "label": c.label_ko} for c in CATEGORIES.values()],
+            # What an SSE client listens for and a WebSocket frame's "type" may be.
+            "eventTypes": list(EVENT_TYPES),
             "defaultCategories": list(settings.categories),
             "maxKeywords": settings.max_keywords,
             "maxKeywordChars": settings.max_keyword_chars,

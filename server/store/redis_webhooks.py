@@ -16,7 +16,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
-from server.events import dumps, loads
+from server.codec import dumps, loads
 from server.store.webhooks import PENDING, RECHECK_MS, Delivery, WebhookLedger, shown_url
 
 CLAIM_SCAN = 100

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from server.events import dumps, loads
+from server.codec import dumps, loads
 from server.store.webhooks import PENDING, Delivery, WebhookLedger, shown_url
 
 if TYPE_CHECKING:

@@ -25,6 +25,7 @@ import hmac
 import ipaddress
 import logging
 import random
+import re
 import socket
 import time
 from typing import Any
@@ -34,8 +35,15 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from server.errors import ApiError
-from server.events import dumps
+from server.codec import dumps
+from server.errors import (
+    INVALID_WEBHOOK,
+    INVALID_WEBHOOK_URL,
+    UNKNOWN_WEBHOOK_HOST,
+    WEBHOOK_ADDRESS_REFUSED,
+    WEBHOOKS_DISABLED,
+    ApiError,
+)
 from server.model import now_ms
 from server.settings import Settings
 from server.store.base import Store
@@ -65,16 +73,14 @@ def is_public(address: str) -> bool:
 def url_shape(url: object) -> tuple[str, int]:
     """(host, port) of a well-formed http(s) URL; ApiError 400 ``invalid_webhook`` otherwise."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS:
-        raise ApiError(400, "invalid_webhook", "webhook.url은 2048자 이하의 URL이어야 합니다")
+        raise INVALID_WEBHOOK_URL()
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise ApiError(400, "invalid_webhook", "webhook.url이 올바른 URL이 아닙니다") from None
+        raise INVALID_WEBHOOK_URL() from None
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
-        raise ApiError(
-            400, "invalid_webhook", "webhook.url은 http:// 또는 https:// URL이어야 합니다"
-        )
+        raise INVALID_WEBHOOK_URL()
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
@@ -96,16 +102,9 @@ async def check_webhook_url(url: object, allow_private: bool) -> str:
     try:
         addresses = await resolve(host, port)
     except (OSError, TimeoutError):
-        raise ApiError(
-            400, "invalid_webhook", f"webhook.url의 호스트를 찾을 수 없습니다: {host}"
-        ) from None
+        raise UNKNOWN_WEBHOOK_HOST(host=host) from None
     if not addresses or not all(is_public(a) for a in addresses):
-        raise ApiError(
-            400,
-            "webhook_address_refused",
-            "webhook.url이 내부망(사설·루프백 등) 주소를 가리킵니다. "
-            "서버가 --webhook-allow-private로 시작된 경우에만 허용됩니다",
-        )
+        raise WEBHOOK_ADDRESS_REFUSED()
     return url
 
 
@@ -115,14 +114,25 @@ async def webhook_of_submission(body: dict[str, Any], settings: Settings) -> str
     if raw is None:
         return settings.webhook_url
     if not isinstance(raw, dict) or "url" not in raw:
-        raise ApiError(400, "invalid_webhook", 'webhook은 {"url": "https://..."} 형식이어야 합니다')
+        raise INVALID_WEBHOOK()
     if not settings.webhook_secret:
-        raise ApiError(
-            400,
-            "webhooks_disabled",
-            "이 서버에는 웹훅 서명 키(--webhook-secret)가 없어 웹훅을 보낼 수 없습니다",
-        )
+        raise WEBHOOKS_DISABLED()
     return await check_webhook_url(raw["url"], settings.webhook_allow_private)
+
+
+TERMINAL_JOB_JSON = re.compile(r'^\{"id":"[^"]*","status":"(completed|failed|cancelled)"')
+
+
+async def with_webhook(store: Store, settings: Settings, job_id: str, job_json: str) -> str:
+    """An ended job's JSON with its webhook delivery (``webhook``: url, state, attempts), when
+    it has one. Looked up only where webhooks can exist (a signing secret is set), so a poll on
+    a server without them costs no extra read."""
+    if not settings.webhook_secret or not TERMINAL_JOB_JSON.match(job_json):
+        return job_json
+    webhook = await store.webhook_ledger().get(job_id)
+    if webhook is None:
+        return job_json
+    return job_json[:-1] + ',"webhook":' + dumps(webhook) + "}"
 
 
 # --- what is sent -------------------------------------------------------------------------

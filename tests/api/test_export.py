@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from server.events import loads
+from server.codec import loads
 from tests.support.common import wait_until
 from tests.support.fakeupstream import fake_total
 

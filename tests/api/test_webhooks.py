@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from server.api.app import create_app
-from server.events import loads
+from server.codec import loads
 from server.settings import Settings
 from server.work.webhooks import is_public, payload, sign
 from tests.support.common import base_settings, wait_until
