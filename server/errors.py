@@ -318,6 +318,35 @@ INVALID_FORMAT = ErrorKind(
     "invalid_format", 400, "format은 csv, tsv, jsonl 중 하나여야 합니다", "unknown export format"
 )
 
+# --- stream tokens ------------------------------------------------------------------------
+
+STREAM_TOKEN_INVALID = ErrorKind(
+    "unauthorized",
+    401,
+    "스트림 토큰이 만료되었거나 올바르지 않습니다. 새로 발급받으세요",
+    "an API token is set and the request did not present it",
+    headers=(("WWW-Authenticate", "Bearer"),),
+)
+TOKEN_IN_URL = ErrorKind(
+    "token_in_url",
+    401,
+    "API 토큰은 URL에 넣을 수 없습니다. Authorization 헤더나 스트림 토큰(streamToken)을 쓰세요",
+    "the API token itself came in a URL (?token=); use a stream token "
+    "(or start the server with --allow-token-in-url)",
+)
+STREAM_TOKEN_SCOPE = ErrorKind(
+    "stream_token_scope",
+    403,
+    "이 스트림 토큰으로는 볼 수 없는 작업입니다",
+    "a stream token was used for another job, or for anything but its job's streams and status",
+)
+STREAM_TOKENS_DISABLED = ErrorKind(
+    "stream_tokens_disabled",
+    400,
+    "API 토큰이 설정되지 않은 서버에는 스트림 토큰이 필요 없습니다",
+    "stream tokens exist only when the server has an API token",
+)
+
 # --- HTTP errors aiohttp raises (routing, body size), in the same JSON ------------------------
 
 BAD_REQUEST = ErrorKind("bad_request", 400, "잘못된 요청입니다", "a malformed request")

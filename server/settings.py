@@ -115,6 +115,18 @@ class Settings:
         env="DOCCOUNT_API_TOKEN",
         repr=False,
     )
+    stream_token_ttl_s: float = option(
+        3600.0,
+        "how long a stream token (job-scoped, for EventSource/WebSocket URLs) stays valid",
+        flag="--stream-token-ttl-s",
+    )
+    allow_token_in_url: bool = option(
+        False,
+        "accept the API token itself in stream URLs (`?token=`), as before stream tokens; "
+        "for one release",
+        flag="--allow-token-in-url",
+        env="DOCCOUNT_ALLOW_TOKEN_IN_URL",
+    )
     cors_origins: tuple[str, ...] = option(
         (),
         "allowed browser origins (repeatable / comma list)",

@@ -42,7 +42,19 @@ TOKEN_QUERY = {
     "in": "query",
     "required": False,
     "schema": {"type": "string"},
-    "description": "the API token, for clients that cannot set headers (EventSource, browsers)",
+    "description": "a stream token (streamToken of POST /batch or /stream-token), for clients "
+    "that cannot set headers (EventSource, browsers); the API token itself only when the server "
+    "runs with --allow-token-in-url",
+}
+
+
+STREAM_TOKEN_FIELDS: dict[str, Schema] = {
+    "streamToken": {
+        "type": "string",
+        "description": "job-scoped, short-lived: pass as ?token= to SSE, WebSocket and status "
+        "(only when the server has an API token)",
+    },
+    "streamTokenExpiresAt": {"type": "integer", "description": "epoch ms"},
 }
 
 
@@ -57,7 +69,14 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 "responses": {
                     "200": ok_response(
                         "Job queued",
-                        success({"jobId": {"type": "string"}, "message": {"type": "string"}}),
+                        success(
+                            {
+                                "jobId": {"type": "string"},
+                                "message": {"type": "string"},
+                                **STREAM_TOKEN_FIELDS,
+                            },
+                            required=["jobId", "message"],
+                        ),
                     ),
                     **{str(s): error(s) for s in (400, 401, 413, 429, 503)},
                 },
@@ -67,10 +86,10 @@ def paths(settings: Settings) -> dict[str, Schema]:
             "get": {
                 "summary": "A job with its results (polling)",
                 "operationId": "jobStatus",
-                "parameters": [job_id_param("query")],
+                "parameters": [job_id_param("query"), TOKEN_QUERY],
                 "responses": {
                     "200": ok_response("The job", job_body),
-                    **{str(s): error(s) for s in (400, 401, 404, 503)},
+                    **{str(s): error(s) for s in (400, 401, 403, 404, 503)},
                 },
             }
         },
@@ -139,6 +158,42 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 "responses": {
                     "200": ok_response("The job after the request", job_body),
                     **{str(s): error(s) for s in (400, 401, 404, 503)},
+                },
+            }
+        },
+        "/api/documents/jobs/{job_id}/stream-token": {
+            "post": {
+                "summary": "A fresh stream token for the job (with the API token, or a still-valid "
+                "stream token of the same job)",
+                "operationId": "jobStreamToken",
+                "parameters": [job_id_param("path")],
+                "responses": {
+                    "200": ok_response(
+                        "The token", success({"jobId": {"type": "string"}, **STREAM_TOKEN_FIELDS})
+                    ),
+                    **{str(s): error(s) for s in (400, 401, 403, 404, 503)},
+                },
+            }
+        },
+        "/api/documents/stream-token": {
+            "post": {
+                "summary": 'A stream token: {"jobs": "all"} for the jobs feed, or {"jobId": ...}',
+                "operationId": "streamToken",
+                "requestBody": {
+                    "required": True,
+                    "content": json_content(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "jobs": {"const": "all"},
+                                "jobId": {"type": "string", "pattern": JOB_ID_RE.pattern},
+                            },
+                        }
+                    ),
+                },
+                "responses": {
+                    "200": ok_response("The token", success(STREAM_TOKEN_FIELDS)),
+                    **{str(s): error(s) for s in (400, 401, 403, 404, 503)},
                 },
             }
         },

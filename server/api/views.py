@@ -8,21 +8,24 @@ from typing import Any
 
 from aiohttp import web
 
+from server.api import streamtokens
 from server.appkeys import COUNTER, PROVIDER, SETTINGS, STORE
 from server.categories import CATEGORIES
 from server.codec import dumps, loads
 from server.errors import (
     EMPTY_BODY,
     FOR_PROVIDER_CODE,
+    INVALID_BODY,
     INVALID_JSON,
     INVALID_LIMIT,
     JOB_NOT_FOUND,
     MISSING_KEYWORD,
+    STREAM_TOKENS_DISABLED,
     TOO_MANY_JOBS,
     UPSTREAM_ERROR,
 )
 from server.events import EVENT_TYPES
-from server.model import JobSpec, check_job_id, new_job_id, now_ms, parse_submission
+from server.model import JOBS_FEED, JobSpec, check_job_id, new_job_id, now_ms, parse_submission
 from server.work.providers.base import FatalProviderError
 from server.work.webhooks import webhook_of_submission, with_webhook
 
@@ -77,7 +80,10 @@ async def create_batch(request: web.Request) -> web.Response:
     if webhook_url is not None:
         await store.webhook_ledger().register(spec.id, webhook_url, created)
     log.info("[배치] 작업 생성: %s, 키워드 %d개", spec.id, len(keywords))
-    return ok({"jobId": spec.id, "message": "배치 작업이 시작되었습니다"})
+    answer: dict[str, Any] = {"jobId": spec.id, "message": "배치 작업이 시작되었습니다"}
+    if settings.api_token is not None:  # for EventSource/WebSocket URLs, instead of the token
+        answer.update(streamtokens.token_body(settings, spec.id))
+    return ok(answer)
 
 
 async def job_status(request: web.Request) -> web.Response:
@@ -90,6 +96,35 @@ async def job_status(request: web.Request) -> web.Response:
     return web.Response(
         text='{"success":true,"job":' + job_json + "}", content_type="application/json"
     )
+
+
+async def job_stream_token(request: web.Request) -> web.Response:
+    """``POST /api/documents/jobs/{job_id}/stream-token``: a fresh stream token for the job,
+    with the API token or a still-valid stream token of the same job (so a page can renew)."""
+    settings = request.app[SETTINGS]
+    job_id = check_job_id(request.match_info["job_id"])
+    if settings.api_token is None:
+        raise STREAM_TOKENS_DISABLED()
+    if await request.app[STORE].get_job(job_id, with_results=False) is None:
+        raise JOB_NOT_FOUND()
+    return ok({"jobId": job_id, **streamtokens.token_body(settings, job_id)})
+
+
+async def stream_token(request: web.Request) -> web.Response:
+    """``POST /api/documents/stream-token``: ``{"jobs": "all"}`` for the jobs feed, or
+    ``{"jobId": ...}`` for a job."""
+    settings = request.app[SETTINGS]
+    if settings.api_token is None:
+        raise STREAM_TOKENS_DISABLED()
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise INVALID_BODY()
+    if body.get("jobs") == "all":
+        return ok({"jobs": "all", **streamtokens.token_body(settings, JOBS_FEED)})
+    job_id = check_job_id(body.get("jobId"))
+    if await request.app[STORE].get_job(job_id, with_results=False) is None:
+        raise JOB_NOT_FOUND()
+    return ok({"jobId": job_id, **streamtokens.token_body(settings, job_id)})
 
 
 async def list_jobs(request: web.Request) -> web.Response:

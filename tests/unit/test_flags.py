@@ -42,6 +42,8 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "webhook_allow_private": ("1", True),
     "webhook_max_attempts": ("2", 2),
     "public_url": ("https://doccount.example", "https://doccount.example"),
+    "stream_token_ttl_s": ("60", 60.0),
+    "allow_token_in_url": ("1", True),
 }
 # Settings that are only valid with another one: the webhook URL needs its signing secret.
 COMPANIONS: dict[str, tuple[str, str, str]] = {
