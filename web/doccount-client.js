@@ -18,6 +18,8 @@ const ORDER = ['sse', 'ws', 'poll'];
 const FAILS_BEFORE_SWITCH = 2; // connections in a row that delivered nothing
 const RENEW_BEFORE_MS = 60_000;
 const EVENT_TYPES = ['snapshot', 'result', 'progress', 'status'];
+// A WebSocket error frame's code, as the HTTP status the same refusal has elsewhere.
+const WS_ERROR_STATUS = { job_not_found: 404, stream_token_scope: 403, unauthorized: 401 };
 
 export class DocCountError extends Error {
   constructor(message, { status = 0, code = 'error' } = {}) {
@@ -190,7 +192,8 @@ class Watch {
   // --- tokens ------------------------------------------------------------------------------
 
   async credential() {
-    if (this.stream && this.stream.expiresAt - Date.now() > RENEW_BEFORE_MS) return this.stream.token;
+    const left = this.stream ? this.stream.expiresAt - Date.now() : 0;
+    if (left > RENEW_BEFORE_MS) return this.stream.token;
     if (!this.stream && !this.o.token) return null; // an open server
     const data = await streamToken(this.jobId, {
       baseUrl: this.baseUrl,
@@ -282,7 +285,8 @@ class Watch {
   }
 
   async openSSE(gen) {
-    let url = joinUrl(this.baseUrl, `/api/documents/events?jobId=${encodeURIComponent(this.jobId)}`);
+    const path = `/api/documents/events?jobId=${encodeURIComponent(this.jobId)}`;
+    let url = joinUrl(this.baseUrl, path);
     if (this.lastEventId) url += `&lastEventId=${encodeURIComponent(this.lastEventId)}`;
     url = await this.withToken(url);
     if (gen !== this.gen || this.closed) return;
@@ -337,9 +341,10 @@ class Watch {
       }
       if (data.jobId && data.jobId !== this.jobId) return;
       if (data.type === 'error') {
-        const status = { job_not_found: 404, stream_token_scope: 403, unauthorized: 401 }[data.code];
+        const status = WS_ERROR_STATUS[data.code] || 0;
+        const error = new DocCountError(data.message || data.code, { status, code: data.code });
         this.dropConn();
-        this.failed(gen, false, new DocCountError(data.message || data.code, { status, code: data.code }));
+        this.failed(gen, false, error);
         return;
       }
       got = true;
