@@ -128,7 +128,6 @@ async def test_one_signed_post_per_ended_job(tmp_path, fake_naver, store_url, re
     assert headers["Content-Type"] == "application/json"
     assert headers["X-DocCount-Event"] == "job.ended"
     data = verify(headers, body)
-    quoted = own
     assert data == {
         "type": "job.ended",
         "jobId": own,
@@ -140,9 +139,9 @@ async def test_one_signed_post_per_ended_job(tmp_path, fake_naver, store_url, re
         "createdAt": job["createdAt"],
         "completedAt": job["completedAt"],
         "links": {
-            "status": f"{PUBLIC}/api/documents/status?jobId={quoted}",
-            "export": f"{PUBLIC}/api/documents/jobs/{quoted}/export?format=csv",
-            "events": f"{PUBLIC}/api/documents/events?jobId={quoted}",
+            "status": f"{PUBLIC}/api/documents/status?jobId={own}",
+            "export": f"{PUBLIC}/api/documents/jobs/{own}/export?format=csv",
+            "events": f"{PUBLIC}/api/documents/events?jobId={own}",
         },
     }
     webhook = job["webhook"]
