@@ -1,5 +1,5 @@
 // What the user can do with a job: cancel it (after a confirmation), export it as CSV, copy it
-// as TSV for a spreadsheet.
+// as TSV for a spreadsheet (both take every row, whatever the search box shows), search rows.
 
 import { api, ApiError } from './api.js';
 import { $, toast } from './dom.js';
@@ -68,4 +68,5 @@ export function wireJobActions() {
   $('cancel-job').addEventListener('click', (e) => page.job && cancelJob(page.job.id, e.currentTarget));
   $('export-csv').addEventListener('click', exportCSV);
   $('copy-tsv').addEventListener('click', copyTSV);
+  $('table-filter').addEventListener('input', (e) => page.table.setFilter(e.currentTarget.value));
 }

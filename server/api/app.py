@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import os
-import secrets
-import socket
 from collections.abc import AsyncIterator
 
-import aiohttp
 from aiohttp import web
 
+from server.api.capacity import capacity_middleware, setup_capacity
 from server.api.middlewares import error_middleware
+from server.api.origins import cross_origin_middleware, host_middleware
+from server.api.proxies import proxy_middleware, setup_proxies
 from server.api.routes import setup_routes
 from server.api.security import (
     auth_middleware,
@@ -33,102 +30,74 @@ from server.appkeys import (
     WORKER_TASK,
 )
 from server.live.lifetime import setup_live
-from server.metrics import MeteredCounter, MeteredLimiter, Metrics
-from server.model import now_ms
+from server.metrics import Metrics
 from server.settings import Settings
-from server.store import store_from_url
-from server.work.providers import make_provider
-from server.work.webhooks import WebhookSender, webhook_session
+from server.work.runtime import background, cleanup_loop, open_counting, open_store
+from server.work.webhooks import delivering
 from server.work.worker import Worker
 
 log = logging.getLogger("doccount")
 
 
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    store = store_from_url(settings.store_url, settings)
-    await store.open()
-    app[STORE] = store
-    yield
-    await store.close()
+    async with open_store(app[SETTINGS]) as store:
+        app[STORE] = store
+        yield
 
 
 async def provider_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    store = app[STORE]
-    session = aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=settings.request_timeout_s),
-        connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
-    )
-    app[HTTP] = session
-    metrics = app[METRICS]
-    limiter = MeteredLimiter(store.limiter(settings.rate_per_s), metrics)
-    provider = make_provider(settings, session, limiter, store.key_registry())
-    app[PROVIDER] = provider
-    app[COUNTER] = MeteredCounter(store, provider, metrics)
-    yield
-    await provider.close()
-    await session.close()
+    async with open_counting(app[SETTINGS], app[STORE], app[METRICS]) as counting:
+        app[HTTP] = counting.session
+        app[PROVIDER] = counting.provider
+        app[COUNTER] = counting.counter
+        yield
 
 
 async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     worker = Worker(app[STORE], app[COUNTER], settings)
     app[WORKER] = worker
-    if settings.run_worker:
-        app[WORKER_TASK] = asyncio.create_task(worker.run(), name="worker")
-    yield
-    if settings.run_worker:
-        task = app[WORKER_TASK]
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    if not settings.run_worker:
+        yield
+        return
+    async with background(worker.run(), "worker") as task:
+        app[WORKER_TASK] = task
+        yield
 
 
 async def webhook_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Every process delivers webhooks of ended jobs (one node per delivery, by lease)."""
-    settings = app[SETTINGS]
-    session = webhook_session(settings)
-    node_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-    sender = WebhookSender(app[STORE], settings, session, node_id)
-    task = asyncio.create_task(sender.run(), name="webhooks")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await session.close()
-
-
-async def cleanup_loop(app: web.Application) -> None:
-    settings = app[SETTINGS]
-    while True:
-        try:
-            removed = await app[STORE].cleanup(now_ms())
-            if removed:
-                log.info("[정리] 만료된 작업 %d개 삭제", removed)
-        except Exception:
-            log.exception("cleanup failed; retrying next round")
-        await asyncio.sleep(settings.cleanup_interval_s)
+    async with delivering(app[STORE], app[SETTINGS]):
+        yield
 
 
 async def cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(cleanup_loop(app), name="cleanup")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with background(cleanup_loop(app[STORE], app[SETTINGS]), "cleanup"):
+        yield
 
 
 def create_app(settings: Settings) -> web.Application:
     # Outermost first: preflights are answered before anything else; the error middleware
-    # renders what auth and the stream guard raise.
-    middlewares = [cors_middleware, error_middleware, auth_middleware, stream_guard_middleware]
+    # renders what the others raise. Host and origin come before auth: a foreign page is
+    # refused the same way whether or not it guessed the token. The proxy step is first of
+    # all: every later one (limits, logs) must see the real client behind a trusted proxy.
+    middlewares = [
+        capacity_middleware,
+        proxy_middleware,
+        cors_middleware,
+        error_middleware,
+        host_middleware,
+        cross_origin_middleware,
+        auth_middleware,
+        stream_guard_middleware,
+    ]
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[METRICS].watch_provider(lambda: app.get(PROVIDER))
     app[METRICS].watch_hub(lambda: app.get(HUB))
     setup_security(app, settings)
+    setup_proxies(app)
+    setup_capacity(app)
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(provider_ctx)
     app.cleanup_ctx.append(worker_ctx)

@@ -65,6 +65,19 @@ def paths(settings: Settings) -> dict[str, Schema]:
             "post": {
                 "summary": "Start a batch job (answered at once; counting runs in the background)",
                 "operationId": "createBatch",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": (
+                            "The same key from the same client address within 24 h returns "
+                            "the job it first created (header Idempotent-Replayed: true) "
+                            "instead of a new one"
+                        ),
+                        "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,128}$"},
+                    }
+                ],
                 "requestBody": {"required": True, "content": json_content(ref("Submission"))},
                 "responses": {
                     "200": ok_response(
@@ -78,7 +91,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                             required=["jobId", "message"],
                         ),
                     ),
-                    **{str(s): error(s) for s in (400, 401, 413, 429, 503)},
+                    **{str(s): error(s) for s in (400, 401, 403, 413, 429, 503)},
                 },
             }
         },
@@ -126,7 +139,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                             }
                         ),
                     ),
-                    **{str(s): error(s) for s in (400, 401, 503)},
+                    **{str(s): error(s) for s in (400, 401, 403, 503)},
                 },
             }
         },
@@ -157,7 +170,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 "parameters": [job_id_param("path")],
                 "responses": {
                     "200": ok_response("The job after the request", job_body),
-                    **{str(s): error(s) for s in (400, 401, 404, 503)},
+                    **{str(s): error(s) for s in (400, 401, 403, 404, 503)},
                 },
             }
         },
@@ -272,7 +285,8 @@ def paths(settings: Settings) -> dict[str, Schema]:
                     'or {"type": "subscribe", "jobs": "all"}, and the matching "unsubscribe". '
                     'Server messages: Events and {"type": "error", "code", "message"}. Frames over '
                     f"{settings.max_ws_message_bytes} bytes close the socket (1009). A browser "
-                    "Origin must be the page's own or on the CORS allow-list."
+                    "Origin must be the page's own or on the CORS allow-list (else 403 "
+                    "cross_origin)."
                 ),
                 "operationId": "jobSocket",
                 "parameters": [TOKEN_QUERY],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.api import export, views
+from server.api import export, tokenviews, views
 from server.api.ops import setup_ops_routes
 from server.api.views import WEB_DIR
 from server.live import sse, ws
@@ -17,8 +17,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/documents/jobs", views.list_jobs)
     app.router.add_delete("/api/documents/jobs/{job_id}", views.cancel_job)
     app.router.add_get("/api/documents/jobs/{job_id}/export", export.export_job)
-    app.router.add_post("/api/documents/jobs/{job_id}/stream-token", views.job_stream_token)
-    app.router.add_post("/api/documents/stream-token", views.stream_token)
+    app.router.add_post("/api/documents/jobs/{job_id}/stream-token", tokenviews.job_stream_token)
+    app.router.add_post("/api/documents/stream-token", tokenviews.stream_token)
     app.router.add_get("/api/config", views.config)
     app.router.add_get("/api/documents/events", sse.stream_events)
     app.router.add_get("/api/documents/ws", ws.websocket)

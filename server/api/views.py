@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,23 +16,35 @@ from server.codec import dumps, loads
 from server.errors import (
     EMPTY_BODY,
     FOR_PROVIDER_CODE,
-    INVALID_BODY,
+    INVALID_IDEMPOTENCY_KEY,
     INVALID_JSON,
     INVALID_LIMIT,
     JOB_NOT_FOUND,
     MISSING_KEYWORD,
-    STREAM_TOKENS_DISABLED,
     TOO_MANY_JOBS,
     UPSTREAM_ERROR,
+    QueueFullError,
 )
 from server.events import EVENT_TYPES
-from server.model import JOBS_FEED, JobSpec, check_job_id, new_job_id, now_ms, parse_submission
+from server.model import JobSpec, check_job_id, new_job_id, now_ms, parse_submission
 from server.work.providers.base import FatalProviderError
 from server.work.webhooks import webhook_of_submission, with_webhook
 
 log = logging.getLogger("doccount.batch")
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+
+def find_web_dir() -> Path:
+    """The dashboard's files: inside the package when installed from a wheel (``server/web``,
+    mapped from the top-level ``web/`` at build time), else the checkout's ``web/`` (a plain
+    checkout or an editable install)."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "web", package.parent / "web"):
+        if (candidate / "index.html").is_file():
+            return candidate
+    return package.parent / "web"
+
+
+WEB_DIR = find_web_dir()
 
 
 def ok(body: dict[str, Any], status: int = 200) -> web.Response:
@@ -52,20 +65,32 @@ async def read_json(request: web.Request) -> Any:
         raise INVALID_JSON() from None
 
 
+IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+def idempotency_key(request: web.Request) -> str | None:
+    """The submission's ``Idempotency-Key``: a retry of a POST whose answer was lost gets the
+    first job back instead of a duplicate (same client address, within 24 h)."""
+    raw = request.headers.get("Idempotency-Key")
+    if raw is None:
+        return None
+    if not IDEMPOTENCY_KEY_RE.fullmatch(raw):
+        raise INVALID_IDEMPOTENCY_KEY()
+    return raw
+
+
 async def create_batch(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     store = request.app[STORE]
-    body = await read_json(request)
+    submission = await read_json(request)
     keywords, categories, priority = parse_submission(
-        body,
+        submission,
         default_categories=settings.categories,
         max_keywords=settings.max_keywords,
         max_keyword_chars=settings.max_keyword_chars,
     )
+    webhook_url = await webhook_of_submission(submission, settings)
     client = client_address(request)
-    if await store.count_queued(client) >= settings.max_queued_jobs_per_client:
-        raise TOO_MANY_JOBS(limit=settings.max_queued_jobs_per_client)
-    webhook_url = await webhook_of_submission(body, settings)
     created = now_ms()
     spec = JobSpec(
         id=new_job_id(created),
@@ -76,13 +101,25 @@ async def create_batch(request: web.Request) -> web.Response:
         source=request.app[PROVIDER].name,
         client=client,
     )
-    await store.create_job(spec)
+    try:
+        job_id = await store.create_job(
+            spec,
+            max_queued=settings.max_queued_jobs_per_client,
+            idempotency_key=idempotency_key(request),
+        )
+    except QueueFullError as exc:
+        raise TOO_MANY_JOBS(limit=exc.limit) from None
+    answer: dict[str, Any] = {"jobId": job_id, "message": "배치 작업이 시작되었습니다"}
+    if settings.api_token is not None:  # for EventSource/WebSocket URLs, instead of the token
+        answer.update(streamtokens.token_body(settings, job_id))
+    if job_id != spec.id:
+        log.info("[배치] 같은 Idempotency-Key: 기존 작업 %s 반환", job_id)
+        replayed = ok(answer)
+        replayed.headers["Idempotent-Replayed"] = "true"
+        return replayed
     if webhook_url is not None:
         await store.webhook_ledger().register(spec.id, webhook_url, created)
     log.info("[배치] 작업 생성: %s, 키워드 %d개", spec.id, len(keywords))
-    answer: dict[str, Any] = {"jobId": spec.id, "message": "배치 작업이 시작되었습니다"}
-    if settings.api_token is not None:  # for EventSource/WebSocket URLs, instead of the token
-        answer.update(streamtokens.token_body(settings, spec.id))
     return ok(answer)
 
 
@@ -96,35 +133,6 @@ async def job_status(request: web.Request) -> web.Response:
     return web.Response(
         text='{"success":true,"job":' + job_json + "}", content_type="application/json"
     )
-
-
-async def job_stream_token(request: web.Request) -> web.Response:
-    """``POST /api/documents/jobs/{job_id}/stream-token``: a fresh stream token for the job,
-    with the API token or a still-valid stream token of the same job (so a page can renew)."""
-    settings = request.app[SETTINGS]
-    job_id = check_job_id(request.match_info["job_id"])
-    if settings.api_token is None:
-        raise STREAM_TOKENS_DISABLED()
-    if await request.app[STORE].get_job(job_id, with_results=False) is None:
-        raise JOB_NOT_FOUND()
-    return ok({"jobId": job_id, **streamtokens.token_body(settings, job_id)})
-
-
-async def stream_token(request: web.Request) -> web.Response:
-    """``POST /api/documents/stream-token``: ``{"jobs": "all"}`` for the jobs feed, or
-    ``{"jobId": ...}`` for a job."""
-    settings = request.app[SETTINGS]
-    if settings.api_token is None:
-        raise STREAM_TOKENS_DISABLED()
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise INVALID_BODY()
-    if body.get("jobs") == "all":
-        return ok({"jobs": "all", **streamtokens.token_body(settings, JOBS_FEED)})
-    job_id = check_job_id(body.get("jobId"))
-    if await request.app[STORE].get_job(job_id, with_results=False) is None:
-        raise JOB_NOT_FOUND()
-    return ok({"jobId": job_id, **streamtokens.token_body(settings, job_id)})
 
 
 async def list_jobs(request: web.Request) -> web.Response:

@@ -24,10 +24,13 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import os
 import random
 import re
+import secrets
 import socket
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -330,3 +333,20 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@contextlib.asynccontextmanager
+async def delivering(store: Store, settings: Settings) -> AsyncIterator[WebhookSender]:
+    """A webhook sender at work for the life of the block: every process on the store (web
+    node or worker) runs one; the ledger's leases make one node deliver each job."""
+    session = webhook_session(settings)
+    node_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    sender = WebhookSender(store, settings, session, node_id)
+    task = asyncio.create_task(sender.run(), name="webhooks")
+    try:
+        yield sender
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await session.close()
