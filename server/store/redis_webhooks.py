@@ -11,6 +11,7 @@ ended one). Recording is another, which checks the lease first.
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -21,42 +22,13 @@ from server.store.webhooks import PENDING, RECHECK_MS, Delivery, WebhookLedger, 
 
 CLAIM_SCAN = 100
 
-CLAIM = """
-local pfx, now, lease, owner, recheck = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4],
-  tonumber(ARGV[5])
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[6]))
-for _, id in ipairs(due) do
-  local w = pfx .. 'wh:' .. id
-  local status = redis.call('HGET', pfx .. 'job:' .. id, 'status')
-  if not status or redis.call('HGET', w, 'state') ~= 'pending' then
-    redis.call('ZREM', KEYS[1], id)  -- the job was cleaned up, or the record is settled
-  elseif status == 'completed' or status == 'failed' or status == 'cancelled' then
-    redis.call('HSET', w, 'owner', owner, 'until', now + lease)
-    redis.call('ZADD', KEYS[1], now + lease, id)
-    local f = redis.call('HMGET', w, 'url', 'attempts')
-    return {id, f[1], f[2]}
-  else
-    redis.call('ZADD', KEYS[1], now + recheck, id)
-  end
-end
-return false
-"""
-
-RECORD = """
-local w = KEYS[1]
-local f = redis.call('HMGET', w, 'state', 'owner', 'attempts')
-if f[1] ~= 'pending' or f[2] ~= ARGV[1] then return 0 end
-local attempts = f[3]
-if attempts == '[]' then attempts = '[' .. ARGV[2] .. ']'
-else attempts = string.sub(attempts, 1, -2) .. ',' .. ARGV[2] .. ']' end
-redis.call('HSET', w, 'state', ARGV[3], 'attempts', attempts, 'owner', '', 'until', 0)
-if ARGV[3] == 'pending' then
-  redis.call('ZADD', KEYS[2], tonumber(ARGV[4]), ARGV[5])
-else
-  redis.call('ZREM', KEYS[2], ARGV[5])
-end
-return 1
-"""
+# Data, not code: the scripts are .lua files of the package (lua/), like the store's others.
+CLAIM = (
+    resources.files("server.store").joinpath("lua/webhook_claim.lua").read_text(encoding="utf-8")
+)
+RECORD = (
+    resources.files("server.store").joinpath("lua/webhook_record.lua").read_text(encoding="utf-8")
+)
 
 
 class RedisWebhookLedger(WebhookLedger):

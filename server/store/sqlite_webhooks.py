@@ -4,6 +4,7 @@ writer thread like everything else (server.store.webhooks says what it keeps).""
 from __future__ import annotations
 
 import sqlite3
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from server.codec import dumps, loads
@@ -12,20 +13,7 @@ from server.store.webhooks import PENDING, Delivery, WebhookLedger, shown_url
 if TYPE_CHECKING:
     from server.store.sqlite import SqliteStore
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS webhooks (
-    job_id TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    state TEXT NOT NULL,
-    attempts TEXT NOT NULL DEFAULT '[]',
-    next_ms INTEGER NOT NULL,
-    lease_owner TEXT,
-    lease_until_ms INTEGER NOT NULL DEFAULT 0,
-    created_ms INTEGER NOT NULL
-) WITHOUT ROWID;
--- The sender's look-up of due deliveries: only pending ones, oldest due first.
-CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks (next_ms) WHERE state = 'pending';
-"""
+SCHEMA = resources.files("server.store").joinpath("sqlite_webhooks.sql").read_text(encoding="utf-8")
 TERMINAL_SQL = "('completed', 'failed', 'cancelled')"
 
 
