@@ -17,7 +17,6 @@ const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 const ORDER = ['sse', 'ws', 'poll'];
 const FAILS_BEFORE_SWITCH = 2; // connections in a row that delivered nothing
 const RENEW_BEFORE_MS = 60_000;
-const EVENT_TYPES = ['snapshot', 'result', 'progress', 'status'];
 // A WebSocket error frame's code, as the HTTP status the same refusal has elsewhere.
 const WS_ERROR_STATUS = { job_not_found: 404, stream_token_scope: 403, unauthorized: 401 };
 
@@ -64,6 +63,19 @@ async function request(baseUrl, path, { method = 'GET', body, bearer, signal } =
     });
   }
   return data;
+}
+
+// The SSE event names, from the service's /api/config (one list, in server/events.py).
+const eventTypesByBase = new Map();
+
+function eventTypes(baseUrl) {
+  let types = eventTypesByBase.get(baseUrl);
+  if (!types) {
+    types = request(baseUrl, '/api/config').then((c) => c.eventTypes);
+    types.catch(() => eventTypesByBase.delete(baseUrl)); // asked again next time
+    eventTypesByBase.set(baseUrl, types);
+  }
+  return types;
 }
 
 /**
@@ -289,6 +301,7 @@ class Watch {
     let url = joinUrl(this.baseUrl, path);
     if (this.lastEventId) url += `&lastEventId=${encodeURIComponent(this.lastEventId)}`;
     url = await this.withToken(url);
+    const types = await eventTypes(this.baseUrl);
     if (gen !== this.gen || this.closed) return;
     const es = new EventSource(url);
     this.conn = es;
@@ -308,7 +321,7 @@ class Watch {
       if (data.id == null && e.lastEventId) data.id = e.lastEventId;
       this.apply(data, gen);
     };
-    for (const t of EVENT_TYPES) es.addEventListener(t, onEvent);
+    for (const t of types) es.addEventListener(t, onEvent);
     es.onerror = () => {
       if (gen !== this.gen) return;
       es.close(); // we reconnect ourselves, from our own last id
