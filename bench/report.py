@@ -21,7 +21,17 @@ from .common import ROOT, Row, Section, fmt
 
 RESULTS_DIR = ROOT / "bench" / "results"
 RESULTS_MD = ROOT / "bench" / "RESULTS.md"
-ORDER = ["jobtime", "fanout", "idle", "polling", "push", "dashboard"]
+ORDER = [
+    "jobtime",
+    "fanout",
+    "idle",
+    "polling",
+    "push",
+    "dashboard",
+    "priority",
+    "scale",
+    "durability",
+]
 
 
 def _cmd(argv: list[str]) -> str:

@@ -12,7 +12,9 @@ from server.metrics import Metrics
 from server.settings import Settings
 from server.store.base import Store
 from server.work.counting import KeywordCounter
+from server.work.health import HealthView
 from server.work.providers.base import Provider
+from server.work.shares import WeightedShares
 from server.work.worker import Worker
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -28,3 +30,5 @@ HUB = web.AppKey("hub", Hub)
 # What a request's stream token lets it watch (a job id, or JOBS_FEED), when it came with one
 # (server/api/streamtokens.py); the WebSocket checks every subscription against it.
 STREAM_SCOPE = web.RequestKey("stream_scope", str)
+SHARES = web.AppKey("shares", WeightedShares)
+HEALTH = web.AppKey("health", HealthView)

@@ -24,6 +24,8 @@ export interface Result {
   cached: string[];
   error: string | null;
   errors?: Record<string, string>;
+  /** Cached categories: when the upstream said the count (epoch ms). */
+  observedAt?: Record<string, number>;
 }
 
 export interface WebhookAttempt {
@@ -53,6 +55,8 @@ export interface Job {
   lastEventId: string;
   source?: string;
   results?: Result[];
+  /** Results with an error (a completed job may have some). */
+  failedCount?: number;
   webhook?: WebhookDelivery;
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.api.openapi_clients import STREAM_TOKEN_FIELDS, client_paths
 from server.api.openapi_schemas import (
     CATEGORY_LIST_RE,
     error,
@@ -45,16 +46,6 @@ TOKEN_QUERY = {
     "description": "a stream token (streamToken of POST /batch or /stream-token), for clients "
     "that cannot set headers (EventSource, browsers); the API token itself only when the server "
     "runs with --allow-token-in-url",
-}
-
-
-STREAM_TOKEN_FIELDS: dict[str, Schema] = {
-    "streamToken": {
-        "type": "string",
-        "description": "job-scoped, short-lived: pass as ?token= to SSE, WebSocket and status "
-        "(only when the server has an API token)",
-    },
-    "streamTokenExpiresAt": {"type": "integer", "description": "epoch ms"},
 }
 
 
@@ -98,10 +89,38 @@ def paths(settings: Settings) -> dict[str, Schema]:
         "/api/documents/status": {
             "get": {
                 "summary": "A job with its results (polling)",
+                "description": (
+                    "Without `since`: the job with every result (the seed's poll). With "
+                    "`since=<lastEventId>` (an id this job's log issued; `0` for the start): "
+                    "the job's fields with only the results committed after that event, and "
+                    "its new `lastEventId`, so a poll with nothing new is a few hundred bytes "
+                    "whatever the job's size; append them. `gap: true`: the log no longer "
+                    "holds that id, and `results` holds every result (replace)."
+                ),
                 "operationId": "jobStatus",
-                "parameters": [job_id_param("query"), TOKEN_QUERY],
+                "parameters": [
+                    job_id_param("query"),
+                    TOKEN_QUERY,
+                    {
+                        "name": "since",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                        "description": "a lastEventId of this job: only results after it",
+                    },
+                ],
                 "responses": {
-                    "200": ok_response("The job", job_body),
+                    "200": ok_response(
+                        "The job (with since: only the results after that event)",
+                        success(
+                            {
+                                "job": ref("Job"),
+                                "since": {"type": "string"},
+                                "gap": {"const": True},
+                            },
+                            ["job"],
+                        ),
+                    ),
                     **{str(s): error(s) for s in (400, 401, 403, 404, 503)},
                 },
             }
@@ -174,66 +193,22 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 },
             }
         },
-        "/api/documents/jobs/{job_id}/stream-token": {
+        **client_paths(),
+        "/api/documents/jobs/{job_id}/retry": {
             "post": {
-                "summary": "A fresh stream token for the job (with the API token, or a still-valid "
-                "stream token of the same job)",
-                "operationId": "jobStreamToken",
+                "summary": "Start a new job of exactly the failed keywords of a job",
+                "description": (
+                    "The new job has each keyword whose lookup failed (once) and the categories "
+                    "that failed, at the job's priority; answered like POST /batch."
+                ),
+                "operationId": "retryJob",
                 "parameters": [job_id_param("path")],
                 "responses": {
                     "200": ok_response(
-                        "The token", success({"jobId": {"type": "string"}, **STREAM_TOKEN_FIELDS})
+                        "Job queued",
+                        success({"jobId": {"type": "string"}, "message": {"type": "string"}}),
                     ),
-                    **{str(s): error(s) for s in (400, 401, 403, 404, 503)},
-                },
-            }
-        },
-        "/api/documents/stream-token": {
-            "post": {
-                "summary": 'A stream token: {"jobs": "all"} for the jobs feed, or {"jobId": ...}',
-                "operationId": "streamToken",
-                "requestBody": {
-                    "required": True,
-                    "content": json_content(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "jobs": {"const": "all"},
-                                "jobId": {"type": "string", "pattern": JOB_ID_RE.pattern},
-                            },
-                        }
-                    ),
-                },
-                "responses": {
-                    "200": ok_response("The token", success(STREAM_TOKEN_FIELDS)),
-                    **{str(s): error(s) for s in (400, 401, 403, 404, 503)},
-                },
-            }
-        },
-        "/api/documents/jobs/{job_id}/export": {
-            "get": {
-                "summary": "The job's results as a file (CSV with BOM, TSV or JSON lines)",
-                "description": "Text cells starting with = + - @ tab or CR get a leading '.",
-                "operationId": "exportJob",
-                "parameters": [
-                    job_id_param("path"),
-                    {
-                        "name": "format",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "enum": ["csv", "tsv", "jsonl"]},
-                    },
-                ],
-                "responses": {
-                    "200": {
-                        "description": "The file",
-                        "content": {
-                            "text/csv": {"schema": {"type": "string"}},
-                            "text/tab-separated-values": {"schema": {"type": "string"}},
-                            "application/x-ndjson": {"schema": {"type": "string"}},
-                        },
-                    },
-                    **{str(s): error(s) for s in (400, 401, 404, 503)},
+                    **{str(s): error(s) for s in (400, 401, 404, 409, 429, 503)},
                 },
             }
         },
@@ -328,6 +303,19 @@ def paths(settings: Settings) -> dict[str, Schema]:
                             }
                         ),
                     )
+                },
+            }
+        },
+        "/api/keys/retired": {
+            "delete": {
+                "summary": "Operator: bring every retired upstream key back (needs --api-token)",
+                "operationId": "clearRetiredKeys",
+                "responses": {
+                    "200": ok_response(
+                        "The labels of the keys brought back",
+                        success({"cleared": {"type": "array", "items": {"type": "string"}}}),
+                    ),
+                    **{str(s): error(s) for s in (401, 403, 503)},
                 },
             }
         },

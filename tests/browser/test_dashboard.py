@@ -283,6 +283,11 @@ async def test_polling_finishes_the_job_when_sse_and_websocket_fail(
         await page.route_web_socket("**/api/documents/ws**", lambda ws: ws.close())
     else:  # a browser without either API
         await page.add_init_script("delete window.EventSource; delete window.WebSocket;")
+    polls: list[str] = []
+    page.on(
+        "request",
+        lambda request: polls.append(request.url) if "/documents/status" in request.url else None,
+    )
     await page.goto(base)
     keywords = unique_keywords(20, "폴링")
     fake.pause(after=4)  # held mid-job until the page has fallen back to polling
@@ -293,6 +298,9 @@ async def test_polling_finishes_the_job_when_sse_and_websocket_fail(
     await wait_status(page, "완료")
     assert sorted(await rows(page)) == list(range(len(keywords)))
     await expect(cell(page, 7, "news")).to_have_text(ko(fake_total(keywords[7], "news")))
+    # Once the page has seen an event, each poll asks only for what came after it.
+    first = next(i for i, url in enumerate(polls) if "since=" in url)
+    assert all("since=" in url for url in polls[first:]), polls
 
 
 async def test_websocket_takes_over_when_sse_is_blocked(
@@ -470,7 +478,7 @@ async def test_failed_category_shows_the_error_not_zero(
     base = await serve()
     page = await dash.page(base)
     await start_job(page, keywords, ["blog", "news"])
-    await wait_status(page, "완료")
+    await wait_status(page, "완료 (오류 1)")  # not a clean success (issue 11.6)
     failed = cell(page, 1, "news")
     await expect(failed).to_have_text("실패")
     assert "뉴스" in (await failed.get_attribute("title") or "")

@@ -18,6 +18,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "host": ("0.0.0.0", "0.0.0.0"),
     "port": ("9090", 9090),
     "store_url": ("redis://h:6379/1", "redis://h:6379/1"),
+    "sqlite_synchronous": ("normal", "normal"),
     "provider": ("demo", "demo"),
     "naver_base_url": ("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1"),
     "rate_per_s": ("2.5", 2.5),
@@ -40,6 +41,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "lease_s": ("9", 9.0),
     "log_format": ("json", "json"),
     "uvloop": ("1", True),
+    "check_keys": ("", False),  # --no-key-check, a switch
     "webhook_url": ("https://hooks.example/doccount", "https://hooks.example/doccount"),
     "webhook_secret": ("whsec", "whsec"),
     "webhook_allow_private": ("1", True),
@@ -76,7 +78,8 @@ def test_each_flag_reaches_its_setting(name: str, monkeypatch: pytest.MonkeyPatc
     opt = dict((f.name, o) for f, o in options())[name]
     text, value = SAMPLES[name]
     assert opt.flag is not None
-    argv = ["serve", opt.flag] if isinstance(value, bool) else ["serve", opt.flag, text]
+    switch = isinstance(value, bool)  # --uvloop, --no-key-check, --webhook-allow-private, ...
+    argv = ["serve", opt.flag] if switch else ["serve", opt.flag, text]
     if name in COMPANIONS:
         argv += [COMPANIONS[name][0], COMPANIONS[name][2]]
     settings = flags.settings_from_args(build_parser().parse_args(argv))
