@@ -26,6 +26,21 @@ export interface Result {
   errors?: Record<string, string>;
   /** Cached categories: when the upstream said the count (epoch ms). */
   observedAt?: Record<string, number>;
+  /** The count the last job saw for this keyword, per category (history). */
+  previous?: Record<string, PreviousCount>;
+}
+
+export interface PreviousCount {
+  value: number;
+  observedAt: number;
+}
+
+/** Whether the keys' daily quota covers a batch (POST /batch answers it). */
+export interface QuotaPlan {
+  callsNeeded: number;
+  callsLeftToday: number;
+  fits: boolean;
+  finishesNotBefore: number | null;
 }
 
 export interface WebhookAttempt {
@@ -90,6 +105,7 @@ export interface BatchStarted {
   /** Only when the server has an API token: pass it to watch() as streamToken. */
   streamToken?: string;
   streamTokenExpiresAt?: number;
+  quota?: QuotaPlan | null;
 }
 
 export interface ClientOptions {
@@ -105,6 +121,14 @@ export interface WatchOptions extends ClientOptions {
   streamTokenExpiresAt?: number;
   /** Which transports to try, in this order (default all three). */
   transports?: Transport[];
+  /**
+   * One connection per browser instead of one per tab: every tab of this origin that watches
+   * with `share: true` follows the job through one leader tab's stream (Web Locks +
+   * BroadcastChannel; a new leader resumes by id when it closes). Browsers allow an origin six
+   * HTTP/1.1 connections, so a stream per tab starves the seventh. Ignored (each tab streams for
+   * itself) where the browser lacks either API.
+   */
+  share?: boolean;
   /** Every result exactly once, whatever happens to the connection. */
   onResult?: (result: Result, info: { progress: Progress; eventId: string | null }) => void;
   onProgress?: (progress: Progress, extra: { ratePerSec?: number; etaMs?: number | null }) => void;
@@ -112,7 +136,13 @@ export interface WatchOptions extends ClientOptions {
     status: JobStatus,
     extra: { error: string | null; progress?: Progress; job?: Job },
   ) => void;
-  onTransport?: (transport: Transport, state: TransportState) => void;
+  /** `info` only with `share`: whether this tab is the one holding the connection. */
+  onTransport?: (transport: Transport, state: TransportState, info?: SharedInfo) => void;
+}
+
+export interface SharedInfo {
+  shared: boolean;
+  leader: boolean;
 }
 
 export interface Watch {
@@ -122,6 +152,8 @@ export interface Watch {
   readonly done: Promise<Job | null>;
   /** The transport in use now. */
   readonly transport: Transport;
+  /** Whether this watch follows a shared connection (`share` asked and supported). */
+  readonly shared: boolean;
 }
 
 export declare class DocCountError extends Error {

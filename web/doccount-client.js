@@ -11,6 +11,10 @@
 // for the next one. Every result reaches onResult exactly once, in whatever order the transports
 // change. The API token never goes into a URL: streams carry a short-lived stream token for the
 // one job (docs/client.md). Types: doccount-client.d.ts beside this file.
+//
+// `share: true`: every tab of this origin that watches through the module shares one connection
+// per job (a leader tab elected with Web Locks holds it and relays over a BroadcastChannel), since
+// browsers allow an origin only six HTTP/1.1 connections and a stream per tab uses them up.
 
 const POLL_MS = 2000;
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
@@ -27,6 +31,14 @@ export class DocCountError extends Error {
     this.status = status;
     this.code = code;
   }
+}
+
+/** The later of two event ids (numeric ids compare as numbers; anything else: the newer wins). */
+function newerId(a, b) {
+  if (b == null || b === '') return a;
+  if (a == null || a === '') return String(b);
+  if (/^\d+$/.test(a) && /^\d+$/.test(String(b))) return BigInt(b) > BigInt(a) ? String(b) : a;
+  return String(b);
 }
 
 function joinUrl(baseUrl, path) {
@@ -108,7 +120,7 @@ class Watch {
     this.at = 0; // index in order of the transport in use
     this.fails = 0;
     this.seen = new Set(); // result indexes handed on
-    this.lastEventId = null;
+    this.lastEventId = o.lastEventId ?? null; // a relay for other tabs resumes from theirs
     this.status = null;
     this.conn = null;
     this.timer = null;
@@ -121,7 +133,11 @@ class Watch {
       this.resolve = resolve;
       this.reject = reject;
     });
-    this.connect();
+    // shared: this tab's events come from the leader tab's one connection (ShareHub below)
+    this.hub = o.share && shareSupported() ? hubFor(this.baseUrl) : null;
+    this.shared = null; // [transport, state, info] as the leader last reported it
+    if (this.hub) this.hub.want(this);
+    else this.connect();
   }
 
   available(t) {
@@ -131,7 +147,25 @@ class Watch {
   }
 
   get transport() {
-    return this.order[this.at];
+    return this.hub ? this.shared?.[0] || this.order[0] : this.order[this.at];
+  }
+
+  /** The leader's connection state, as this tab's own (shared watches only). */
+  sharedTransport(transport, state, leader) {
+    if (this.closed) return;
+    this.shared = [transport, state];
+    this.call('onTransport', transport, state, { shared: true, leader });
+  }
+
+  /** What a leader needs to open this job's stream for us. */
+  credentials() {
+    return {
+      token: this.o.token,
+      streamToken: this.stream?.token,
+      streamTokenExpiresAt: this.stream?.expiresAt,
+      transports: this.o.transports,
+      lastEventId: this.lastEventId,
+    };
   }
 
   call(name, ...args) {
@@ -162,7 +196,11 @@ class Watch {
   /** One event (SSE data, WebSocket frame, or a poll turned into a snapshot). */
   apply(ev, gen) {
     if (gen !== this.gen || this.closed) return;
-    if (ev.id != null) this.lastEventId = String(ev.id);
+    // events reach a shared watch from a catch-up and a relay at once: never step back
+    if (ev.id != null) {
+      this.lastEventId = this.hub ? newerId(this.lastEventId, ev.id) : String(ev.id);
+    }
+    this.o.relay?.(ev);
     if (ev.type === 'snapshot') {
       const job = ev.job;
       for (const r of job.results || []) this.result(r, job.progress, this.lastEventId);
@@ -197,7 +235,7 @@ class Watch {
   fail(error) {
     if (this.closed) return;
     this.stop();
-    this.call('onTransport', this.transport, 'failed');
+    if (!this.hub) this.call('onTransport', this.transport, 'failed');
     this.reject(error);
   }
 
@@ -231,6 +269,7 @@ class Watch {
   // --- connections -------------------------------------------------------------------------
 
   stop() {
+    if (!this.closed) this.hub?.drop(this);
     this.closed = true;
     this.gen++;
     clearTimeout(this.timer);
@@ -398,6 +437,181 @@ class Watch {
   }
 }
 
+// --- one connection for every tab (share: true) ----------------------------------------------
+
+function shareSupported() {
+  return typeof BroadcastChannel === 'function' && Boolean(globalThis.navigator?.locks?.request);
+}
+
+const TAB = String(globalThis.crypto?.randomUUID?.() || `${Date.now()}-${Math.random()}`);
+const hubs = new Map(); // baseUrl -> ShareHub
+
+function hubFor(baseUrl) {
+  let hub = hubs.get(baseUrl);
+  if (!hub) hubs.set(baseUrl, (hub = new ShareHub(baseUrl)));
+  return hub;
+}
+
+// The leader tab (whoever holds the lock; the browser hands it on when that tab closes) runs one
+// relay Watch per job that any tab follows and posts every event it gets; the tabs' own watches
+// apply what arrives as if from their own stream, and drop what they have seen (by result
+// index), so a tab that joins (or re-joins after a new leader takes over) first catches up with
+// one status request and then follows the relay: nothing missed, nothing twice. A new leader
+// resumes each job's stream from the lastEventId of the tab that asks for it.
+class ShareHub {
+  constructor(baseUrl) {
+    this.baseUrl = baseUrl;
+    this.leader = false;
+    this.subs = new Map(); // jobId -> Set<Watch> of this tab
+    this.topics = new Map(); // leader only: jobId -> {relay, wanters: Set<tab id>, transport}
+    const name = `doccount-client:v1:${baseUrl || location.origin}`;
+    this.channel = new BroadcastChannel(name);
+    this.channel.onmessage = (e) => this.onMessage(e.data);
+    navigator.locks.request(name, () => this.lead());
+    globalThis.addEventListener?.('pagehide', () => this.post({ kind: 'bye', tab: TAB }));
+  }
+
+  post(msg) {
+    try {
+      this.channel.postMessage(msg);
+    } catch {
+      /* the page is going away */
+    }
+  }
+
+  each(jobId, fn) {
+    for (const w of [...(this.subs.get(jobId) || [])]) fn(w);
+  }
+
+  want(w) {
+    let set = this.subs.get(w.jobId);
+    if (!set) this.subs.set(w.jobId, (set = new Set()));
+    set.add(w);
+    if (this.leader) {
+      const t = this.serve(TAB, w.jobId, w.credentials());
+      if (t.transport) w.sharedTransport(...t.transport, true);
+    } else {
+      this.post({ kind: 'want', tab: TAB, jobId: w.jobId, cred: w.credentials() });
+    }
+    this.catchUp(w);
+  }
+
+  drop(w) {
+    const set = this.subs.get(w.jobId);
+    if (!set?.delete(w) || set.size) return;
+    this.subs.delete(w.jobId);
+    if (this.leader) this.unserve(TAB, w.jobId);
+    else this.post({ kind: 'drop', tab: TAB, jobId: w.jobId });
+  }
+
+  /** One plain request for what this tab may have missed; the relayed events follow. */
+  async catchUp(w) {
+    const gen = w.gen;
+    try {
+      const data = await w.statusRequest();
+      w.apply({ type: 'snapshot', id: data.job.lastEventId, job: data.job }, gen);
+    } catch (e) {
+      const refused = e instanceof DocCountError && [401, 403, 404].includes(e.status);
+      if (refused && gen === w.gen) w.fail(e);
+    }
+  }
+
+  lead() {
+    this.leader = true;
+    this.post({ kind: 'leader', tab: TAB });
+    for (const set of this.subs.values()) {
+      const w = set.values().next().value;
+      if (w) this.serve(TAB, w.jobId, w.credentials());
+    }
+    return new Promise(() => {}); // held until this tab goes away
+  }
+
+  serve(tab, jobId, cred) {
+    let t = this.topics.get(jobId);
+    if (!t) {
+      t = { wanters: new Set(), transport: null, relay: null };
+      this.topics.set(jobId, t);
+      t.relay = new Watch(jobId, {
+        ...cred,
+        baseUrl: this.baseUrl,
+        relay: (ev) => this.relay(jobId, t, ev),
+        onTransport: (transport, state) => {
+          t.transport = [transport, state];
+          this.each(jobId, (w) => w.sharedTransport(transport, state, true));
+          this.post({ kind: 'transport', jobId, transport, state });
+        },
+      });
+      const end = () => {
+        if (this.topics.get(jobId) === t) this.topics.delete(jobId);
+      };
+      t.relay.done.then(end, (e) => {
+        end();
+        this.each(jobId, (w) => w.fail(e));
+        this.post({ kind: 'gone', jobId, message: e.message, status: e.status, code: e.code });
+      });
+    }
+    t.wanters.add(tab);
+    if (tab !== TAB && t.transport) {
+      this.post({ kind: 'transport', jobId, transport: t.transport[0], state: t.transport[1] });
+    }
+    return t;
+  }
+
+  unserve(tab, jobId) {
+    const t = this.topics.get(jobId);
+    if (!t) return;
+    t.wanters.delete(tab);
+    if (t.wanters.size) return;
+    this.topics.delete(jobId);
+    t.relay.close();
+  }
+
+  relay(jobId, t, ev) {
+    // nobody else follows it: no copy to make
+    if (t.wanters.size > 1 || !t.wanters.has(TAB)) this.post({ kind: 'event', jobId, ev });
+    this.each(jobId, (w) => w.apply(ev, w.gen));
+  }
+
+  onMessage(msg) {
+    if (!msg || typeof msg !== 'object') return;
+    switch (msg.kind) {
+      case 'event':
+        if (!this.leader) this.each(msg.jobId, (w) => w.apply(msg.ev, w.gen));
+        break;
+      case 'transport':
+        if (!this.leader) {
+          this.each(msg.jobId, (w) => w.sharedTransport(msg.transport, msg.state, false));
+        }
+        break;
+      case 'gone':
+        if (!this.leader) {
+          const e = new DocCountError(msg.message, { status: msg.status, code: msg.code });
+          this.each(msg.jobId, (w) => w.fail(e));
+        }
+        break;
+      case 'leader':
+        // a new leader: tell it what we follow (from our own ids) and catch up on the gap
+        for (const set of this.subs.values()) {
+          const w = set.values().next().value;
+          if (!w) continue;
+          this.post({ kind: 'want', tab: TAB, jobId: w.jobId, cred: w.credentials() });
+          for (const s of set) this.catchUp(s);
+        }
+        break;
+      case 'want':
+        if (this.leader) this.serve(msg.tab, msg.jobId, msg.cred || {});
+        break;
+      case 'drop':
+        if (this.leader) this.unserve(msg.tab, msg.jobId);
+        break;
+      case 'bye':
+        if (this.leader) for (const jobId of [...this.topics.keys()]) this.unserve(msg.tab, jobId);
+        break;
+      default:
+    }
+  }
+}
+
 /**
  * Follow a job until it ends. Returns `{close(), done}`: `done` resolves to the final job (with
  * every result), or to null after `close()`; it rejects with a DocCountError when the job is
@@ -408,6 +622,9 @@ function watch(jobId, options = {}) {
   return {
     close: () => w.close(),
     done: w.done,
+    get shared() {
+      return Boolean(w.hub);
+    },
     get transport() {
       return w.transport;
     },
