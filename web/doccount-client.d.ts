@@ -163,6 +163,18 @@ export declare class DocCountError extends Error {
   code: string;
 }
 
+/**
+ * The transport core watch() and the dashboard's streams run on (SSE, then WebSocket, then
+ * polling; resume by id; the probe). Advanced: watch() is the way to follow a job.
+ */
+export declare class TransportCore {
+  constructor(options: Record<string, unknown>);
+  start(): void;
+  stop(state?: string, detail?: string): void;
+  readonly stopped: boolean;
+  readonly transport: Transport | null;
+}
+
 export declare const DocCount: {
   start(submission: Submission, options?: ClientOptions): Promise<BatchStarted>;
   watch(jobId: string, options?: WatchOptions): Watch;
