@@ -24,22 +24,24 @@ export interface Result {
   cached: string[];
   error: string | null;
   errors?: Record<string, string>;
+  /** Per category, the last observation before this one (the keyword's history). */
+  previous?: Record<string, PreviousCount>;
   /** Cached categories: when the upstream said the count (epoch ms). */
   observedAt?: Record<string, number>;
-  /** The count the last job saw for this keyword, per category (history). */
-  previous?: Record<string, PreviousCount>;
 }
 
 export interface PreviousCount {
   value: number;
+  /** epoch ms */
   observedAt: number;
 }
 
-/** Whether the keys' daily quota covers a batch (POST /batch answers it). */
+/** What a batch costs against the day's quota (distinct keywords x categories). */
 export interface QuotaPlan {
   callsNeeded: number;
   callsLeftToday: number;
   fits: boolean;
+  /** epoch ms of the KST midnight it waits for, when it does not fit today */
   finishesNotBefore: number | null;
 }
 
@@ -105,6 +107,7 @@ export interface BatchStarted {
   /** Only when the server has an API token: pass it to watch() as streamToken. */
   streamToken?: string;
   streamTokenExpiresAt?: number;
+  /** The calls it needs and what the keys have left today. */
   quota?: QuotaPlan | null;
 }
 
