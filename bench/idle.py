@@ -17,7 +17,7 @@ import aiohttp
 
 from tests.support.processes import free_port
 
-from .common import PY, Proc, Procs, Row, Section, raise_nofile, rss_kib, wait_port
+from .common import PY, Proc, Procs, Row, Section, patience, raise_nofile, rss_kib, wait_port
 from .fanout import sse_spec, ws_spec
 from .stack import hub_available, sqlite_url, start_server, submit
 from .swarm import Swarm, sources
@@ -32,7 +32,7 @@ async def hold(
     before = rss_kib(proc.pid)
     async with Swarm(specs, section) as swarm:
         t0 = time.monotonic()
-        ready = await swarm.start(timeout_s=300)
+        ready = await swarm.start(timeout_s=300 * patience())
         connect_s = time.monotonic() - t0
         connected = sum(r["connected"] for r in ready)
         await asyncio.sleep(2.0)  # let the snapshots go out and buffers settle
