@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.api.compression import gzip_if_accepted
 from server.appkeys import COUNTER, PROVIDER, SETTINGS, STORE
 from server.categories import CATEGORIES
 from server.codec import dumps, loads
@@ -120,9 +121,10 @@ async def job_status(request: web.Request) -> web.Response:
     job_json = await request.app[STORE].get_job_json(job_id)
     if job_json is None:
         raise JOB_NOT_FOUND()
-    return web.Response(
+    resp = web.Response(
         text='{"success":true,"job":' + job_json + "}", content_type="application/json"
     )
+    return gzip_if_accepted(request, resp)
 
 
 async def list_jobs(request: web.Request) -> web.Response:
@@ -133,7 +135,7 @@ async def list_jobs(request: web.Request) -> web.Response:
         raise INVALID_LIMIT() from None
     if not 1 <= limit <= 200:
         raise INVALID_LIMIT()
-    return ok({"jobs": await request.app[STORE].list_jobs(limit)})
+    return gzip_if_accepted(request, ok({"jobs": await request.app[STORE].list_jobs(limit)}))
 
 
 async def cancel_job(request: web.Request) -> web.Response:

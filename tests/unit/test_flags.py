@@ -40,6 +40,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "lease_s": ("9", 9.0),
     "log_format": ("json", "json"),
     "uvloop": ("1", True),
+    "ws_deflate": ("1", True),
 }
 
 
@@ -65,7 +66,8 @@ def test_each_flag_reaches_its_setting(name: str, monkeypatch: pytest.MonkeyPatc
     opt = dict((f.name, o) for f, o in options())[name]
     text, value = SAMPLES[name]
     assert opt.flag is not None
-    argv = ["serve", opt.flag] if name == "uvloop" else ["serve", opt.flag, text]
+    is_switch = name in ("uvloop", "ws_deflate")
+    argv = ["serve", opt.flag] if is_switch else ["serve", opt.flag, text]
     settings = flags.settings_from_args(build_parser().parse_args(argv))
     unset = flags.settings_from_args(build_parser().parse_args(["serve"]))
     assert getattr(settings, name) == value != getattr(unset, name)
