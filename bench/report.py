@@ -21,7 +21,7 @@ from .common import ROOT, Row, Section, fmt
 
 RESULTS_DIR = ROOT / "bench" / "results"
 RESULTS_MD = ROOT / "bench" / "RESULTS.md"
-ORDER = ["jobtime", "fanout", "idle", "polling", "push", "dashboard"]
+ORDER = ["jobtime", "fanout", "idle", "polling", "push", "wire", "dashboard"]
 
 
 def _cmd(argv: list[str]) -> str:
