@@ -20,7 +20,10 @@ BENCHES: dict[str, str] = {
     "polling": "Polling and submitting",
     "push": "Push (SSE, WebSocket) vs the seed's 2 s polling",
     "wire": "Bytes on the wire, plain and compressed",
+    "priority": "Priority: a small job beside a big one vs its weighted share",
     "dashboard": "The dashboard under a 1,000-keyword job (Chromium)",
+    "scale": "The stores at 10,000 and 100,000 jobs",
+    "durability": "SQLite synchronous=FULL vs NORMAL: submitting and a job's commits",
 }
 
 

@@ -12,7 +12,9 @@ from server.metrics import Metrics
 from server.settings import Settings
 from server.store.base import Store
 from server.work.counting import KeywordCounter
+from server.work.health import HealthView
 from server.work.providers.base import Provider
+from server.work.shares import WeightedShares
 from server.work.worker import Worker
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -24,3 +26,5 @@ WORKER = web.AppKey("worker", Worker)
 WORKER_TASK = web.AppKey("worker_task", asyncio.Task[None])
 METRICS = web.AppKey("metrics", Metrics)
 HUB = web.AppKey("hub", Hub)
+SHARES = web.AppKey("shares", WeightedShares)
+HEALTH = web.AppKey("health", HealthView)

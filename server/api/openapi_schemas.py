@@ -57,6 +57,7 @@ ERROR_TEXT = {
     404: "No such job (expired or never existed)",
     405: "Method not allowed",
     413: "Request body too large",
+    409: "Nothing to do for this job (see code)",
     429: "Too many queued jobs or open streams for this client address; see Retry-After",
     503: "Store unreachable, or the upstream cannot serve (no usable key, misconfiguration)",
 }
@@ -101,6 +102,11 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "cached": {"type": "array", "items": {"type": "string"}},
             "error": nullable({"type": "string"}),
             "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+            "observedAt": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "cached categories: when the upstream said the count (epoch ms)",
+            },
         },
         required=["keyword", "counts", "source", "cached", "error"],
     )
@@ -118,6 +124,11 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "error": nullable({"type": "string"}),
             "lastEventId": {"type": "string"},
             "source": {"type": "string"},
+            "failedCount": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "results with an error (a completed job may have some)",
+            },
             "results": {"type": "array", "items": ref("Result")},
         },
         required=[

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from server.api.compression import gzip_if_accepted
-from server.appkeys import COUNTER, PROVIDER, SETTINGS, STORE
+from server.appkeys import COUNTER, HEALTH, PROVIDER, SETTINGS, STORE
 from server.categories import CATEGORIES
 from server.codec import dumps, loads
 from server.errors import (
@@ -19,14 +19,17 @@ from server.errors import (
     INVALID_IDEMPOTENCY_KEY,
     INVALID_JSON,
     INVALID_LIMIT,
+    INVALID_SINCE,
     JOB_NOT_FOUND,
     MISSING_KEYWORD,
+    NO_USABLE_KEY,
+    NOTHING_TO_RETRY,
     TOO_MANY_JOBS,
     UPSTREAM_ERROR,
     QueueFullError,
 )
 from server.events import EVENT_TYPES
-from server.model import JobSpec, check_job_id, new_job_id, now_ms, parse_submission
+from server.model import PRIORITIES, JobSpec, check_job_id, new_job_id, now_ms, parse_submission
 from server.work.providers.base import FatalProviderError
 
 log = logging.getLogger("doccount.batch")
@@ -80,13 +83,25 @@ def idempotency_key(request: web.Request) -> str | None:
 
 async def create_batch(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    store = request.app[STORE]
     keywords, categories, priority = parse_submission(
         await read_json(request),
         default_categories=settings.categories,
         max_keywords=settings.max_keywords,
         max_keyword_chars=settings.max_keyword_chars,
     )
+    return await start_job(request, keywords, categories, priority)
+
+
+async def start_job(
+    request: web.Request, keywords: tuple[str, ...], categories: tuple[str, ...], priority: int
+) -> web.Response:
+    """Queue a job for this client (a batch, or the retry of one) and answer like /batch."""
+    settings = request.app[SETTINGS]
+    store = request.app[STORE]
+    # A job that must fail is not started: say now that no key can count.
+    no_key = await request.app[PROVIDER].unusable()
+    if no_key:
+        raise NO_USABLE_KEY(detail=no_key)
     client = client_address(request)
     created = now_ms()
     spec = JobSpec(
@@ -115,14 +130,67 @@ async def create_batch(request: web.Request) -> web.Response:
     return ok({"jobId": spec.id, "message": "배치 작업이 시작되었습니다"})
 
 
+def failed_part(job: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The keywords whose lookup failed (each once, in order) and the categories that failed
+    for any of them (in the job's order). Empty when nothing failed."""
+    keywords: dict[str, None] = {}
+    failed_categories: set[str] = set()
+    for result in job["results"]:
+        if result.get("error") is None:
+            continue
+        keywords[result["keyword"]] = None
+        # ``errors`` names the categories that failed; without it, the keyword failed whole.
+        failed_categories.update(result.get("errors") or job["categories"])
+    categories = tuple(c for c in job["categories"] if c in failed_categories)
+    return tuple(keywords), categories
+
+
+async def retry_job(request: web.Request) -> web.Response:
+    """A new job of exactly the failed keywords of a job (and the categories that failed)."""
+    job_id = check_job_id(request.match_info["job_id"])
+    job = await request.app[STORE].get_job(job_id)
+    if job is None:
+        raise JOB_NOT_FOUND()
+    keywords, categories = failed_part(job)
+    if not keywords:
+        raise NOTHING_TO_RETRY()
+    log.info("[배치] 실패한 키워드 %d개 재조회: %s", len(keywords), job_id)
+    return await start_job(request, keywords, categories, PRIORITIES.get(job["priority"], 1))
+
+
 async def job_status(request: web.Request) -> web.Response:
     job_id = check_job_id(request.query.get("jobId"))
+    since = request.query.get("since")
+    if since is not None:
+        return await job_status_since(request, job_id, since)
     # The stored result texts go out as they are: no decode and re-encode per poll.
     job_json = await request.app[STORE].get_job_json(job_id)
     if job_json is None:
         raise JOB_NOT_FOUND()
+    # A job nobody counts says so ("waiting": "no_worker", "stalled"): server/work/health.py.
+    job_json = await request.app[HEALTH].splice(job_id, job_json)
     resp = web.Response(
         text='{"success":true,"job":' + job_json + "}", content_type="application/json"
+    )
+    return gzip_if_accepted(request, resp)
+
+
+async def job_status_since(request: web.Request, job_id: str, since: str) -> web.Response:
+    """The incremental poll: the job's fields and only the results after event ``since`` (a
+    ``lastEventId`` this client saw), so a poll with nothing new costs a few hundred bytes
+    whatever the job's size. ``gap``: the log no longer reaches back to ``since``, and
+    ``results`` holds every result (replace, do not append)."""
+    try:
+        got = await request.app[STORE].get_job_json_since(job_id, since)
+    except ValueError:
+        raise INVALID_SINCE() from None
+    if got is None:
+        raise JOB_NOT_FOUND()
+    job_json, gap = got
+    tail = ',"gap":true}' if gap else "}"
+    resp = web.Response(
+        text='{"success":true,"job":' + job_json + ',"since":' + dumps(since) + tail,
+        content_type="application/json",
     )
     return gzip_if_accepted(request, resp)
 
@@ -135,7 +203,8 @@ async def list_jobs(request: web.Request) -> web.Response:
         raise INVALID_LIMIT() from None
     if not 1 <= limit <= 200:
         raise INVALID_LIMIT()
-    return gzip_if_accepted(request, ok({"jobs": await request.app[STORE].list_jobs(limit)}))
+    jobs = await request.app[STORE].list_jobs(limit)
+    return gzip_if_accepted(request, ok({"jobs": await request.app[HEALTH].annotate(jobs)}))
 
 
 async def cancel_job(request: web.Request) -> web.Response:

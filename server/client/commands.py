@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
-from server.client.api import DocCount, DocCountError
+from server.client.api import POLL_EVERY_S, DocCount, DocCountError
 from server.client.output import FORMATS, ProgressBar, ResultWriter
-from server.client.types import Job, ResultEvent, StatusEvent
+from server.client.types import Job, ProgressEvent, ResultEvent, StatusEvent, health_text
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 EXIT_OK = 0
@@ -56,6 +56,8 @@ class Command:
     keywords_file: str | None = None
     categories: list[str] | None = None
     priority: str | None = None
+    poll: bool = False  # follow by polling with ?since= instead of the event stream
+    poll_every_s: float = POLL_EVERY_S
 
 
 def summary_line(job: Job) -> str:
@@ -67,19 +69,35 @@ def exit_code(job: Job) -> int:
     return EXIT_JOB_FAILED if job.status in ("failed", "cancelled") else EXIT_OK
 
 
-async def follow(dc: DocCount, job_id: str, writer: ResultWriter, bar: ProgressBar) -> Job:
-    """Write every result of the job as it comes; the job at its end."""
+async def follow(
+    dc: DocCount,
+    job_id: str,
+    writer: ResultWriter,
+    bar: ProgressBar,
+    poll_every_s: float | None = None,
+) -> Job:
+    """Write every result of the job as it comes; the job at its end. ``poll_every_s``: by
+    polling (only the new results each time) instead of the event stream."""
     job = await dc.status(job_id)
     writer.begin(list(job.categories))
     final: StatusEvent | None = None
     progress = job.progress
-    async for event in dc.watch(job_id, start=job):
+    note = health_text(job.raw)  # nobody counts it: say so instead of a rate and an ETA
+    events = (
+        dc.watch(job_id, start=job)
+        if poll_every_s is None
+        else dc.watch_polling(job_id, every_s=poll_every_s, start=job)
+    )
+    async for event in events:
         progress = event.progress
         if isinstance(event, ResultEvent):
             writer.write(event.result.raw)
+            note = None  # counting again
         elif isinstance(event, StatusEvent):
             final = event
-        bar.update(progress.current, progress.total)
+        elif isinstance(event, ProgressEvent):
+            note = health_text({"waiting": event.waiting, "stalled": event.stalled})
+        bar.update(progress.current, progress.total, note=note)
     bar.update(progress.current, progress.total, force=True)
     assert final is not None  # watch ends with a terminal status
     return replace(job, status=final.status, error=final.error, progress=progress)
@@ -116,7 +134,8 @@ async def run_command(
                 for result in job.results:
                     writer.write(result.raw)
             else:
-                job = await follow(dc, job_id, writer, bar)
+                every_s = cmd.poll_every_s if cmd.poll else None
+                job = await follow(dc, job_id, writer, bar, every_s)
         except (DocCountError, OSError) as exc:
             code = exc.code if isinstance(exc, DocCountError) else "io_error"
             bar.finish(f"doccount: {exc} ({code})")
@@ -148,15 +167,25 @@ def add_client_parsers(sub: Any) -> None:
             help="results on stdout: csv (default), tsv, jsonl, or an aligned table",
         )
 
+    def polling(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--poll",
+            action="store_true",
+            help="follow by polling (only the new results each time) instead of the event "
+            "stream: for a proxy that buffers SSE",
+        )
+
     submit = sub.add_parser("submit", help="start a batch from a keywords file (one per line)")
     submit.add_argument("keywords_file", metavar="FILE", help="keywords, one per line; - = stdin")
     submit.add_argument("--follow", action="store_true", help="follow it and write the results")
     submit.add_argument("--categories", help="blog,cafe,... (default: the server's)")
     submit.add_argument("--priority", choices=["high", "normal", "low"])
     common(submit)
+    polling(submit)
     watch = sub.add_parser("watch", help="follow a job and write its results")
     watch.add_argument("job_id", metavar="JOBID")
     common(watch)
+    polling(watch)
     status = sub.add_parser("status", help="a job's status and its results so far")
     status.add_argument("job_id", metavar="JOBID")
     common(status)
@@ -174,6 +203,7 @@ def command_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Comma
         keywords_file=getattr(args, "keywords_file", None),
         categories=[c.strip() for c in categories.split(",") if c.strip()] if categories else None,
         priority=getattr(args, "priority", None),
+        poll=getattr(args, "poll", False),
     )
 
 

@@ -18,6 +18,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "host": ("0.0.0.0", "0.0.0.0"),
     "port": ("9090", 9090),
     "store_url": ("redis://h:6379/1", "redis://h:6379/1"),
+    "sqlite_synchronous": ("normal", "normal"),
     "provider": ("demo", "demo"),
     "naver_base_url": ("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1"),
     "rate_per_s": ("2.5", 2.5),
@@ -41,6 +42,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "log_format": ("json", "json"),
     "uvloop": ("1", True),
     "ws_deflate": ("1", True),
+    "check_keys": ("", False),  # --no-key-check, a switch
 }
 
 
@@ -66,8 +68,8 @@ def test_each_flag_reaches_its_setting(name: str, monkeypatch: pytest.MonkeyPatc
     opt = dict((f.name, o) for f, o in options())[name]
     text, value = SAMPLES[name]
     assert opt.flag is not None
-    is_switch = name in ("uvloop", "ws_deflate")
-    argv = ["serve", opt.flag] if is_switch else ["serve", opt.flag, text]
+    switch = name in ("uvloop", "check_keys", "ws_deflate")
+    argv = ["serve", opt.flag] if switch else ["serve", opt.flag, text]
     settings = flags.settings_from_args(build_parser().parse_args(argv))
     unset = flags.settings_from_args(build_parser().parse_args(["serve"]))
     assert getattr(settings, name) == value != getattr(unset, name)

@@ -40,7 +40,7 @@ end
 -- The job as the status endpoint shows it, without results (server.store.sqlite._summary).
 local function summary(id)
   local f = redis.call('HMGET', jkey(id), 'idj', 'status', 'current', 'total', 'categories',
-    'prio', 'created', 'started', 'completed', 'error', 'seq', 'source')
+    'prio', 'created', 'started', 'completed', 'error', 'seq', 'source', 'failed')
   if not f[1] then return nil end
   local pos = 'null'
   if f[2] == 'pending' then
@@ -51,7 +51,7 @@ local function summary(id)
     .. ',"categories":' .. f[5] .. ',"priority":"' .. (PRIO_NAMES[f[6]] or 'normal')
     .. '","queuePosition":' .. pos .. ',"createdAt":' .. f[7] .. ',"startedAt":' .. f[8]
     .. ',"completedAt":' .. f[9] .. ',"error":' .. f[10] .. ',"lastEventId":"' .. f[11]
-    .. '","source":' .. f[12] .. '}'
+    .. '","source":' .. f[12] .. ',"failedCount":' .. (f[13] or '0') .. '}'
 end
 
 local function feed_event(job_json)

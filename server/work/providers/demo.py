@@ -43,6 +43,7 @@ def demo_count(keyword: str, category: str) -> int:
 
 class DemoProvider:
     name: str = "demo"
+    origin: str = "demo"
 
     def __init__(self, limiter: RateLimiter) -> None:
         self._limiter = limiter
@@ -53,6 +54,9 @@ class DemoProvider:
         # Paced like the real thing, so the dashboard and fairness behave as they would live.
         await self._limiter.acquire(DEMO_KEY)
         return demo_count(keyword, category)
+
+    async def unusable(self) -> str | None:
+        return None
 
     async def close(self) -> None:
         pass
