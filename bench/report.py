@@ -119,10 +119,11 @@ def side_by_side(quiet: Section, busy: Section) -> list[str]:
     """The rows both runs have, quiet beside busy (cases match when they ran the same size)."""
     theirs = {(r.case, r.metric): r for r in busy.rows}
     lines = [
-        f"Quiet beside busy (load average {'/'.join(f'{x:.1f}' for x in quiet.load)} "
-        f"vs {'/'.join(f'{x:.1f}' for x in busy.load)} with one core burned):",
+        'Without and with `--busy` (one core burned), side by side. "Without" is only quiet if '
+        f"its load average says so: {' → '.join(f'{x:.1f}' for x in quiet.load)} without, "
+        f"{' → '.join(f'{x:.1f}' for x in busy.load)} with (the burner adds ~1):",
         "",
-        "| case | metric | quiet run | busy run | unit | busy ÷ quiet |",
+        "| case | metric | without --busy | with --busy | unit | with ÷ without |",
         "|---|---|---:|---:|---|---:|",
     ]
     n = 0
