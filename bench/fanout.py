@@ -55,6 +55,13 @@ from .stack import (
 from .swarm import Seen, Swarm, sources
 
 BLOCKER = "fanout-blocker"
+PACE_NOTE = (
+    "Like with like: only result events are counted, on both sides. Our deliveries/s is paced "
+    "by the job itself (one upstream call and one store commit per result, at --rate); on a "
+    "loaded machine the worker falls behind the rate while the peers emit from memory, so the "
+    "rows to compare are the share delivered and the server CPU per delivered result (ours "
+    "includes the job's own work: upstream calls, commits, progress and status events)."
+)
 
 
 def sse_spec(port: int, path: str, count: int, **kw: Any) -> dict[str, Any]:
@@ -374,6 +381,7 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
     hi_rate, hi_events = 100.0, (200 if quick else 1000)
     # Latency: 5 events/s × 2,000 = 10,000 deliveries/s (the goal's load).
     lo_rate, lo_events = 10_000 / subs, (40 if quick else 100)
+    section.notes.append(PACE_NOTE)
     has_hub = hub_available()
     if not has_hub:
         section.notes.append("Hub (SSE/WS endpoints) not merged yet: our rows are n/a.")
