@@ -248,6 +248,14 @@ class Settings:
 
     # Live push
     heartbeat_s: float = 15.0
+    ws_deflate: bool = option(
+        False,
+        "offer WebSocket permessage-deflate; snapshots over 1 KiB then go compressed "
+        "(live events never are: RESULTS.md, bytes on the wire)",
+        flag="--ws-deflate",
+        env="DOCCOUNT_WS_DEFLATE",
+        serve_only=True,
+    )
     subscriber_queue_max: int = 1024
     sse_retry_ms: int = 2000
     # How long a hub feed's store read blocks; an idle feed nobody watches stops after one.

@@ -43,6 +43,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "lease_s": ("9", 9.0),
     "log_format": ("json", "json"),
     "uvloop": ("1", True),
+    "ws_deflate": ("1", True),
     "check_keys": ("", False),  # --no-key-check, a switch
     "webhook_url": ("https://hooks.example/doccount", "https://hooks.example/doccount"),
     "webhook_secret": ("whsec", "whsec"),
