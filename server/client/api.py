@@ -348,6 +348,7 @@ class DocCount:
                     elif kind == "progress":
                         eta = data.get("etaMs")
                         rate = data.get("ratePerSec")
+                        resumes = data.get("resumesAtMs")
                         yield ProgressEvent(
                             last_id,
                             progress,
@@ -355,6 +356,7 @@ class DocCount:
                             eta if isinstance(eta, int) else None,
                             data.get("waiting"),
                             data.get("stalled") is True,
+                            resumes if isinstance(resumes, int) else None,
                         )
                     elif kind == "status":
                         status = str(data["status"])

@@ -96,7 +96,13 @@ async def follow(
         elif isinstance(event, StatusEvent):
             final = event
         elif isinstance(event, ProgressEvent):
-            note = health_text({"waiting": event.waiting, "stalled": event.stalled})
+            note = health_text(
+                {
+                    "waiting": event.waiting,
+                    "stalled": event.stalled,
+                    "resumesAtMs": event.resumes_at_ms,
+                }
+            )
         bar.update(progress.current, progress.total, note=note)
     bar.update(progress.current, progress.total, force=True)
     assert final is not None  # watch ends with a terminal status
