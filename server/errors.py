@@ -397,6 +397,72 @@ NO_USABLE_KEY = ErrorKind(
 )
 UPSTREAM_ERROR = ErrorKind("upstream_error", 503, "{detail}", "the upstream cannot serve")
 
+# --- webhooks and exports -----------------------------------------------------------------
+
+INVALID_WEBHOOK = ErrorKind(
+    "invalid_webhook",
+    400,
+    'webhook은 {"url": "https://..."} 형식이어야 합니다',
+    "webhook is not an object with an http(s) url",
+)
+INVALID_WEBHOOK_URL = ErrorKind(
+    "invalid_webhook",
+    400,
+    "webhook.url은 2048자 이하의 http:// 또는 https:// URL이어야 합니다",
+    "webhook is not an object with an http(s) url",
+)
+UNKNOWN_WEBHOOK_HOST = ErrorKind(
+    "invalid_webhook",
+    400,
+    "webhook.url의 호스트를 찾을 수 없습니다: {host}",
+    "webhook is not an object with an http(s) url",
+)
+WEBHOOK_ADDRESS_REFUSED = ErrorKind(
+    "webhook_address_refused",
+    400,
+    "webhook.url이 내부망(사설·루프백 등) 주소를 가리킵니다. "
+    "서버가 --webhook-allow-private로 시작된 경우에만 허용됩니다",
+    "the webhook's host resolves to a private, loopback or otherwise non-public address",
+)
+WEBHOOKS_DISABLED = ErrorKind(
+    "webhooks_disabled",
+    400,
+    "이 서버에는 웹훅 서명 키(--webhook-secret)가 없어 웹훅을 보낼 수 없습니다",
+    "a webhook was asked for but the server has no --webhook-secret",
+)
+INVALID_FORMAT = ErrorKind(
+    "invalid_format", 400, "format은 csv, tsv, jsonl 중 하나여야 합니다", "unknown export format"
+)
+
+# --- stream tokens ------------------------------------------------------------------------
+
+STREAM_TOKEN_INVALID = ErrorKind(
+    "unauthorized",
+    401,
+    "스트림 토큰이 만료되었거나 올바르지 않습니다. 새로 발급받으세요",
+    "an API token is set and the request did not present it",
+    headers=(("WWW-Authenticate", "Bearer"),),
+)
+TOKEN_IN_URL = ErrorKind(
+    "token_in_url",
+    401,
+    "API 토큰은 URL에 넣을 수 없습니다. Authorization 헤더나 스트림 토큰(streamToken)을 쓰세요",
+    "the API token itself came in a URL (?token=); use a stream token "
+    "(or start the server with --allow-token-in-url)",
+)
+STREAM_TOKEN_SCOPE = ErrorKind(
+    "stream_token_scope",
+    403,
+    "이 스트림 토큰으로는 볼 수 없는 작업입니다",
+    "a stream token was used for another job, or for anything but its job's streams and status",
+)
+STREAM_TOKENS_DISABLED = ErrorKind(
+    "stream_tokens_disabled",
+    400,
+    "API 토큰이 설정되지 않은 서버에는 스트림 토큰이 필요 없습니다",
+    "stream tokens exist only when the server has an API token",
+)
+
 # --- HTTP errors aiohttp raises (routing, body size), in the same JSON ------------------------
 
 BAD_REQUEST = ErrorKind("bad_request", 400, "잘못된 요청입니다", "a malformed request")

@@ -37,6 +37,7 @@ from server.settings import Settings
 from server.work.health import HealthView, watch_jobs
 from server.work.runtime import background, cleanup_loop, open_counting, open_store
 from server.work.scheduler import scheduler_loop
+from server.work.webhooks import delivering
 from server.work.worker import Worker
 
 log = logging.getLogger("doccount")
@@ -66,6 +67,11 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
         return
     async with background(worker.run(), "worker") as task:
         app[WORKER_TASK] = task
+        yield
+
+
+async def webhook_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with delivering(app[STORE], app[SETTINGS]):
         yield
 
 
@@ -116,6 +122,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(provider_ctx)
     app.cleanup_ctx.append(worker_ctx)
     app.cleanup_ctx.append(cleanup_ctx)
+    app.cleanup_ctx.append(webhook_ctx)
     app.cleanup_ctx.append(health_ctx)
     setup_live(app)
     setup_routes(app)

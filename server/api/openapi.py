@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.api.openapi_clients import STREAM_TOKEN_FIELDS, client_paths
 from server.api.openapi_history import history_paths, watchlist_paths
 from server.api.openapi_schemas import (
     CATEGORY_LIST_RE,
@@ -43,7 +44,9 @@ TOKEN_QUERY = {
     "in": "query",
     "required": False,
     "schema": {"type": "string"},
-    "description": "the API token, for clients that cannot set headers (EventSource, browsers)",
+    "description": "a stream token (streamToken of POST /batch or /stream-token), for clients "
+    "that cannot set headers (EventSource, browsers); the API token itself only when the server "
+    "runs with --allow-token-in-url",
 }
 
 
@@ -78,6 +81,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                                 "jobId": {"type": "string"},
                                 "message": {"type": "string"},
                                 "quota": nullable(ref("QuotaPlan")),
+                                **STREAM_TOKEN_FIELDS,
                             },
                             required=["jobId", "message"],
                         ),
@@ -100,6 +104,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 "operationId": "jobStatus",
                 "parameters": [
                     job_id_param("query"),
+                    TOKEN_QUERY,
                     {
                         "name": "since",
                         "in": "query",
@@ -120,7 +125,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                             ["job"],
                         ),
                     ),
-                    **{str(s): error(s) for s in (400, 401, 404, 503)},
+                    **{str(s): error(s) for s in (400, 401, 403, 404, 503)},
                 },
             }
         },
@@ -192,6 +197,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 },
             }
         },
+        **client_paths(),
         "/api/documents/jobs/{job_id}/retry": {
             "post": {
                 "summary": "Start a new job of exactly the failed keywords of a job",

@@ -158,6 +158,7 @@ def schemas(settings: Settings) -> dict[str, Schema]:
                 "description": "results with an error (a completed job may have some)",
             },
             "results": {"type": "array", "items": ref("Result")},
+            "webhook": ref("WebhookDelivery"),
         },
         required=[
             "id", "status", "progress", "categories", "createdAt", "startedAt",
@@ -197,9 +198,32 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "keywords": keywords_schema,
             "categories": {"type": "array", "items": category},
             "priority": {"type": "string", "enum": list(PRIORITIES)},
+            "webhook": {
+                "type": "object",
+                "description": "POST the job's summary here when it ends (docs/webhooks.md)",
+                "properties": {"url": {"type": "string", "format": "uri", "maxLength": 2048}},
+                "required": ["url"],
+            },
         },
         "required": ["keywords"],
     }
+    webhook_delivery = obj(
+        {
+            "url": {"type": "string", "description": "without user info, query or fragment"},
+            "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+            "attempts": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "at": {"type": "integer", "description": "epoch ms"},
+                        "status": nullable({"type": "integer"}),
+                        "ok": {"type": "boolean"},
+                        "error": nullable({"type": "string"}),
+                    }
+                ),
+            },
+        }
+    )
     key_usage = obj(
         {
             "label": {"type": "string", "description": "short non-secret name of the key"},
@@ -268,4 +292,5 @@ def schemas(settings: Settings) -> dict[str, Schema]:
         "Observation": observation,
         "Series": series,
         "KeywordFound": keyword_found,
+        "WebhookDelivery": webhook_delivery,
     }

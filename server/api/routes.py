@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.api import history, views, watch
+from server.api import export, history, tokenviews, views, watch
 from server.api.ops import setup_ops_routes
 from server.api.views import WEB_DIR
 from server.live import sse, ws
@@ -16,6 +16,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/documents/count", views.count_keyword)
     app.router.add_get("/api/documents/jobs", views.list_jobs)
     app.router.add_delete("/api/documents/jobs/{job_id}", views.cancel_job)
+    app.router.add_get("/api/documents/jobs/{job_id}/export", export.export_job)
+    app.router.add_post("/api/documents/jobs/{job_id}/stream-token", tokenviews.job_stream_token)
+    app.router.add_post("/api/documents/stream-token", tokenviews.stream_token)
     app.router.add_post("/api/documents/jobs/{job_id}/retry", views.retry_job)
     app.router.add_get("/api/config", views.config)
     app.router.add_get("/api/keywords", history.search_keywords)

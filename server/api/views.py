@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.api import streamtokens
 from server.api.quota import quota_plan
 from server.appkeys import COUNTER, HEALTH, PROVIDER, SETTINGS, STORE
 from server.categories import CATEGORIES
@@ -31,6 +32,7 @@ from server.errors import (
 from server.events import EVENT_TYPES
 from server.model import PRIORITIES, JobSpec, check_job_id, new_job_id, now_ms, parse_submission
 from server.work.providers.base import FatalProviderError
+from server.work.webhooks import webhook_of_submission, with_webhook
 
 log = logging.getLogger("doccount.batch")
 
@@ -83,20 +85,28 @@ def idempotency_key(request: web.Request) -> str | None:
 
 async def create_batch(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
+    submission = await read_json(request)
     keywords, categories, priority = parse_submission(
-        await read_json(request),
+        submission,
         default_categories=settings.categories,
         max_keywords=settings.max_keywords,
         max_keyword_chars=settings.max_keyword_chars,
     )
-    return await start_job(request, keywords, categories, priority)
+    webhook_url = await webhook_of_submission(submission, settings)
+    return await start_job(request, keywords, categories, priority, webhook_url)
 
 
 async def start_job(
-    request: web.Request, keywords: tuple[str, ...], categories: tuple[str, ...], priority: int
+    request: web.Request,
+    keywords: tuple[str, ...],
+    categories: tuple[str, ...],
+    priority: int,
+    webhook_url: str | None = None,
 ) -> web.Response:
-    """Queue a job for this client (a batch, or the retry of one) and answer like /batch."""
+    """Queue a job for this client (a batch, or the retry of one) and answer like /batch.
+    ``webhook_url``: where its summary goes when it ends (a retry: the server-wide one)."""
     settings = request.app[SETTINGS]
+    webhook_url = webhook_url or settings.webhook_url
     store = request.app[STORE]
     # A job that must fail is not started: say now that no key can count.
     no_key = await request.app[PROVIDER].unusable()
@@ -122,13 +132,22 @@ async def start_job(
     except QueueFullError as exc:
         raise TOO_MANY_JOBS(limit=exc.limit) from None
     plan = await quota_plan(request.app, keywords, categories, created)
+    answer: dict[str, Any] = {
+        "jobId": job_id,
+        "message": "배치 작업이 시작되었습니다",
+        "quota": plan,
+    }
+    if settings.api_token is not None:  # for EventSource/WebSocket URLs, instead of the token
+        answer.update(streamtokens.token_body(settings, job_id))
     if job_id != spec.id:
         log.info("[배치] 같은 Idempotency-Key: 기존 작업 %s 반환", job_id)
-        body = ok({"jobId": job_id, "message": "배치 작업이 시작되었습니다", "quota": plan})
-        body.headers["Idempotent-Replayed"] = "true"
-        return body
+        replayed = ok(answer)
+        replayed.headers["Idempotent-Replayed"] = "true"
+        return replayed
+    if webhook_url is not None:
+        await store.webhook_ledger().register(spec.id, webhook_url, created)
     log.info("[배치] 작업 생성: %s, 키워드 %d개", spec.id, len(keywords))
-    return ok({"jobId": spec.id, "message": "배치 작업이 시작되었습니다", "quota": plan})
+    return ok(answer)
 
 
 def failed_part(job: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -170,6 +189,7 @@ async def job_status(request: web.Request) -> web.Response:
         raise JOB_NOT_FOUND()
     # A job nobody counts says so ("waiting": "no_worker", "stalled"): server/work/health.py.
     job_json = await request.app[HEALTH].splice(job_id, job_json)
+    job_json = await with_webhook(request.app[STORE], request.app[SETTINGS], job_id, job_json)
     return web.Response(
         text='{"success":true,"job":' + job_json + "}", content_type="application/json"
     )
@@ -212,7 +232,8 @@ async def cancel_job(request: web.Request) -> web.Response:
     if job is None:
         raise JOB_NOT_FOUND()
     log.info("[배치] 작업 취소 요청: %s", job_id)
-    return ok({"job": job})
+    text = await with_webhook(request.app[STORE], request.app[SETTINGS], job_id, dumps(job))
+    return web.Response(text='{"success":true,"job":' + text + "}", content_type="application/json")
 
 
 async def count_keyword(request: web.Request) -> web.Response:

@@ -18,6 +18,7 @@ from server.events import Event, EventPage
 from server.model import ClaimedJob, JobSpec
 from server.store.history_base import HistoryStore
 from server.store.watch_base import WatchStore
+from server.store.webhooks import WebhookLedger
 from server.work.providers.base import KeyRegistry, RateLimiter
 
 # How long an Idempotency-Key of a client keeps returning the job it first made.
@@ -194,6 +195,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def key_registry(self) -> KeyRegistry:
         """Key retirements shared by every worker on this store."""
+
+    @abc.abstractmethod
+    def webhook_ledger(self) -> WebhookLedger:
+        """Webhook deliveries, shared by every node on this store (server.store.webhooks)."""
 
     # --- upkeep -------------------------------------------------------------------------
 

@@ -71,6 +71,8 @@ from server.store.jsoncache import TerminalJsonCache
 from server.store.redis_history import RedisHistory
 from server.store.redis_limits import RedisKeyRegistry, RedisRateLimiter, is_unavailable
 from server.store.redis_watch import RedisWatch
+from server.store.redis_webhooks import RedisWebhookLedger
+from server.store.webhooks import WebhookLedger
 from server.work.providers.base import KeyRegistry, RateLimiter
 
 log = logging.getLogger("doccount.redis")
@@ -198,6 +200,7 @@ class RedisStore(Store):
         }
         self._limiters: dict[float, RedisRateLimiter] = {}
         self._keys = RedisKeyRegistry(self._r, PREFIX)
+        self._webhooks = RedisWebhookLedger(self._r, PREFIX, self.ttl_ms)
         # Jobs this process holds: job id -> (worker id, monotonic time of the last renewal
         # attempt). A claim never takes over a job its own worker is still renewing.
         self._held: dict[str, tuple[str, float]] = {}
@@ -545,6 +548,9 @@ class RedisStore(Store):
 
     def key_registry(self) -> KeyRegistry:
         return self._keys
+
+    def webhook_ledger(self) -> WebhookLedger:
+        return self._webhooks
 
     # --- upkeep -------------------------------------------------------------------------
 

@@ -63,6 +63,8 @@ from server.store.jsoncache import TerminalJsonCache
 from server.store.sqlite_history import SqliteHistory
 from server.store.sqlite_limits import LocalRateLimiter, SqliteKeyRegistry
 from server.store.sqlite_watch import SqliteWatch
+from server.store.sqlite_webhooks import SqliteWebhookLedger
+from server.store.webhooks import WebhookLedger
 from server.work.providers.base import KeyRegistry, RateLimiter
 
 T = TypeVar("T")
@@ -183,6 +185,7 @@ class SqliteStore(Store):
         # The last write that failed for lack of space (disk full, I/O error); None once one
         # succeeds. While set, the store is "unavailable": 503s, not ready, the worker waits.
         self._write_error: str | None = None
+        self._webhooks = SqliteWebhookLedger(self)
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -908,6 +911,9 @@ class SqliteStore(Store):
 
     def key_registry(self) -> KeyRegistry:
         return self._keys
+
+    def webhook_ledger(self) -> WebhookLedger:
+        return self._webhooks
 
     # --- upkeep -------------------------------------------------------------------------
 

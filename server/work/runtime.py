@@ -26,6 +26,7 @@ from server.work.providers import make_provider
 from server.work.providers.base import Provider
 from server.work.providers.naver import NaverProvider
 from server.work.shares import WeightedShares
+from server.work.webhooks import delivering
 from server.work.worker import Worker
 
 log = logging.getLogger("doccount")
@@ -156,6 +157,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         async with (
             background(worker.run(), "worker"),
             background(cleanup_loop(store, settings), "cleanup"),
+            delivering(store, settings),
         ):
             log.info(
                 "worker started on %s (id %s)", settings.store_url.split("@")[-1], worker.worker_id

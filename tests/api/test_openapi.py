@@ -138,12 +138,11 @@ async def test_streamed_events_match_the_event_schema(client):
     validator = Draft202012Validator(
         {"$ref": "#/components/schemas/Event", "components": spec["components"]}
     )
-    job_id = (
-        await (
-            await client.post("/api/documents/batch", json={"keywords": ["맥북"]}, headers=AUTH)
-        ).json()
-    )["jobId"]
-    resp = await client.get(f"/api/documents/events?jobId={job_id}&token={TOKEN}")
+    created = await (
+        await client.post("/api/documents/batch", json={"keywords": ["맥북"]}, headers=AUTH)
+    ).json()
+    job_id, stream_token = created["jobId"], created["streamToken"]
+    resp = await client.get(f"/api/documents/events?jobId={job_id}&token={stream_token}")
     assert resp.headers["Content-Type"].startswith("text/event-stream")
     await client.app[WORKER].run_until_idle()
     events = await read_until_terminal(resp)
