@@ -153,6 +153,23 @@ def quota_text(resumes_at_ms: Any) -> str:
     return f"{QUOTA_TEXT} · {at:%Y-%m-%d %H:%M} KST에 자동으로 재개합니다"
 
 
+def plan_text(plan: dict[str, Any]) -> str:
+    """The quota plan in words: the calls a job needs, what the keys have left today, and
+    whether it finishes today or not before which KST midnight."""
+    needed, left = int(plan["callsNeeded"]), int(plan["callsLeftToday"])
+    head = f"API 호출 최대 {needed:,}회 · 오늘 남은 한도 {left:,}회"
+    if plan.get("fits"):
+        return f"{head} · 오늘 안에 끝납니다"
+    until = plan.get("finishesNotBefore")
+    if not isinstance(until, int) or isinstance(until, bool):
+        return f"{head} · 오늘 한도를 넘습니다"
+    at = datetime.fromtimestamp(until / 1000, tz=UTC) + timedelta(hours=9)
+    return (
+        f"{head} · 오늘 한도를 넘습니다: 한도 초기화 후 이어서 조회하며 "
+        f"{at:%Y-%m-%d %H:%M} KST 이후에 끝납니다"
+    )
+
+
 def health_text(data: dict[str, Any]) -> str | None:
     """What a person is told instead of a rate and an ETA when nobody counts the job (the
     ``waiting`` / ``stalled`` fields of a job or a progress event), or None."""
