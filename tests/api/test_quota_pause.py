@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from server.aio import cancel_and_wait
 from server.appkeys import HTTP, STORE
 from server.codec import loads
 from server.kst import DAY_MS, next_kst_midnight_ms
@@ -87,8 +88,8 @@ async def start(
 
 
 async def stop(runner: asyncio.Task[None]) -> None:
-    runner.cancel()
-    await asyncio.gather(runner, return_exceptions=True)
+    # Not cancel + gather: on Python 3.11 redis-py may swallow one cancel (server/aio.py).
+    await cancel_and_wait([runner])
 
 
 async def test_a_job_out_of_quota_waits_for_midnight_kst_and_resumes(
