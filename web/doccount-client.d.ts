@@ -24,6 +24,8 @@ export interface Result {
   cached: string[];
   error: string | null;
   errors?: Record<string, string>;
+  /** Per category, the last observation before this one (the keyword's history). */
+  previous?: Record<string, PreviousCount>;
   /** Cached categories: when the upstream said the count (epoch ms). */
   observedAt?: Record<string, number>;
   /** Per category: the last earlier observation, to show the change. */
@@ -34,6 +36,21 @@ export interface PreviousCount {
   value: number;
   /** Epoch ms. */
   observedAt: number;
+}
+
+export interface PreviousCount {
+  value: number;
+  /** epoch ms */
+  observedAt: number;
+}
+
+/** What a batch costs against the day's quota (distinct keywords x categories). */
+export interface QuotaPlan {
+  callsNeeded: number;
+  callsLeftToday: number;
+  fits: boolean;
+  /** epoch ms of the KST midnight it waits for, when it does not fit today */
+  finishesNotBefore: number | null;
 }
 
 export interface WebhookAttempt {
@@ -110,6 +127,8 @@ export interface BatchStarted {
   /** Only when the server has an API token: pass it to watch() as streamToken. */
   streamToken?: string;
   streamTokenExpiresAt?: number;
+  /** The calls it needs and what the keys have left today. */
+  quota?: QuotaPlan | null;
 }
 
 export interface ClientOptions {
