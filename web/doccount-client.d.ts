@@ -28,14 +28,6 @@ export interface Result {
   previous?: Record<string, PreviousCount>;
   /** Cached categories: when the upstream said the count (epoch ms). */
   observedAt?: Record<string, number>;
-  /** Per category: the last earlier observation, to show the change. */
-  previous?: Record<string, PreviousCount>;
-}
-
-export interface PreviousCount {
-  value: number;
-  /** Epoch ms. */
-  observedAt: number;
 }
 
 export interface PreviousCount {
@@ -109,21 +101,9 @@ export interface Submission {
 }
 
 /** What DocCount.start resolves to (POST /api/documents/batch). */
-/** The job planned against the keys' daily quota (null with the demo provider). */
-export interface QuotaPlan {
-  /** Distinct keywords x categories (before the cache: an upper bound). */
-  callsNeeded: number;
-  /** What the usable keys have left this KST day. */
-  callsLeftToday: number;
-  fits: boolean;
-  /** When it does not fit: epoch ms of the KST midnight the rest waits for. */
-  finishesNotBefore: number | null;
-}
-
 export interface BatchStarted {
   jobId: string;
   message: string;
-  quota?: QuotaPlan | null;
   /** Only when the server has an API token: pass it to watch() as streamToken. */
   streamToken?: string;
   streamTokenExpiresAt?: number;
