@@ -3,13 +3,46 @@
 
 import { api, ApiError } from './api.js';
 import { $, hideToast, toast } from './dom.js';
-import { fmtDuration, fmtNum } from './format.js';
+import { fmtDuration, fmtKst, fmtNum } from './format.js';
 import { dedupeText, parseKeywords } from './keywords.js';
 import { page, PRIORITY_LABELS } from './page.js';
 import { store } from './store.js';
 
 let kwFrame = 0;
 let draftTimer = 0;
+let planTimer = 0;
+let planAsked = 0; // the newest plan asked for: an older answer arriving late is dropped
+const PLAN_DELAY_MS = 400; // typing: ask once the keywords settle, not on every keystroke
+
+/** The quota plan in words: calls, what the keys have left today, today or not before when. */
+export function planText(plan) {
+  const head = `오늘 남은 한도 ${fmtNum(plan.callsLeftToday)}회`;
+  if (plan.fits) return `${head} · 오늘 안에 끝납니다`;
+  const until = typeof plan.finishesNotBefore === 'number' ? `${fmtKst(plan.finishesNotBefore)} 이후에 끝납니다` : '오늘 끝나지 않습니다';
+  return `${head}로는 부족합니다 (필요 최대 ${fmtNum(plan.callsNeeded)}회): 한도가 초기화되면 이어서 조회하며 ${until}`;
+}
+
+function askPlan(keywords, cats) {
+  clearTimeout(planTimer);
+  const asked = ++planAsked;
+  const el = $('quota-plan');
+  if (!keywords.length || !cats.length) {
+    el.hidden = true;
+    return;
+  }
+  planTimer = setTimeout(async () => {
+    let plan = null;
+    try {
+      plan = (await api('/api/documents/plan', { method: 'POST', body: { keywords, categories: cats } })).quota;
+    } catch {
+      plan = null; // the plan is advice: without it the form still works
+    }
+    if (asked !== planAsked) return;
+    el.hidden = !plan;
+    el.textContent = plan ? planText(plan) : '';
+    el.classList.toggle('is-error', Boolean(plan && !plan.fits));
+  }, PLAN_DELAY_MS);
+}
 
 export function renderCategories() {
   const cats = page.config.categories;
@@ -122,6 +155,8 @@ export function analyzeKeywords() {
     n && cats.length
       ? `API 호출 ${fmtNum(calls)}회 · 최대 약 ${fmtDuration((calls / (ratePerSec || 10)) * 1000)} 걸립니다 (초당 ${fmtNum(ratePerSec)}회 기준, 캐시된 값은 더 빠릅니다)`
       : '';
+  const valid = !r.overLimit && !r.tooLong.length;
+  askPlan(valid ? r.keywords : [], cats);
   return r;
 }
 

@@ -6,6 +6,13 @@ export const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
 export const NO_WORKER_TEXT = '작업자 없음 · 작업자가 시작되면 조회합니다';
 export const STALLED_TEXT = '멈춤, 곧 다른 작업자가 이어받습니다';
+/** Every key's daily quota is spent: the job waits for midnight KST and resumes by itself. */
+export function quotaText(resumesAtMs) {
+  if (typeof resumesAtMs !== 'number') return '일일 호출 한도 소진 · 한도가 초기화되면 자동으로 재개합니다';
+  // Korea keeps no daylight saving time: a fixed +9 h offset is exact.
+  const at = new Date(resumesAtMs + 9 * 3600 * 1000).toISOString();
+  return `일일 호출 한도 소진 · ${at.slice(0, 10)} ${at.slice(11, 16)} KST에 자동으로 재개합니다`;
+}
 
 /** The badge of a job: a completed job with failed keywords is not a clean success. */
 export function badgeOf(job, failed = job.failedCount || 0) {
@@ -89,6 +96,7 @@ export class JobState {
       summary.waiting = summary.waiting ?? null;
       summary.stalled = summary.stalled === true;
       summary.stalledSinceMs = summary.stalledSinceMs ?? null;
+      summary.resumesAtMs = summary.resumesAtMs ?? null;
     }
     const prevCats = this.categories.join(',');
     const prevStatus = this.job.status;
@@ -158,7 +166,10 @@ export class JobState {
         this.setProgress(ev.progress);
         this.setServerRate(ev.ratePerSec, ev.etaMs);
         // the server's health watch: nobody counts this job (or somebody does again)
-        if ('waiting' in ev) this.job.waiting = ev.waiting;
+        if ('waiting' in ev) {
+          this.job.waiting = ev.waiting;
+          this.job.resumesAtMs = ev.resumesAtMs ?? null;
+        }
         if ('stalled' in ev) {
           this.job.stalled = ev.stalled === true;
           this.job.stalledSinceMs = ev.stalledSinceMs ?? null;

@@ -6,7 +6,7 @@ import { renderConn } from './conn.js';
 import { $, announce, hideToast, setAttr, setText, toast } from './dom.js';
 import { fmtDateTime, fmtDuration, fmtNum, fmtRate, fmtTime } from './format.js';
 import { jobName } from './form.js';
-import { badgeOf, JobState, NO_WORKER_TEXT, STALLED_TEXT, TERMINAL } from './jobstate.js';
+import { badgeOf, JobState, NO_WORKER_TEXT, quotaText, STALLED_TEXT, TERMINAL } from './jobstate.js';
 import { page, PRIORITY_LABELS } from './page.js';
 import { store } from './store.js';
 import { SharedStream } from './shared.js';
@@ -334,6 +334,8 @@ function renderProgress(st, p, pct) {
     etaText = NO_WORKER_TEXT; // nothing will start it: no queue position, no "soon"
   } else if (j.status === 'pending') {
     etaText = j.queuePosition ? `대기열 ${fmtNum(j.queuePosition)}번째 · 앞선 작업이 끝나면 시작합니다` : '곧 시작합니다';
+  } else if (j.status === 'processing' && j.waiting === 'quota') {
+    etaText = quotaText(j.resumesAtMs); // no rate, no ETA: nothing is counted until the reset
   } else if (j.status === 'processing' && j.stalled) {
     etaText = STALLED_TEXT; // a rate and an ETA would be untrue while nobody counts it
   } else if (j.status === 'processing') {

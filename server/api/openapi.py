@@ -90,6 +90,20 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 },
             }
         },
+        "/api/documents/plan": {
+            "post": {
+                "summary": "The quota plan of a submission, before it is made (nothing created)",
+                "operationId": "planBatch",
+                "requestBody": {"required": True, "content": json_content(ref("Submission"))},
+                "responses": {
+                    "200": ok_response(
+                        "The plan (null with the demo provider)",
+                        success({"quota": nullable(ref("QuotaPlan"))}, required=["quota"]),
+                    ),
+                    **{str(s): error(s) for s in (400, 401, 403, 413, 429)},
+                },
+            }
+        },
         "/api/documents/status": {
             "get": {
                 "summary": "A job with its results (polling)",

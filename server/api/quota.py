@@ -17,6 +17,11 @@ async def quota_plan(
 ) -> dict[str, Any] | None:
     """None when no quota applies (the demo provider). ``callsNeeded`` counts each distinct
     keyword once per category, before the cache: an upper bound."""
+    return await plan_calls(app, len(set(keywords)) * len(categories), now_ms)
+
+
+async def plan_calls(app: web.Application, needed: int, now_ms: int) -> dict[str, Any] | None:
+    """The plan of ``needed`` upstream calls starting at ``now_ms`` (None: no quota applies)."""
     settings = app[SETTINGS]
     if settings.provider != "naver" or not settings.naver_keys:
         return None
@@ -25,7 +30,6 @@ async def quota_plan(
     retired = await registry.retired()
     usable = [k for k in settings.naver_keys if k.client_id not in retired]
     left = sum(max(0, DAILY_QUOTA_CALLS - calls.get(k.client_id, 0)) for k in usable)
-    needed = len(set(keywords)) * len(categories)
     fits = needed <= left
     finishes: int | None = None
     if not fits:

@@ -12,6 +12,7 @@ from server.live import sse, ws
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/documents/batch", views.create_batch)
+    app.router.add_post("/api/documents/plan", views.plan_batch)
     app.router.add_get("/api/documents/status", views.job_status)
     app.router.add_get("/api/documents/count", views.count_keyword)
     app.router.add_get("/api/documents/jobs", views.list_jobs)

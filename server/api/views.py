@@ -97,6 +97,21 @@ async def create_batch(request: web.Request) -> web.Response:
     return await start_job(request, keywords, categories, priority, webhook_url)
 
 
+async def plan_batch(request: web.Request) -> web.Response:
+    """The quota plan of a submission before it is made (the dashboard form, the CLI): the
+    same body as /batch, validated the same way; nothing is created."""
+    settings = request.app[SETTINGS]
+    submission = await read_json(request)
+    keywords, categories, _ = parse_submission(
+        submission,
+        default_categories=settings.categories,
+        max_keywords=settings.max_keywords,
+        max_keyword_chars=settings.max_keyword_chars,
+    )
+    plan = await quota_plan(request.app, keywords, categories, now_ms())
+    return ok({"quota": plan})
+
+
 async def start_job(
     request: web.Request,
     keywords: tuple[str, ...],

@@ -220,6 +220,18 @@ class DocCount:
         body = await self._json("POST", "/api/documents/batch", json=payload)
         return str(body["jobId"])
 
+    async def plan(
+        self, keywords: Sequence[str], *, categories: Sequence[str] | None = None
+    ) -> dict[str, Any] | None:
+        """The quota plan of a batch before it starts (nothing is created): ``callsNeeded``,
+        ``callsLeftToday``, ``fits``, ``finishesNotBefore``; None where no quota applies."""
+        payload: dict[str, Any] = {"keywords": list(keywords)}
+        if categories:
+            payload["categories"] = list(categories)
+        body = await self._json("POST", "/api/documents/plan", json=payload)
+        plan = body.get("quota")
+        return plan if isinstance(plan, dict) else None
+
     async def submit(
         self,
         keywords: Sequence[str],
@@ -348,6 +360,7 @@ class DocCount:
                     elif kind == "progress":
                         eta = data.get("etaMs")
                         rate = data.get("ratePerSec")
+                        resumes = data.get("resumesAtMs")
                         yield ProgressEvent(
                             last_id,
                             progress,
@@ -355,6 +368,7 @@ class DocCount:
                             eta if isinstance(eta, int) else None,
                             data.get("waiting"),
                             data.get("stalled") is True,
+                            resumes if isinstance(resumes, int) else None,
                         )
                     elif kind == "status":
                         status = str(data["status"])

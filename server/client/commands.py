@@ -9,13 +9,20 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from server.client.api import POLL_EVERY_S, DocCount, DocCountError
 from server.client.output import FORMATS, ProgressBar, ResultWriter
-from server.client.types import Job, ProgressEvent, ResultEvent, StatusEvent, health_text
+from server.client.types import (
+    Job,
+    ProgressEvent,
+    ResultEvent,
+    StatusEvent,
+    health_text,
+    plan_text,
+)
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 EXIT_OK = 0
@@ -96,11 +103,30 @@ async def follow(
         elif isinstance(event, StatusEvent):
             final = event
         elif isinstance(event, ProgressEvent):
-            note = health_text({"waiting": event.waiting, "stalled": event.stalled})
+            note = health_text(
+                {
+                    "waiting": event.waiting,
+                    "stalled": event.stalled,
+                    "resumesAtMs": event.resumes_at_ms,
+                }
+            )
         bar.update(progress.current, progress.total, note=note)
     bar.update(progress.current, progress.total, force=True)
     assert final is not None  # watch ends with a terminal status
     return replace(job, status=final.status, error=final.error, progress=progress)
+
+
+async def plan_of(
+    dc: DocCount, keywords: list[str], categories: Sequence[str] | None
+) -> dict[str, Any] | None:
+    """The plan before the job starts; None from a server without the plan endpoint (404) or
+    without a quota (demo): the submit goes on either way, and says why it could not if not."""
+    try:
+        return await dc.plan(keywords, categories=categories)
+    except DocCountError as exc:
+        if exc.status == 404:
+            return None
+        raise
 
 
 async def run_command(
@@ -118,6 +144,9 @@ async def run_command(
             if cmd.name == "submit":
                 assert cmd.keywords_file is not None
                 keywords = read_keywords(cmd.keywords_file, stdin)
+                plan = await plan_of(dc, keywords, cmd.categories)
+                if plan is not None:
+                    bar.line(f"할당량: {plan_text(plan)}")
                 job_id = await dc.submit_id(
                     keywords, categories=cmd.categories, priority=cmd.priority
                 )

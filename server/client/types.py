@@ -7,6 +7,7 @@ ever adds fields) is there before this module knows its name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
@@ -131,13 +132,42 @@ class ProgressEvent:
     progress: Progress
     rate_per_s: float | None = None
     eta_ms: int | None = None
-    # Nobody counts the job: "no_worker" while pending; stalled when its worker stopped.
+    # Nobody counts the job: "no_worker" while pending; stalled when its worker stopped;
+    # "quota" while every key's daily quota is spent, until resumes_at_ms (midnight KST).
     waiting: str | None = None
     stalled: bool = False
+    resumes_at_ms: int | None = None
 
 
 NO_WORKER_TEXT = "작업자 없음"
 STALLED_TEXT = "멈춤, 곧 다른 작업자가 이어받습니다"
+QUOTA_TEXT = "일일 호출 한도 소진"
+
+
+def quota_text(resumes_at_ms: Any) -> str:
+    """The words of a job paused until the daily quota resets, with when (KST)."""
+    if not isinstance(resumes_at_ms, int) or isinstance(resumes_at_ms, bool):
+        return f"{QUOTA_TEXT} · 한도가 초기화되면 자동으로 재개합니다"
+    # Korea keeps no daylight saving time: a fixed +9 h offset is exact.
+    at = datetime.fromtimestamp(resumes_at_ms / 1000, tz=UTC) + timedelta(hours=9)
+    return f"{QUOTA_TEXT} · {at:%Y-%m-%d %H:%M} KST에 자동으로 재개합니다"
+
+
+def plan_text(plan: dict[str, Any]) -> str:
+    """The quota plan in words: the calls a job needs, what the keys have left today, and
+    whether it finishes today or not before which KST midnight."""
+    needed, left = int(plan["callsNeeded"]), int(plan["callsLeftToday"])
+    head = f"API 호출 최대 {needed:,}회 · 오늘 남은 한도 {left:,}회"
+    if plan.get("fits"):
+        return f"{head} · 오늘 안에 끝납니다"
+    until = plan.get("finishesNotBefore")
+    if not isinstance(until, int) or isinstance(until, bool):
+        return f"{head} · 오늘 한도를 넘습니다"
+    at = datetime.fromtimestamp(until / 1000, tz=UTC) + timedelta(hours=9)
+    return (
+        f"{head} · 오늘 한도를 넘습니다: 한도 초기화 후 이어서 조회하며 "
+        f"{at:%Y-%m-%d %H:%M} KST 이후에 끝납니다"
+    )
 
 
 def health_text(data: dict[str, Any]) -> str | None:
@@ -147,6 +177,8 @@ def health_text(data: dict[str, Any]) -> str | None:
         return STALLED_TEXT
     if data.get("waiting") == "no_worker":
         return NO_WORKER_TEXT
+    if data.get("waiting") == "quota":
+        return quota_text(data.get("resumesAtMs"))
     return None
 
 

@@ -8,7 +8,9 @@ job never disagree: a snapshot's ``lastEventId`` is exactly the last event it in
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from server.codec import dumps
@@ -47,6 +49,8 @@ class WorkerBeat(NamedTuple):
     id: str
     seen_ms: int
     jobs: tuple[str, ...]
+    # Of those, the jobs paused until every key's daily quota resets -> when (epoch ms).
+    quota_waits: Mapping[str, int] = MappingProxyType({})
 
 
 class Store(abc.ABC):
@@ -206,8 +210,16 @@ class Store(abc.ABC):
     # --- worker heartbeats ----------------------------------------------------------------
 
     @abc.abstractmethod
-    async def heartbeat(self, worker_id: str, job_ids: list[str], now_ms: int) -> None:
-        """Record that ``worker_id`` is alive at ``now_ms`` and holds ``job_ids``."""
+    async def heartbeat(
+        self,
+        worker_id: str,
+        job_ids: list[str],
+        now_ms: int,
+        *,
+        quota_waits: Mapping[str, int] | None = None,
+    ) -> None:
+        """Record that ``worker_id`` is alive at ``now_ms`` and holds ``job_ids``, of which
+        ``quota_waits`` wait for the daily quota reset (job id -> until when, epoch ms)."""
 
     @abc.abstractmethod
     async def forget_worker(self, worker_id: str) -> None:

@@ -43,7 +43,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -582,8 +582,18 @@ class RedisStore(Store):
                     if int(c["pending"]) == 0 and int(c["idle"]) > IDLE_CONSUMER_MS:
                         await self._r.xgroup_delconsumer(stream, GROUP, c["name"])
 
-    async def heartbeat(self, worker_id: str, job_ids: list[str], now_ms: int) -> None:
-        beat = dumps({"seenMs": now_ms, "jobs": job_ids})
+    async def heartbeat(
+        self,
+        worker_id: str,
+        job_ids: list[str],
+        now_ms: int,
+        *,
+        quota_waits: Mapping[str, int] | None = None,
+    ) -> None:
+        body: dict[str, Any] = {"seenMs": now_ms, "jobs": job_ids}
+        if quota_waits:
+            body["quotaWaits"] = dict(quota_waits)
+        beat = dumps(body)
         with unavailable_as_error():
             await self._r.hset(f"{PREFIX}workers", worker_id, beat)
 
@@ -601,7 +611,8 @@ class RedisStore(Store):
             if beat["seenMs"] < now_ms - BEAT_KEEP_MS:
                 gone.append(worker_id)
             else:
-                beats.append(WorkerBeat(worker_id, beat["seenMs"], tuple(beat["jobs"])))
+                waits = beat.get("quotaWaits", {})
+                beats.append(WorkerBeat(worker_id, beat["seenMs"], tuple(beat["jobs"]), waits))
         if gone:
             with unavailable_as_error():
                 await self._r.hdel(f"{PREFIX}workers", *gone)

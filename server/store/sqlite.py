@@ -16,7 +16,7 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from importlib import resources
@@ -1057,11 +1057,22 @@ class SqliteStore(Store):
         ).rowcount
         return bool(gone == CLEANUP_BATCH_ROWS)
 
-    async def heartbeat(self, worker_id: str, job_ids: list[str], now_ms: int) -> None:
+    async def heartbeat(
+        self,
+        worker_id: str,
+        job_ids: list[str],
+        now_ms: int,
+        *,
+        quota_waits: Mapping[str, int] | None = None,
+    ) -> None:
+        # The jobs column stays a plain list unless some job waits for the quota, so a file
+        # written by this version reads the same in an older one while none waits.
+        held: Any = {"jobs": job_ids, "quotaWaits": dict(quota_waits)} if quota_waits else job_ids
+
         def _beat(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT OR REPLACE INTO workers (id, seen_at, jobs) VALUES (?, ?, ?)",
-                (worker_id, now_ms, dumps(job_ids)),
+                (worker_id, now_ms, dumps(held)),
             )
 
         await self._tx(_beat)
@@ -1073,7 +1084,7 @@ class SqliteStore(Store):
         def _read(db: sqlite3.Connection) -> list[WorkerBeat]:
             db.execute("DELETE FROM workers WHERE seen_at < ?", (now_ms - BEAT_KEEP_MS,))
             rows = db.execute("SELECT id, seen_at, jobs FROM workers ORDER BY seen_at DESC")
-            return [WorkerBeat(w, seen, tuple(loads(jobs))) for w, seen, jobs in rows]
+            return [_beat_of(w, seen, loads(jobs)) for w, seen, jobs in rows]
 
         return await self._tx(_read)
 
@@ -1098,3 +1109,9 @@ class SqliteStore(Store):
             with contextlib.suppress(sqlite3.OperationalError):
                 return _stats(self._reader)
         return await self._read(_stats)
+
+
+def _beat_of(worker_id: str, seen_ms: int, held: Any) -> WorkerBeat:
+    if isinstance(held, dict):
+        return WorkerBeat(worker_id, seen_ms, tuple(held["jobs"]), held.get("quotaWaits", {}))
+    return WorkerBeat(worker_id, seen_ms, tuple(held))

@@ -7,7 +7,10 @@ the jobs it holds. From those, any node can tell:
   until one is);
 - a ``processing`` job whose holder stopped beating: ``"stalled": true`` and
   ``"stalledSinceMs"`` (the holder's last heartbeat). On Redis another worker takes it over
-  once the lease runs out; the embedded store resumes it when its process starts again.
+  once the lease runs out; the embedded store resumes it when its process starts again;
+- a ``processing`` job whose live holder paused it because every key's daily quota is spent:
+  ``"waiting": "quota"`` and ``"resumesAtMs"`` (the next midnight KST, when it resumes by
+  itself; server/work/worker.py).
 
 The status JSON and the jobs list carry these fields when they hold; the web node's watch
 (``watch_jobs``) appends a ``progress`` event with them to the job's log, and a ``job`` event
@@ -52,6 +55,9 @@ class Liveness:
             return {}
         beat = self.holder.get(job_id)
         if beat is not None and beat.seen_ms >= self.at_ms - LIVE_MS:
+            until_ms = beat.quota_waits.get(job_id)
+            if until_ms is not None:
+                return {"waiting": "quota", "resumesAtMs": until_ms}
             return {}
         if beat is None:
             # Just claimed, not in a heartbeat yet: give its holder one live window.

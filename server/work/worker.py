@@ -21,12 +21,13 @@ from typing import Any, TypeVar
 
 from server.aio import cancel_and_wait
 from server.errors import StoreUnavailableError
+from server.kst import format_kst
 from server.model import CANCELLED, COMPLETED, FAILED, TERMINAL, ClaimedJob, now_ms
 from server.settings import Settings
 from server.store.base import Store
 from server.work.counting import KeywordCounter, TransientLookupError
 from server.work.health import HEARTBEAT_S
-from server.work.providers.base import FatalProviderError
+from server.work.providers.base import FatalProviderError, QuotaExhaustedError
 from server.work.shares import WeightedShares
 
 log = logging.getLogger("doccount.batch")
@@ -36,6 +37,9 @@ INTERNAL_ERROR = "내부 오류로 작업이 중단되었습니다"
 T = TypeVar("T")
 STORE_RETRY_FIRST_S = 0.1
 STORE_RETRY_MAX_S = 5.0
+# A job waiting for the quota reset re-reads the clock at least this often: a machine that slept
+# through midnight, or a clock that was set, does not keep it waiting for a stale deadline.
+QUOTA_WAIT_STEP_S = 60.0
 
 
 async def retry_store(what: str, call: Callable[[], Awaitable[T]]) -> T:
@@ -64,14 +68,20 @@ class Worker:
         *,
         worker_id: str | None = None,
         shares: WeightedShares | None = None,
+        clock_ms: Callable[[], int] = now_ms,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.store = store
+        # The clock and the sleep of a wait for the quota reset (midnight KST): tests pass fakes.
+        self._clock_ms = clock_ms
+        self._sleep = sleep
         self.counter = counter
         self.settings = settings
         self.shares = shares
         self.worker_id = worker_id or f"w-{secrets.token_hex(4)}"
         self._active: set[asyncio.Task[None]] = set()
         self._holding: dict[str, asyncio.Task[None]] = {}  # job id -> its task
+        self._quota_waits: dict[str, int] = {}  # job id -> when its wait for the quota ends
 
     # --- driving ------------------------------------------------------------------------
 
@@ -111,11 +121,17 @@ class Worker:
     async def _beat(self) -> None:
         """The heartbeat: this worker is alive and holds these jobs (server/work/health.py)."""
         while True:
-            try:
-                await self.store.heartbeat(self.worker_id, list(self._holding), now_ms())
-            except StoreUnavailableError as exc:
-                log.warning("[배치] 작업자 신호 기록 실패, 저장소 연결 불가 (%s)", exc)
+            await self._beat_once()
             await asyncio.sleep(HEARTBEAT_S)
+
+    async def _beat_once(self) -> None:
+        jobs = list(dict.fromkeys([*self._holding, *self._quota_waits]))
+        try:
+            await self.store.heartbeat(
+                self.worker_id, jobs, now_ms(), quota_waits=dict(self._quota_waits)
+            )
+        except StoreUnavailableError as exc:
+            log.warning("[배치] 작업자 신호 기록 실패, 저장소 연결 불가 (%s)", exc)
 
     async def process_one(self) -> str | None:
         """Claim one job and process it to the end. Returns its id, or None if none waited."""
@@ -188,6 +204,8 @@ class Worker:
             # Not the job's fault: it stays claimed and resumes once the store is back.
             log.warning("[배치] 저장소 연결 불가로 작업 중단, 재개 대기: %s (%s)", job.id, exc)
             return await self._resume_after_outage(job)
+        if isinstance(exc, QuotaExhaustedError):
+            return await self._wait_for_quota(job, exc.until_ms)
         if isinstance(exc, FatalProviderError):
             await self._finish(job.id, FAILED, str(exc))
             log.error("[배치] 작업 실패: %s (%s)", job.id, exc)
@@ -198,6 +216,56 @@ class Worker:
             await self._finish(job.id, COMPLETED, None)
             log.info("[배치] 작업 완료: %s", job.id)
         return None
+
+    async def _wait_for_quota(self, job: ClaimedJob, until_ms: int) -> ClaimedJob | None:
+        """Every key's daily quota is spent: the job stays ``processing`` and waits for the
+        reset (``"waiting": "quota"``, server/work/health.py), still cancellable and still
+        claimed, then resumes at its first keyword without a stored result."""
+        log.warning(
+            "[배치] 모든 키의 일일 호출 한도 소진, %s까지 대기 후 재개: %s",
+            format_kst(until_ms),
+            job.id,
+        )
+        self._quota_waits[job.id] = until_ms
+        waiting = asyncio.create_task(self._until(until_ms))
+        cancel = asyncio.create_task(self.store.wait_cancel(job.id))
+        lease = asyncio.create_task(self._keep_claim(job.id))
+        try:
+            await self._beat_once()  # the status JSON says so now, not at the next beat
+            tick = {"waiting": "quota", "resumesAtMs": until_ms}
+            await retry_store("append_progress", partial(self.store.append_progress, job.id, tick))
+            done, _ = await asyncio.wait(
+                {waiting, cancel, lease}, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            await cancel_and_wait((waiting, cancel, lease))
+            self._quota_waits.pop(job.id, None)
+        if cancel in done and cancel.exception() is None:
+            await self._finish(job.id, CANCELLED, None)
+            log.info("[배치] 작업 취소 (한도 초기화 대기 중): %s", job.id)
+            return None
+        if lease in done and lease.exception() is None:
+            log.warning("[배치] 작업 소유권 상실, 다른 워커가 이어받음: %s", job.id)
+            return None
+        failed = next((e for t in done if (e := t.exception()) is not None), None)
+        if isinstance(failed, StoreUnavailableError):
+            return await self._resume_after_outage(job)  # meets the spent quota again, or not
+        if failed is not None:
+            raise failed
+        await self._beat_once()
+        clear = {"waiting": None}
+        await retry_store("append_progress", partial(self.store.append_progress, job.id, clear))
+        log.info("[배치] 일일 호출 한도 초기화, 작업 재개: %s", job.id)
+        current = await retry_store(
+            "get_job", partial(self.store.get_job, job.id, with_results=False)
+        )
+        if current is None or current["status"] in TERMINAL:
+            return None
+        return replace(job, next_index=current["progress"]["current"])
+
+    async def _until(self, until_ms: int) -> None:
+        while (left_ms := until_ms - self._clock_ms()) > 0:
+            await self._sleep(min(left_ms / 1000, QUOTA_WAIT_STEP_S))
 
     async def _finish(self, job_id: str, status: str, error: str | None) -> None:
         await retry_store(

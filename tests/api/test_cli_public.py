@@ -115,3 +115,17 @@ async def test_the_cli_exits_1_when_the_job_fails(
     _, err = await asyncio.wait_for(proc.communicate("하나\n".encode()), 60)
     assert proc.returncode == 1, err.decode()
     assert ": failed (0/1) - 사용 가능한 네이버 API 키가 없습니다" in err.decode()
+
+
+async def test_the_cli_says_the_quota_plan_before_the_job_starts(
+    tmp_path, fake_naver, serve
+) -> None:
+    url = await serve(base_settings(tmp_path, fake_naver[1]))
+    proc = await start_cli("submit", "-", "--server", url, "--categories", "blog,cafe")
+    _, err = await asyncio.wait_for(proc.communicate("맥북\n아이폰\n맥북\n".encode()), 60)
+    assert proc.returncode == 0, err.decode()
+    lines = err.decode().splitlines()
+    plan = "할당량: API 호출 최대 4회 · 오늘 남은 한도 25,000회 · 오늘 안에 끝납니다"
+    assert plan in lines
+    started = next(i for i, line in enumerate(lines) if line.startswith("작업 시작: "))
+    assert lines.index(plan) < started  # said before the job starts

@@ -116,9 +116,10 @@ async def test_submit_follow_writes_csv_and_progress(tmp_path, fake_naver, serve
     assert code == 0, err
     rows = list(csv.reader(io.StringIO(out)))
     assert rows == [["keyword", *CATS, "error"], *(expected_row(k) for k in keywords)]
-    # stderr is no terminal here: no bar, no escape codes, just the two lines
-    job_id = err.split(": ", 1)[1].split(" ", 1)[0]
-    assert err == f"작업 시작: {job_id} (키워드 3개)\n{job_id}: completed (3/3)\n"
+    # stderr is no terminal here: no bar, no escape codes, just the three lines
+    plan = "할당량: API 호출 최대 8회 · 오늘 남은 한도 25,000회 · 오늘 안에 끝납니다\n"
+    job_id = err.removeprefix(plan).split(": ", 1)[1].split(" ", 1)[0]
+    assert err == f"{plan}작업 시작: {job_id} (키워드 3개)\n{job_id}: completed (3/3)\n"
 
 
 async def test_submit_without_follow_prints_the_id(tmp_path, fake_naver, serve):

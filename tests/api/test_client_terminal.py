@@ -96,7 +96,8 @@ async def test_on_a_terminal_results_never_share_the_bars_line(tmp_path, slow_se
     )
     assert code == 0, text
     assert "[#" in text  # the bar was drawn, and redrawn in place
-    lines = screen_lines(text)
+    plan, *lines = screen_lines(text)
+    assert plan == "할당량: API 호출 최대 24회 · 오늘 남은 한도 25,000회 · 오늘 안에 끝납니다"
     assert lines[0].startswith("작업 시작: batch_") and lines[0].endswith(" (키워드 6개)")
     job_id = lines[0].removeprefix("작업 시작: ").split(" ")[0]
     assert lines[1:8] == ["keyword,blog,cafe,news,web,error", *(csv_row(k) for k in KEYWORDS)]
@@ -119,8 +120,9 @@ async def test_into_files_only_text(tmp_path, slow_service):
     assert out_text == "\n".join(
         ["keyword,blog,cafe,news,web,error", *(csv_row(k) for k in KEYWORDS), ""]
     )
-    job_id = err_text.removeprefix("작업 시작: ").split(" ")[0]
-    assert err_text == f"작업 시작: {job_id} (키워드 6개)\n{job_id}: completed (6/6)\n"
+    plan = "할당량: API 호출 최대 24회 · 오늘 남은 한도 25,000회 · 오늘 안에 끝납니다\n"
+    job_id = err_text.removeprefix(plan).removeprefix("작업 시작: ").split(" ")[0]
+    assert err_text == f"{plan}작업 시작: {job_id} (키워드 6개)\n{job_id}: completed (6/6)\n"
 
 
 async def imported_modules(argv: list[str]) -> tuple[int, set[str]]:

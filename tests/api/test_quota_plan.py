@@ -62,3 +62,38 @@ async def test_no_quota_plan_in_demo_mode(
     )
     resp = await client.post("/api/documents/batch", json={"keywords": ["맥북"]})
     assert (await resp.json())["quota"] is None
+
+
+async def test_the_plan_before_a_job_starts_creates_nothing(
+    tmp_path: Path, fake_naver: tuple[FakeNaver, str], make_client: Any, store_url: str
+) -> None:
+    settings = replace(base_settings(tmp_path, fake_naver[1]), store_url=store_url)
+    client = await make_client(settings)
+    registry = client.app[STORE].key_registry()
+    for _ in range(5):
+        await registry.record_call("test-id", kst_day(now_ms()))
+    resp = await client.post(
+        "/api/documents/plan", json={"keywords": ["맥북", "리뷰", "맥북"], "categories": ["blog"]}
+    )
+    assert (resp.status, await resp.json()) == (
+        200,
+        {
+            "success": True,
+            "quota": {
+                "callsNeeded": 2,
+                "callsLeftToday": 24_995,
+                "fits": True,
+                "finishesNotBefore": None,
+            },
+        },
+    )
+    # Default categories, as /batch would take them.
+    resp = await client.post("/api/documents/plan", json={"keywords": ["맥북"]})
+    plan = (await resp.json())["quota"]
+    assert plan["callsNeeded"] == len(settings.categories)
+    assert await client.app[STORE].list_jobs(10) == []
+    assert fake_naver[0].calls == []
+    # Malformed like a malformed /batch: a 4xx JSON in Korean, nothing planned.
+    resp = await client.post("/api/documents/plan", json={"keywords": []})
+    body = await resp.json()
+    assert resp.status == 400 and body["success"] is False and body["code"]

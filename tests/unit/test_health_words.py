@@ -31,3 +31,14 @@ def test_the_bar_says_the_words_instead_of_a_rate_and_time_left() -> None:
     bar = ProgressBar(err, clock=lambda: 1.0, terminal=True)
     bar.update(2, 10, note=STALLED_TEXT)
     assert "멈춤, 곧 다른 작업자가 이어받습니다" in err.getvalue()
+
+
+def test_a_job_waiting_for_the_quota_reset_says_until_when_in_kst() -> None:
+    # 1714575600000 is 2024-05-02 00:00 KST (the next reset of a spent daily quota).
+    waiting = {"status": "processing", "waiting": "quota", "resumesAtMs": 1714575600000}
+    assert health_text(waiting) == (
+        "일일 호출 한도 소진 · 2024-05-02 00:00 KST에 자동으로 재개합니다"
+    )
+    assert health_text({"waiting": "quota"}) == (
+        "일일 호출 한도 소진 · 한도가 초기화되면 자동으로 재개합니다"
+    )

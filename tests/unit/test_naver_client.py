@@ -22,7 +22,7 @@ from server.settings import NaverKey, Settings
 from server.store import sqlite_limits
 from server.store.sqlite_limits import LocalKeyRegistry, LocalRateLimiter
 from server.work.providers import make_provider
-from server.work.providers.base import FatalProviderError, KeywordError
+from server.work.providers.base import FatalProviderError, KeywordError, QuotaExhaustedError
 from server.work.providers.demo import DemoProvider, demo_count
 from server.work.providers.naver import AUTH_RECHECK_S, NaverProvider, NaverStats
 from tests.support.aiohttp_compat import CompatClientResponse
@@ -104,11 +104,16 @@ class RecordingKeys:
         self.clock = clock
         self.retirements: list[tuple[str, int | None, str]] = []
         self.until_ms: dict[str, int | None] = {}
+        self.why: dict[str, str] = {}
         self.calls: dict[tuple[str, int], int] = {}
 
     async def retire(self, key: str, until_ms: int | None, reason: str) -> None:
         self.retirements.append((key, until_ms, reason))
         self.until_ms[key] = until_ms
+        self.why[key] = reason
+
+    async def reasons(self) -> dict[str, str]:
+        return {k: self.why[k] for k in await self.retired()}
 
     async def retired(self) -> dict[str, int | None]:
         now_ms = self.clock()
@@ -447,6 +452,23 @@ async def test_keys_already_retired_are_skipped_and_explained(
     assert sent_ids(mocked) == [KEY_B.client_id]
 
 
+async def test_keys_spent_earlier_today_are_a_quota_wait_and_one_lost_to_auth_is_not(
+    rig: Rig, mocked: aioresponses
+) -> None:
+    await rig.keys.retire(KEY_A.client_id, NEXT_KST_MIDNIGHT_MS, "daily quota exceeded (010)")
+    error(mocked, 429, "010")  # key B's quota runs out on this call
+    with pytest.raises(QuotaExhaustedError) as ei:
+        await rig.provider.count("x", "blog")
+    assert ei.value.until_ms == NEXT_KST_MIDNIGHT_MS
+    # Key B refused (auth, confirmed twice) while A is spent: midnight would not bring B back.
+    rig.keys.until_ms.pop(KEY_B.client_id)
+    error(mocked, 401, "024")
+    error(mocked, 401, "024")
+    with pytest.raises(FatalProviderError) as fatal:
+        await rig.provider.count("x", "blog")
+    assert type(fatal.value) is FatalProviderError
+
+
 async def test_no_keys_configured_is_a_config_error(
     session: aiohttp.ClientSession, mocked: aioresponses
 ) -> None:
@@ -514,9 +536,11 @@ async def test_429_010_on_every_key_is_fatal_with_quota_message(
 ) -> None:
     error(mocked, 429, "010")
     error(mocked, 429, "010")
-    with pytest.raises(FatalProviderError) as ei:
+    with pytest.raises(QuotaExhaustedError) as ei:
         await rig.provider.count("x", "blog")
     assert ei.value.code == "no_usable_key"
+    # The worker pauses the job until then (the reset), instead of failing it.
+    assert ei.value.until_ms == NEXT_KST_MIDNIGHT_MS
     assert str(ei.value) == (
         "사용 가능한 네이버 API 키가 없습니다: "
         "idAA… 일일 호출 한도 초과(HTTP 429 010), 2024-05-02 00:00 KST에 초기화; "

@@ -26,6 +26,19 @@ class FatalProviderError(ProviderError):
     (SE05, no such api). The job fails with this message."""
 
 
+class QuotaExhaustedError(FatalProviderError):
+    """Every key's daily quota is spent (Naver 010): nothing can be counted until ``until_ms``
+    (epoch ms, the next midnight KST, when the quota resets). The worker pauses the job until
+    then instead of failing it; elsewhere (one keyword counted now) it is fatal like its base,
+    with the same code as any other "no usable key" (clients keyed on it keep working)."""
+
+    code = "no_usable_key"
+
+    def __init__(self, message: str, until_ms: int) -> None:
+        super().__init__(message)
+        self.until_ms = until_ms
+
+
 class RateLimiter(Protocol):
     """Paces calls per key. Waiters are served first come, first served, which is what makes
     concurrently active jobs share a key's rate fairly."""

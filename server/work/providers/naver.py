@@ -30,6 +30,7 @@ from server.work.providers.base import (
     KeyRegistry,
     KeywordError,
     ProviderError,
+    QuotaExhaustedError,
     RateLimiter,
 )
 
@@ -46,6 +47,8 @@ _BAD_REQUEST_CODES: Mapping[str, str] = {
     "SE06": "잘못된 형식의 인코딩",
 }
 _QUOTA_CODE = "010"  # daily quota spent for this Client ID
+# The English reason a key is retired with when its daily quota is spent (also the registry's).
+QUOTA_REASON_PREFIX = "daily quota exceeded"
 _RATE_CODE = "012"  # per-second rate exceeded
 _SYSTEM_ERROR_CODE = "SE99"
 
@@ -143,11 +146,12 @@ class NaverProvider:
         url = s.naver_path_template.format(base=s.naver_base_url.rstrip("/"), api=cat.api)
         params = {"query": keyword, "display": "1"}
         lost: dict[str, str] = {}  # client id -> why it dropped out during this lookup
+        quota_lost: dict[str, int] = {}  # of those, the ones whose daily quota is spent -> until
         confirming: set[str] = set()  # keys refused once (auth) during this lookup
         again: NaverKey | None = None  # the key to call once more, to confirm a refusal
         retries = 0
         while True:
-            key = again if again is not None else await self._pick_key(lost)
+            key = again if again is not None else await self._pick_key(lost, quota_lost)
             again = None
             await self._limiter.acquire(key.client_id)
             try:
@@ -168,6 +172,8 @@ class NaverProvider:
                         continue
                     until_ms = self._clock_ms() + int(AUTH_RECHECK_S * 1000)
                 lost[key.client_id] = gone.reason_ko
+                if gone.reason.startswith(QUOTA_REASON_PREFIX):
+                    quota_lost[key.client_id] = until_ms
                 await self._keys.retire(key.client_id, until_ms, gone.reason)
                 left = sum(1 for k in s.naver_keys if k.client_id not in lost)
                 log.warning(
@@ -218,7 +224,9 @@ class NaverProvider:
         cap_s = min(s.retry_max_s, s.retry_base_s * (2**retry_index))
         return self._rng.uniform(0.0, cap_s)
 
-    async def _pick_key(self, lost: Mapping[str, str]) -> NaverKey:
+    async def _pick_key(
+        self, lost: Mapping[str, str], quota_lost: Mapping[str, int] | None = None
+    ) -> NaverKey:
         configured = self._settings.naver_keys
         if not configured:
             raise FatalProviderError(
@@ -229,10 +237,38 @@ class NaverProvider:
         retired = await self._keys.retired()
         pool = [k for k in configured if k.client_id not in retired and k.client_id not in lost]
         if not pool:
-            raise FatalProviderError(self._no_key_message(lost, retired), code="no_usable_key")
+            message = self._no_key_message(lost, retired)
+            until_ms = await self._quota_until(lost, quota_lost or {}, retired)
+            if until_ms is not None:
+                raise QuotaExhaustedError(message, until_ms)
+            raise FatalProviderError(message, code="no_usable_key")
         key = pool[self._turn % len(pool)]
         self._turn += 1
         return key
+
+    async def _quota_until(
+        self,
+        lost: Mapping[str, str],
+        quota_lost: Mapping[str, int],
+        retired: Mapping[str, int | None],
+    ) -> int | None:
+        """When every key is out only because its daily quota is spent: when the first comes
+        back (the next midnight KST). None when any key is out for another reason (auth): then
+        waiting for midnight would not help."""
+        if any(k not in quota_lost for k in lost):
+            return None
+        comes_back = list(quota_lost.values())
+        earlier = [k.client_id for k in self._settings.naver_keys if k.client_id not in lost]
+        for client_id in earlier:
+            until_ms = retired.get(client_id)
+            if until_ms is None:  # out for good, or not out at all: not a quota wait
+                return None
+            comes_back.append(until_ms)
+        if earlier:
+            reasons = await self._keys.reasons()
+            if not all(reasons.get(k, "").startswith(QUOTA_REASON_PREFIX) for k in earlier):
+                return None
+        return min(comes_back) if comes_back else None
 
     async def unusable(self) -> str | None:
         """None while some key may serve; else why none can (Korean, names keys by label)."""
@@ -335,7 +371,7 @@ class NaverProvider:
             if error_code == _QUOTA_CODE:
                 until_ms = next_kst_midnight_ms(self._clock_ms())
                 raise _KeyUnusable(
-                    f"daily quota exceeded ({shown})",
+                    f"{QUOTA_REASON_PREFIX} ({shown})",
                     f"일일 호출 한도 초과({shown}), {format_kst(until_ms)}에 초기화",
                     until_ms,
                 )
