@@ -13,6 +13,7 @@ from server.settings import Settings
 from server.store.base import Store
 from server.work.counting import KeywordCounter
 from server.work.providers.base import Provider
+from server.work.volumes import VolumeLookup
 from server.work.worker import Worker
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -24,3 +25,5 @@ WORKER = web.AppKey("worker", Worker)
 WORKER_TASK = web.AppKey("worker_task", asyncio.Task[None])
 METRICS = web.AppKey("metrics", Metrics)
 HUB = web.AppKey("hub", Hub)
+# Absent when search volumes are off.
+VOLUMES = web.AppKey("volumes", VolumeLookup)

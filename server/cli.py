@@ -26,6 +26,18 @@ def add_service_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--provider", choices=["naver", "demo"])
     p.add_argument("--naver-base-url", dest="naver_base_url")
     p.add_argument("--rate", dest="rate_per_s", type=float, help="upstream calls/s per key")
+    p.add_argument(
+        "--volume-provider",
+        dest="volume_provider",
+        choices=["off", "naver", "demo"],
+        help="monthly search volumes (default: naver with NAVER_AD_* credentials, demo with "
+        "the demo provider, else off)",
+    )
+    p.add_argument("--ad-api-base", dest="ad_api_base", help="Search Ad API base URL")
+    p.add_argument(
+        "--ad-rate", dest="ad_rate_per_s", type=float, help="Search Ad calls/s (default 2)"
+    )
+    p.add_argument("--volume-cache-ttl-s", dest="volume_cache_ttl_s", type=float)
     p.add_argument("--categories", type=lambda s: tuple(s.split(",")), help="blog,cafe,...")
     p.add_argument("--api-token", dest="api_token")
     p.add_argument("--cors-origin", dest="cors_origins", action="append")

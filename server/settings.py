@@ -10,6 +10,8 @@ from server.categories import DEFAULT_CATEGORIES, parse_categories
 
 DEFAULT_STORE_URL = "sqlite:///./data/doccount.db"
 DEFAULT_NAVER_BASE_URL = "https://openapi.naver.com/v1/search"
+DEFAULT_AD_API_BASE = "https://api.searchad.naver.com"
+VOLUME_PROVIDERS = ("off", "naver", "demo")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,14 @@ class Settings:
     naver_id_header: str = "X-Naver-Client-Id"
     naver_secret_header: str = "X-Naver-Client-Secret"
     rate_per_s: float = 10.0
+    # Monthly search volumes (Naver Search Ad keyword tool): "off", "naver" or "demo".
+    volume_provider: str = "off"
+    ad_customer_id: str = ""
+    ad_access_license: str = field(default="", repr=False)
+    ad_secret_key: str = field(default="", repr=False)
+    ad_api_base: str = DEFAULT_AD_API_BASE
+    ad_rate_per_s: float = 2.0  # its own speed limit, separate from the search API's
+    volume_cache_ttl_s: float = 86400.0  # Naver updates volumes daily
     categories: tuple[str, ...] = DEFAULT_CATEGORIES
     api_token: str | None = field(default=None, repr=False)
     cors_origins: tuple[str, ...] = ()
@@ -106,6 +116,13 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
     keys = parse_naver_keys(env)
     provider = env.get("DOCCOUNT_PROVIDER") or ("naver" if keys else "demo")
     cats_raw = env.get("DOCCOUNT_CATEGORIES")
+    ad_customer = env.get("NAVER_AD_CUSTOMER_ID", "").strip()
+    ad_license = env.get("NAVER_AD_ACCESS_LICENSE", "").strip()
+    ad_secret = env.get("NAVER_AD_SECRET_KEY", "").strip()
+    has_ad = bool(ad_customer and ad_license and ad_secret)
+    volume_provider = env.get("DOCCOUNT_VOLUME_PROVIDER") or (
+        "naver" if has_ad else "demo" if provider == "demo" else "off"
+    )
     values: dict[str, object] = {
         "host": env.get("DOCCOUNT_HOST") or "127.0.0.1",
         "port": int(env.get("DOCCOUNT_PORT") or 8080),
@@ -114,6 +131,12 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         "naver_keys": keys,
         "naver_base_url": env.get("NAVER_API_BASE") or DEFAULT_NAVER_BASE_URL,
         "rate_per_s": _env_float(env, "DOCCOUNT_RATE", 10.0),
+        "volume_provider": volume_provider,
+        "ad_customer_id": ad_customer,
+        "ad_access_license": ad_license,
+        "ad_secret_key": ad_secret,
+        "ad_api_base": env.get("NAVER_AD_API_BASE") or DEFAULT_AD_API_BASE,
+        "ad_rate_per_s": _env_float(env, "DOCCOUNT_AD_RATE", 2.0),
         "categories": parse_categories(cats_raw) if cats_raw else DEFAULT_CATEGORIES,
         "api_token": env.get("DOCCOUNT_API_TOKEN") or None,
         "cors_origins": tuple(
@@ -134,6 +157,17 @@ def validate(settings: Settings) -> None:
         raise ValueError(
             "provider naver needs NAVER_CLIENT_ID/NAVER_CLIENT_SECRET or NAVER_API_KEYS"
         )
+    if settings.volume_provider not in VOLUME_PROVIDERS:
+        raise ValueError(f"unknown volume provider {settings.volume_provider!r} (off, naver, demo)")
+    if settings.volume_provider == "naver" and not (
+        settings.ad_customer_id and settings.ad_access_license and settings.ad_secret_key
+    ):
+        raise ValueError(
+            "volume provider naver needs NAVER_AD_CUSTOMER_ID, NAVER_AD_ACCESS_LICENSE "
+            "and NAVER_AD_SECRET_KEY"
+        )
+    if settings.ad_rate_per_s <= 0:
+        raise ValueError("ad rate must be > 0 calls per second")
     if settings.rate_per_s <= 0:
         raise ValueError("rate must be > 0 calls per second")
     if not settings.store_url.startswith(("sqlite://", "redis://", "rediss://")):

@@ -26,6 +26,7 @@ from server.appkeys import (
     PROVIDER,
     SETTINGS,
     STORE,
+    VOLUMES,
     WORKER,
     WORKER_TASK,
 )
@@ -34,7 +35,8 @@ from server.metrics import MeteredCounter, MeteredLimiter, Metrics
 from server.model import now_ms
 from server.settings import Settings
 from server.store import store_from_url
-from server.work.providers import make_provider
+from server.work.providers import make_provider, make_volume_provider
+from server.work.volumes import VolumeLookup
 from server.work.worker import Worker
 
 log = logging.getLogger("doccount")
@@ -62,14 +64,20 @@ async def provider_ctx(app: web.Application) -> AsyncIterator[None]:
     provider = make_provider(settings, session, limiter, store.key_registry())
     app[PROVIDER] = provider
     app[COUNTER] = MeteredCounter(store, provider, metrics)
+    # Its own limiter: the Search Ad API's speed limit has nothing to do with the search API's.
+    volume_provider = make_volume_provider(settings, session, store.limiter(settings.ad_rate_per_s))
+    if volume_provider is not None:
+        app[VOLUMES] = VolumeLookup(store, volume_provider)
     yield
+    if volume_provider is not None:
+        await volume_provider.close()
     await provider.close()
     await session.close()
 
 
 async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    worker = Worker(app[STORE], app[COUNTER], settings)
+    worker = Worker(app[STORE], app[COUNTER], settings, volumes=app.get(VOLUMES))
     app[WORKER] = worker
     if settings.run_worker:
         app[WORKER_TASK] = asyncio.create_task(worker.run(), name="worker")

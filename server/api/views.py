@@ -134,6 +134,8 @@ async def config(request: web.Request) -> web.Response:
             "maxKeywords": settings.max_keywords,
             "maxKeywordChars": settings.max_keyword_chars,
             "ratePerSec": settings.rate_per_s,
+            # "off" hides the volume columns; "demo" volumes are placeholders, like demo counts.
+            "volumeProvider": settings.volume_provider,
             "authRequired": settings.api_token is not None,
         }
     )

@@ -72,6 +72,14 @@ class Store(abc.ABC):
         """Commit keyword ``index``'s result, advance progress, append the ``result`` event."""
 
     @abc.abstractmethod
+    async def update_result(
+        self, job_id: str, index: int, result: dict[str, Any], worker_id: str
+    ) -> Event | None:
+        """Replace keyword ``index``'s committed result (its search volume arrived after its
+        counts) and append a ``result`` event with the same index and the current progress.
+        None, and nothing written, when no result is committed at ``index``."""
+
+    @abc.abstractmethod
     async def append_progress(self, job_id: str, extra: dict[str, Any]) -> Event:
         """Append a ``progress`` tick (current/total from the store, plus ``extra``)."""
 
@@ -121,6 +129,16 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def cache_put(self, keyword: str, category: str, count: int) -> None: ...
+
+    @abc.abstractmethod
+    async def volume_cache_get(self, scope: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """Fresh cached volume rows of normalised keywords ``keys``, as produced by the volume
+        source ``scope`` (provider and upstream: never another's), each with ``observedAt``."""
+
+    @abc.abstractmethod
+    async def volume_cache_put(self, scope: str, rows: dict[str, dict[str, Any]]) -> None:
+        """Cache volume rows (normalised keyword -> row with ``observedAt``) for
+        ``volume_cache_ttl_s``. Advisory: never fails a job."""
 
     @abc.abstractmethod
     def limiter(self, rate_per_s: float) -> RateLimiter:

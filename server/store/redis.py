@@ -17,6 +17,7 @@ scripts touch keys of several jobs at once):
     dc:stats                 hash: terminal counts, sum and count of completed job times
     dc:feed, dc:feed:seq     stream: the jobs feed (JOBS_FEED), capped, and its counter
     dc:cache:{cat}:{keyword} string with a TTL: a cached count
+    dc:vol:{scope}:{keyword} string with a TTL: a cached search volume row (JSON)
     dc:rl:{key}, dc:retired  the shared pacer and key retirements (redis_limits)
 
 The queue: ``create_job`` XADDs to its priority's stream. A worker's claim (one Lua script)
@@ -139,6 +140,7 @@ class RedisStore(Store):
             "renew": lua.RENEW,
             "release": lua.RELEASE,
             "record": lua.RECORD,
+            "update": lua.UPDATE,
             "progress": lua.PROGRESS,
             "finish": lua.FINISH,
             "cancel": lua.CANCEL,
@@ -330,6 +332,13 @@ class RedisStore(Store):
             raise LookupError(f"job {job_id} no longer exists")
         return script_event(raw)
 
+    async def update_result(
+        self, job_id: str, index: int, result: dict[str, Any], worker_id: str
+    ) -> Event | None:
+        raw = await self._run("update", job_id, index, dumps(result))
+        self._json_cache.drop(job_id)
+        return None if raw is None else script_event(raw)
+
     async def append_progress(self, job_id: str, extra: dict[str, Any]) -> Event:
         fragment = "," + dumps(extra)[1:-1] if extra else ""
         raw = await self._run("progress", job_id, fragment)
@@ -441,6 +450,34 @@ class RedisStore(Store):
                 )
         except StoreUnavailableError as exc:
             log.warning("cache write skipped, Redis unavailable (%s)", exc)
+
+    @staticmethod
+    def _volume_key(scope: str, keyword: str) -> str:
+        return f"{PREFIX}vol:{scope}:{keyword}"
+
+    async def volume_cache_get(self, scope: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+        if not keys:
+            return {}
+        try:
+            with unavailable_as_error():
+                values = await self._r.mget([self._volume_key(scope, k) for k in keys])
+        except StoreUnavailableError as exc:
+            log.warning("volume cache read skipped, Redis unavailable (%s)", exc)
+            return {}
+        return {k: loads(v) for k, v in zip(keys, values, strict=True) if v is not None}
+
+    async def volume_cache_put(self, scope: str, rows: dict[str, dict[str, Any]]) -> None:
+        if not rows:
+            return
+        ttl_ms = max(1, round(self.settings.volume_cache_ttl_s * 1000))
+        try:
+            with unavailable_as_error():
+                async with self._r.pipeline(transaction=False) as pipe:
+                    for k, row in rows.items():
+                        pipe.set(self._volume_key(scope, k), dumps(row), px=ttl_ms)
+                    await pipe.execute()
+        except StoreUnavailableError as exc:
+            log.warning("volume cache write skipped, Redis unavailable (%s)", exc)
 
     def limiter(self, rate_per_s: float) -> RateLimiter:
         limiter = self._limiters.get(rate_per_s)

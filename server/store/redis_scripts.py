@@ -243,6 +243,18 @@ local total = redis.call('HGET', jk, 'total')
 return job_event(id, 'result', ',' .. progress_json(cur, total) .. ',"result":' .. ARGV[3])
 """
 
+# ARGV: job id, index, result json. Replaces a committed result (its volume came later) and
+# appends a result event with the current progress; nil when there is nothing to replace.
+UPDATE = r"""
+local id = ARGV[1]
+local jk = jkey(id)
+if redis.call('HEXISTS', jk .. ':results', ARGV[2]) == 0 then return nil end
+redis.call('HSET', jk .. ':results', ARGV[2], ARGV[3])
+local f = redis.call('HMGET', jk, 'current', 'total')
+if not f[1] then return nil end
+return job_event(id, 'result', ',' .. progress_json(f[1], f[2]) .. ',"result":' .. ARGV[3])
+"""
+
 # ARGV: job id, extra fields as a JSON fragment (",\"k\":v..." or "").
 PROGRESS = r"""
 local id = ARGV[1]

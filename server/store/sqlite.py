@@ -138,6 +138,16 @@ CREATE TABLE IF NOT EXISTS cache (
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (keyword, category)
 ) WITHOUT ROWID;
+-- Monthly search volumes by (source scope, normalised keyword): a row is reused only by the
+-- provider and upstream that produced it.
+CREATE TABLE IF NOT EXISTS volume_cache (
+    scope TEXT NOT NULL,
+    keyword TEXT NOT NULL,
+    data TEXT NOT NULL,
+    observed_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (scope, keyword)
+) WITHOUT ROWID;
 """
 
 RECOUNT = """
@@ -600,6 +610,27 @@ class SqliteStore(Store):
         self._notify(job_id)
         return event
 
+    async def update_result(
+        self, job_id: str, index: int, result: dict[str, Any], worker_id: str
+    ) -> Event | None:
+        def _update(db: sqlite3.Connection) -> Event | None:
+            cur = db.execute(
+                "UPDATE results SET data = ? WHERE job_id = ? AND idx = ?",
+                (dumps(result), job_id, index),
+            )
+            if not cur.rowcount:
+                return None
+            current, total = db.execute(
+                "SELECT current, total FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            return self._append(db, job_id, "result", result_body(result, current, total))
+
+        event = await self._tx(_update)
+        if event is not None:
+            self._json_cache.drop(job_id)
+            self._notify(job_id)
+        return event
+
     async def append_progress(self, job_id: str, extra: dict[str, Any]) -> Event:
         def _progress(db: sqlite3.Connection) -> Event:
             current, total = db.execute(
@@ -732,6 +763,35 @@ class SqliteStore(Store):
 
         await self._run(_put)
 
+    async def volume_cache_get(self, scope: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+        if not keys:
+            return {}
+
+        def _get() -> dict[str, dict[str, Any]]:
+            marks = ",".join("?" * len(keys))
+            rows = self.db.execute(
+                f"SELECT keyword, data FROM volume_cache WHERE scope = ? AND keyword IN ({marks}) "
+                "AND expires_at > ?",
+                (scope, *keys, now_ms()),
+            ).fetchall()
+            return {k: loads(d) for k, d in rows}
+
+        return await self._run(_get)
+
+    async def volume_cache_put(self, scope: str, rows: dict[str, dict[str, Any]]) -> None:
+        if not rows:
+            return
+        expires = now_ms() + int(self.settings.volume_cache_ttl_s * 1000)
+
+        def _put(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT OR REPLACE INTO volume_cache "
+                "(scope, keyword, data, observed_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                [(scope, k, dumps(r), r["observedAt"], expires) for k, r in rows.items()],
+            )
+
+        await self._tx(_put)
+
     def limiter(self, rate_per_s: float) -> RateLimiter:
         limiter = self._limiters.get(rate_per_s)
         if limiter is None:
@@ -763,6 +823,7 @@ class SqliteStore(Store):
                 "DELETE FROM events WHERE job_id = ? AND created_at < ?", (JOBS_FEED, cutoff)
             )
             db.execute("DELETE FROM cache WHERE expires_at <= ?", (now,))
+            db.execute("DELETE FROM volume_cache WHERE expires_at <= ?", (now,))
             return ids
 
         removed = await self._tx(_cleanup)

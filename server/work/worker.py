@@ -25,6 +25,8 @@ from server.settings import Settings
 from server.store.base import Store
 from server.work.counting import KeywordCounter
 from server.work.providers.base import FatalProviderError
+from server.work.providers.volume_base import normalise
+from server.work.volumes import VolumeLookup, VolumeOutcome, attach
 
 log = logging.getLogger("doccount.batch")
 
@@ -60,10 +62,12 @@ class Worker:
         settings: Settings,
         *,
         worker_id: str | None = None,
+        volumes: VolumeLookup | None = None,
     ) -> None:
         self.store = store
         self.counter = counter
         self.settings = settings
+        self.volumes = volumes
         self.worker_id = worker_id or f"w-{secrets.token_hex(4)}"
         self._active: set[asyncio.Task[None]] = set()
 
@@ -184,6 +188,24 @@ class Worker:
                 log.warning("[배치] 소유권 갱신 실패, 저장소 연결 불가: %s (%s)", job_id, exc)
 
     async def _count_all(self, job: ClaimedJob) -> None:
+        part = _VolumePart(self, job)
+        volume_task = (
+            asyncio.create_task(part.run(), name=f"volumes {job.id}")
+            if self.volumes is not None
+            else None
+        )
+        try:
+            await self._count_keywords(job, part)
+            if volume_task is not None:
+                # The job ends once every keyword has its volume (or the reason it has none).
+                await volume_task
+        finally:
+            if volume_task is not None and not volume_task.done():
+                volume_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await volume_task
+
+    async def _count_keywords(self, job: ClaimedJob, part: _VolumePart) -> None:
         total = len(job.keywords)
         # Duplicates are counted once and reported at each position.
         shared: dict[str, asyncio.Task[dict[str, Any]]] = {}
@@ -203,8 +225,7 @@ class Worker:
                     window.append((next_dispatch, task))
                     next_dispatch += 1
                 index, task = window.popleft()
-                result = {"index": index, **await task}
-                await self._commit(job.id, index, result)
+                result = await part.commit(index, {"index": index, **await task})
                 done_here += 1
                 log.info(
                     "[배치] %d/%d 완료: %s %s",
@@ -229,3 +250,56 @@ class Worker:
         finally:
             for task in shared.values():
                 task.cancel()
+
+
+class _VolumePart:
+    """A job's search volumes, arriving beside its counts. A keyword's result is committed
+    with its volume when the volume came first; otherwise it is committed without, and
+    updated (a second ``result`` event with the same index) when the volume arrives. One lock
+    orders the two, so no volume is lost between a commit and its registration."""
+
+    def __init__(self, worker: Worker, job: ClaimedJob) -> None:
+        self.worker = worker
+        self.job = job
+        self.enabled = worker.volumes is not None
+        self.known: dict[str, VolumeOutcome] = {}
+        self.waiting: dict[str, list[dict[str, Any]]] = {}  # normalised keyword -> results
+        self.lock = asyncio.Lock()
+
+    async def commit(self, index: int, result: dict[str, Any]) -> dict[str, Any]:
+        async with self.lock:
+            if not self.enabled:
+                result = attach(result, None)
+            else:
+                key = normalise(result["keyword"])
+                result = attach(result, self.known.get(key))
+                if key not in self.known:
+                    self.waiting.setdefault(key, []).append(result)
+            await self.worker._commit(self.job.id, index, result)
+            return result
+
+    async def run(self) -> None:
+        volumes = self.worker.volumes
+        assert volumes is not None
+        todo = list(self.job.keywords[self.job.next_index :])
+        failed: set[str] = set()
+        async for outcomes in volumes.stream(todo):
+            async with self.lock:
+                self.known.update(outcomes)
+                for key, outcome in outcomes.items():
+                    if outcome.error is not None:
+                        failed.add(outcome.error)
+                    for result in self.waiting.pop(key, []):
+                        updated = attach(result, outcome)
+                        await retry_store(
+                            "update_result",
+                            partial(
+                                self.worker.store.update_result,
+                                self.job.id,
+                                updated["index"],
+                                updated,
+                                self.worker.worker_id,
+                            ),
+                        )
+        for reason in failed:
+            log.warning("[배치] 검색량 조회 실패: %s (%s)", self.job.id, reason)
