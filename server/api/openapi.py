@@ -86,9 +86,37 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "source": {"type": "string", "enum": ["naver", "demo"]},
             "cached": {"type": "array", "items": {"type": "string"}},
             "error": nullable({"type": "string"}),
-            "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+            "errors": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "per category, and searchVolume: why a part is missing",
+            },
+            "searchVolume": nullable(ref("SearchVolume")),
+            "ratio": nullable(
+                {
+                    "type": "object",
+                    "additionalProperties": {"type": "number"},
+                    "description": "경쟁률 per category: documents / monthly searches "
+                    "(null when the volume is unknown)",
+                }
+            ),
         },
         required=["keyword", "counts", "source", "cached", "error"],
+    )
+    search_volume = obj(
+        {
+            "pc": {"type": "integer", "minimum": 0},
+            "pcBelow": {"type": "boolean", "description": 'Naver said "< 10"; pc is then 10'},
+            "mobile": {"type": "integer", "minimum": 0},
+            "mobileBelow": {"type": "boolean"},
+            "total": {"type": "integer", "minimum": 0},
+            "totalBelow": {"type": "boolean"},
+            "compIdx": nullable({"type": "string", "enum": ["높음", "중간", "낮음"]}),
+            "source": {"type": "string", "enum": ["naver", "demo"]},
+            "cached": {"type": "boolean"},
+            "observedAt": {"type": "integer", "description": "epoch ms the source answered"},
+        },
+        required=["pc", "pcBelow", "mobile", "mobileBelow", "total", "totalBelow", "source"],
     )
     job = obj(
         {
@@ -164,6 +192,7 @@ def schemas(settings: Settings) -> dict[str, Schema]:
         "Error": error_body,
         "Progress": progress,
         "Result": result,
+        "SearchVolume": search_volume,
         "Job": job,
         "Event": event,
         "Submission": submission,
@@ -365,6 +394,10 @@ def paths(settings: Settings) -> dict[str, Schema]:
                                 "maxKeywords": {"type": "integer"},
                                 "maxKeywordChars": {"type": "integer"},
                                 "ratePerSec": {"type": "number"},
+                                "volumeProvider": {
+                                    "type": "string",
+                                    "enum": ["off", "naver", "demo"],
+                                },
                                 "authRequired": {"type": "boolean"},
                             }
                         ),

@@ -282,6 +282,16 @@ class _VolumePart:
         volumes = self.worker.volumes
         assert volumes is not None
         todo = list(self.job.keywords[self.job.next_index :])
+        if self.job.next_index > 0:
+            # Resumed: results committed before the stop may still owe their volume.
+            stored = await retry_store("get_job", partial(self.worker.store.get_job, self.job.id))
+            async with self.lock:
+                for result in (stored or {}).get("results", []):
+                    volume_error = (result.get("errors") or {}).get("searchVolume")
+                    if result.get("searchVolume") is None and volume_error is None:
+                        key = normalise(result["keyword"])
+                        self.waiting.setdefault(key, []).append(result)
+                        todo.append(result["keyword"])
         failed: set[str] = set()
         async for outcomes in volumes.stream(todo):
             async with self.lock:

@@ -18,6 +18,7 @@ from server.appkeys import STORE, WORKER
 from server.events import loads
 from server.work.providers.demo import demo_volume
 from server.work.providers.volume_base import normalise
+from server.work.worker import Worker
 from tests.support.common import base_settings, wait_until
 from tests.support.fakesearchad import (
     AD_CUSTOMER,
@@ -251,3 +252,41 @@ async def test_volumes_off_leaves_nulls(
     (result,) = (await status_of(client, job_id))["results"]
     assert result["searchVolume"] is None and result["ratio"] is None and "errors" not in result
     assert (await (await client.get("/api/config")).json())["volumeProvider"] == "off"
+
+
+async def test_resumed_job_fills_volumes_of_results_committed_before_the_stop(
+    tmp_path: Path,
+    fake_naver: tuple[FakeNaver, str],
+    fake_ad: tuple[FakeSearchAd, str],
+    make_client: Any,
+    store_url: str,
+) -> None:
+    _, naver_base = fake_naver
+    _, ad_base = fake_ad
+    client = await make_client(settings_for(tmp_path, naver_base, ad_base, store_url))
+    store = client.app[STORE]
+    job_id = await submit(client, ["캠핑", "낚시", "등산"])
+    claimed = await store.claim_next("w-old", 0)
+    assert claimed is not None
+    # What a worker stopped after its first commit left: counts, no volume yet.
+    first = {
+        "index": 0,
+        "keyword": "캠핑",
+        "counts": {"blog": fake_total("캠핑", "blog")},
+        "source": "naver",
+        "cached": [],
+        "error": None,
+        "searchVolume": None,
+        "ratio": None,
+    }
+    await store.record_result(job_id, 0, first, "w-old")
+    worker = client.app[WORKER]
+    resumed = Worker(
+        store, worker.counter, worker.settings, worker_id="w-old", volumes=worker.volumes
+    )
+    await resumed.process(replace(claimed, next_index=1))
+    job = await status_of(client, job_id)
+    assert job["status"] == "completed"
+    assert [volume_of(r) for r in job["results"]] == [
+        expected_row(k) for k in ("캠핑", "낚시", "등산")
+    ]
