@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from server.api.app import create_app
 from server.settings import Settings
 from tests.support.common import base_settings
+from tests.support.fakesearchad import FakeSearchAd
 from tests.support.fakeupstream import FakeNaver
 from tests.support.redis_server import redis_server, redis_url  # noqa: F401 (fixtures)
 
@@ -36,6 +37,16 @@ async def fake_naver() -> AsyncIterator[tuple[FakeNaver, str]]:
     server = TestServer(fake.app(), host="127.0.0.1")
     await server.start_server()
     yield fake, str(server.make_url("/v1/search"))
+    await server.close()
+
+
+@pytest.fixture
+async def fake_ad() -> AsyncIterator[tuple[FakeSearchAd, str]]:
+    """The fake Search Ad keyword tool and its base URL (``--ad-api-base``)."""
+    fake = FakeSearchAd()
+    server = TestServer(fake.app(), host="127.0.0.1")
+    await server.start_server()
+    yield fake, str(server.make_url("")).rstrip("/")
     await server.close()
 
 

@@ -315,6 +315,39 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 },
             }
         },
+        "/api/documents/jobs/{job_id}/export": {
+            "get": {
+                "summary": "The job's results as an Excel workbook or an Excel-ready CSV",
+                "description": (
+                    "Korean headers (키워드, categories, 합계, PC/모바일/총 검색량, 경쟁률, "
+                    '광고 경쟁도, 오류); numbers as numbers, "< 10" as text, failed cells '
+                    "오류. xlsx: header row frozen, autofilter. csv: UTF-8 with a BOM, formulas "
+                    "defused."
+                ),
+                "operationId": "exportJob",
+                "parameters": [
+                    job_id_param("path"),
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["xlsx", "csv"], "default": "xlsx"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The file (Content-Disposition: attachment)",
+                        "content": {
+                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                                "schema": {"type": "string", "format": "binary"}
+                            },
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **{str(s): error(s) for s in (400, 401, 404, 503)},
+                },
+            }
+        },
         "/api/documents/events": {
             "get": {
                 "summary": "SSE of one job (?jobId=) or of the jobs feed (?jobs=all)",

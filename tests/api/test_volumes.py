@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-import pytest
-from aiohttp.test_utils import TestServer
 
 from server.appkeys import STORE, WORKER
 from server.events import loads
@@ -29,15 +25,6 @@ from tests.support.fakesearchad import (
 )
 from tests.support.fakeupstream import FakeNaver, fake_total
 from tests.support.streams import SseBlocks, submit
-
-
-@pytest.fixture
-async def fake_ad() -> AsyncIterator[tuple[FakeSearchAd, str]]:
-    fake = FakeSearchAd()
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server()
-    yield fake, str(server.make_url("")).rstrip("/")
-    await server.close()
 
 
 def settings_for(tmp_path: Path, naver: str, ad: str, store_url: str, **changes: Any) -> Any:
