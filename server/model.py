@@ -55,6 +55,8 @@ class JobSpec:
     created_ms: int
     source: str
     client: str
+    # Shown in job lists, the CLI and exports; None only for jobs from before names existed.
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,3 +129,27 @@ def parse_submission(
     if not isinstance(raw_priority, str) or raw_priority not in PRIORITIES:
         raise ApiError(400, "invalid_priority", "priority는 high, normal, low 중 하나여야 합니다")
     return tuple(keywords), categories, PRIORITIES[raw_priority]
+
+
+MAX_NAME_CHARS = 100
+
+
+def default_name(keywords: tuple[str, ...]) -> str:
+    """ "캠핑 의자 외 29개": the first keyword and how many more."""
+    first = keywords[0] if keywords else ""
+    if len(first) > MAX_NAME_CHARS - 12:
+        first = first[: MAX_NAME_CHARS - 13] + "…"
+    return first if len(keywords) <= 1 else f"{first} 외 {len(keywords) - 1:,}개"
+
+
+def parse_name(body: dict[str, Any], keywords: tuple[str, ...]) -> str:
+    """The job's ``name`` from a batch body (trimmed), else ``default_name``. Raises ApiError."""
+    raw = body.get("name")
+    if raw is None:
+        return default_name(keywords)
+    if not isinstance(raw, str):
+        raise ApiError(400, "invalid_name", "name은 문자열이어야 합니다")
+    name = " ".join(raw.split())
+    if len(name) > MAX_NAME_CHARS:
+        raise ApiError(400, "name_too_long", f"작업 이름이 너무 깁니다 (최대 {MAX_NAME_CHARS}자)")
+    return name or default_name(keywords)

@@ -132,6 +132,9 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "error": nullable({"type": "string"}),
             "lastEventId": {"type": "string"},
             "source": {"type": "string"},
+            "name": nullable(
+                {"type": "string", "description": "given at submit, else \"<first> 외 N개\""}
+            ),
             "results": {"type": "array", "items": ref("Result")},
         },
         required=[
@@ -175,6 +178,7 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             },
             "categories": {"type": "array", "items": category},
             "priority": {"type": "string", "enum": list(PRIORITIES)},
+            "name": {"type": "string", "maxLength": 100},
         },
         "required": ["keywords"],
     }

@@ -15,7 +15,14 @@ from server.categories import CATEGORIES
 from server.errors import ApiError
 from server.events import dumps, loads
 from server.export import CONTENT_TYPES, FORMATS, render
-from server.model import JobSpec, check_job_id, new_job_id, now_ms, parse_submission
+from server.model import (
+    JobSpec,
+    check_job_id,
+    new_job_id,
+    now_ms,
+    parse_name,
+    parse_submission,
+)
 from server.work.providers.base import FatalProviderError
 
 log = logging.getLogger("doccount.batch")
@@ -44,12 +51,14 @@ async def read_json(request: web.Request) -> Any:
 async def create_batch(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     store = request.app[STORE]
+    body = await read_json(request)
     keywords, categories, priority = parse_submission(
-        await read_json(request),
+        body,
         default_categories=settings.categories,
         max_keywords=settings.max_keywords,
         max_keyword_chars=settings.max_keyword_chars,
     )
+    name = parse_name(body, keywords)
     client = client_address(request)
     if await store.count_queued(client) >= settings.max_queued_jobs_per_client:
         raise ApiError(
@@ -68,6 +77,7 @@ async def create_batch(request: web.Request) -> web.Response:
         created_ms=created,
         source=request.app[PROVIDER].name,
         client=client,
+        name=name,
     )
     await store.create_job(spec)
     log.info("[배치] 작업 생성: %s, 키워드 %d개", spec.id, len(keywords))
@@ -97,7 +107,10 @@ async def list_jobs(request: web.Request) -> web.Response:
 
 
 def export_filename(job: dict[str, Any], fmt: str) -> str:
-    return f"doccount_{job['id']}.{fmt}"
+    """The job's name when it has one (characters a file system refuses replaced)."""
+    name = job.get("name") or job["id"]
+    safe = "".join("_" if ch in '\\/:*?"<>|' or ord(ch) < 32 else ch for ch in name)
+    return f"{safe}.{fmt}"
 
 
 async def export_job(request: web.Request) -> web.Response:

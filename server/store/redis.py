@@ -228,6 +228,7 @@ class RedisStore(Store):
             spec.created_ms,
             dumps(spec.source),
             spec.client,
+            dumps(spec.name),
         )
 
     async def get_job(self, job_id: str, *, with_results: bool = True) -> dict[str, Any] | None:

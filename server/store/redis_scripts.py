@@ -67,7 +67,7 @@ end
 -- The job as the status endpoint shows it, without results (server.store.sqlite._summary).
 local function summary(id)
   local f = redis.call('HMGET', jkey(id), 'idj', 'status', 'current', 'total', 'categories',
-    'prio', 'created', 'started', 'completed', 'error', 'seq', 'source')
+    'prio', 'created', 'started', 'completed', 'error', 'seq', 'source', 'name')
   if not f[1] then return nil end
   local pos = 'null'
   if f[2] == 'pending' then
@@ -78,7 +78,7 @@ local function summary(id)
     .. ',"categories":' .. f[5] .. ',"priority":"' .. (PRIO_NAMES[f[6]] or 'normal')
     .. '","queuePosition":' .. pos .. ',"createdAt":' .. f[7] .. ',"startedAt":' .. f[8]
     .. ',"completedAt":' .. f[9] .. ',"error":' .. f[10] .. ',"lastEventId":"' .. f[11]
-    .. '","source":' .. f[12] .. '}'
+    .. '","source":' .. f[12] .. ',"name":' .. (f[13] or 'null') .. '}'
 end
 
 local function feed_event(job_json)
@@ -135,7 +135,8 @@ local qid = redis.call('XADD', q, '*', 'job', id)
 redis.call('HSET', jk, 'idj', ARGV[2], 'status', 'pending', 'prio', prio,
   'keywords', ARGV[4], 'categories', ARGV[5], 'total', ARGV[6], 'current', 0,
   'created', ARGV[7], 'started', 'null', 'completed', 'null', 'error', 'null', 'seq', 0,
-  'source', ARGV[8], 'client', client, 'qkey', q, 'qid', qid, 'order', order)
+  'source', ARGV[8], 'client', client, 'qkey', q, 'qid', qid, 'order', order,
+  'name', ARGV[10])
 -- Queue position = rank by (priority, arrival): the streams deliver in that same order.
 redis.call('ZADD', PFX .. 'pending', tonumber(prio) * 1e13 + order, id)
 redis.call('ZADD', PFX .. 'jobs', order, id)

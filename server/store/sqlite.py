@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     claimed_by TEXT,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     source TEXT NOT NULL,
-    client TEXT NOT NULL DEFAULT ''
+    client TEXT NOT NULL DEFAULT '',
+    name TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (status, priority);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
@@ -163,7 +164,7 @@ COMMIT;
 
 JOB_COLUMNS = (
     "id, status, priority, categories, total, current, created_at, started_at, completed_at, "
-    "error, last_seq, source, rowid"
+    "error, last_seq, source, rowid, name"
 )
 WORK_SIGNAL = "\x00work"
 # Jobs up to this many keywords are read on the event loop (~60 µs for 100 on a 2-core box);
@@ -252,6 +253,9 @@ class SqliteStore(Store):
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=5000")
             conn.executescript(SCHEMA)
+            # A file from before job names: the column is added, old jobs have none.
+            if "name" not in {r[1] for r in conn.execute("PRAGMA table_info(jobs)")}:
+                conn.execute("ALTER TABLE jobs ADD COLUMN name TEXT")
             # Only one process owns this file: whatever a previous process held is free again.
             conn.execute("UPDATE jobs SET claimed_by = NULL WHERE claimed_by IS NOT NULL")
             # The counters start from the jobs as they are (a file from before they existed).
@@ -296,7 +300,7 @@ class SqliteStore(Store):
     ) -> dict[str, Any]:
         """``position``: the queuePosition when the caller knows it (a job just queued)."""
         (jid, status, prio, cats, total, current, created, started, completed, error, seq, src,
-         rowid) = row  # fmt: skip
+         rowid, name) = row  # fmt: skip
         if status == PENDING and position is None:
             position = db.execute(
                 "SELECT COUNT(*) + 1 FROM jobs WHERE status = 'pending' AND "
@@ -316,6 +320,7 @@ class SqliteStore(Store):
             "error": error,
             "lastEventId": str(seq),
             "source": src,
+            "name": name,
         }
 
     def _job_row(self, db: sqlite3.Connection, job_id: str) -> tuple[Any, ...] | None:
@@ -368,7 +373,7 @@ class SqliteStore(Store):
     def _create(self, db: sqlite3.Connection, spec: JobSpec) -> None:
         db.execute(
             "INSERT INTO jobs (id, status, priority, keywords, categories, total, "
-            "created_at, source, client) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, source, client, name) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 spec.id,
                 spec.priority,
@@ -378,6 +383,7 @@ class SqliteStore(Store):
                 spec.created_ms,
                 spec.source,
                 spec.client,
+                spec.name,
             ),
         )
         self._status_event(db, spec.id)

@@ -8,6 +8,7 @@ import io
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import openpyxl
 
@@ -86,7 +87,9 @@ async def test_xlsx_read_back_with_openpyxl(
     assert resp.headers["Content-Type"].startswith(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    assert "attachment" in resp.headers["Content-Disposition"]
+    disposition = resp.headers["Content-Disposition"]
+    assert disposition.startswith("attachment")
+    assert disposition.endswith("filename*=UTF-8''" + quote("캠핑 외 2개.xlsx"))  # the job's name
     book = openpyxl.load_workbook(io.BytesIO(await resp.read()))
     ws = book.active
     assert ws is not None

@@ -61,6 +61,7 @@ JOB_KEYS = [
     "error",
     "lastEventId",
     "source",
+    "name",
 ]
 
 
@@ -130,7 +131,7 @@ async def trim_log(store: Store, job_id: str, through_seq: int) -> None:
 
 
 async def test_create_then_get_shows_the_pending_job(store: Store) -> None:
-    spec = make_spec()
+    spec = replace(make_spec(), name='봄 "캠핑" 외 2개')
     await store.create_job(spec)
     job = await store.get_job(spec.id)
     assert job is not None
@@ -148,6 +149,7 @@ async def test_create_then_get_shows_the_pending_job(store: Store) -> None:
         "error": None,
         "lastEventId": "1",
         "source": "naver",
+        "name": '봄 "캠핑" 외 2개',
         "results": [],
     }
     without = await store.get_job(spec.id, with_results=False)
