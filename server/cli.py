@@ -6,105 +6,38 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from aiohttp import web
+# The client commands must start without the server: its modules are imported where used.
+from server.client.commands import CLIENT_COMMANDS, add_client_parsers, client_main
+from server.flags import add_service_flags, settings_from_args
 
-from server.api.app import create_app
-from server.client import CLIENT_COMMANDS, add_client_parsers, client_main
-from server.logs import configure_logging
-from server.settings import Settings, settings_from_env
+if TYPE_CHECKING:
+    from server.settings import Settings
 
 log = logging.getLogger("doccount")
-
-
-def add_service_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", dest="store_url", help="sqlite:///path.db or redis://host:port/db")
-    p.add_argument("--provider", choices=["naver", "demo"])
-    p.add_argument("--naver-base-url", dest="naver_base_url")
-    p.add_argument("--rate", dest="rate_per_s", type=float, help="upstream calls/s per key")
-    p.add_argument(
-        "--volume-provider",
-        dest="volume_provider",
-        choices=["off", "naver", "demo"],
-        help="monthly search volumes (default: naver with NAVER_AD_* credentials, demo with "
-        "the demo provider, else off)",
-    )
-    p.add_argument("--ad-api-base", dest="ad_api_base", help="Search Ad API base URL")
-    p.add_argument(
-        "--ad-rate", dest="ad_rate_per_s", type=float, help="Search Ad calls/s (default 2)"
-    )
-    p.add_argument("--volume-cache-ttl-s", dest="volume_cache_ttl_s", type=float)
-    p.add_argument("--categories", type=lambda s: tuple(s.split(",")), help="blog,cafe,...")
-    p.add_argument("--api-token", dest="api_token")
-    p.add_argument("--cors-origin", dest="cors_origins", action="append")
-    p.add_argument("--log-format", dest="log_format", choices=["text", "json"])
-    p.add_argument("--max-active-jobs", dest="max_active_jobs", type=int)
-    p.add_argument("--keyword-concurrency", dest="keyword_concurrency", type=int)
-    p.add_argument("--retry-base-s", dest="retry_base_s", type=float)
-    p.add_argument("--job-ttl-s", dest="job_ttl_s", type=float)
-    p.add_argument("--cache-ttl-s", dest="cache_ttl_s", type=float)
-    p.add_argument("--lease-s", dest="lease_s", type=float)
-    p.add_argument(
-        "--max-queued-jobs-per-client",
-        dest="max_queued_jobs_per_client",
-        type=int,
-        help="pending or processing jobs one client address may have (default 20)",
-    )
-    p.add_argument(
-        "--max-streams-per-client",
-        dest="max_streams_per_client",
-        type=int,
-        help="open SSE + WebSocket streams one client address may hold (default 64)",
-    )
-    p.add_argument(
-        "--uvloop",
-        action="store_true",
-        default=os.environ.get("DOCCOUNT_UVLOOP", "") not in ("", "0"),
-        help="run on uvloop (pip install uvloop; env DOCCOUNT_UVLOOP=1)",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="doccount", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the API and dashboard (and a worker)")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument(
-        "--no-worker",
-        dest="run_worker",
-        action="store_false",
-        default=None,
-        help="web node only (distributed mode: run `doccount worker` elsewhere)",
-    )
-    add_service_flags(serve)
+    add_service_flags(serve, "serve")
     worker = sub.add_parser("worker", help="a worker process (distributed mode)")
-    add_service_flags(worker)
+    add_service_flags(worker, "worker")
     add_client_parsers(sub)
     return parser
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    overrides = {
-        k: v
-        for k, v in vars(args).items()
-        if k not in ("command", "func") and v is not None and k in Settings.__dataclass_fields__
-    }
-    if "cors_origins" in overrides:
-        overrides["cors_origins"] = tuple(overrides["cors_origins"])
-    if "categories" in overrides:
-        from server.categories import parse_categories
-
-        overrides["categories"] = parse_categories(overrides["categories"])
-    return settings_from_env(**overrides)
-
-
 async def run_worker_process(settings: Settings) -> None:
     """The app's own contexts (store, provider, worker) with no HTTP site."""
+    from aiohttp import web
+
+    from server.api.app import create_app
+
     runner = web.AppRunner(create_app(settings), handle_signals=False)
     await runner.setup()
     log.info("worker started on %s", settings.store_url.split("@")[-1])
@@ -140,11 +73,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"doccount: {exc}", file=sys.stderr)
         return 2
     try:
-        loop = new_event_loop(args.uvloop)
+        loop = new_event_loop(settings.uvloop)
     except ValueError as exc:
         print(f"doccount: {exc}", file=sys.stderr)
         return 2
     asyncio.set_event_loop(loop)
+    from aiohttp import web
+
+    from server.api.app import create_app
+    from server.logs import configure_logging
+
     configure_logging(settings)
     if args.command == "serve":
         log.info(

@@ -1,10 +1,24 @@
-"""The one error type the HTTP surface raises; the error middleware renders it."""
+"""The error catalogue: every error code the service answers with, its HTTP status and its
+Korean message, written down once.
+
+Handlers raise a catalogue entry (``raise JOB_NOT_FOUND()``, ``raise TOO_MANY_JOBS(limit=20)``);
+the error middleware renders it as ``{"success": false, "error": message, "code": code}``, the
+WebSocket sends the same code and message in an error frame, and the OpenAPI document lists the
+codes of each status from here. A code may have more than one entry when the message says more
+about where it came from (an empty body and a malformed one are both ``invalid_json``), but a
+code always has one status (a test holds that).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
 
 class ApiError(Exception):
-    """Rendered as ``{"success": false, "error": message, "code": code}`` with ``status``."""
+    """Rendered as ``{"success": false, "error": message, "code": code}`` with ``status``.
+    Built from an :class:`ErrorKind` of the catalogue, never by hand."""
 
     def __init__(
         self,
@@ -23,3 +37,318 @@ class ApiError(Exception):
 
 class StoreUnavailableError(Exception):
     """The store cannot be reached (Redis down). Rendered as 503 ``store_unavailable``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorKind:
+    """One entry of the catalogue. ``message`` is a ``str.format`` template when the error
+    carries figures (``{limit}``, ``{pos}``); ``doc`` says in English when it happens, for the
+    OpenAPI document."""
+
+    code: str
+    status: int
+    message: str
+    doc: str
+    retry_after_s: int | None = None
+    # Sent with the error (e.g. WWW-Authenticate), besides Retry-After.
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def __call__(self, *, status: int | None = None, **params: Any) -> ApiError:
+        """The exception to raise. ``status`` only for ``HTTP_ERROR``, which keeps the status
+        of the HTTP error it stands for."""
+        headers = dict(self.headers)
+        if self.retry_after_s is not None:
+            headers["Retry-After"] = str(self.retry_after_s)
+        return ApiError(
+            self.status if status is None else status,
+            self.code,
+            self.text(**params),
+            headers=headers,
+        )
+
+    def text(self, **params: Any) -> str:
+        return self.message.format(**params) if params else self.message
+
+
+# --- the request: ids, bodies, queries ------------------------------------------------------
+
+MISSING_JOB_ID = ErrorKind("missing_job_id", 400, "jobId가 필요합니다", "no jobId given")
+INVALID_JOB_ID = ErrorKind(
+    "invalid_job_id", 400, "jobId 형식이 올바르지 않습니다", "jobId is not a job id"
+)
+JOB_NOT_FOUND = ErrorKind(
+    "job_not_found",
+    404,
+    "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)",
+    "no such job (expired, or never existed)",
+)
+EMPTY_BODY = ErrorKind(
+    "invalid_json", 400, "요청 본문이 비어 있습니다 (JSON 필요)", "the body is empty or not JSON"
+)
+INVALID_JSON = ErrorKind(
+    "invalid_json", 400, "요청 본문이 올바른 JSON이 아닙니다", "the body is empty or not JSON"
+)
+INVALID_BODY = ErrorKind(
+    "invalid_body", 400, "요청 본문은 JSON 객체여야 합니다", "the body is not a JSON object"
+)
+MISSING_KEYWORDS = ErrorKind(
+    "missing_keywords", 400, "keywords 배열이 필요합니다", "no keywords in the body"
+)
+INVALID_KEYWORDS = ErrorKind(
+    "invalid_keywords", 400, "keywords는 문자열 배열이어야 합니다", "keywords is not an array"
+)
+EMPTY_KEYWORDS = ErrorKind(
+    "empty_keywords", 400, "키워드를 하나 이상 입력하세요", "keywords is an empty array"
+)
+TOO_MANY_KEYWORDS = ErrorKind(
+    "too_many_keywords",
+    400,
+    "키워드는 한 번에 최대 {limit:,}개까지 가능합니다 (입력: {given:,}개)",
+    "more keywords than the limit (1,000 by default)",
+)
+INVALID_KEYWORD = ErrorKind(
+    "invalid_keyword", 400, "{pos}번째 키워드가 문자열이 아닙니다", "a keyword is not a string"
+)
+EMPTY_KEYWORD = ErrorKind(
+    "empty_keyword", 400, "{pos}번째 키워드가 비어 있습니다", "a keyword is only white space"
+)
+KEYWORD_TOO_LONG = ErrorKind(
+    "keyword_too_long",
+    400,
+    "{pos}번째 키워드가 너무 깁니다 (최대 {limit}자)",
+    "a keyword is longer than the limit (100 characters by default)",
+)
+MISSING_KEYWORD = ErrorKind(
+    "missing_keyword", 400, "keyword 파라미터가 필요합니다", "no keyword query parameter"
+)
+INVALID_CATEGORIES = ErrorKind(
+    "invalid_categories",
+    400,
+    "categories는 문자열 배열이어야 합니다",
+    "categories is not an array of strings",
+)
+UNKNOWN_CATEGORY = ErrorKind(
+    "unknown_category", 400, "{detail}", "a category that is not offered, or none at all"
+)
+INVALID_PRIORITY = ErrorKind(
+    "invalid_priority",
+    400,
+    "priority는 high, normal, low 중 하나여야 합니다",
+    "priority is not high, normal or low",
+)
+INVALID_NAME = ErrorKind("invalid_name", 400, "name은 문자열이어야 합니다", "name is not a string")
+NAME_TOO_LONG = ErrorKind(
+    "name_too_long",
+    400,
+    "작업 이름이 너무 깁니다 (최대 {limit}자)",
+    "a job name longer than 100 characters",
+)
+INVALID_FORMAT = ErrorKind(
+    "invalid_format",
+    400,
+    "format은 xlsx 또는 csv여야 합니다",
+    "export: format is not xlsx or csv",
+)
+INVALID_LIMIT = ErrorKind(
+    "invalid_limit", 400, "limit은 1~200 사이의 정수여야 합니다", "limit is not an integer 1..200"
+)
+
+# --- streams (SSE and WebSocket) -------------------------------------------------------------
+
+INVALID_JOBS = ErrorKind(
+    "invalid_jobs", 400, "jobs 파라미터는 all만 가능합니다", "jobs is something other than all"
+)
+INVALID_JOBS_FRAME = ErrorKind(
+    "invalid_jobs", 400, "jobs는 all만 가능합니다", "jobs is something other than all"
+)
+INVALID_EVENT_ID = ErrorKind(
+    "invalid_event_id",
+    400,
+    "lastEventId 형식이 올바르지 않습니다",
+    "the resume id is malformed, unknown, or of another job",
+)
+UNKNOWN_EVENT_ID = ErrorKind(
+    "invalid_event_id",
+    400,
+    "알 수 없는 lastEventId입니다",
+    "the resume id is malformed, unknown, or of another job",
+)
+FOREIGN_EVENT_ID = ErrorKind(
+    "invalid_event_id",
+    400,
+    "이 작업의 이벤트 id가 아닙니다",
+    "the resume id is malformed, unknown, or of another job",
+)
+SHUTTING_DOWN = ErrorKind(
+    "shutting_down",
+    503,
+    "서버가 종료 중입니다. 잠시 후 다시 연결하세요",
+    "the server is shutting down; connect again (to another node)",
+)
+# WebSocket frames only (the socket stays open).
+INVALID_JSON_FRAME = ErrorKind(
+    "invalid_json", 400, "메시지가 올바른 JSON이 아닙니다", "the body is empty or not JSON"
+)
+BINARY_FRAME = ErrorKind(
+    "invalid_frame",
+    400,
+    "텍스트(JSON) 메시지만 받습니다",
+    "WebSocket: a binary frame, or JSON that is not an object",
+)
+INVALID_FRAME = ErrorKind(
+    "invalid_frame",
+    400,
+    "메시지는 JSON 객체여야 합니다",
+    "WebSocket: a binary frame, or JSON that is not an object",
+)
+UNKNOWN_TYPE = ErrorKind(
+    "unknown_type",
+    400,
+    "type은 subscribe 또는 unsubscribe여야 합니다",
+    "WebSocket: type is not subscribe or unsubscribe",
+)
+TOO_MANY_SUBSCRIPTIONS = ErrorKind(
+    "too_many_subscriptions",
+    400,
+    "한 연결에서 최대 {limit}개까지 구독할 수 있습니다",
+    "WebSocket: more subscriptions on one socket than allowed",
+)
+NOT_SUBSCRIBED = ErrorKind(
+    "not_subscribed", 400, "구독 중이 아닙니다", "WebSocket: unsubscribe from a job not subscribed"
+)
+STORE_UNAVAILABLE_FRAME = ErrorKind(
+    "store_unavailable",
+    503,
+    "저장소에 연결할 수 없습니다. 다시 구독하세요",
+    "the store cannot be reached; try again",
+)
+STORE_LOST_FRAME = ErrorKind(
+    "store_unavailable",
+    503,
+    "저장소를 읽지 못해 구독을 종료합니다. 마지막 id로 다시 구독하세요",
+    "the store cannot be reached; try again",
+)
+
+# --- who may call, and how much --------------------------------------------------------------
+
+UNAUTHORIZED = ErrorKind(
+    "unauthorized",
+    401,
+    "인증이 필요합니다: Authorization: Bearer <토큰> 헤더를 보내세요",
+    "an API token is set and the request did not present it",
+    headers=(("WWW-Authenticate", "Bearer"),),
+)
+ORIGIN_NOT_ALLOWED = ErrorKind(
+    "origin_not_allowed",
+    403,
+    "허용되지 않은 출처(Origin)입니다",
+    "a browser Origin not on the allow-list (CORS preflight, WebSocket)",
+)
+TOO_MANY_JOBS = ErrorKind(
+    "too_many_jobs",
+    429,
+    "대기 중인 작업이 너무 많습니다 (최대 {limit}개). 앞선 작업이 끝난 뒤 다시 시도하세요",
+    "this client address has too many pending or running jobs",
+    retry_after_s=30,
+)
+TOO_MANY_STREAMS = ErrorKind(
+    "too_many_streams",
+    429,
+    "열린 스트림이 너무 많습니다 (주소당 최대 {limit}개). "
+    "사용하지 않는 연결을 닫고 다시 시도하세요",
+    "this client address holds too many open SSE + WebSocket streams",
+    retry_after_s=5,
+)
+
+# --- the service ------------------------------------------------------------------------------
+
+STORE_UNAVAILABLE = ErrorKind(
+    "store_unavailable",
+    503,
+    "저장소에 연결할 수 없습니다. 잠시 후 다시 시도하세요",
+    "the store cannot be reached; try again",
+    retry_after_s=5,
+)
+NOT_READY = ErrorKind(
+    "not_ready",
+    503,
+    "준비되지 않았습니다: {failing}",
+    "readyz: the store is unreachable or the worker stopped",
+    retry_after_s=5,
+)
+INTERNAL_ERROR = ErrorKind(
+    "internal_error", 500, "서버 내부 오류가 발생했습니다", "a bug; the log has the traceback"
+)
+# The upstream cannot serve at all (FatalProviderError): the provider's message is shown.
+CONFIG_ERROR = ErrorKind(
+    "config_error",
+    503,
+    "{detail}",
+    "the upstream is misconfigured (no key, wrong address, no such API)",
+)
+NO_USABLE_KEY = ErrorKind(
+    "no_usable_key",
+    503,
+    "{detail}",
+    "every upstream key is retired (daily quota until midnight KST, or rejected)",
+)
+UPSTREAM_ERROR = ErrorKind("upstream_error", 503, "{detail}", "the upstream cannot serve")
+
+# --- HTTP errors aiohttp raises (routing, body size), in the same JSON ------------------------
+
+BAD_REQUEST = ErrorKind("bad_request", 400, "잘못된 요청입니다", "a malformed request")
+HTTP_UNAUTHORIZED = ErrorKind(
+    "unauthorized",
+    401,
+    "인증이 필요합니다",
+    "an API token is set and the request did not present it",
+)
+FORBIDDEN = ErrorKind("forbidden", 403, "허용되지 않은 요청입니다", "a forbidden request")
+NOT_FOUND = ErrorKind("not_found", 404, "찾을 수 없는 경로입니다", "no such path")
+METHOD_NOT_ALLOWED = ErrorKind(
+    "method_not_allowed", 405, "허용되지 않은 메서드입니다", "the path has no such method"
+)
+BODY_TOO_LARGE = ErrorKind(
+    "body_too_large",
+    413,
+    "요청 본문이 너무 큽니다 (최대 {limit:,} 바이트)",
+    "the body is over the limit (256 KiB by default)",
+)
+TOO_MANY_REQUESTS = ErrorKind("too_many_requests", 429, "요청이 너무 많습니다", "too many requests")
+HTTP_ERROR = ErrorKind(
+    "http_error", 500, "{reason}", "any other HTTP error, with its own status and reason"
+)
+
+# aiohttp's HTTP exceptions by status; others become HTTP_ERROR with their own status.
+FOR_HTTP_STATUS: dict[int, ErrorKind] = {
+    k.status: k
+    for k in (
+        BAD_REQUEST,
+        HTTP_UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
+        METHOD_NOT_ALLOWED,
+        BODY_TOO_LARGE,
+        TOO_MANY_REQUESTS,
+    )
+}
+# A FatalProviderError's code to the entry that renders it.
+FOR_PROVIDER_CODE: dict[str, ErrorKind] = {
+    k.code: k for k in (CONFIG_ERROR, NO_USABLE_KEY, UPSTREAM_ERROR)
+}
+
+
+def catalogue() -> Iterator[ErrorKind]:
+    """Every entry, in the order written above."""
+    for value in globals().values():
+        if isinstance(value, ErrorKind):
+            yield value
+
+
+def codes_by_status() -> dict[int, list[str]]:
+    """Each status with its codes, sorted, without repeats (for the OpenAPI document)."""
+    by_status: dict[int, set[str]] = {}
+    for kind in catalogue():
+        if kind is not HTTP_ERROR:
+            by_status.setdefault(kind.status, set()).add(kind.code)
+    return {status: sorted(codes) for status, codes in sorted(by_status.items())}

@@ -9,22 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+from server.codec import dumps
 
-
-def dumps(obj: Any) -> str:
-    return orjson.dumps(obj).decode()
-
-
-def loads(text: str | bytes) -> Any:
-    return orjson.loads(text)
-
-
-def splice_results(summary_json: str, result_texts: list[str]) -> str:
-    """A job summary's JSON with ``"results"`` appended as its last key, from the results'
-    stored JSON texts as they are: the bytes ``dumps({**summary, "results": [...]})`` gives,
-    without decoding and re-encoding every result."""
-    return summary_json[:-1] + ',"results":[' + ",".join(result_texts) + "]}"
+# The event types a client receives: the SSE event name, and "type" in every event's JSON.
+SNAPSHOT = "snapshot"  # a job as it stands (synthesised per subscriber, not in the log)
+STATUS = "status"
+PROGRESS = "progress"
+RESULT = "result"
+JOB = "job"  # the jobs feed: one job's summary changed
+JOBS = "jobs"  # the jobs feed's first event: recent jobs
+EVENT_TYPES: tuple[str, ...] = (SNAPSHOT, STATUS, PROGRESS, RESULT, JOB, JOBS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +72,7 @@ def snapshot_json(job: dict[str, Any], *, gap: bool = False) -> str:
     payload: dict[str, Any] = {
         "id": job["lastEventId"],
         "jobId": job["id"],
-        "type": "snapshot",
+        "type": SNAPSHOT,
         "job": job,
     }
     if gap:
@@ -89,7 +83,7 @@ def snapshot_json(job: dict[str, Any], *, gap: bool = False) -> str:
 def jobs_json(jobs: list[dict[str, Any]], feed_id: str | None, *, gap: bool = False) -> str:
     """The first event of the jobs feed: recent job summaries, current as of feed event
     ``feed_id``, so that resuming from it continues exactly after what they show."""
-    payload: dict[str, Any] = {"id": feed_id, "type": "jobs", "jobs": jobs}
+    payload: dict[str, Any] = {"id": feed_id, "type": JOBS, "jobs": jobs}
     if gap:
         payload["gap"] = True
     return dumps(payload)

@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Iterable
 
-from server.events import dumps
+from server.codec import dumps
 from server.settings import Settings
 
 

@@ -9,7 +9,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.categories import UnknownCategoryError, parse_categories
-from server.errors import ApiError
+from server.errors import (
+    EMPTY_KEYWORD,
+    EMPTY_KEYWORDS,
+    INVALID_BODY,
+    INVALID_CATEGORIES,
+    INVALID_JOB_ID,
+    INVALID_KEYWORD,
+    INVALID_KEYWORDS,
+    INVALID_NAME,
+    INVALID_PRIORITY,
+    KEYWORD_TOO_LONG,
+    MISSING_JOB_ID,
+    MISSING_KEYWORDS,
+    NAME_TOO_LONG,
+    TOO_MANY_KEYWORDS,
+    UNKNOWN_CATEGORY,
+)
 
 PENDING = "pending"
 PROCESSING = "processing"
@@ -38,9 +54,9 @@ def new_job_id(created_ms: int) -> str:
 
 def check_job_id(raw: object) -> str:
     if not isinstance(raw, str) or not raw:
-        raise ApiError(400, "missing_job_id", "jobId가 필요합니다")
+        raise MISSING_JOB_ID()
     if not JOB_ID_RE.match(raw):
-        raise ApiError(400, "invalid_job_id", "jobId 형식이 올바르지 않습니다")
+        raise INVALID_JOB_ID()
     return raw
 
 
@@ -80,34 +96,25 @@ def parse_submission(
 ) -> tuple[tuple[str, ...], tuple[str, ...], int]:
     """Validate a batch body: (keywords, categories, priority rank). Raises ApiError (400)."""
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", "요청 본문은 JSON 객체여야 합니다")
+        raise INVALID_BODY()
     raw_keywords = body.get("keywords")
     if raw_keywords is None:
-        raise ApiError(400, "missing_keywords", "keywords 배열이 필요합니다")
+        raise MISSING_KEYWORDS()
     if not isinstance(raw_keywords, list):
-        raise ApiError(400, "invalid_keywords", "keywords는 문자열 배열이어야 합니다")
+        raise INVALID_KEYWORDS()
     if not raw_keywords:
-        raise ApiError(400, "empty_keywords", "키워드를 하나 이상 입력하세요")
+        raise EMPTY_KEYWORDS()
     if len(raw_keywords) > max_keywords:
-        raise ApiError(
-            400,
-            "too_many_keywords",
-            f"키워드는 한 번에 최대 {max_keywords:,}개까지 가능합니다 "
-            f"(입력: {len(raw_keywords):,}개)",
-        )
+        raise TOO_MANY_KEYWORDS(limit=max_keywords, given=len(raw_keywords))
     keywords: list[str] = []
     for pos, item in enumerate(raw_keywords, start=1):
         if not isinstance(item, str):
-            raise ApiError(400, "invalid_keyword", f"{pos}번째 키워드가 문자열이 아닙니다")
+            raise INVALID_KEYWORD(pos=pos)
         keyword = " ".join(item.split())  # trims and folds inner runs of white space
         if not keyword:
-            raise ApiError(400, "empty_keyword", f"{pos}번째 키워드가 비어 있습니다")
+            raise EMPTY_KEYWORD(pos=pos)
         if len(keyword) > max_keyword_chars:
-            raise ApiError(
-                400,
-                "keyword_too_long",
-                f"{pos}번째 키워드가 너무 깁니다 (최대 {max_keyword_chars}자)",
-            )
+            raise KEYWORD_TOO_LONG(pos=pos, limit=max_keyword_chars)
         keywords.append(keyword)
 
     raw_categories = body.get("categories")
@@ -116,18 +123,18 @@ def parse_submission(
     elif not isinstance(raw_categories, list) or not all(
         isinstance(c, str) for c in raw_categories
     ):
-        raise ApiError(400, "invalid_categories", "categories는 문자열 배열이어야 합니다")
+        raise INVALID_CATEGORIES()
     else:
         try:
             categories = parse_categories(raw_categories)
         except UnknownCategoryError as exc:
-            raise ApiError(400, "unknown_category", str(exc)) from None
+            raise UNKNOWN_CATEGORY(detail=str(exc)) from None
 
     raw_priority = body.get("priority", "normal")
     if raw_priority is None:
         raw_priority = "normal"
     if not isinstance(raw_priority, str) or raw_priority not in PRIORITIES:
-        raise ApiError(400, "invalid_priority", "priority는 high, normal, low 중 하나여야 합니다")
+        raise INVALID_PRIORITY()
     return tuple(keywords), categories, PRIORITIES[raw_priority]
 
 
@@ -148,8 +155,8 @@ def parse_name(body: dict[str, Any], keywords: tuple[str, ...]) -> str:
     if raw is None:
         return default_name(keywords)
     if not isinstance(raw, str):
-        raise ApiError(400, "invalid_name", "name은 문자열이어야 합니다")
+        raise INVALID_NAME()
     name = " ".join(raw.split())
     if len(name) > MAX_NAME_CHARS:
-        raise ApiError(400, "name_too_long", f"작업 이름이 너무 깁니다 (최대 {MAX_NAME_CHARS}자)")
+        raise NAME_TOO_LONG(limit=MAX_NAME_CHARS)
     return name or default_name(keywords)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import Field, dataclass, field, fields
+from typing import Any, get_type_hints
 
 from server.categories import DEFAULT_CATEGORIES, parse_categories
 
@@ -28,51 +29,185 @@ class NaverKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Option:
+    """How one setting is set from outside: its flag, its environment variables and its help.
+    The argparse flags (server/flags.py), ``--help`` and the README's configuration table are
+    all made from these, so each is written once, here."""
+
+    help: str
+    flag: str | None = None
+    env: tuple[str, ...] = ()
+    # Only `doccount serve` has it (the others: serve and worker).
+    serve_only: bool = False
+    choices: tuple[str, ...] = ()
+    # What the README and --help say the default is, when the value alone would mislead.
+    default_text: str | None = None
+
+
+def option(
+    default: Any,
+    help: str,
+    *,
+    flag: str | None = None,
+    env: str | tuple[str, ...] = (),
+    serve_only: bool = False,
+    choices: tuple[str, ...] = (),
+    default_text: str | None = None,
+    repr: bool = True,
+) -> Any:
+    """A Settings field that can be set from outside."""
+    spec = Option(
+        help,
+        flag,
+        (env,) if isinstance(env, str) else env,
+        serve_only,
+        choices,
+        default_text,
+    )
+    return field(default=default, repr=repr, metadata={"option": spec})
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    store_url: str = DEFAULT_STORE_URL
-    provider: str = "demo"
-    naver_keys: tuple[NaverKey, ...] = field(default=(), repr=False)
-    naver_base_url: str = DEFAULT_NAVER_BASE_URL
+    host: str = option("127.0.0.1", "where `serve` listens", flag="--host", env="DOCCOUNT_HOST",
+                       serve_only=True)  # fmt: skip
+    port: int = option(8080, "the port `serve` listens on", flag="--port", env="DOCCOUNT_PORT",
+                       serve_only=True)  # fmt: skip
+    store_url: str = option(
+        DEFAULT_STORE_URL,
+        "`sqlite:///relative.db`, `sqlite:////abs.db` or `redis://host:port/db`",
+        flag="--store",
+        env="DOCCOUNT_STORE",
+    )
+    provider: str = option(
+        "demo",
+        "where counts come from",
+        flag="--provider",
+        env="DOCCOUNT_PROVIDER",
+        choices=("naver", "demo"),
+        default_text="`naver` if credentials are set, else `demo`",
+    )
+    naver_keys: tuple[NaverKey, ...] = option(
+        (),
+        "one key (id and secret), or a pool: `id1:secret1,id2:secret2`",
+        env=("NAVER_CLIENT_ID", "NAVER_CLIENT_SECRET", "NAVER_API_KEYS"),
+        default_text="unset",
+        repr=False,
+    )
+    naver_base_url: str = option(
+        DEFAULT_NAVER_BASE_URL, "upstream base", flag="--naver-base-url", env="NAVER_API_BASE"
+    )
     # The API HUB move changes path style and header names: keep all three configurable.
     naver_path_template: str = "{base}/{api}.json"
     naver_id_header: str = "X-Naver-Client-Id"
     naver_secret_header: str = "X-Naver-Client-Secret"
-    rate_per_s: float = 10.0
-    # Monthly search volumes (Naver Search Ad keyword tool): "off", "naver" or "demo".
-    volume_provider: str = "off"
-    ad_customer_id: str = ""
-    ad_access_license: str = field(default="", repr=False)
-    ad_secret_key: str = field(default="", repr=False)
-    ad_api_base: str = DEFAULT_AD_API_BASE
-    ad_rate_per_s: float = 2.0  # its own speed limit, separate from the search API's
-    volume_cache_ttl_s: float = 86400.0  # Naver updates volumes daily
-    categories: tuple[str, ...] = DEFAULT_CATEGORIES
-    api_token: str | None = field(default=None, repr=False)
-    cors_origins: tuple[str, ...] = ()
+    rate_per_s: float = option(
+        10.0, "upstream calls per second, per key", flag="--rate", env="DOCCOUNT_RATE"
+    )
+    # Monthly search volumes (Naver Search Ad keyword tool).
+    volume_provider: str = option(
+        "off",
+        "where monthly search volumes come from (`off`, `naver`, `demo`)",
+        flag="--volume-provider",
+        env="DOCCOUNT_VOLUME_PROVIDER",
+        choices=VOLUME_PROVIDERS,
+        default_text="`naver` with Search Ad credentials, `demo` with the demo provider, "
+        "else `off`",
+    )
+    ad_customer_id: str = option(
+        "", "Search Ad (검색광고) API customer id", env="NAVER_AD_CUSTOMER_ID", default_text="unset"
+    )
+    ad_access_license: str = option(
+        "",
+        "Search Ad API access license",
+        env="NAVER_AD_ACCESS_LICENSE",
+        default_text="unset",
+        repr=False,
+    )
+    ad_secret_key: str = option(
+        "", "Search Ad API secret key", env="NAVER_AD_SECRET_KEY", default_text="unset", repr=False
+    )
+    ad_api_base: str = option(
+        DEFAULT_AD_API_BASE, "Search Ad API base", flag="--ad-api-base", env="NAVER_AD_API_BASE"
+    )
+    ad_rate_per_s: float = option(
+        2.0,
+        "Search Ad calls per second (its own limiter; 5 keywords a call)",
+        flag="--ad-rate",
+        env="DOCCOUNT_AD_RATE",
+    )
+    volume_cache_ttl_s: float = option(
+        86400.0,
+        "a search volume is reused for this long (Naver updates them daily)",
+        flag="--volume-cache-ttl-s",
+    )
+    categories: tuple[str, ...] = option(
+        DEFAULT_CATEGORIES,
+        "default categories, a comma list",
+        flag="--categories",
+        env="DOCCOUNT_CATEGORIES",
+    )
+    api_token: str | None = option(
+        None,
+        "require `Authorization: Bearer <token>` on `/api/`",
+        flag="--api-token",
+        env="DOCCOUNT_API_TOKEN",
+        repr=False,
+    )
+    cors_origins: tuple[str, ...] = option(
+        (),
+        "allowed browser origins (repeatable / comma list)",
+        flag="--cors-origin",
+        env="DOCCOUNT_CORS_ORIGINS",
+    )
 
     # Limits
     max_keywords: int = 1000
     max_keyword_chars: int = 100
     max_body_bytes: int = 256 * 1024
     max_ws_message_bytes: int = 64 * 1024
-    max_streams_per_client: int = 64
-    max_queued_jobs_per_client: int = 20
+    max_streams_per_client: int = option(
+        64,
+        "open SSE + WebSocket streams one client address may hold",
+        flag="--max-streams-per-client",
+    )
+    max_queued_jobs_per_client: int = option(
+        20,
+        "pending or running jobs one client address may have",
+        flag="--max-queued-jobs-per-client",
+    )
 
     # Worker
-    run_worker: bool = True
-    max_active_jobs: int = 4
-    keyword_concurrency: int = 8
+    run_worker: bool = option(
+        True,
+        "web node only (distributed mode: run `doccount worker` elsewhere)",
+        flag="--no-worker",
+        serve_only=True,
+        default_text="worker on",
+    )
+    max_active_jobs: int = option(
+        4, "jobs counted side by side (they share the rate)", flag="--max-active-jobs"
+    )
+    keyword_concurrency: int = option(
+        8,
+        "keywords of one job in flight at once (results still commit in order)",
+        flag="--keyword-concurrency",
+    )
     request_timeout_s: float = 10.0
     retry_attempts: int = 4
-    retry_base_s: float = 0.5
+    retry_base_s: float = option(
+        0.5, "first upstream retry delay; doubles per attempt, with jitter", flag="--retry-base-s"
+    )
     retry_max_s: float = 8.0
-    cache_ttl_s: float = 3600.0
-    job_ttl_s: float = 86400.0
+    cache_ttl_s: float = option(
+        3600.0, "a (keyword, category) count is reused for this long", flag="--cache-ttl-s"
+    )
+    job_ttl_s: float = option(86400.0, "finished jobs are deleted after this", flag="--job-ttl-s")
     cleanup_interval_s: float = 60.0
     progress_interval_s: float = 1.0
-    lease_s: float = 30.0
+    lease_s: float = option(
+        30.0, "Redis mode: a dead worker's job is taken over after this", flag="--lease-s"
+    )
 
     # Live push
     heartbeat_s: float = 15.0
@@ -81,8 +216,22 @@ class Settings:
     # How long a hub feed's store read blocks; an idle feed nobody watches stops after one.
     feed_block_s: float = 5.0
 
-    log_format: str = "text"
+    log_format: str = option(
+        "text",
+        "`text` (the seed's lines) or `json`",
+        flag="--log-format",
+        env="DOCCOUNT_LOG_FORMAT",
+        choices=("text", "json"),
+    )
     log_level: str = "INFO"
+    uvloop: bool = option(
+        False, "run on uvloop (the benchmarks do)", flag="--uvloop", env="DOCCOUNT_UVLOOP"
+    )
+
+
+def options() -> list[tuple[Field[Any], Option]]:
+    """The settings that can be set from outside, in declaration order."""
+    return [(f, f.metadata["option"]) for f in fields(Settings) if "option" in f.metadata]
 
 
 def parse_naver_keys(env: Mapping[str, str]) -> tuple[NaverKey, ...]:
@@ -105,46 +254,41 @@ def parse_naver_keys(env: Mapping[str, str]) -> tuple[NaverKey, ...]:
     return tuple(keys)
 
 
-def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    return float(raw) if raw not in (None, "") else default
+def parse_text(name: str, raw: str) -> object:
+    """A flag's or environment variable's text as the setting ``name`` holds it."""
+    kind = _TYPES[name]
+    if kind is bool:
+        return raw.strip().lower() not in ("", "0", "false", "no", "off")
+    if kind is int:
+        return int(raw)
+    if kind is float:
+        return float(raw)
+    if name == "categories":
+        return parse_categories(raw)
+    if name == "cors_origins":
+        return tuple(o.strip() for o in raw.split(",") if o.strip())
+    return raw
 
 
 def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Environment over defaults; ``overrides`` (from flags) over both. Unknown names raise."""
+    """Environment over defaults; ``overrides`` (from flags) over both. Unknown names raise.
+    An empty variable counts as unset."""
     env = os.environ if env is None else env
     keys = parse_naver_keys(env)
-    provider = env.get("DOCCOUNT_PROVIDER") or ("naver" if keys else "demo")
-    cats_raw = env.get("DOCCOUNT_CATEGORIES")
-    ad_customer = env.get("NAVER_AD_CUSTOMER_ID", "").strip()
-    ad_license = env.get("NAVER_AD_ACCESS_LICENSE", "").strip()
-    ad_secret = env.get("NAVER_AD_SECRET_KEY", "").strip()
-    has_ad = bool(ad_customer and ad_license and ad_secret)
-    volume_provider = env.get("DOCCOUNT_VOLUME_PROVIDER") or (
-        "naver" if has_ad else "demo" if provider == "demo" else "off"
-    )
-    values: dict[str, object] = {
-        "host": env.get("DOCCOUNT_HOST") or "127.0.0.1",
-        "port": int(env.get("DOCCOUNT_PORT") or 8080),
-        "store_url": env.get("DOCCOUNT_STORE") or DEFAULT_STORE_URL,
-        "provider": provider,
-        "naver_keys": keys,
-        "naver_base_url": env.get("NAVER_API_BASE") or DEFAULT_NAVER_BASE_URL,
-        "rate_per_s": _env_float(env, "DOCCOUNT_RATE", 10.0),
-        "volume_provider": volume_provider,
-        "ad_customer_id": ad_customer,
-        "ad_access_license": ad_license,
-        "ad_secret_key": ad_secret,
-        "ad_api_base": env.get("NAVER_AD_API_BASE") or DEFAULT_AD_API_BASE,
-        "ad_rate_per_s": _env_float(env, "DOCCOUNT_AD_RATE", 2.0),
-        "categories": parse_categories(cats_raw) if cats_raw else DEFAULT_CATEGORIES,
-        "api_token": env.get("DOCCOUNT_API_TOKEN") or None,
-        "cors_origins": tuple(
-            o.strip() for o in env.get("DOCCOUNT_CORS_ORIGINS", "").split(",") if o.strip()
-        ),
-        "log_format": env.get("DOCCOUNT_LOG_FORMAT") or "text",
-    }
+    values: dict[str, object] = {"naver_keys": keys, "provider": "naver" if keys else "demo"}
+    for f, opt in options():
+        if f.name == "naver_keys":
+            continue
+        for var in opt.env:
+            if env.get(var):
+                values[f.name] = parse_text(f.name, env[var])
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if "volume_provider" not in values:
+        has_ad = all(
+            values.get(k) for k in ("ad_customer_id", "ad_access_license", "ad_secret_key")
+        )
+        demo = values.get("provider") == "demo"
+        values["volume_provider"] = "naver" if has_ad else "demo" if demo else "off"
     settings = Settings(**values)  # type: ignore[arg-type]
     validate(settings)
     return settings
@@ -174,3 +318,10 @@ def validate(settings: Settings) -> None:
         raise ValueError("store must be a sqlite:// or redis:// URL")
     if settings.log_format not in ("text", "json"):
         raise ValueError("log format must be text or json")
+
+
+# The settings' types, resolved once (annotations are strings under `from __future__`); a
+# `str | None` setting is parsed as a `str`.
+_TYPES: dict[str, object] = {
+    name: (str if hint == (str | None) else hint) for name, hint in get_type_hints(Settings).items()
+}

@@ -13,6 +13,16 @@ export const STATUS_LABELS = {
 };
 
 const RATE_WINDOW_MS = 20_000;
+
+/** The later of two event ids (numeric ids compare as numbers; anything else: the newer wins). */
+export function newerId(a, b) {
+  if (b == null || b === '') return a;
+  if (a == null || a === '') return String(b);
+  const na = /^\d+$/.test(a);
+  const nb = /^\d+$/.test(String(b));
+  if (na && nb) return BigInt(b) > BigInt(a) ? String(b) : a;
+  return String(b);
+}
 const SERVER_RATE_FRESH_MS = 8_000;
 
 export class JobState {
@@ -36,6 +46,7 @@ export class JobState {
     this.known = false; // seen from the server or the cache at least once
     this.serverRate = null; // {rate, etaMs, at}
     this.samples = []; // [{t, current}] observed progress, for a local rate when the server gives none
+    this.cancelling = false;
   }
 
   get status() {
@@ -89,6 +100,67 @@ export class JobState {
     this.known = true;
     this.sample();
     return { reset, added };
+  }
+
+  /**
+   * The one way the page changes a job: apply one event to it. Server events (`snapshot`,
+   * `poll`, `result`, `progress`, `status`) and the page's own (`summary`: what the job list
+   * or the form knows; `queue`: a fresher queue position; `cancelling`: the user asked to
+   * cancel, the final status is still to come).
+   * @returns {{handled: boolean, reset: boolean, added: object[], statusFrom: string|null}}
+   *   reset: the caller must rebuild the table; added: rows new to the table;
+   *   statusFrom: the status before, when this event changed it.
+   */
+  apply(ev) {
+    const out = { handled: true, reset: false, added: [], statusFrom: null };
+    const wasStatus = this.job.status;
+    switch (ev.type) {
+      case 'summary':
+        Object.assign(out, this.mergeJob(ev.job));
+        break;
+      case 'snapshot':
+      case 'poll': {
+        const replace = ev.type === 'snapshot' && ev.gap === true;
+        if (replace) this.lastEventId = null;
+        Object.assign(out, this.mergeJob(ev.job, { replace }));
+        this.lastEventId = newerId(
+          this.lastEventId,
+          ev.type === 'snapshot' ? (ev.id ?? ev.job?.lastEventId) : ev.job?.lastEventId,
+        );
+        break;
+      }
+      case 'result': {
+        const row = this.addResult(ev.result);
+        if (row) out.added.push(row);
+        this.setProgress(ev.progress);
+        break;
+      }
+      case 'progress':
+        this.setProgress(ev.progress);
+        this.setServerRate(ev.ratePerSec, ev.etaMs);
+        break;
+      case 'status':
+        if (!(TERMINAL.has(this.job.status) && !TERMINAL.has(ev.status))) this.job.status = ev.status;
+        if ('error' in ev) this.job.error = ev.error;
+        this.setProgress(ev.progress);
+        if (ev.status === 'processing' && !this.job.startedAt) this.job.startedAt = Date.now();
+        if (TERMINAL.has(ev.status) && !this.job.completedAt) this.job.completedAt = Date.now();
+        if (ev.status !== 'pending') this.job.queuePosition = null;
+        break;
+      case 'queue':
+        if (this.job.status === 'pending' && ev.queuePosition != null) this.job.queuePosition = ev.queuePosition;
+        break;
+      case 'cancelling':
+        if (!this.terminal) this.cancelling = true;
+        break;
+      default:
+        out.handled = false;
+        return out;
+    }
+    const serverEvent = ev.type === 'result' || ev.type === 'progress' || ev.type === 'status';
+    if (serverEvent && ev.id != null) this.lastEventId = newerId(this.lastEventId, String(ev.id));
+    if (this.job.status !== wasStatus) out.statusFrom = wasStatus;
+    return out;
   }
 
   /** @returns the result when it is new, else null */

@@ -8,200 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.api.openapi_schemas import (
+    CATEGORY_LIST_RE,
+    error,
+    json_content,
+    nullable,
+    obj,
+    ok_response,
+    ref,
+    schemas,
+    success,
+)
 from server.categories import CATEGORIES
-from server.model import JOB_ID_RE, PRIORITIES
+from server.events import EVENT_TYPES
+from server.model import JOB_ID_RE
 from server.settings import Settings
 
 Schema = dict[str, Any]
-
-_ONE_CATEGORY = "(" + "|".join(sorted(CATEGORIES)) + ")"
-CATEGORY_LIST_RE = f"^{_ONE_CATEGORY}(,{_ONE_CATEGORY})*$"
-JOB_STATUSES = ["pending", "processing", "completed", "failed", "cancelled"]
-EVENT_TYPES = ["snapshot", "status", "progress", "result", "job"]
-
-
-def ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def nullable(schema: Schema) -> Schema:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def obj(properties: dict[str, Schema], required: list[str] | None = None) -> Schema:
-    """An object whose listed keys are required unless ``required`` narrows them. Extra keys
-    are allowed: clients must ignore what they do not know, so adding a field is compatible."""
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties) if required is None else required,
-    }
-
-
-def json_content(schema: Schema) -> Schema:
-    return {"application/json": {"schema": schema}}
-
-
-ERROR_TEXT = {
-    400: "Invalid input (see code)",
-    401: "Missing or wrong API token (code unauthorized)",
-    403: "Origin not allowed",
-    404: "No such job (expired or never existed)",
-    405: "Method not allowed",
-    413: "Request body too large",
-    429: "Too many queued jobs or open streams for this client address; see Retry-After",
-    503: "Store unreachable, or the upstream cannot serve (no usable key, misconfiguration)",
-}
-
-
-def error(status: int) -> Schema:
-    response: Schema = {"description": ERROR_TEXT[status], "content": json_content(ref("Error"))}
-    if status in (429, 503):
-        response["headers"] = {"Retry-After": {"schema": {"type": "string"}}}
-    return response
-
-
-def ok_response(description: str, schema: Schema) -> Schema:
-    return {"description": description, "content": json_content(schema)}
-
-
-def success(properties: dict[str, Schema], required: list[str] | None = None) -> Schema:
-    body = obj({"success": {"const": True}, **properties}, required)
-    if required is not None:
-        body["required"] = ["success", *required]
-    return body
-
-
-def schemas(settings: Settings) -> dict[str, Schema]:
-    counts = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
-    category = {"type": "string", "enum": sorted(CATEGORIES)}
-    progress = obj(
-        {"current": {"type": "integer", "minimum": 0}, "total": {"type": "integer", "minimum": 0}}
-    )
-    result = obj(
-        {
-            "index": {"type": "integer", "minimum": 0},
-            "keyword": {"type": "string"},
-            "counts": counts,
-            "source": {"type": "string", "enum": ["naver", "demo"]},
-            "cached": {"type": "array", "items": {"type": "string"}},
-            "error": nullable({"type": "string"}),
-            "errors": {
-                "type": "object",
-                "additionalProperties": {"type": "string"},
-                "description": "per category, and searchVolume: why a part is missing",
-            },
-            "searchVolume": nullable(ref("SearchVolume")),
-            "ratio": nullable(
-                {
-                    "type": "object",
-                    "additionalProperties": {"type": "number"},
-                    "description": "경쟁률 per category: documents / monthly searches "
-                    "(null when the volume is unknown)",
-                }
-            ),
-        },
-        required=["keyword", "counts", "source", "cached", "error"],
-    )
-    search_volume = obj(
-        {
-            "pc": {"type": "integer", "minimum": 0},
-            "pcBelow": {"type": "boolean", "description": 'Naver said "< 10"; pc is then 10'},
-            "mobile": {"type": "integer", "minimum": 0},
-            "mobileBelow": {"type": "boolean"},
-            "total": {"type": "integer", "minimum": 0},
-            "totalBelow": {"type": "boolean"},
-            "compIdx": nullable({"type": "string", "enum": ["높음", "중간", "낮음"]}),
-            "source": {"type": "string", "enum": ["naver", "demo"]},
-            "cached": {"type": "boolean"},
-            "observedAt": {"type": "integer", "description": "epoch ms the source answered"},
-        },
-        required=["pc", "pcBelow", "mobile", "mobileBelow", "total", "totalBelow", "source"],
-    )
-    job = obj(
-        {
-            "id": {"type": "string", "pattern": JOB_ID_RE.pattern},
-            "status": {"type": "string", "enum": JOB_STATUSES},
-            "progress": ref("Progress"),
-            "categories": {"type": "array", "items": category},
-            "priority": {"type": "string", "enum": list(PRIORITIES)},
-            "queuePosition": nullable({"type": "integer", "minimum": 1}),
-            "createdAt": {"type": "integer", "description": "epoch ms"},
-            "startedAt": nullable({"type": "integer"}),
-            "completedAt": nullable({"type": "integer"}),
-            "error": nullable({"type": "string"}),
-            "lastEventId": {"type": "string"},
-            "source": {"type": "string"},
-            "name": nullable(
-                {"type": "string", "description": "given at submit, else \"<first> 외 N개\""}
-            ),
-            "results": {"type": "array", "items": ref("Result")},
-        },
-        required=[
-            "id", "status", "progress", "categories", "createdAt", "startedAt",
-            "completedAt", "error", "lastEventId",
-        ],
-    )  # fmt: skip
-    event = obj(
-        {
-            "id": {"type": "string"},
-            "jobId": {"type": "string"},
-            "type": {"type": "string", "enum": EVENT_TYPES},
-            "progress": ref("Progress"),
-            "result": ref("Result"),
-            "status": {"type": "string", "enum": JOB_STATUSES},
-            "error": nullable({"type": "string"}),
-            "job": ref("Job"),
-            "gap": {"type": "boolean"},
-        },
-        required=["id", "jobId", "type"],
-    )
-    error_body = obj(
-        {
-            "success": {"const": False},
-            "error": {"type": "string", "description": "for people (Korean)"},
-            "code": {"type": "string", "description": "stable, for programs"},
-        }
-    )
-    submission = {
-        "type": "object",
-        "properties": {
-            "keywords": {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": settings.max_keywords,
-                "items": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": settings.max_keyword_chars,
-                },
-            },
-            "categories": {"type": "array", "items": category},
-            "priority": {"type": "string", "enum": list(PRIORITIES)},
-            "name": {"type": "string", "maxLength": 100},
-        },
-        "required": ["keywords"],
-    }
-    key_usage = obj(
-        {
-            "label": {"type": "string", "description": "short non-secret name of the key"},
-            "callsToday": {"type": "integer", "minimum": 0},
-            "dailyQuota": {"type": "integer"},
-            "remaining": {"type": "integer", "minimum": 0},
-            "retired": {"type": "boolean"},
-            "retiredUntil": nullable({"type": "integer"}),
-        }
-    )
-    return {
-        "Error": error_body,
-        "Progress": progress,
-        "Result": result,
-        "SearchVolume": search_volume,
-        "Job": job,
-        "Event": event,
-        "Submission": submission,
-        "KeyUsage": key_usage,
-    }
 
 
 def job_id_param(where: str, required: bool = True) -> Schema:
@@ -324,8 +147,8 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 "summary": "The job's results as an Excel workbook or an Excel-ready CSV",
                 "description": (
                     "Korean headers (키워드, categories, 합계, PC/모바일/총 검색량, 경쟁률, "
-                    '광고 경쟁도, 오류); numbers as numbers, "< 10" as text, failed cells '
-                    "오류. xlsx: header row frozen, autofilter. csv: UTF-8 with a BOM, formulas "
+                    '광고 경쟁도, 오류); numbers as numbers, "< 10" as text, failed cells 오류. '
+                    "xlsx: header row frozen, autofilter. csv: UTF-8 with a BOM, formulas "
                     "defused."
                 ),
                 "operationId": "exportJob",
@@ -424,8 +247,15 @@ def paths(settings: Settings) -> dict[str, Schema]:
                                 "categories": {
                                     "type": "array",
                                     "items": obj(
-                                        {"name": {"type": "string"}, "label": {"type": "string"}}
+                                        {
+                                            "name": {"type": "string", "enum": list(CATEGORIES)},
+                                            "label": {"type": "string"},
+                                        }
                                     ),
+                                },
+                                "eventTypes": {
+                                    "type": "array",
+                                    "items": {"type": "string", "enum": list(EVENT_TYPES)},
                                 },
                                 "defaultCategories": {"type": "array", "items": {"type": "string"}},
                                 "maxKeywords": {"type": "integer"},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -12,8 +11,9 @@ from aiohttp import web
 from server.api.openapi import build_spec
 from server.api.views import ok
 from server.appkeys import METRICS, PROVIDER, SETTINGS, STORE, WORKER_TASK
-from server.events import dumps
-from server.work.providers.naver import KST_OFFSET_MS, kst_day
+from server.codec import dumps
+from server.errors import NOT_READY
+from server.kst import kst_date, kst_day
 
 # naver-api.md: 25,000 calls a day per application (Client ID), all categories together.
 DAILY_QUOTA_CALLS = 25_000
@@ -42,15 +42,11 @@ async def readyz(request: web.Request) -> web.Response:
     if all(v in ("ok", "off") for v in checks.values()):
         return ok({"status": "ready", "checks": checks})
     failing = ", ".join(k for k, v in checks.items() if v not in ("ok", "off"))
+    error = NOT_READY(failing=failing)
     return web.json_response(
-        {
-            "success": False,
-            "error": f"준비되지 않았습니다: {failing}",
-            "code": "not_ready",
-            "checks": checks,
-        },
-        status=503,
-        headers={"Retry-After": "5"},
+        {"success": False, "error": error.message, "code": error.code, "checks": checks},
+        status=error.status,
+        headers=error.headers,
         dumps=dumps,
     )
 
@@ -59,10 +55,6 @@ async def metrics(request: web.Request) -> web.Response:
     registry = request.app[METRICS]
     await registry.refresh(request.app[STORE])
     return web.Response(body=registry.render(), headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
-
-
-def kst_date(now_ms: int) -> str:
-    return datetime.fromtimestamp((now_ms + KST_OFFSET_MS) / 1000, tz=UTC).strftime("%Y-%m-%d")
 
 
 async def upstream_usage(app: web.Application, now_ms: int) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from aiohttp.typedefs import Handler
 
 from server.api.middlewares import error_response
 from server.appkeys import METRICS, SETTINGS
-from server.errors import ApiError
+from server.errors import ORIGIN_NOT_ALLOWED, TOO_MANY_STREAMS, UNAUTHORIZED
 from server.settings import Settings
 
 SSE_PATH = "/api/documents/events"
@@ -38,7 +38,6 @@ ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
 ALLOWED_HEADERS = "Authorization, Content-Type, Last-Event-ID"
 EXPOSED_HEADERS = "Retry-After"
 PREFLIGHT_MAX_AGE_S = 600
-STREAM_RETRY_AFTER_S = 5
 
 
 @dataclass
@@ -51,13 +50,7 @@ class StreamSlots:
     def acquire(self, client: str) -> None:
         held = self.open_by_client.get(client, 0)
         if held >= self.limit:
-            raise ApiError(
-                429,
-                "too_many_streams",
-                f"열린 스트림이 너무 많습니다 (주소당 최대 {self.limit}개). "
-                "사용하지 않는 연결을 닫고 다시 시도하세요",
-                headers={"Retry-After": str(STREAM_RETRY_AFTER_S)},
-            )
+            raise TOO_MANY_STREAMS(limit=self.limit)
         self.open_by_client[client] = held + 1
 
     def release(self, client: str) -> None:
@@ -107,12 +100,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if needs_token(request, settings):
         assert settings.api_token is not None
         if not token_matches(settings.api_token, presented_token(request)):
-            raise ApiError(
-                401,
-                "unauthorized",
-                "인증이 필요합니다: Authorization: Bearer <토큰> 헤더를 보내세요",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            raise UNAUTHORIZED()
     return await handler(request)
 
 
@@ -141,7 +129,7 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
         settings = request.app[SETTINGS]
         if origin not in settings.cors_origins:
             # Outside the error middleware (preflights are answered first): render here.
-            return error_response(403, "origin_not_allowed", "허용되지 않은 출처(Origin)입니다")
+            return error_response(ORIGIN_NOT_ALLOWED())
         return web.Response(
             status=204,
             headers={
@@ -177,7 +165,7 @@ async def stream_guard_middleware(request: web.Request, handler: Handler) -> web
         and origin is not None
         and not origin_allowed(request, origin, request.app[SETTINGS])
     ):
-        raise ApiError(403, "origin_not_allowed", "허용되지 않은 출처(Origin)입니다")
+        raise ORIGIN_NOT_ALLOWED()
     slots = request.app[STREAM_SLOTS]
     client = request.remote or "unknown"
     slots.acquire(client)

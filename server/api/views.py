@@ -12,8 +12,19 @@ from aiohttp import web
 
 from server.appkeys import COUNTER, PROVIDER, SETTINGS, STORE
 from server.categories import CATEGORIES
-from server.errors import ApiError
-from server.events import dumps, loads
+from server.codec import dumps, loads
+from server.errors import (
+    EMPTY_BODY,
+    FOR_PROVIDER_CODE,
+    INVALID_FORMAT,
+    INVALID_JSON,
+    INVALID_LIMIT,
+    JOB_NOT_FOUND,
+    MISSING_KEYWORD,
+    TOO_MANY_JOBS,
+    UPSTREAM_ERROR,
+)
+from server.events import EVENT_TYPES
 from server.export import CONTENT_TYPES, FORMATS, render
 from server.model import (
     JobSpec,
@@ -41,11 +52,11 @@ def client_address(request: web.Request) -> str:
 async def read_json(request: web.Request) -> Any:
     raw = await request.read()  # raises 413 past client_max_size
     if not raw.strip():
-        raise ApiError(400, "invalid_json", "요청 본문이 비어 있습니다 (JSON 필요)")
+        raise EMPTY_BODY()
     try:
         return loads(raw)
     except ValueError:
-        raise ApiError(400, "invalid_json", "요청 본문이 올바른 JSON이 아닙니다") from None
+        raise INVALID_JSON() from None
 
 
 async def create_batch(request: web.Request) -> web.Response:
@@ -61,13 +72,7 @@ async def create_batch(request: web.Request) -> web.Response:
     name = parse_name(body, keywords)
     client = client_address(request)
     if await store.count_queued(client) >= settings.max_queued_jobs_per_client:
-        raise ApiError(
-            429,
-            "too_many_jobs",
-            f"대기 중인 작업이 너무 많습니다 (최대 {settings.max_queued_jobs_per_client}개). "
-            "앞선 작업이 끝난 뒤 다시 시도하세요",
-            headers={"Retry-After": "30"},
-        )
+        raise TOO_MANY_JOBS(limit=settings.max_queued_jobs_per_client)
     created = now_ms()
     spec = JobSpec(
         id=new_job_id(created),
@@ -89,7 +94,7 @@ async def job_status(request: web.Request) -> web.Response:
     # The stored result texts go out as they are: no decode and re-encode per poll.
     job_json = await request.app[STORE].get_job_json(job_id)
     if job_json is None:
-        raise ApiError(404, "job_not_found", "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)")
+        raise JOB_NOT_FOUND()
     return web.Response(
         text='{"success":true,"job":' + job_json + "}", content_type="application/json"
     )
@@ -100,9 +105,9 @@ async def list_jobs(request: web.Request) -> web.Response:
     try:
         limit = int(raw)
     except ValueError:
-        raise ApiError(400, "invalid_limit", "limit은 1~200 사이의 정수여야 합니다") from None
+        raise INVALID_LIMIT() from None
     if not 1 <= limit <= 200:
-        raise ApiError(400, "invalid_limit", "limit은 1~200 사이의 정수여야 합니다")
+        raise INVALID_LIMIT()
     return ok({"jobs": await request.app[STORE].list_jobs(limit)})
 
 
@@ -117,10 +122,10 @@ async def export_job(request: web.Request) -> web.Response:
     job_id = check_job_id(request.match_info["job_id"])
     fmt = request.query.get("format", "xlsx")
     if fmt not in FORMATS:
-        raise ApiError(400, "invalid_format", "format은 xlsx 또는 csv여야 합니다")
+        raise INVALID_FORMAT()
     job = await request.app[STORE].get_job(job_id)
     if job is None:
-        raise ApiError(404, "job_not_found", "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)")
+        raise JOB_NOT_FOUND()
     # A 1,000-row workbook takes tens of ms to build: off the event loop.
     body = await asyncio.to_thread(render, job, fmt)
     name = export_filename(job, fmt)
@@ -139,7 +144,7 @@ async def cancel_job(request: web.Request) -> web.Response:
     job_id = check_job_id(request.match_info["job_id"])
     job = await request.app[STORE].request_cancel(job_id)
     if job is None:
-        raise ApiError(404, "job_not_found", "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)")
+        raise JOB_NOT_FOUND()
     log.info("[배치] 작업 취소 요청: %s", job_id)
     return ok({"job": job})
 
@@ -147,7 +152,7 @@ async def cancel_job(request: web.Request) -> web.Response:
 async def count_keyword(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if "keyword" not in request.query:
-        raise ApiError(400, "missing_keyword", "keyword 파라미터가 필요합니다")
+        raise MISSING_KEYWORD()
     keywords, categories, _ = parse_submission(
         {
             "keywords": [request.query["keyword"]],
@@ -162,7 +167,8 @@ async def count_keyword(request: web.Request) -> web.Response:
     try:
         result = await request.app[COUNTER].count(keywords[0], categories)
     except FatalProviderError as exc:
-        raise ApiError(503, exc.code, str(exc)) from None
+        kind = FOR_PROVIDER_CODE.get(exc.code, UPSTREAM_ERROR)
+        raise kind(detail=str(exc)) from None
     return ok({"keyword": result["keyword"], "counts": result["counts"], "result": result})
 
 
@@ -172,6 +178,8 @@ async def config(request: web.Request) -> web.Response:
         {
             "provider": request.app[PROVIDER].name,
             "categories": [{"name": c.name, "label": c.label_ko} for c in CATEGORIES.values()],
+            # What an SSE client listens for and a WebSocket frame's "type" may be.
+            "eventTypes": list(EVENT_TYPES),
             "defaultCategories": list(settings.categories),
             "maxKeywords": settings.max_keywords,
             "maxKeywordChars": settings.max_keyword_chars,

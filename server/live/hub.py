@@ -28,8 +28,17 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from server.errors import ApiError
-from server.events import Event, dumps, jobs_json, loads, snapshot_json
+from server.codec import dumps, loads
+from server.errors import (
+    FOREIGN_EVENT_ID,
+    INVALID_EVENT_ID,
+    JOB_NOT_FOUND,
+    SHUTTING_DOWN,
+    STORE_LOST_FRAME,
+    UNKNOWN_EVENT_ID,
+    ApiError,
+)
+from server.events import SNAPSHOT, Event, jobs_json, snapshot_json
 from server.live.outbox import Delivery, Outbox, Page
 from server.model import JOBS_FEED, TERMINAL
 from server.settings import Settings
@@ -47,20 +56,19 @@ CLOSE_TIMEOUT_S = 5.0
 # it can never break an SSE line.
 EVENT_ID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
 
-NOT_FOUND = "작업을 찾을 수 없습니다 (만료되었거나 없는 작업)"
-
 
 def parse_event_id(raw: object) -> str | None:
     """A client's resume id: None or empty means "from a snapshot"."""
     if raw is None or raw == "":
         return None
     if not isinstance(raw, str) or not EVENT_ID_RE.match(raw):
-        raise ApiError(400, "invalid_event_id", "lastEventId 형식이 올바르지 않습니다")
+        raise INVALID_EVENT_ID()
     return raw
 
 
-def error_json(code: str, message: str, job_id: str | None = None) -> str:
-    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+def error_json(error: ApiError, job_id: str | None = None) -> str:
+    """The WebSocket (and stream end) form of an error: the catalogue's code and message."""
+    frame: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
     if job_id is not None:
         frame["jobId"] = job_id
     return dumps(frame)
@@ -286,7 +294,7 @@ class Hub:
         """Check a subscription before any stream starts (ApiError: 404 unknown job, 400 bad id)
         and load what it sends first."""
         if self.closing:
-            raise ApiError(503, "shutting_down", "서버가 종료 중입니다. 잠시 후 다시 연결하세요")
+            raise SHUTTING_DOWN()
         final = False
         if key == JOBS_FEED:
             if resume is None:
@@ -295,10 +303,10 @@ class Hub:
         else:
             job = await self.store.get_job(key, with_results=resume is None)
             if job is None:
-                raise ApiError(404, "job_not_found", NOT_FOUND)
+                raise JOB_NOT_FOUND()
             final = job["status"] in TERMINAL
             if resume is None:
-                snapshot = Delivery(job["lastEventId"], "snapshot", snapshot_json(job), final)
+                snapshot = Delivery(job["lastEventId"], SNAPSHOT, snapshot_json(job), final)
                 return Start([snapshot], None)
             end = job["lastEventId"]
             if resume == end and final:
@@ -306,13 +314,13 @@ class Hub:
         try:
             page = await self.store.read_events(key, resume, limit=self.page_size)
         except ValueError:
-            raise ApiError(400, "invalid_event_id", "알 수 없는 lastEventId입니다") from None
+            raise UNKNOWN_EVENT_ID() from None
         if page.gap:
             return Start([await self._resync(key)], resume)
         # Nothing after it, yet it is not the end the log had a moment before: an id this log
         # never held (made up, or from another job). Following it would wait forever.
         if not page.events and resume != end:
-            raise ApiError(400, "invalid_event_id", "이 작업의 이벤트 id가 아닙니다")
+            raise FOREIGN_EVENT_ID()
         return Start([Delivery.of(e, is_final(key, e)) for e in page.events], resume)
 
     def subscribe(self, sub: Subscription, start: Start) -> None:
@@ -354,11 +362,7 @@ class Hub:
             log.exception("subscription to %s failed; ending it", sub.key)
             sub.outbox.end(
                 sub,
-                error_json(
-                    "store_unavailable",
-                    "저장소를 읽지 못해 구독을 종료합니다. 마지막 id로 다시 구독하세요",
-                    None if sub.key == JOBS_FEED else sub.key,
-                ),
+                error_json(STORE_LOST_FRAME(), None if sub.key == JOBS_FEED else sub.key),
             )
         finally:
             # Attached (or done): a finished task need not stay on every idle connection.
@@ -425,10 +429,10 @@ class Hub:
             return await self._jobs_snapshot(gap=True)
         job = await self.store.get_job(key)
         if job is None:
-            return Delivery.end(error_json("job_not_found", NOT_FOUND, key))
+            return Delivery.end(error_json(JOB_NOT_FOUND(), key))
         return Delivery(
             job["lastEventId"],
-            "snapshot",
+            SNAPSHOT,
             snapshot_json(job, gap=True),
             job["status"] in TERMINAL,
         )

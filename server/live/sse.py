@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
 
 from server.appkeys import HUB, SETTINGS
-from server.errors import ApiError
+from server.errors import INVALID_JOBS
 from server.live.hub import Hub, Start, Subscription, parse_event_id
 from server.live.outbox import END, GONE, SHUTDOWN, Outbox, Page
 from server.model import JOBS_FEED, check_job_id
@@ -21,7 +21,7 @@ def stream_key(query: web.Request) -> str:
     jobs = query.query.get("jobs")
     if jobs is not None:
         if jobs != "all":
-            raise ApiError(400, "invalid_jobs", "jobs 파라미터는 all만 가능합니다")
+            raise INVALID_JOBS()
         return JOBS_FEED
     return check_job_id(query.query.get("jobId"))
 

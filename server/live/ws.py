@@ -16,8 +16,21 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from server.appkeys import HUB, SETTINGS
-from server.errors import ApiError, StoreUnavailableError
-from server.events import loads
+from server.codec import loads
+from server.errors import (
+    BINARY_FRAME,
+    INTERNAL_ERROR,
+    INVALID_FRAME,
+    INVALID_JOBS_FRAME,
+    INVALID_JSON_FRAME,
+    NOT_SUBSCRIBED,
+    SHUTTING_DOWN,
+    STORE_UNAVAILABLE_FRAME,
+    TOO_MANY_SUBSCRIPTIONS,
+    UNKNOWN_TYPE,
+    ApiError,
+    StoreUnavailableError,
+)
 from server.live.hub import Hub, Subscription, error_json, parse_event_id
 from server.live.outbox import GONE, SHUTDOWN, Delivery, Outbox, Page
 from server.model import JOBS_FEED, check_job_id
@@ -94,7 +107,7 @@ class WsConnection:
                 if msg.type is WSMsgType.TEXT:
                     await self._on_text(msg.data)
                 elif msg.type is WSMsgType.BINARY:
-                    self._error("invalid_frame", "텍스트(JSON) 메시지만 받습니다")
+                    self._error(BINARY_FRAME())
                 else:  # ERROR: a frame over max_msg_size, or a protocol violation
                     break
         finally:
@@ -157,22 +170,22 @@ class WsConnection:
 
     # --- client frames ----------------------------------------------------------------------
 
-    def _error(self, code: str, message: str, key: str | None = None) -> None:
+    def _error(self, error: ApiError, key: str | None = None) -> None:
         job_id = key if key is not None and key != JOBS_FEED else None
-        self.outbox.offer(None, Delivery(None, "error", error_json(code, message, job_id)))
+        self.outbox.offer(None, Delivery(None, "error", error_json(error, job_id)))
 
     async def _on_text(self, text: str) -> None:
         try:
             frame = loads(text)
         except ValueError:
-            self._error("invalid_json", "메시지가 올바른 JSON이 아닙니다")
+            self._error(INVALID_JSON_FRAME())
             return
         if not isinstance(frame, dict):
-            self._error("invalid_frame", "메시지는 JSON 객체여야 합니다")
+            self._error(INVALID_FRAME())
             return
         kind = frame.get("type")
         if kind not in ("subscribe", "unsubscribe"):
-            self._error("unknown_type", "type은 subscribe 또는 unsubscribe여야 합니다")
+            self._error(UNKNOWN_TYPE())
             return
         key: str | None = None
         try:
@@ -184,29 +197,25 @@ class WsConnection:
         except ApiError as exc:
             if key is None and isinstance(frame.get("jobId"), str):
                 key = frame["jobId"]
-            self._error(exc.code, exc.message, key)
+            self._error(exc, key)
         except StoreUnavailableError:
-            self._error("store_unavailable", "저장소에 연결할 수 없습니다. 다시 구독하세요", key)
+            self._error(STORE_UNAVAILABLE_FRAME(), key)
         except Exception:
             # The socket has been upgraded: nothing may escape to the JSON error middleware.
             log.exception("websocket frame failed: %s", kind)
-            self._error("internal_error", "서버 내부 오류가 발생했습니다", key)
+            self._error(INTERNAL_ERROR(), key)
 
     @staticmethod
     def _target(frame: dict[str, Any]) -> str:
         if "jobs" in frame:
             if frame["jobs"] != "all":
-                raise ApiError(400, "invalid_jobs", "jobs는 all만 가능합니다")
+                raise INVALID_JOBS_FRAME()
             return JOBS_FEED
         return check_job_id(frame.get("jobId"))
 
     async def _subscribe(self, key: str, resume: str | None) -> None:
         if key not in self.subs and len(self.subs) >= self.max_subscriptions:
-            raise ApiError(
-                400,
-                "too_many_subscriptions",
-                f"한 연결에서 최대 {self.max_subscriptions}개까지 구독할 수 있습니다",
-            )
+            raise TOO_MANY_SUBSCRIPTIONS(limit=self.max_subscriptions)
         start = await self.hub.open(key, resume)
         if self.outbox.closed is not None:
             return
@@ -222,7 +231,7 @@ class WsConnection:
     def _unsubscribe(self, key: str) -> None:
         sub = self.subs.pop(key, None)
         if sub is None:
-            raise ApiError(400, "not_subscribed", "구독 중이 아닙니다")
+            raise NOT_SUBSCRIBED()
         self.hub.leave(sub)
 
 
@@ -230,7 +239,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[HUB]
     settings = request.app[SETTINGS]
     if hub.closing:
-        raise ApiError(503, "shutting_down", "서버가 종료 중입니다. 잠시 후 다시 연결하세요")
+        raise SHUTTING_DOWN()
     # No permessage-deflate: it would compress every event once per socket, the cost the hub
     # avoids by framing each event once for all subscribers.
     ws = web.WebSocketResponse(

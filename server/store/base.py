@@ -10,7 +10,8 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-from server.events import Event, EventPage, dumps
+from server.codec import dumps
+from server.events import Event, EventPage
 from server.model import ClaimedJob, JobSpec
 from server.work.providers.base import KeyRegistry, RateLimiter
 

@@ -47,8 +47,9 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from server.codec import dumps, loads, splice_results
 from server.errors import StoreUnavailableError
-from server.events import Event, EventPage, dumps, loads, parse_seq, splice_results
+from server.events import Event, EventPage, parse_seq
 from server.model import JOBS_FEED, PENDING, PROCESSING, TERMINAL, ClaimedJob, JobSpec, now_ms
 from server.settings import Settings
 from server.store import redis_scripts as lua

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from string import Template
 
-from server.events import dumps
+from server.codec import dumps
 from server.model import JOBS_FEED
 
 # Shared by all scripts. $prefix etc. are filled in once, at registration.

@@ -21,17 +21,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from server.codec import dumps, loads, splice_results
 from server.errors import StoreUnavailableError
 from server.events import (
+    JOB,
+    PROGRESS,
+    RESULT,
+    STATUS,
     Event,
     EventPage,
-    dumps,
-    loads,
     make_event,
     parse_seq,
     progress_body,
     result_body,
-    splice_results,
     status_body,
 )
 from server.model import (
@@ -360,13 +362,13 @@ class SqliteStore(Store):
         row = self._job_row(db, job_id)
         assert row is not None
         summary = self._summary(row, db, position)
-        return self._append(db, JOBS_FEED, "job", {"job": summary})
+        return self._append(db, JOBS_FEED, JOB, {"job": summary})
 
     def _status_event(self, db: sqlite3.Connection, job_id: str) -> Event:
         status, error, current, total = db.execute(
             "SELECT status, error, current, total FROM jobs WHERE id = ?", (job_id,)
         ).fetchone()
-        return self._append(db, job_id, "status", status_body(status, error, current, total))
+        return self._append(db, job_id, STATUS, status_body(status, error, current, total))
 
     # --- jobs ---------------------------------------------------------------------------
 
@@ -609,7 +611,7 @@ class SqliteStore(Store):
                 "UPDATE jobs SET current = current + ? WHERE id = ? RETURNING current, total",
                 (step, job_id),
             ).fetchone()
-            return self._append(db, job_id, "result", result_body(result, current, total))
+            return self._append(db, job_id, RESULT, result_body(result, current, total))
 
         event = await self._tx(_record)
         self._json_cache.drop(job_id)
@@ -642,7 +644,7 @@ class SqliteStore(Store):
             current, total = db.execute(
                 "SELECT current, total FROM jobs WHERE id = ?", (job_id,)
             ).fetchone()
-            return self._append(db, job_id, "progress", {**progress_body(current, total), **extra})
+            return self._append(db, job_id, PROGRESS, {**progress_body(current, total), **extra})
 
         event = await self._tx(_progress)
         self._json_cache.drop(job_id)
@@ -741,7 +743,7 @@ class SqliteStore(Store):
         return await self._run(_last)
 
     async def append_feed(self, job: dict[str, Any]) -> Event:
-        event = await self._tx(lambda db: self._append(db, JOBS_FEED, "job", {"job": job}))
+        event = await self._tx(lambda db: self._append(db, JOBS_FEED, JOB, {"job": job}))
         self._notify(JOBS_FEED)
         return event
 

@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
+from server import errors
 from server.appkeys import WORKER
+from server.categories import CATEGORIES
+from server.events import EVENT_TYPES
 from tests.support.common import base_settings
 from tests.support.fakeupstream import fake_total
 
@@ -198,31 +201,42 @@ async def test_cleanup_removes_finished_jobs_after_ttl(tmp_path, fake_naver, mak
 
 # --- bad input: always a 4xx JSON error, never a 500 --------------------------------------
 
-BAD_BATCHES: list[tuple[Any, int, str]] = [
-    ([], 400, "invalid_body"),
-    ("keywords", 400, "invalid_body"),
-    ({}, 400, "missing_keywords"),
-    ({"keywords": "맥북"}, 400, "invalid_keywords"),
-    ({"keywords": []}, 400, "empty_keywords"),
-    ({"keywords": ["a", 3]}, 400, "invalid_keyword"),
-    ({"keywords": ["a", None]}, 400, "invalid_keyword"),
-    ({"keywords": ["a", "   "]}, 400, "empty_keyword"),
-    ({"keywords": ["가" * 101]}, 400, "keyword_too_long"),
-    ({"keywords": ["k"] * 1001}, 400, "too_many_keywords"),
-    ({"keywords": ["a"], "categories": ["blog", "nope"]}, 400, "unknown_category"),
-    ({"keywords": ["a"], "categories": []}, 400, "unknown_category"),
-    ({"keywords": ["a"], "categories": "blog"}, 400, "invalid_categories"),
-    ({"keywords": ["a"], "categories": ["local"]}, 400, "unknown_category"),
-    ({"keywords": ["a"], "priority": "urgent"}, 400, "invalid_priority"),
-    ({"keywords": ["a"], "priority": 1}, 400, "invalid_priority"),
+BAD_BATCHES: list[tuple[Any, errors.ErrorKind]] = [
+    ([], errors.INVALID_BODY),
+    ("keywords", errors.INVALID_BODY),
+    ({}, errors.MISSING_KEYWORDS),
+    ({"keywords": "맥북"}, errors.INVALID_KEYWORDS),
+    ({"keywords": []}, errors.EMPTY_KEYWORDS),
+    ({"keywords": ["a", 3]}, errors.INVALID_KEYWORD),
+    ({"keywords": ["a", None]}, errors.INVALID_KEYWORD),
+    ({"keywords": ["a", "   "]}, errors.EMPTY_KEYWORD),
+    ({"keywords": ["가" * 101]}, errors.KEYWORD_TOO_LONG),
+    ({"keywords": ["k"] * 1001}, errors.TOO_MANY_KEYWORDS),
+    ({"keywords": ["a"], "categories": ["blog", "nope"]}, errors.UNKNOWN_CATEGORY),
+    ({"keywords": ["a"], "categories": []}, errors.UNKNOWN_CATEGORY),
+    ({"keywords": ["a"], "categories": "blog"}, errors.INVALID_CATEGORIES),
+    ({"keywords": ["a"], "categories": ["local"]}, errors.UNKNOWN_CATEGORY),
+    ({"keywords": ["a"], "priority": "urgent"}, errors.INVALID_PRIORITY),
+    ({"keywords": ["a"], "priority": 1}, errors.INVALID_PRIORITY),
 ]
 
 
-@pytest.mark.parametrize(("body", "status", "code"), BAD_BATCHES)
-async def test_bad_batch_bodies(client, body, status, code):
+@pytest.mark.parametrize(("body", "kind"), BAD_BATCHES)
+async def test_bad_batch_bodies(client, body, kind):
     got_status, got = await post_batch(client, body)
-    assert (got_status, got["code"], got["success"]) == (status, code, False)
+    assert (got_status, got["code"], got["success"]) == (kind.status, kind.code, False)
     assert isinstance(got["error"], str) and got["error"]
+
+
+async def test_error_messages_are_the_catalogues(client):
+    """The figures a message carries are filled into the catalogue's words, not rephrased."""
+    _, got = await post_batch(client, {"keywords": ["a", "  "]})
+    assert got["error"] == errors.EMPTY_KEYWORD.text(pos=2) == "2번째 키워드가 비어 있습니다"
+    _, got = await post_batch(client, {"keywords": ["k"] * 1001})
+    assert got["error"] == errors.TOO_MANY_KEYWORDS.text(limit=1000, given=1001)
+    assert got["error"] == "키워드는 한 번에 최대 1,000개까지 가능합니다 (입력: 1,001개)"
+    _, got = await post_batch(client, {"keywords": ["a"], "priority": 1})
+    assert got["error"] == errors.INVALID_PRIORITY.text()
 
 
 @pytest.mark.parametrize(
@@ -307,6 +321,10 @@ async def test_config_announces_provider(client):
     assert body["provider"] == "naver"
     assert body["defaultCategories"] == ["blog", "cafe", "news", "web"]
     assert {"name": "cafe", "label": "카페"} in body["categories"]
+    assert [c["name"] for c in body["categories"]] == list(CATEGORIES)
+    # The dashboard listens for exactly these (no copy of the list in its JavaScript).
+    assert body["eventTypes"] == ["snapshot", "status", "progress", "result", "job", "jobs"]
+    assert body["eventTypes"] == list(EVENT_TYPES)
     assert body["maxKeywords"] == 1000
 
 

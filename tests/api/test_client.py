@@ -21,7 +21,6 @@ from server.api.app import create_app
 from server.cli import build_parser
 from server.client import (
     Command,
-    ProgressBar,
     SseEvent,
     SseParser,
     command_from_args,
@@ -84,13 +83,6 @@ def test_sse_parser_framing() -> None:
     assert [parser.feed(x) for x in ("data:x", "")][-1] == SseEvent("message", "x", "8")
 
 
-def test_progress_bar_text() -> None:
-    assert ProgressBar.render(15, 100, 3.2) == (
-        "[####....................] 15/100  15%  3.2/s  남은 시간 0:27"
-    )
-    assert ProgressBar.render(0, 0, None) == "[########################] 0/0 100%"
-
-
 def test_command_from_argv_and_environment() -> None:
     args = build_parser().parse_args(
         ["submit", "k.txt", "--follow", "--format", "jsonl", "--categories", "blog,news"]
@@ -123,8 +115,9 @@ async def test_submit_follow_writes_csv_and_progress(tmp_path, fake_naver, serve
     assert code == 0, err
     rows = list(csv.reader(io.StringIO(out)))
     assert rows == [["keyword", *CATS, "error"], *(expected_row(k) for k in keywords)]
-    assert "3/3 100%" in err
-    assert err.rstrip().endswith(": completed (3/3)")
+    # stderr is no terminal here: no bar, no escape codes, just the two lines
+    job_id = err.split(": ", 1)[1].split(" ", 1)[0]
+    assert err == f"작업 시작: {job_id} (키워드 3개)\n{job_id}: completed (3/3)\n"
 
 
 async def test_submit_without_follow_prints_the_id(tmp_path, fake_naver, serve):

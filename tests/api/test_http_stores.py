@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from server.appkeys import STORE, WORKER
+from server.codec import loads
 from server.errors import StoreUnavailableError
-from server.events import loads
 from server.model import JOBS_FEED
 from server.store import Store
 from server.work.worker import Worker

@@ -8,6 +8,7 @@ import pytest
 
 from server.api import security
 from server.cli import build_parser, settings_from_args
+from server.errors import ApiError
 from server.settings import settings_from_env
 from tests.support.common import base_settings
 
@@ -207,7 +208,7 @@ def test_stream_slots_count_per_client():
     slots.acquire("1.2.3.4")
     slots.acquire("1.2.3.4")
     slots.acquire("5.6.7.8")
-    with pytest.raises(security.ApiError) as refused:
+    with pytest.raises(ApiError) as refused:
         slots.acquire("1.2.3.4")
     assert (refused.value.status, refused.value.code) == (429, "too_many_streams")
     assert refused.value.headers == {"Retry-After": "5"}

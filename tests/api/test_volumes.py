@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from server.appkeys import STORE, WORKER
-from server.events import loads
+from server.codec import loads
 from server.work.providers.demo import demo_volume
 from server.work.providers.volume_base import normalise
 from server.work.worker import Worker

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from server.appkeys import STORE
-from server.events import loads
+from server.codec import loads
 from tests.support.common import base_settings, wait_until
 
 

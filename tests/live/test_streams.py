@@ -11,8 +11,8 @@ import pytest
 
 from server.api.security import STREAM_SLOTS
 from server.appkeys import WORKER
-from server.client import SseParser, sse_lines
-from server.events import loads
+from server.client.api import SseParser, sse_lines
+from server.codec import loads
 from tests.api.test_ops import scrape
 from tests.support.common import base_settings, wait_until
 

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
+from server import errors
 from server.appkeys import HUB, STORE, WORKER
 from server.model import JOBS_FEED
 from tests.support.common import base_settings, wait_until
@@ -190,40 +191,36 @@ async def test_bad_frames_get_errors_and_the_socket_stays_open(
 ) -> None:
     job_id = await submit(client, ["a"])
     unknown = "batch_1700000000000_AAAAAAAAAAAAAAAAAAAAAA"
-    cases: list[tuple[str, str, str | None]] = [
-        ("not json", "invalid_json", None),
-        ("[1, 2]", "invalid_frame", None),
-        ('{"type": "hello"}', "unknown_type", None),
-        ('{"jobId": "x"}', "unknown_type", None),
-        ('{"type": "subscribe"}', "missing_job_id", None),
-        ('{"type": "subscribe", "jobId": "x"}', "invalid_job_id", "x"),
-        (json.dumps({"type": "subscribe", "jobId": unknown}), "job_not_found", unknown),
-        (
-            json.dumps({"type": "subscribe", "jobId": job_id, "lastEventId": "zz"}),
-            "invalid_event_id",
-            job_id,
-        ),
-        (
-            json.dumps({"type": "subscribe", "jobId": job_id, "lastEventId": 1}),
-            "invalid_event_id",
-            job_id,
-        ),
-        (
-            json.dumps({"type": "subscribe", "jobId": job_id, "lastEventId": "42"}),
-            "invalid_event_id",
-            job_id,
-        ),
-        ('{"type": "subscribe", "jobs": "mine"}', "invalid_jobs", None),
-        (json.dumps({"type": "unsubscribe", "jobId": job_id}), "not_subscribed", job_id),
+    lid = {"type": "subscribe", "jobId": job_id}
+    # Each frame with the catalogue entry whose code and message must come back, word for word.
+    cases: list[tuple[str, errors.ErrorKind, str | None]] = [
+        ("not json", errors.INVALID_JSON_FRAME, None),
+        ("[1, 2]", errors.INVALID_FRAME, None),
+        ('{"type": "hello"}', errors.UNKNOWN_TYPE, None),
+        ('{"jobId": "x"}', errors.UNKNOWN_TYPE, None),
+        ('{"type": "subscribe"}', errors.MISSING_JOB_ID, None),
+        ('{"type": "subscribe", "jobId": "x"}', errors.INVALID_JOB_ID, "x"),
+        (json.dumps({"type": "subscribe", "jobId": unknown}), errors.JOB_NOT_FOUND, unknown),
+        (json.dumps({**lid, "lastEventId": "zz"}), errors.UNKNOWN_EVENT_ID, job_id),
+        (json.dumps({**lid, "lastEventId": 1}), errors.INVALID_EVENT_ID, job_id),
+        (json.dumps({**lid, "lastEventId": "42"}), errors.FOREIGN_EVENT_ID, job_id),
+        ('{"type": "subscribe", "jobs": "mine"}', errors.INVALID_JOBS_FRAME, None),
+        (json.dumps({"type": "unsubscribe", "jobId": job_id}), errors.NOT_SUBSCRIBED, job_id),
     ]
     async with client.ws_connect(WS) as ws:
-        for text, code, error_job in cases:
+        for text, kind, error_job in cases:
             await ws.send_str(text)
-            error = await receive(ws)
-            assert (error["type"], error["code"], error.get("jobId")) == ("error", code, error_job)
-            assert isinstance(error["message"], str) and error["message"]
+            got = await receive(ws)
+            expected = {"type": "error", "code": kind.code, "message": kind.text()}
+            if error_job is not None:
+                expected["jobId"] = error_job
+            assert got == expected, text
         await ws.send_bytes(b"\x00")
-        assert (await receive(ws))["code"] == "invalid_frame"
+        got = await receive(ws)
+        assert (got["code"], got["message"]) == (
+            errors.BINARY_FRAME.code,
+            errors.BINARY_FRAME.text(),
+        )
         await ws.send_json({"type": "subscribe", "jobId": job_id})
         assert (await receive(ws))["type"] == "snapshot"
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
-from server.events import loads
+from server.codec import loads
 from server.settings import Settings
 from server.store import store_from_url
 from tests.support.common import wait_until

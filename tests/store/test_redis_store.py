@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from server.codec import loads
 from server.errors import StoreUnavailableError
-from server.events import loads
 from server.model import COMPLETED, JOBS_FEED, JobSpec, new_job_id, now_ms
 from server.settings import Settings
 from server.store import Store, store_from_url

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server.events import loads
+from server.codec import loads
 from server.model import JOBS_FEED
 from server.settings import Settings
 from server.store.sqlite import SqliteStore

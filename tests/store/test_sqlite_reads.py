@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from server.events import dumps
+from server.codec import dumps
 from server.model import JobSpec, new_job_id, now_ms
 from server.settings import Settings
 from server.store.sqlite import LOOP_READ_MAX_RESULTS, SqliteStore

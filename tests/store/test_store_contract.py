@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from server.events import Event, dumps, loads
+from server.codec import dumps, loads
+from server.events import Event
 from server.model import (
     CANCELLED,
     COMPLETED,

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from server.events import dumps, loads
+from server.codec import dumps, loads
 from tests.support.redis_server import free_port
 
 FIREFOX = os.environ.get("DOCCOUNT_FIREFOX") or "/usr/bin/firefox-esr"  # Debian's package

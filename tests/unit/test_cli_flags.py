@@ -21,10 +21,17 @@ def test_max_streams_per_client_flag_reaches_settings() -> None:
 
 
 def test_uvloop_flag_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert build_parser().parse_args(["serve"]).uvloop is False
-    assert build_parser().parse_args(["serve", "--uvloop"]).uvloop is True
+    monkeypatch.delenv("DOCCOUNT_UVLOOP", raising=False)
+
+    def uvloop(*argv: str) -> bool:
+        return settings_from_args(build_parser().parse_args(argv)).uvloop
+
+    assert uvloop("serve") is False
+    assert uvloop("serve", "--uvloop") is True
     monkeypatch.setenv("DOCCOUNT_UVLOOP", "1")
-    assert build_parser().parse_args(["worker"]).uvloop is True
+    assert uvloop("worker") is True
+    monkeypatch.setenv("DOCCOUNT_UVLOOP", "0")
+    assert uvloop("worker") is False
 
 
 def test_new_event_loop_picks_uvloop_only_when_asked() -> None:

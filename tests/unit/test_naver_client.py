@@ -16,12 +16,13 @@ import pytest
 from aiohttp import web
 from aioresponses import aioresponses
 
+from server.kst import next_kst_midnight_ms
 from server.settings import NaverKey, Settings
 from server.store.sqlite_limits import LocalKeyRegistry, LocalRateLimiter
 from server.work.providers import make_provider
 from server.work.providers.base import FatalProviderError, KeywordError
 from server.work.providers.demo import DemoProvider, demo_count
-from server.work.providers.naver import NaverProvider, NaverStats, next_kst_midnight_ms
+from server.work.providers.naver import NaverProvider, NaverStats
 from tests.support.aiohttp_compat import CompatClientResponse
 
 BASE = "https://openapi.naver.com/v1/search"

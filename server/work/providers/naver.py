@@ -18,21 +18,16 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 
 import aiohttp
 
 from server.categories import CATEGORIES
+from server.kst import format_kst, kst_day, next_kst_midnight_ms
 from server.settings import NaverKey, Settings
 from server.work.providers.base import FatalProviderError, KeyRegistry, KeywordError, RateLimiter
 
 log = logging.getLogger("doccount.naver")
-
-# Korea has had no daylight saving time since 1988: a fixed offset is exact.
-KST_OFFSET_MS = 9 * 3600 * 1000
-DAY_MS = 24 * 3600 * 1000
-_KST = timezone(timedelta(hours=9), "KST")
 
 Outcome = Literal["ok", "429", "5xx", "timeout", "auth", "other"]
 
@@ -47,21 +42,6 @@ _BAD_REQUEST_CODES: Mapping[str, str] = {
 _QUOTA_CODE = "010"  # daily quota spent for this Client ID
 _RATE_CODE = "012"  # per-second rate exceeded
 _SYSTEM_ERROR_CODE = "SE99"
-
-
-def next_kst_midnight_ms(now_ms: int) -> int:
-    """Epoch ms of the next 00:00 in Asia/Seoul strictly after ``now_ms`` (daily quota reset)."""
-    local_day = (now_ms + KST_OFFSET_MS) // DAY_MS
-    return (local_day + 1) * DAY_MS - KST_OFFSET_MS
-
-
-def kst_day(now_ms: int) -> int:
-    """Days since the epoch, counted in KST: the unit Naver's daily quota is counted in."""
-    return (now_ms + KST_OFFSET_MS) // DAY_MS
-
-
-def _format_kst(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(_KST).strftime("%Y-%m-%d %H:%M KST")
 
 
 def _wall_clock_ms() -> int:
@@ -155,7 +135,7 @@ class NaverProvider:
                     "naver key %s retired (%s)%s; trying the next key",
                     key.label,
                     gone.reason,
-                    "" if gone.until_ms is None else f" until {_format_kst(gone.until_ms)}",
+                    "" if gone.until_ms is None else f" until {format_kst(gone.until_ms)}",
                 )
             except _Transient as failure:
                 if retries >= s.retry_attempts:
@@ -224,7 +204,7 @@ class NaverProvider:
                 if until_ms is None:
                     parts.append(f"{k.label} 사용 중지됨(인증 실패 또는 권한 없음)")
                 else:
-                    parts.append(f"{k.label} {_format_kst(until_ms)}까지 사용 중지됨(일일 한도)")
+                    parts.append(f"{k.label} {format_kst(until_ms)}까지 사용 중지됨(일일 한도)")
         return "사용 가능한 네이버 API 키가 없습니다: " + "; ".join(parts)
 
     async def _call_once(
@@ -270,7 +250,7 @@ class NaverProvider:
                 until_ms = next_kst_midnight_ms(self._clock_ms())
                 raise _KeyUnusable(
                     f"daily quota exceeded ({shown})",
-                    f"일일 호출 한도 초과({shown}), {_format_kst(until_ms)}에 초기화",
+                    f"일일 호출 한도 초과({shown}), {format_kst(until_ms)}에 초기화",
                     until_ms,
                 )
             # 012, or a 429 without a code we know: slowing down is the safe reading.

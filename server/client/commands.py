@@ -1,0 +1,185 @@
+"""``doccount submit``, ``watch`` and ``status``: argv to a ``Command``, a ``Command`` run.
+
+Messages are Korean, like the server's; ``--help`` stays English like the server's flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, TextIO
+
+from server.client.api import DocCount, DocCountError
+from server.client.output import FORMATS, ProgressBar, ResultWriter
+from server.client.types import Job, ResultEvent, StatusEvent
+
+DEFAULT_SERVER = "http://127.0.0.1:8080"
+EXIT_OK = 0
+EXIT_JOB_FAILED = 1
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def read_keywords(path: str, stdin: TextIO) -> list[str]:
+    """One keyword per line; blank lines are skipped. ``-`` reads standard input."""
+    if path == "-":
+        text = stdin.read()
+    else:
+        try:
+            with open(path, encoding="utf-8-sig") as f:  # -sig: Excel's files start with a BOM
+                text = f.read()
+        except OSError as exc:
+            raise DocCountError(
+                f"키워드 파일을 읽을 수 없습니다: {path} ({exc.strerror or exc})", "io_error"
+            ) from None
+        except UnicodeDecodeError:
+            raise DocCountError(
+                f"키워드 파일이 UTF-8이 아닙니다: {path}", "invalid_encoding"
+            ) from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@dataclass
+class Command:
+    """What a client subcommand needs; the streams are parameters so tests can capture them."""
+
+    name: str  # submit | watch | status
+    server: str
+    token: str | None
+    fmt: str = "csv"
+    follow: bool = False
+    job_id: str | None = None
+    keywords_file: str | None = None
+    categories: list[str] | None = None
+    priority: str | None = None
+
+
+def summary_line(job: Job) -> str:
+    line = f"{job.id}: {job.status} ({job.progress.current}/{job.progress.total})"
+    return line + (f" - {job.error}" if job.error else "")
+
+
+def exit_code(job: Job) -> int:
+    return EXIT_JOB_FAILED if job.status in ("failed", "cancelled") else EXIT_OK
+
+
+async def follow(dc: DocCount, job_id: str, writer: ResultWriter, bar: ProgressBar) -> Job:
+    """Write every result of the job as it comes; the job at its end."""
+    job = await dc.status(job_id)
+    writer.begin(list(job.categories))
+    final: StatusEvent | None = None
+    progress = job.progress
+    async for event in dc.watch(job_id, start=job):
+        progress = event.progress
+        if isinstance(event, ResultEvent):
+            writer.write(event.result.raw)
+        elif isinstance(event, StatusEvent):
+            final = event
+        bar.update(progress.current, progress.total)
+    bar.update(progress.current, progress.total, force=True)
+    assert final is not None  # watch ends with a terminal status
+    return replace(job, status=final.status, error=final.error, progress=progress)
+
+
+async def run_command(
+    cmd: Command,
+    out: TextIO,
+    err: TextIO,
+    stdin: TextIO,
+    *,
+    bar: ProgressBar | None = None,
+) -> int:
+    bar = bar if bar is not None else ProgressBar(err)
+    writer = ResultWriter(out, cmd.fmt, list(cmd.categories or []), bar)
+    async with DocCount(cmd.server, token=cmd.token) as dc:
+        try:
+            if cmd.name == "submit":
+                assert cmd.keywords_file is not None
+                keywords = read_keywords(cmd.keywords_file, stdin)
+                job_id = await dc.submit_id(
+                    keywords, categories=cmd.categories, priority=cmd.priority
+                )
+                bar.line(f"작업 시작: {job_id} (키워드 {len(keywords)}개)")
+                if not cmd.follow:
+                    out.write(job_id + "\n")
+                    return EXIT_OK
+            else:
+                assert cmd.job_id is not None
+                job_id = cmd.job_id
+            if cmd.name == "status":
+                job = await dc.status(job_id)
+                writer.begin(list(job.categories))
+                for result in job.results:
+                    writer.write(result.raw)
+            else:
+                job = await follow(dc, job_id, writer, bar)
+        except (DocCountError, OSError) as exc:
+            code = exc.code if isinstance(exc, DocCountError) else "io_error"
+            bar.finish(f"doccount: {exc} ({code})")
+            return EXIT_ERROR
+        bar.finish(summary_line(job))
+        return exit_code(job)
+
+
+# --- argv ---------------------------------------------------------------------------------
+
+CLIENT_COMMANDS = frozenset({"submit", "watch", "status"})
+
+
+def add_client_parsers(sub: Any) -> None:
+    """``submit``, ``watch`` and ``status``, on the subparsers of the ``doccount`` parser."""
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--server",
+            default=None,
+            help=f"API base URL (DOCCOUNT_SERVER, default {DEFAULT_SERVER}); "
+            "the token comes from DOCCOUNT_API_TOKEN",
+        )
+        p.add_argument(
+            "--format",
+            dest="fmt",
+            choices=FORMATS,
+            default="csv",
+            help="results on stdout: csv (default), tsv, jsonl, or an aligned table",
+        )
+
+    submit = sub.add_parser("submit", help="start a batch from a keywords file (one per line)")
+    submit.add_argument("keywords_file", metavar="FILE", help="keywords, one per line; - = stdin")
+    submit.add_argument("--follow", action="store_true", help="follow it and write the results")
+    submit.add_argument("--categories", help="blog,cafe,... (default: the server's)")
+    submit.add_argument("--priority", choices=["high", "normal", "low"])
+    common(submit)
+    watch = sub.add_parser("watch", help="follow a job and write its results")
+    watch.add_argument("job_id", metavar="JOBID")
+    common(watch)
+    status = sub.add_parser("status", help="a job's status and its results so far")
+    status.add_argument("job_id", metavar="JOBID")
+    common(status)
+
+
+def command_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Command:
+    categories = getattr(args, "categories", None)
+    return Command(
+        name=args.command,
+        server=args.server or env.get("DOCCOUNT_SERVER") or DEFAULT_SERVER,
+        token=env.get("DOCCOUNT_API_TOKEN") or None,
+        fmt=args.fmt,
+        follow=getattr(args, "follow", False),
+        job_id=getattr(args, "job_id", None),
+        keywords_file=getattr(args, "keywords_file", None),
+        categories=[c.strip() for c in categories.split(",") if c.strip()] if categories else None,
+        priority=getattr(args, "priority", None),
+    )
+
+
+def client_main(args: argparse.Namespace) -> int:
+    cmd = command_from_args(args, os.environ)
+    try:
+        return asyncio.run(run_command(cmd, sys.stdout, sys.stderr, sys.stdin))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

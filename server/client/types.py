@@ -1,0 +1,151 @@
+"""Typed views of the API's JSON: a job, its results, and the events ``DocCount.watch`` yields.
+
+Each keeps the JSON it was read from in ``raw``, so a field the server adds later (the API only
+ever adds fields) is there before this module knows its name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    current: int
+    total: int
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Progress:
+        return cls(int(data.get("current", 0)), int(data.get("total", 0)))
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One keyword's counts. ``error`` is set when some category could not be counted (its
+    count is then missing from ``counts``: never a made-up 0)."""
+
+    index: int
+    keyword: str
+    counts: dict[str, int]
+    source: str | None = None
+    cached: tuple[str, ...] = ()
+    error: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], index: int | None = None) -> Result:
+        raw_index = data.get("index")
+        return cls(
+            index=raw_index if isinstance(raw_index, int) else (index if index is not None else -1),
+            keyword=str(data.get("keyword", "")),
+            counts={str(k): int(v) for k, v in (data.get("counts") or {}).items()},
+            source=data.get("source"),
+            cached=tuple(data.get("cached") or ()),
+            error=data.get("error"),
+            errors=dict(data.get("errors") or {}),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAttempt:
+    at_ms: int
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WebhookAttempt:
+        return cls(
+            at_ms=int(data.get("at", 0)),
+            ok=bool(data.get("ok")),
+            status=_int_or_none(data.get("status")),
+            error=data.get("error"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: str
+    status: str
+    progress: Progress
+    categories: tuple[str, ...]
+    last_event_id: str
+    priority: str | None = None
+    queue_position: int | None = None
+    created_at_ms: int | None = None
+    started_at_ms: int | None = None
+    completed_at_ms: int | None = None
+    error: str | None = None
+    source: str | None = None
+    results: tuple[Result, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Job:
+        return cls(
+            id=str(data["id"]),
+            status=str(data["status"]),
+            progress=Progress.from_json(data.get("progress") or {}),
+            categories=tuple(data.get("categories") or ()),
+            last_event_id=str(data.get("lastEventId", "0")),
+            priority=data.get("priority"),
+            queue_position=_int_or_none(data.get("queuePosition")),
+            created_at_ms=_int_or_none(data.get("createdAt")),
+            started_at_ms=_int_or_none(data.get("startedAt")),
+            completed_at_ms=_int_or_none(data.get("completedAt")),
+            error=data.get("error"),
+            source=data.get("source"),
+            results=tuple(Result.from_json(r, i) for i, r in enumerate(data.get("results") or ())),
+            raw=data,
+        )
+
+
+# --- what DocCount.watch yields -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResultEvent:
+    """A keyword done. Every result of the job is yielded exactly once, reconnects or not."""
+
+    id: str  # resume from here: watch(job_id, last_event_id=id)
+    result: Result
+    progress: Progress
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    id: str
+    progress: Progress
+    rate_per_s: float | None = None
+    eta_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """The job's status: the first event of a watch, then every change. A terminal one
+    (``completed``, ``failed``, ``cancelled``) is the last event."""
+
+    id: str
+    status: str
+    progress: Progress
+    error: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+
+Event = ResultEvent | ProgressEvent | StatusEvent

@@ -1,0 +1,216 @@
+// The "새 조회" form: keywords (counted and checked as they are typed), categories, priority,
+// and starting a batch. Remembers the draft and the choices in localStorage.
+
+import { api, ApiError } from './api.js';
+import { $, toast } from './dom.js';
+import { fmtDuration, fmtNum } from './format.js';
+import { dedupeText, parseKeywords } from './keywords.js';
+import { page, PRIORITY_LABELS } from './page.js';
+import { store } from './store.js';
+
+let kwFrame = 0;
+let draftTimer = 0;
+
+export function renderCategories() {
+  const cats = page.config.categories;
+  const list = $('cat-list');
+  if (!cats.length) {
+    list.replaceChildren(Object.assign(document.createElement('span'), { className: 'help', textContent: '카테고리를 불러오는 중…' }));
+    return;
+  }
+  const saved = store.form().categories;
+  const names = new Set(cats.map((c) => c.name));
+  const defaults = page.config.defaultCategories || [];
+  let selected = (Array.isArray(saved) ? saved : defaults).filter((n) => names.has(n));
+  if (!selected.length) selected = defaults.filter((n) => names.has(n));
+  list.replaceChildren(
+    ...cats.map((c) => {
+      const label = document.createElement('label');
+      label.className = 'chip';
+      const input = document.createElement('input');
+      input.type = 'checkbox';
+      input.name = 'category';
+      input.value = c.name;
+      input.checked = selected.includes(c.name);
+      const span = document.createElement('span');
+      span.textContent = c.label || c.name;
+      label.append(input, span);
+      return label;
+    }),
+  );
+}
+
+function selectedCategories() {
+  return [...document.querySelectorAll('#cat-list input[name="category"]:checked')].map((i) => i.value);
+}
+
+function setCategories(names) {
+  for (const i of document.querySelectorAll('#cat-list input[name="category"]')) {
+    i.checked = names.includes(i.value);
+  }
+  onFormChange();
+}
+
+function onFormChange() {
+  // before the config arrives there are no boxes: keep the saved choice rather than erase it
+  const categories = page.config.categories.length ? selectedCategories() : store.form().categories;
+  store.setForm({ ...store.form(), categories, priority: $('priority').value });
+  analyzeKeywords();
+}
+
+function scheduleAnalyze() {
+  if (!kwFrame) {
+    kwFrame = requestAnimationFrame(() => {
+      kwFrame = 0;
+      analyzeKeywords();
+    });
+  }
+  clearTimeout(draftTimer);
+  draftTimer = setTimeout(() => store.setForm({ ...store.form(), draft: $('keywords').value }), 400);
+}
+
+export function analyzeKeywords() {
+  const { maxKeywords, maxKeywordChars, ratePerSec } = page.config;
+  const r = parseKeywords($('keywords').value, { maxKeywords, maxKeywordChars });
+  const n = r.keywords.length;
+
+  const count = $('kw-count');
+  count.replaceChildren();
+  const strong = document.createElement('strong');
+  strong.textContent = `키워드 ${fmtNum(n)}개`;
+  count.append(strong, ` / 최대 ${fmtNum(maxKeywords)}개`);
+  if (r.duplicateCount) count.append(` · 중복 ${fmtNum(r.duplicateCount)}개`);
+  count.classList.toggle('is-error', r.overLimit > 0);
+
+  const issues = [];
+  if (r.overLimit) {
+    issues.push([
+      'error',
+      `한 번에 최대 ${fmtNum(maxKeywords)}개까지 조회할 수 있습니다. ${fmtNum(r.overLimit)}개를 줄여 주세요.`,
+    ]);
+  }
+  if (r.tooLong.length) {
+    const first = r.tooLong[0];
+    const shown = [...first].length > 20 ? `${[...first].slice(0, 20).join('')}…` : first;
+    issues.push([
+      'error',
+      `${fmtNum(maxKeywordChars)}자를 넘는 키워드 ${fmtNum(r.tooLong.length)}개: “${shown}”`,
+    ]);
+  }
+  if (r.duplicates.length) {
+    const list = r.duplicates
+      .slice(0, 5)
+      .map((d) => `${d.keyword} ×${d.count}`)
+      .join(', ');
+    const more = r.duplicates.length > 5 ? ` 외 ${fmtNum(r.duplicates.length - 5)}개` : '';
+    issues.push(['warn', `중복된 키워드: ${list}${more} (중복도 각각 조회됩니다)`]);
+  }
+  $('kw-issues').replaceChildren(
+    ...issues.map(([kind, text]) => {
+      const li = document.createElement('li');
+      li.className = `issue issue-${kind}`;
+      li.textContent = text;
+      return li;
+    }),
+  );
+  $('dedupe').hidden = !r.duplicates.length;
+
+  const cats = selectedCategories();
+  const calls = n * cats.length;
+  $('estimate').textContent =
+    n && cats.length
+      ? `API 호출 ${fmtNum(calls)}회 · 최대 약 ${fmtDuration((calls / (ratePerSec || 10)) * 1000)} 걸립니다 (초당 ${fmtNum(ratePerSec)}회 기준, 캐시된 값은 더 빠릅니다)`
+      : '';
+  return r;
+}
+
+function formError(message) {
+  const el = $('form-error');
+  el.textContent = message || '';
+  el.hidden = !message;
+}
+
+/** "맥북, 아이폰 15 외 10개": how a job is called in the list. */
+export function jobName(first, total) {
+  const shown = first.map((k) => ([...k].length > 14 ? `${[...k].slice(0, 14).join('')}…` : k));
+  return total > shown.length ? `${shown.join(', ')} 외 ${fmtNum(total - shown.length)}개` : shown.join(', ');
+}
+
+/** @param {(jobId: string, summary: object) => void} onStarted */
+async function submitBatch(e, onStarted) {
+  e?.preventDefault();
+  const r = analyzeKeywords();
+  const cats = selectedCategories();
+  let problem = null;
+  if (!r.keywords.length) problem = '키워드를 한 개 이상 입력해 주세요.';
+  else if (r.overLimit)
+    problem = `키워드가 너무 많습니다. 최대 ${fmtNum(page.config.maxKeywords)}개까지 가능합니다.`;
+  else if (r.tooLong.length)
+    problem = `${fmtNum(page.config.maxKeywordChars)}자를 넘는 키워드가 있습니다. 줄이거나 지워 주세요.`;
+  else if (!cats.length) problem = '카테고리를 하나 이상 선택해 주세요.';
+  if (problem) {
+    formError(problem);
+    (cats.length ? $('keywords') : document.querySelector('#cat-list input'))?.focus();
+    return;
+  }
+  formError('');
+  const btn = $('start');
+  btn.disabled = true;
+  btn.textContent = '시작하는 중…';
+  const priority = $('priority').value;
+  try {
+    const res = await api('/api/documents/batch', {
+      method: 'POST',
+      body: { keywords: r.keywords, categories: cats, priority },
+      interactive: true,
+    });
+    const summary = {
+      id: res.jobId,
+      status: 'pending',
+      progress: { current: 0, total: r.keywords.length },
+      categories: cats,
+      priority,
+      queuePosition: null,
+      createdAt: Date.now(),
+      local: true,
+    };
+    const name = jobName(r.keywords.slice(0, 2), r.keywords.length);
+    store.setJobName(res.jobId, name);
+    page.jobList.setName(res.jobId, name);
+    page.jobList.upsert(summary);
+    onStarted(res.jobId, summary);
+    toast(res.message || '배치 작업이 시작되었습니다');
+    if (window.matchMedia('(max-width: 900px)').matches) {
+      $('job-panel').scrollIntoView({ behavior: 'smooth', block: 'start' });
+    }
+  } catch (err) {
+    formError(err instanceof ApiError ? err.message : '작업을 시작하지 못했습니다.');
+  } finally {
+    btn.disabled = false;
+    btn.textContent = '조회 시작';
+  }
+}
+
+/** @param {{onStarted: (jobId: string, summary: object) => void}} o */
+export function wireForm({ onStarted }) {
+  const kw = $('keywords');
+  const form = store.form();
+  if (typeof form.draft === 'string') kw.value = form.draft;
+  if (form.priority && PRIORITY_LABELS[form.priority]) $('priority').value = form.priority;
+  const submit = (e) => submitBatch(e, onStarted);
+  kw.addEventListener('input', scheduleAnalyze);
+  kw.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) submit(e);
+  });
+  $('batch-form').addEventListener('submit', submit);
+  $('cat-list').addEventListener('change', onFormChange);
+  $('priority').addEventListener('change', onFormChange);
+  $('cats-default').addEventListener('click', () => setCategories(page.config.defaultCategories || []));
+  $('cats-all').addEventListener('click', () => setCategories(page.config.categories.map((c) => c.name)));
+  $('dedupe').addEventListener('click', () => {
+    kw.value = dedupeText(kw.value);
+    scheduleAnalyze();
+    toast('중복된 키워드를 지웠습니다.');
+    kw.focus();
+  });
+}

@@ -1,0 +1,341 @@
+// The open job: which job is shown, its live stream, what each event does to the page, and
+// rendering it (at most once per animation frame). The job's state itself changes only in
+// JobState.apply; this module reacts to what apply reports.
+
+import { renderConn } from './conn.js';
+import { $, announce, toast } from './dom.js';
+import { fmtDateTime, fmtDuration, fmtNum, fmtRate, fmtTime } from './format.js';
+import { jobName } from './form.js';
+import { JobState, STATUS_LABELS, TERMINAL } from './jobstate.js';
+import { page, PRIORITY_LABELS } from './page.js';
+import { store } from './store.js';
+import { LiveStream } from './transport.js';
+
+let frame = 0;
+let hiddenRender = 0;
+let saveTimer = 0;
+
+// --- which job is open ---------------------------------------------------------------------
+
+export function hashJob() {
+  const m = location.hash.match(/^#job=(.+)$/);
+  if (!m) return null;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return null;
+  }
+}
+
+function setHash(id) {
+  const h = id ? `#job=${encodeURIComponent(id)}` : '';
+  if (location.hash !== h) history.replaceState(null, '', h || location.pathname + location.search);
+}
+
+function closeJob() {
+  if (page.stream) page.stream.stop();
+  page.stream = null;
+  if (page.job) saveNow(page.job);
+  page.job = null;
+  page.conn.job = null;
+}
+
+export function openJob(id, { summary } = {}) {
+  if (page.job?.id === id) return;
+  closeJob();
+  const cached = store.loadJob(id);
+  const st = cached?.job ? JobState.fromCache(id, cached) : new JobState(id);
+  if (!cached?.job) {
+    const known = summary || page.jobList.get(id);
+    if (known) st.apply({ type: 'summary', job: known });
+  }
+  st.announced = { status: st.status, pct: 0 };
+  page.job = st;
+  store.setCurrentJob(id);
+  setHash(id);
+  page.jobList.setCurrent(id);
+  $('job-error').hidden = true;
+  $('job-notice').hidden = true;
+  page.table.setColumns(st.categories, page.labels);
+  page.table.add(st.sortedResults());
+  renderNow();
+  // A finished job from the cache opens without a single request.
+  if (!(cached?.job && st.terminal) && page.ready) startJobStream(st);
+  else renderConn();
+}
+
+/** Column labels may have been guessed (category names) before the config arrived. */
+export function relabelJob() {
+  const st = page.job;
+  if (!st) return;
+  page.table.setColumns(st.categories, page.labels);
+  page.table.add(st.sortedResults());
+}
+
+export function startJobStream(st) {
+  if (page.stream || st !== page.job) return;
+  page.stream = new LiveStream({
+    kind: 'job',
+    jobId: st.id,
+    lastEventId: () => st.lastEventId,
+    onEvent: (ev) => onJobEvent(st, ev),
+    onState: (s) => {
+      page.conn.job = s;
+      renderConn();
+    },
+    onGone: () => onJobGone(st),
+  });
+  page.stream.start();
+}
+
+/** After a new token: a stream that stopped on 401 starts again. */
+export function restartJobStream() {
+  if (page.job && page.stream?.stopped && !page.job.terminal) {
+    page.stream = null;
+    startJobStream(page.job);
+  }
+}
+
+/** Apply an event from outside the job's own stream (the jobs feed, the list refresh). */
+export function applyToOpenJob(jobId, ev) {
+  const st = page.job;
+  if (!st || st.id !== jobId) return;
+  st.apply(ev);
+  scheduleRender();
+}
+
+// --- events --------------------------------------------------------------------------------
+
+function onJobEvent(st, ev) {
+  if (st !== page.job) return true;
+  const { handled, reset, added, statusFrom } = st.apply(ev);
+  if (!handled) return false;
+  if (reset) {
+    page.table.setColumns(st.categories, page.labels);
+    page.table.add(st.sortedResults());
+  } else if (added.length) {
+    page.table.add(added);
+  }
+  if (statusFrom !== null) onStatusChange(st);
+  scheduleRender();
+  if (st.terminal) {
+    saveNow(st);
+    return true; // the stream is over: close it (EventSource would reconnect otherwise)
+  }
+  scheduleSave(st);
+  return false;
+}
+
+function onStatusChange(st) {
+  const p = st.job.progress || { current: 0, total: 0 };
+  const errors = countErrors(st);
+  switch (st.status) {
+    case 'processing':
+      announce('작업이 시작되었습니다.');
+      break;
+    case 'completed': {
+      const msg = `작업이 완료되었습니다. 키워드 ${fmtNum(p.total)}개${errors ? `, 오류 ${fmtNum(errors)}개` : ''}.`;
+      announce(msg);
+      if (st.announced?.status && !TERMINAL.has(st.announced.status)) toast(msg, 'success');
+      break;
+    }
+    case 'failed':
+      announce(`작업이 실패했습니다. ${st.job.error || ''}`);
+      break;
+    case 'cancelled':
+      announce(`작업이 취소되었습니다. ${fmtNum(p.current)}개까지 조회한 결과가 남아 있습니다.`);
+      break;
+    default:
+  }
+  if (st.announced) st.announced.status = st.status;
+}
+
+function onJobGone(st) {
+  if (st !== page.job) return;
+  page.stream = null;
+  if (st.results.size) {
+    showNotice('서버에서 이 작업을 더 이상 찾을 수 없습니다. 이 브라우저에 저장된 결과만 보여 드립니다.');
+  } else {
+    store.dropJob(st.id);
+    if (store.currentJob() === st.id) store.setCurrentJob(null);
+    showJobError('작업을 찾을 수 없습니다. 보관 기간이 지났거나 다른 서버에서 만든 작업입니다.');
+  }
+  renderConn();
+  scheduleRender();
+}
+
+function showJobError(message) {
+  const el = $('job-error');
+  el.textContent = message || '';
+  el.hidden = !message;
+}
+
+function showNotice(message) {
+  const el = $('job-notice');
+  el.textContent = message || '';
+  el.hidden = !message;
+}
+
+function countErrors(st) {
+  let n = 0;
+  for (const r of st.results.values()) if (r.error || (r.errors && Object.keys(r.errors).length)) n++;
+  return n;
+}
+
+function countCached(st) {
+  let n = 0;
+  for (const r of st.results.values()) if (r.cached?.length) n++;
+  return n;
+}
+
+// --- persistence ---------------------------------------------------------------------------
+
+function scheduleSave(st) {
+  if (saveTimer) return;
+  saveTimer = setTimeout(() => {
+    saveTimer = 0;
+    saveNow(st);
+  }, 800);
+}
+
+export function saveNow(st) {
+  clearTimeout(saveTimer);
+  saveTimer = 0;
+  if (st?.known) store.saveJob(st.id, st.toCache());
+}
+
+// --- rendering (at most once per frame) ----------------------------------------------------
+
+export function scheduleRender() {
+  if (frame || hiddenRender) return;
+  if (document.hidden) {
+    // no animation frames in a background tab: still keep the title's progress current
+    hiddenRender = setTimeout(renderNow, 1000);
+  } else {
+    frame = requestAnimationFrame(renderNow);
+  }
+}
+
+export function renderNow() {
+  cancelAnimationFrame(frame);
+  clearTimeout(hiddenRender);
+  frame = 0;
+  hiddenRender = 0;
+  const st = page.job;
+  $('empty-state').hidden = Boolean(st);
+  $('results').hidden = !st;
+  if (!st) {
+    $('progress-block').hidden = true;
+    $('job-status').hidden = true;
+    $('job-source').hidden = true;
+    $('cancel-job').hidden = true;
+    $('job-meta').textContent = '';
+    $('export-csv').disabled = true;
+    $('copy-tsv').disabled = true;
+    $('legend').hidden = true;
+    document.title = '문서수 조회';
+    return;
+  }
+  const j = st.job;
+  const p = j.progress || { current: 0, total: 0 };
+  const pct = p.total ? Math.floor((p.current / p.total) * 100) : 0;
+
+  $('job-title').textContent = j.createdAt ? `결과 · ${fmtTime(j.createdAt)}` : '결과';
+  const badge = $('job-status');
+  badge.hidden = !st.known;
+  badge.className = `badge badge-${j.status}`;
+  badge.textContent = st.cancelling && !st.terminal ? '취소 중' : STATUS_LABELS[j.status] || j.status;
+  let isDemo = j.source === 'demo';
+  if (!isDemo) {
+    for (const r of st.results.values()) {
+      if (r.source === 'demo') {
+        isDemo = true;
+        break;
+      }
+    }
+  }
+  $('job-source').hidden = !isDemo;
+
+  const meta = [];
+  if (p.total) meta.push(`키워드 ${fmtNum(p.total)}개`);
+  if (st.categories.length) meta.push(st.categories.map((c) => page.labels[c] || c).join('·'));
+  if (j.priority && j.priority !== 'normal') meta.push(`우선순위 ${PRIORITY_LABELS[j.priority] || j.priority}`);
+  if (j.startedAt && j.completedAt) meta.push(`소요 ${fmtDuration(j.completedAt - j.startedAt)}`);
+  const errors = countErrors(st);
+  const cached = countCached(st);
+  if (errors) meta.push(`오류 ${fmtNum(errors)}개`);
+  if (cached) meta.push(`캐시 사용 ${fmtNum(cached)}개`);
+  const metaEl = $('job-meta');
+  metaEl.textContent = meta.join(' · ');
+  metaEl.title = j.createdAt ? `작업 ID ${j.id} · 생성 ${fmtDateTime(j.createdAt)}` : `작업 ID ${j.id}`;
+
+  renderProgress(st, p, pct);
+
+  if (j.status === 'failed') {
+    showJobError(
+      `작업이 실패했습니다. ${j.error || '원인을 알 수 없는 오류입니다.'}${st.results.size ? ' 실패 전까지 조회한 결과는 아래에 남아 있습니다.' : ''}`,
+    );
+  } else if ($('job-error').textContent.startsWith('작업이 실패')) {
+    showJobError('');
+  }
+  if (j.status === 'cancelled') {
+    showNotice(`작업이 취소되었습니다. 취소 전까지 조회한 ${fmtNum(st.results.size)}개 결과는 남아 있습니다.`);
+  } else if ($('job-notice').textContent.startsWith('작업이 취소')) {
+    showNotice('');
+  }
+
+  $('cancel-job').hidden = st.cancelling || !(j.status === 'pending' || j.status === 'processing');
+  const hasRows = page.table.size > 0;
+  $('legend').hidden = !hasRows;
+  $('export-csv').disabled = !hasRows;
+  $('copy-tsv').disabled = !hasRows;
+  document.title = j.status === 'processing' ? `(${pct}%) 문서수 조회` : '문서수 조회';
+
+  page.jobList.upsert(summaryOf(st));
+  // a job started elsewhere gets its name from its first results
+  if (!page.jobList.names[st.id] && st.results.has(0)) {
+    const first = [st.results.get(0), st.results.get(1)].filter(Boolean).map((x) => x.keyword);
+    const name = jobName(first, p.total || first.length);
+    store.setJobName(st.id, name);
+    page.jobList.setName(st.id, name);
+  }
+}
+
+function renderProgress(st, p, pct) {
+  const j = st.job;
+  $('progress-block').hidden = !st.known;
+  $('progress-fill').style.width = `${p.total ? (p.current / p.total) * 100 : 0}%`;
+  const bar = $('progress');
+  bar.dataset.status = j.status;
+  bar.setAttribute('aria-valuenow', String(pct));
+  bar.setAttribute('aria-valuetext', `${fmtNum(p.total)}개 중 ${fmtNum(p.current)}개 완료 (${pct}%)`);
+  $('progress-count').textContent = `${fmtNum(p.current)} / ${fmtNum(p.total)}`;
+  $('progress-pct').textContent = `${pct}%`;
+  const { rate, etaMs } = st.estimate();
+  let rateText = '';
+  let etaText = '';
+  if (j.status === 'pending') {
+    etaText = j.queuePosition ? `대기열 ${fmtNum(j.queuePosition)}번째 · 앞선 작업이 끝나면 시작합니다` : '곧 시작합니다';
+  } else if (j.status === 'processing') {
+    rateText = fmtRate(rate);
+    etaText = etaMs == null ? '남은 시간 계산 중' : etaMs < 1500 ? '곧 완료' : `남은 시간 약 ${fmtDuration(etaMs)}`;
+  } else if (j.status === 'completed') {
+    etaText = j.startedAt && j.completedAt ? `${fmtDuration(j.completedAt - j.startedAt)} 걸림` : '완료';
+  }
+  $('progress-rate').textContent = rateText;
+  $('progress-eta').textContent = etaText;
+
+  // milestones for screen readers (the visible text is not a live region: too chatty)
+  if (j.status === 'processing' && st.announced) {
+    const step = Math.floor(pct / 25) * 25;
+    if (step > st.announced.pct && step < 100) {
+      st.announced.pct = step;
+      announce(`진행률 ${step}%: ${fmtNum(p.total)}개 중 ${fmtNum(p.current)}개 완료`);
+    }
+  }
+}
+
+function summaryOf(st) {
+  const { results: _r, ...j } = st.job;
+  return { ...j, id: st.id };
+}
