@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from server.client.api import DocCount, DocCountError
-from server.client.output import FORMATS, ProgressBar, ResultWriter
+from server.client.output import EXPORT_FORMATS, FORMATS, ProgressBar, ResultWriter, is_terminal
 from server.client.types import Job, ResultEvent, StatusEvent
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
@@ -56,10 +56,13 @@ class Command:
     keywords_file: str | None = None
     categories: list[str] | None = None
     priority: str | None = None
+    job_name: str | None = None
+    output: str | None = None  # csv/xlsx: write the export here instead of stdout
 
 
 def summary_line(job: Job) -> str:
-    line = f"{job.id}: {job.status} ({job.progress.current}/{job.progress.total})"
+    named = f" {job.name}" if job.name else ""
+    line = f"{job.id}{named}: {job.status} ({job.progress.current}/{job.progress.total})"
     return line + (f" - {job.error}" if job.error else "")
 
 
@@ -67,15 +70,17 @@ def exit_code(job: Job) -> int:
     return EXIT_JOB_FAILED if job.status in ("failed", "cancelled") else EXIT_OK
 
 
-async def follow(dc: DocCount, job_id: str, writer: ResultWriter, bar: ProgressBar) -> Job:
-    """Write every result of the job as it comes; the job at its end."""
+async def follow(dc: DocCount, job_id: str, writer: ResultWriter | None, bar: ProgressBar) -> Job:
+    """Write every result of the job as it comes (without a writer: only the bar); the job at
+    its end."""
     job = await dc.status(job_id)
-    writer.begin(list(job.categories))
+    if writer is not None:
+        writer.begin(list(job.categories))
     final: StatusEvent | None = None
     progress = job.progress
     async for event in dc.watch(job_id, start=job):
         progress = event.progress
-        if isinstance(event, ResultEvent):
+        if isinstance(event, ResultEvent) and writer is not None:
             writer.write(event.result.raw)
         elif isinstance(event, StatusEvent):
             final = event
@@ -94,14 +99,18 @@ async def run_command(
     bar: ProgressBar | None = None,
 ) -> int:
     bar = bar if bar is not None else ProgressBar(err)
-    writer = ResultWriter(out, cmd.fmt, list(cmd.categories or []), bar)
+    exporting = cmd.fmt in EXPORT_FORMATS
+    writer = None if exporting else ResultWriter(out, cmd.fmt, list(cmd.categories or []), bar)
+    if cmd.fmt == "xlsx" and cmd.output is None and is_terminal(out):
+        bar.finish("doccount: xlsx는 파일로 저장하세요: -o 결과.xlsx 또는 > 결과.xlsx (usage)")
+        return EXIT_ERROR
     async with DocCount(cmd.server, token=cmd.token) as dc:
         try:
             if cmd.name == "submit":
                 assert cmd.keywords_file is not None
                 keywords = read_keywords(cmd.keywords_file, stdin)
                 job_id = await dc.submit_id(
-                    keywords, categories=cmd.categories, priority=cmd.priority
+                    keywords, categories=cmd.categories, priority=cmd.priority, name=cmd.job_name
                 )
                 bar.line(f"작업 시작: {job_id} (키워드 {len(keywords)}개)")
                 if not cmd.follow:
@@ -112,17 +121,36 @@ async def run_command(
                 job_id = cmd.job_id
             if cmd.name == "status":
                 job = await dc.status(job_id)
-                writer.begin(list(job.categories))
-                for result in job.results:
-                    writer.write(result.raw)
+                if writer is not None:
+                    writer.begin(list(job.categories))
+                    for result in job.results:
+                        writer.write(result.raw)
             else:
                 job = await follow(dc, job_id, writer, bar)
+            if exporting:
+                write_export(await dc.export(job_id, cmd.fmt), out, cmd.output)
         except (DocCountError, OSError) as exc:
             code = exc.code if isinstance(exc, DocCountError) else "io_error"
             bar.finish(f"doccount: {exc} ({code})")
             return EXIT_ERROR
         bar.finish(summary_line(job))
         return exit_code(job)
+
+
+def write_export(data: bytes, out: TextIO, output: str | None) -> None:
+    """The export's bytes as they are (a workbook, or CSV with its BOM) to ``output`` or to
+    standard output."""
+    if output is not None:
+        with open(output, "wb") as f:
+            f.write(data)
+        return
+    out.flush()
+    binary = getattr(out, "buffer", None)
+    if binary is not None:
+        binary.write(data)
+        binary.flush()
+    else:  # a text stream with no bytes below it (tests): CSV only
+        out.write(data.decode("utf-8"))
 
 
 # --- argv ---------------------------------------------------------------------------------
@@ -145,7 +173,12 @@ def add_client_parsers(sub: Any) -> None:
             dest="fmt",
             choices=FORMATS,
             default="csv",
-            help="results on stdout: csv (default), tsv, jsonl, or an aligned table",
+            help="results on stdout: csv (default) or xlsx, the server's export once the job "
+            "ends (Korean headers, search volumes, 경쟁률; the dashboard's table); tsv, jsonl or "
+            "an aligned table stream result by result",
+        )
+        p.add_argument(
+            "-o", "--output", default=None, help="csv/xlsx: write the export to this file"
         )
 
     submit = sub.add_parser("submit", help="start a batch from a keywords file (one per line)")
@@ -153,6 +186,9 @@ def add_client_parsers(sub: Any) -> None:
     submit.add_argument("--follow", action="store_true", help="follow it and write the results")
     submit.add_argument("--categories", help="blog,cafe,... (default: the server's)")
     submit.add_argument("--priority", choices=["high", "normal", "low"])
+    submit.add_argument(
+        "--name", dest="job_name", help="the job's name (default: its first keyword 외 N개)"
+    )
     common(submit)
     watch = sub.add_parser("watch", help="follow a job and write its results")
     watch.add_argument("job_id", metavar="JOBID")
@@ -174,6 +210,8 @@ def command_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Comma
         keywords_file=getattr(args, "keywords_file", None),
         categories=[c.strip() for c in categories.split(",") if c.strip()] if categories else None,
         priority=getattr(args, "priority", None),
+        job_name=getattr(args, "job_name", None),
+        output=getattr(args, "output", None),
     )
 
 
