@@ -149,8 +149,14 @@ INVALID_FORMAT = ErrorKind(
     "format은 xlsx 또는 csv여야 합니다",
     "export: format is not xlsx or csv",
 )
+INVALID_EXPAND_LIMIT = ErrorKind(
+    "invalid_limit",
+    400,
+    "limit은 1~1000 사이의 정수여야 합니다",
+    "limit is not an integer in range",
+)
 INVALID_LIMIT = ErrorKind(
-    "invalid_limit", 400, "limit은 1~200 사이의 정수여야 합니다", "limit is not an integer 1..200"
+    "invalid_limit", 400, "limit은 1~200 사이의 정수여야 합니다", "limit is not an integer in range"
 )
 
 # --- streams (SSE and WebSocket) -------------------------------------------------------------
@@ -293,6 +299,19 @@ NO_USABLE_KEY = ErrorKind(
     "every upstream key is retired (daily quota until midnight KST, or rejected)",
 )
 UPSTREAM_ERROR = ErrorKind("upstream_error", 503, "{detail}", "the upstream cannot serve")
+VOLUMES_OFF = ErrorKind(
+    "volumes_off",
+    409,
+    "검색량 조회가 설정되지 않았습니다 (NAVER_AD_CUSTOMER_ID, NAVER_AD_ACCESS_LICENSE, "
+    "NAVER_AD_SECRET_KEY)",
+    "related keywords asked of a server without a search volume provider",
+)
+VOLUME_AUTH_FAILED = ErrorKind(
+    "volume_auth_failed",
+    503,
+    "{detail}",
+    "the Search Ad API refused the credentials or the signature (403)",
+)
 
 # --- HTTP errors aiohttp raises (routing, body size), in the same JSON ------------------------
 

@@ -175,6 +175,60 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 },
             }
         },
+        "/api/documents/expand": {
+            "post": {
+                "summary": "Related keywords with their monthly search volumes",
+                "description": (
+                    "Naver's keyword tool (Search Ad API) for up to 50 keywords: the related "
+                    "keywords it gives, the given ones excluded, sorted by total monthly "
+                    "searches, largest first. Demo mode gives deterministic demo relatives."
+                ),
+                "operationId": "expandKeywords",
+                "requestBody": {
+                    "required": True,
+                    "content": json_content(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "keywords": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "maxItems": 50,
+                                    "items": {"type": "string", "minLength": 1},
+                                },
+                                "limit": {
+                                    "type": "integer",
+                                    "minimum": 1,
+                                    "maximum": 1000,
+                                    "default": 100,
+                                },
+                            },
+                            "required": ["keywords"],
+                        }
+                    ),
+                },
+                "responses": {
+                    "200": ok_response(
+                        "Related keywords, by total volume",
+                        success(
+                            {
+                                "keywords": {
+                                    "type": "array",
+                                    "items": {
+                                        "allOf": [
+                                            ref("SearchVolume"),
+                                            obj({"keyword": {"type": "string"}}),
+                                        ]
+                                    },
+                                },
+                                "source": {"type": "string", "enum": ["naver", "demo"]},
+                            }
+                        ),
+                    ),
+                    **{str(s): error(s) for s in (400, 401, 409, 413, 503)},
+                },
+            }
+        },
         "/api/documents/events": {
             "get": {
                 "summary": "SSE of one job (?jobId=) or of the jobs feed (?jobs=all)",

@@ -55,6 +55,7 @@ ERROR_TEXT = {
     403: "Origin not allowed",
     404: "No such job (expired or never existed)",
     405: "Method not allowed",
+    409: "Not possible in the server's configuration (no search volume provider)",
     413: "Request body too large",
     429: "Too many queued jobs or open streams for this client address; see Retry-After",
     503: "Store unreachable, or the upstream cannot serve (no usable key, misconfiguration)",

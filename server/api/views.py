@@ -10,12 +10,14 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from server.appkeys import COUNTER, PROVIDER, SETTINGS, STORE
+from server.appkeys import COUNTER, PROVIDER, SETTINGS, STORE, VOLUMES
 from server.categories import CATEGORIES
 from server.codec import dumps, loads
 from server.errors import (
     EMPTY_BODY,
     FOR_PROVIDER_CODE,
+    INVALID_BODY,
+    INVALID_EXPAND_LIMIT,
     INVALID_FORMAT,
     INVALID_JSON,
     INVALID_LIMIT,
@@ -23,6 +25,8 @@ from server.errors import (
     MISSING_KEYWORD,
     TOO_MANY_JOBS,
     UPSTREAM_ERROR,
+    VOLUME_AUTH_FAILED,
+    VOLUMES_OFF,
 )
 from server.events import EVENT_TYPES
 from server.export import CONTENT_TYPES, FORMATS, render
@@ -34,7 +38,8 @@ from server.model import (
     parse_name,
     parse_submission,
 )
-from server.work.providers.base import FatalProviderError
+from server.work.providers.base import FatalProviderError, KeywordError
+from server.work.providers.volume_base import VolumeAuthError
 
 log = logging.getLogger("doccount.batch")
 
@@ -138,6 +143,38 @@ async def export_job(request: web.Request) -> web.Response:
             "Cache-Control": "no-store",
         },
     )
+
+
+MAX_EXPAND_HINTS = 50  # 10 Search Ad calls, 5 s at the default 2/s: a request's patience
+MAX_EXPAND_LIMIT = 1000
+
+
+async def expand_keywords(request: web.Request) -> web.Response:
+    """Related keywords of the given ones (Naver's keyword tool), with their volumes, by total
+    monthly searches, largest first."""
+    settings = request.app[SETTINGS]
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise INVALID_BODY()
+    keywords, _, _ = parse_submission(
+        {"keywords": body.get("keywords"), "categories": None},
+        default_categories=settings.categories,
+        max_keywords=MAX_EXPAND_HINTS,
+        max_keyword_chars=settings.max_keyword_chars,
+    )
+    limit = body.get("limit", 100)
+    if type(limit) is not int or not 1 <= limit <= MAX_EXPAND_LIMIT:
+        raise INVALID_EXPAND_LIMIT()
+    volumes = request.app.get(VOLUMES)
+    if volumes is None:
+        raise VOLUMES_OFF()
+    try:
+        related = await volumes.related(list(keywords), limit)
+    except VolumeAuthError as exc:
+        raise VOLUME_AUTH_FAILED(detail=str(exc)) from None
+    except KeywordError as exc:
+        raise UPSTREAM_ERROR(detail=str(exc)) from None
+    return ok({"keywords": related, "source": volumes.name})
 
 
 async def cancel_job(request: web.Request) -> web.Response:
