@@ -73,6 +73,7 @@ async def test_demo_relatives_are_deterministic(
     client = await make_client(settings)
     first = await (await client.post("/api/documents/expand", json={"keywords": ["캠핑"]})).json()
     again = await (await client.post("/api/documents/expand", json={"keywords": ["캠핑"]})).json()
+
     def strip(body: dict[str, Any]) -> list[dict[str, Any]]:
         return [{k: v for k, v in r.items() if k != "observedAt"} for r in body["keywords"]]
 
