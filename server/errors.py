@@ -149,6 +149,19 @@ INVALID_FORMAT = ErrorKind(
     "format은 xlsx 또는 csv여야 합니다",
     "export: format is not xlsx or csv",
 )
+# Keyword files (POST /api/documents/keywords/parse); the message comes from server.keyfiles.
+INVALID_KEYWORD_FILE = ErrorKind(
+    "invalid_keyword_file", 400, "{detail}", "keyword file: unreadable (encoding, corrupt xlsx)"
+)
+UNSUPPORTED_FILE_TYPE = ErrorKind(
+    "unsupported_file_type", 400, "{detail}", "keyword file: a type that cannot be read (.xls)"
+)
+UNKNOWN_COLUMN = ErrorKind(
+    "unknown_column", 400, "{detail}", "keyword file: no column of that name or number"
+)
+NO_KEYWORDS_IN_FILE = ErrorKind(
+    "no_keywords_in_file", 400, "{detail}", "keyword file: nothing but blanks and numbers"
+)
 INVALID_EXPAND_LIMIT = ErrorKind(
     "invalid_limit",
     400,
@@ -354,6 +367,13 @@ FOR_HTTP_STATUS: dict[int, ErrorKind] = {
 # A FatalProviderError's code to the entry that renders it.
 FOR_PROVIDER_CODE: dict[str, ErrorKind] = {
     k.code: k for k in (CONFIG_ERROR, NO_USABLE_KEY, UPSTREAM_ERROR)
+}
+
+
+# A KeywordFileError's code to the entry that renders it.
+FOR_KEYWORD_FILE_CODE: dict[str, ErrorKind] = {
+    k.code: k
+    for k in (INVALID_KEYWORD_FILE, UNSUPPORTED_FILE_TYPE, UNKNOWN_COLUMN, NO_KEYWORDS_IN_FILE)
 }
 
 

@@ -229,6 +229,52 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 },
             }
         },
+        "/api/documents/keywords/parse": {
+            "post": {
+                "summary": "Read a keyword file (.txt, .csv/.tsv, .xlsx) into pickable columns",
+                "description": (
+                    "The body is the file as it is; ?filename= says its type. A first row "
+                    "with 키워드/keyword is a header (skipped; its column is the default, else "
+                    "the first); cells that are only numbers are never keywords."
+                ),
+                "operationId": "parseKeywordFile",
+                "parameters": [
+                    {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                    for n in ("filename", "column")
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+                },
+                "responses": {
+                    "200": ok_response(
+                        "The columns, and the picked column's keywords",
+                        success(
+                            {
+                                "columns": {
+                                    "type": "array",
+                                    "items": obj(
+                                        {
+                                            "index": {"type": "integer", "minimum": 1},
+                                            "name": {"type": "string"},
+                                            "count": {"type": "integer", "minimum": 0},
+                                            "sample": {
+                                                "type": "array",
+                                                "items": {"type": "string"},
+                                            },
+                                        }
+                                    ),
+                                },
+                                "headerRow": {"type": "boolean"},
+                                "column": {"type": "integer", "minimum": 1},
+                                "keywords": {"type": "array", "items": {"type": "string"}},
+                            }
+                        ),
+                    ),
+                    **{str(s): error(s) for s in (400, 401, 413, 503)},
+                },
+            }
+        },
         "/api/documents/events": {
             "get": {
                 "summary": "SSE of one job (?jobId=) or of the jobs feed (?jobs=all)",

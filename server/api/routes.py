@@ -18,6 +18,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_delete("/api/documents/jobs/{job_id}", views.cancel_job)
     app.router.add_get("/api/documents/jobs/{job_id}/export", views.export_job)
     app.router.add_post("/api/documents/expand", views.expand_keywords)
+    app.router.add_post("/api/documents/keywords/parse", views.parse_keywords)
     app.router.add_get("/api/config", views.config)
     app.router.add_get("/api/documents/events", sse.stream_events)
     app.router.add_get("/api/documents/ws", ws.websocket)

@@ -15,6 +15,7 @@ from server.categories import CATEGORIES
 from server.codec import dumps, loads
 from server.errors import (
     EMPTY_BODY,
+    FOR_KEYWORD_FILE_CODE,
     FOR_PROVIDER_CODE,
     INVALID_BODY,
     INVALID_EXPAND_LIMIT,
@@ -30,6 +31,7 @@ from server.errors import (
 )
 from server.events import EVENT_TYPES
 from server.export import CONTENT_TYPES, FORMATS, render
+from server.keyfiles import SAMPLE_SIZE, KeywordFileError, kind_of, read_table
 from server.model import (
     JobSpec,
     check_job_id,
@@ -142,6 +144,40 @@ async def export_job(request: web.Request) -> web.Response:
             f"filename*=UTF-8''{quote(name)}",
             "Cache-Control": "no-store",
         },
+    )
+
+
+async def parse_keywords(request: web.Request) -> web.Response:
+    """A keyword file (the body, as it is; ``?filename=`` says its type) read into columns the
+    dashboard lets the user pick from, with the keywords of the picked one (``?column=``, a
+    header name or a number from 1; default: the 키워드 column, else the first)."""
+    data = await request.read()  # raises 413 past client_max_size
+    filename = request.query.get("filename", "keywords.txt")
+    try:
+        # openpyxl takes tens of ms on a big sheet: off the event loop.
+        table = await asyncio.to_thread(read_table, data, kind_of(filename))
+        picked = table.pick(request.query.get("column"))
+        if not any(c.keywords for c in table.columns):
+            raise KeywordFileError(
+                "no_keywords_in_file", "파일에 키워드가 없습니다 (숫자와 빈 칸뿐)"
+            )
+    except KeywordFileError as exc:
+        raise FOR_KEYWORD_FILE_CODE[exc.code](detail=str(exc)) from None
+    return ok(
+        {
+            "columns": [
+                {
+                    "index": c.index + 1,
+                    "name": c.name,
+                    "count": len(c.keywords),
+                    "sample": list(c.keywords[:SAMPLE_SIZE]),
+                }
+                for c in table.columns
+            ],
+            "headerRow": table.header,
+            "column": picked.index + 1,
+            "keywords": list(picked.keywords),
+        }
     )
 
 

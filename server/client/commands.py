@@ -16,6 +16,8 @@ from typing import Any, TextIO
 from server.client.api import DocCount, DocCountError
 from server.client.output import EXPORT_FORMATS, FORMATS, ProgressBar, ResultWriter, is_terminal
 from server.client.types import Job, ResultEvent, StatusEvent
+from server.keyfiles import KeywordFileError
+from server.keyfiles import read_keywords as read_file_keywords
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 EXIT_OK = 0
@@ -24,23 +26,24 @@ EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
-def read_keywords(path: str, stdin: TextIO) -> list[str]:
-    """One keyword per line; blank lines are skipped. ``-`` reads standard input."""
-    if path == "-":
-        text = stdin.read()
-    else:
+def read_keywords(path: str, stdin: TextIO, column: str | None = None) -> list[str]:
+    """The keywords of a .txt (one per line, or a tab-separated paste), .csv/.tsv or .xlsx
+    file, by the dashboard's rules (server/keyfiles.py: a 키워드/keyword header row is
+    skipped, numbers alone are not keywords; ``column`` by header name or number). ``-`` reads
+    standard input as text."""
+    try:
+        if path == "-":
+            return read_file_keywords(stdin.read().encode("utf-8"), "stdin.txt", column)
         try:
-            with open(path, encoding="utf-8-sig") as f:  # -sig: Excel's files start with a BOM
-                text = f.read()
+            with open(path, "rb") as f:
+                data = f.read()
         except OSError as exc:
             raise DocCountError(
                 f"키워드 파일을 읽을 수 없습니다: {path} ({exc.strerror or exc})", "io_error"
             ) from None
-        except UnicodeDecodeError:
-            raise DocCountError(
-                f"키워드 파일이 UTF-8이 아닙니다: {path}", "invalid_encoding"
-            ) from None
-    return [line.strip() for line in text.splitlines() if line.strip()]
+        return read_file_keywords(data, path, column)
+    except KeywordFileError as exc:
+        raise DocCountError(f"{path}: {exc}", exc.code) from None
 
 
 @dataclass
@@ -58,6 +61,7 @@ class Command:
     priority: str | None = None
     job_name: str | None = None
     output: str | None = None  # csv/xlsx: write the export here instead of stdout
+    column: str | None = None  # the keyword column of a .csv/.xlsx file
 
 
 def summary_line(job: Job) -> str:
@@ -108,7 +112,7 @@ async def run_command(
         try:
             if cmd.name == "submit":
                 assert cmd.keywords_file is not None
-                keywords = read_keywords(cmd.keywords_file, stdin)
+                keywords = read_keywords(cmd.keywords_file, stdin, cmd.column)
                 job_id = await dc.submit_id(
                     keywords, categories=cmd.categories, priority=cmd.priority, name=cmd.job_name
                 )
@@ -182,7 +186,16 @@ def add_client_parsers(sub: Any) -> None:
         )
 
     submit = sub.add_parser("submit", help="start a batch from a keywords file (one per line)")
-    submit.add_argument("keywords_file", metavar="FILE", help="keywords, one per line; - = stdin")
+    submit.add_argument(
+        "keywords_file",
+        metavar="FILE",
+        help="keywords: .txt (one per line), .csv/.tsv or .xlsx; - = stdin",
+    )
+    submit.add_argument(
+        "--column",
+        help="the keyword column of a .csv/.xlsx: its header (e.g. 키워드) or number from 1 "
+        "(default: the 키워드/keyword column, else the first)",
+    )
     submit.add_argument("--follow", action="store_true", help="follow it and write the results")
     submit.add_argument("--categories", help="blog,cafe,... (default: the server's)")
     submit.add_argument("--priority", choices=["high", "normal", "low"])
@@ -212,6 +225,7 @@ def command_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Comma
         priority=getattr(args, "priority", None),
         job_name=getattr(args, "job_name", None),
         output=getattr(args, "output", None),
+        column=getattr(args, "column", None),
     )
 
 
