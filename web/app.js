@@ -9,6 +9,7 @@ import { api, ApiError, getToken, MSG_UNREACHABLE, requestToken } from './api.js
 import { $, showGlobalAlert, sleep } from './dom.js';
 import { restartFeed, scheduleListRefresh, startFeed } from './feed.js';
 import { analyzeKeywords, renderCategories, wireForm } from './form.js';
+import { renderExpandButton } from './expand.js';
 import { cancelJob, wireJobActions } from './jobactions.js';
 import { JobList } from './joblist.js';
 import { hashJob, openJob, relabelJob, renderNow, restartJobStream, saveNow, scheduleRender, startJobStream } from './jobview.js';
@@ -43,6 +44,8 @@ function applyConfig(c) {
   $('demo-banner').hidden = page.config.provider !== 'demo';
   document.body.classList.toggle('is-demo', page.config.provider === 'demo');
   renderCategories();
+  renderExpandButton();
+  page.table.setVolumes(Boolean(page.config.volumeProvider) && page.config.volumeProvider !== 'off');
   analyzeKeywords();
   relabelJob();
 }

@@ -231,6 +231,7 @@ export function renderNow() {
     $('cancel-job').hidden = true;
     $('job-meta').textContent = '';
     $('export-csv').disabled = true;
+    $('export-xlsx').disabled = true;
     $('copy-tsv').disabled = true;
     $('legend').hidden = true;
     document.title = '문서수 조회';
@@ -288,6 +289,7 @@ export function renderNow() {
   const hasRows = page.table.size > 0;
   $('legend').hidden = !hasRows;
   $('export-csv').disabled = !hasRows;
+  $('export-xlsx').disabled = !hasRows;
   $('copy-tsv').disabled = !hasRows;
   document.title = j.status === 'processing' ? `(${pct}%) 문서수 조회` : '문서수 조회';
 

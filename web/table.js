@@ -22,9 +22,16 @@ export function rowModel(r, categories) {
       have++;
     }
   }
+  const volume = r.searchVolume || null;
+  const first = categories[0];
+  const ratio = r.ratio && typeof r.ratio[first] === 'number' ? r.ratio[first] : null;
   return {
     index: r.index,
     keyword: r.keyword ?? '',
+    volume,
+    ratio,
+    volumeError: errors.searchVolume || null,
+    sig: JSON.stringify([r.counts, r.errors, r.error, volume?.total, volume?.pc, r.ratio]),
     counts,
     errors,
     cached,
@@ -32,6 +39,7 @@ export function rowModel(r, categories) {
     source: r.source || null,
     total: have ? total : null,
     partial: have > 0 && have < categories.length,
+    raw: r,
     el: null,
   };
 }
@@ -41,7 +49,14 @@ function compareBy(key, dir) {
   const byIndex = (a, b) => a.index - b.index;
   if (key === 'index') return (a, b) => sign * byIndex(a, b);
   if (key === 'keyword') return (a, b) => sign * collator.compare(a.keyword, b.keyword) || byIndex(a, b);
-  const value = key === 'total' ? (r) => r.total : (r) => r.counts[key.slice(4)];
+  const value =
+    key === 'total'
+      ? (r) => r.total
+      : key === 'ratio'
+        ? (r) => r.ratio
+        : key.startsWith('vol:')
+          ? (r) => r.volume?.[key.slice(4)]
+          : (r) => r.counts[key.slice(4)];
   return (a, b) => {
     const va = value(a);
     const vb = value(b);
@@ -65,6 +80,7 @@ export class ResultTable {
     this.order = []; // row models in display order
     this.queue = [];
     this.frame = 0;
+    this.volumes = false; // the server has a search volume source: PC / 모바일 / 합계, 경쟁률
     this.sort = { key: 'index', dir: 'asc' };
     this.cmp = compareBy('index', 'asc');
     this.thead.addEventListener('click', (e) => {
@@ -75,6 +91,16 @@ export class ResultTable {
 
   get size() {
     return this.byIndex.size + this.queue.length;
+  }
+
+  /** Show the search volume columns (from the next setColumns on). */
+  setVolumes(on) {
+    if (this.volumes === on) return;
+    this.volumes = on;
+    const rows = [...this.order.map((m) => m.raw), ...this.queue];
+    this.renderHead();
+    this.clear();
+    this.add(rows);
   }
 
   /** New column set: clears everything. */
@@ -101,6 +127,14 @@ export class ResultTable {
       { key: 'keyword', label: '키워드', cls: 'col-kw' },
       ...this.categories.map((c) => ({ key: `cat:${c}`, label: this.labels[c] || c, cls: 'col-num' })),
       { key: 'total', label: '합계', cls: 'col-num col-total' },
+      ...(this.volumes
+        ? [
+            { key: 'vol:pc', label: 'PC 검색량', cls: 'col-num col-vol' },
+            { key: 'vol:mobile', label: '모바일 검색량', cls: 'col-num col-vol' },
+            { key: 'vol:total', label: '합계 검색량', cls: 'col-num col-vol' },
+            { key: 'ratio', label: '경쟁률', cls: 'col-num col-vol col-ratio' },
+          ]
+        : []),
       { key: null, label: '비고', cls: 'col-note' },
     ];
     for (const col of cols) {
@@ -123,7 +157,13 @@ export class ResultTable {
     this.thead.replaceChildren(tr);
     // fixed layout: adding or moving rows never re-measures the whole table
     // (in em of the table's font; the note column takes what is left, at least NOTE_MIN_EM)
-    const widths = [3.2, 11, ...this.categories.map(() => 6.6), 8.6];
+    const widths = [
+      3.2,
+      11,
+      ...this.categories.map(() => 6.6),
+      8.6,
+      ...(this.volumes ? [7, 7.4, 7.4, 6] : []),
+    ];
     const colgroup = document.createElement('colgroup');
     for (const w of [...widths, null]) {
       const col = document.createElement('col');
@@ -166,15 +206,32 @@ export class ResultTable {
     this.onChange?.();
   }
 
-  /** Queue results; they reach the DOM on the next animation frame. Duplicates (same index) are ignored. */
+  /** Queue results; they reach the DOM on the next animation frame. A result for an index
+   *  already shown replaces its row in place when it says more (its search volume arrived);
+   *  an identical one is ignored. */
   add(results) {
     for (const r of results) {
-      if (this.byIndex.has(r.index)) continue;
+      const shown = this.byIndex.get(r.index);
+      if (shown) {
+        this.update(shown, r);
+        continue;
+      }
       this.queue.push(r);
     }
     if (this.queue.length && !this.frame) {
       this.frame = requestAnimationFrame(() => this.flush(false));
     }
+  }
+
+  update(shown, r) {
+    const m = rowModel(r, this.categories);
+    if (m.sig === shown.sig) return;
+    m.el = this.renderRow(m);
+    shown.el.replaceWith(m.el);
+    this.byIndex.set(m.index, m);
+    const at = this.order.indexOf(shown);
+    if (at >= 0) this.order[at] = m;
+    this.onChange?.();
   }
 
   /** Replace all rows (a snapshot with gap, or a job opened from cache). */
@@ -289,6 +346,36 @@ export class ResultTable {
       if (tip.length) total.title = tip.join(' · ');
     }
     tr.append(total);
+
+    if (this.volumes) {
+      const v = m.volume;
+      for (const part of ['pc', 'mobile', 'total']) {
+        const td = document.createElement('td');
+        td.className = 'col-num col-vol';
+        td.dataset.vol = part;
+        if (v) {
+          const below = v[`${part}Below`];
+          td.textContent = below ? (part === 'total' ? `≈ ${fmtNum(v.total)}` : '< 10') : fmtNum(v[part]);
+          if (below) {
+            td.classList.add('below');
+            td.title = '네이버가 "< 10"(10회 미만)으로 알려 준 값입니다';
+          }
+        } else {
+          td.textContent = '—';
+          td.title = m.volumeError || '검색량을 아직 받지 못했습니다';
+          if (m.volumeError) td.classList.add('failed');
+        }
+        tr.append(td);
+      }
+      const ratio = document.createElement('td');
+      ratio.className = 'col-num col-vol col-ratio';
+      ratio.textContent = m.ratio === null ? '—' : m.ratio.toFixed(2);
+      if (m.ratio !== null) {
+        const label = this.labels[this.categories[0]] || this.categories[0];
+        ratio.title = `${label} 문서 수 ÷ 월간 검색량${v?.totalBelow ? ' ("< 10"은 10으로 계산)' : ''}`;
+      }
+      tr.append(ratio);
+    }
 
     const note = document.createElement('td');
     note.className = 'col-note';
