@@ -2,20 +2,30 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two stamps: serving needs only the runtime dependencies; tests and benchmarks the rest.
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+# make run RUN_ARGS="--port 8090 --store redis://127.0.0.1:6379/0"
+RUN_ARGS ?=
 
 .PHONY: install run test test-fast lint format typecheck bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install -q -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install -q -e '.[dev,bench]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
 install: $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/python -m server serve
+run: $(RUN_STAMP)
+	$(BIN)/doccount serve $(RUN_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check server tests $(wildcard bench)

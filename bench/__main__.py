@@ -19,6 +19,7 @@ BENCHES: dict[str, str] = {
     "idle": "Idle subscribers: memory per connection, drops",
     "polling": "Polling and submitting",
     "push": "Push (SSE, WebSocket) vs the seed's 2 s polling",
+    "dashboard": "The dashboard under a 1,000-keyword job (Chromium)",
     "volumes": "A job with search volumes: makespan vs max(counts bound, volume bound)",
 }
 

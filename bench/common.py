@@ -3,7 +3,8 @@
 The server, the fake upstream, Redis and the peers each run as their own process, started
 here with the exact command line that RESULTS.md quotes; the load runs in this process or in
 child processes of ours. Every process started here is stopped by the benchmark that started
-it (``Procs`` is a context manager), also when the benchmark fails.
+it (``Procs`` is a context manager), also when the benchmark fails. The process harness and
+``free_port`` are the tests' own (tests/support/processes.py).
 """
 
 from __future__ import annotations
@@ -11,22 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shlex
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import aiohttp
 
+from tests.support.processes import REPO, Proc, ProcessGroup
+
 PY = sys.executable
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 LOG_DIR = Path(tempfile.gettempdir()) / "doccount-bench"
 NAVER_KEYS = ("bench-a", "bench-b", "bench-c", "bench-d")
 
@@ -106,13 +104,6 @@ def format_row(row: Row) -> str:
 # --- processes ----------------------------------------------------------------------------
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def rss_kib(pid: int) -> int:
     """Resident memory of a process, from /proc (what the kernel charges it)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -144,89 +135,27 @@ def raise_nofile(wanted: int) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-@dataclass
-class Proc:
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def command_line(self) -> str:
-        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
-        argv = [("python" if a == PY else a) for a in self.argv]
-        return (env + " " if env else "") + shlex.join(argv)
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-class Procs:
-    """Starts processes and guarantees they are stopped (SIGTERM, then SIGKILL) on exit."""
+class Procs(ProcessGroup):
+    """The harness the tests use, logging to LOG_DIR, each process in a session of its own,
+    and each command line recorded in the section for RESULTS.md."""
 
     def __init__(self, section: Section | None = None) -> None:
+        super().__init__(LOG_DIR, new_session=True)
         self.section = section
-        self.procs: list[Proc] = []
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
 
-    def __enter__(self) -> Procs:
-        return self
-
-    def __exit__(
+    def start(  # type: ignore[override]
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop_all()
-
-    def start(
-        self, name: str, argv: list[str], env: dict[str, str] | None = None, record: bool = True
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        record: bool = True,
     ) -> Proc:
-        env = env or {}
-        log = LOG_DIR / f"{name}.log"
-        out = log.open("wb")
-        popen = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        out.close()
-        proc = Proc(name, argv, env, popen, log)
-        self.procs.append(proc)
+        proc = super().start(name, argv, env)
         if record and self.section is not None:
             line = proc.command_line()
             if line not in self.section.commands:
                 self.section.commands.append(line)
         return proc
-
-    def stop(self, proc: Proc, timeout_s: float = 8.0) -> None:
-        if proc.alive():
-            proc.popen.send_signal(signal.SIGTERM)
-            try:
-                proc.popen.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                proc.popen.kill()
-                proc.popen.wait()
-        if proc in self.procs:
-            self.procs.remove(proc)
-
-    def stop_all(self) -> None:
-        for proc in reversed(list(self.procs)):
-            self.stop(proc)
 
 
 async def wait_http(url: str, proc: Proc | None = None, timeout_s: float = 20.0) -> None:

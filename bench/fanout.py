@@ -31,7 +31,9 @@ from typing import Any
 
 import aiohttp
 
-from .common import PY, Procs, Row, Section, cpu_s, free_port, pct, wait_port
+from tests.support.processes import free_port
+
+from .common import PY, Procs, Row, Section, cpu_s, pct, wait_port
 from .stack import (
     Server,
     Upstream,

@@ -15,7 +15,9 @@ import time
 
 import aiohttp
 
-from .common import PY, Proc, Procs, Row, Section, free_port, raise_nofile, rss_kib, wait_port
+from tests.support.processes import free_port
+
+from .common import PY, Proc, Procs, Row, Section, raise_nofile, rss_kib, wait_port
 from .fanout import sse_spec, ws_spec
 from .stack import hub_available, sqlite_url, start_server, submit
 from .swarm import Swarm, sources

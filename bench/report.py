@@ -21,7 +21,7 @@ from .common import ROOT, Row, Section, fmt
 
 RESULTS_DIR = ROOT / "bench" / "results"
 RESULTS_MD = ROOT / "bench" / "RESULTS.md"
-ORDER = ["jobtime", "fanout", "idle", "polling", "push", "volumes"]
+ORDER = ["jobtime", "fanout", "idle", "polling", "push", "dashboard", "volumes"]
 
 
 def _cmd(argv: list[str]) -> str:

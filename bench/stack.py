@@ -14,7 +14,9 @@ from typing import Any
 import aiohttp
 import orjson
 
-from .common import NAVER_KEYS, PY, Proc, Procs, free_port, wait_http, wait_port
+from tests.support.processes import free_port
+
+from .common import NAVER_KEYS, PY, Proc, Procs, wait_http, wait_port
 
 TERMINAL = ("completed", "failed", "cancelled")
 

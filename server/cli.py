@@ -33,22 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def run_worker_process(settings: Settings) -> None:
-    """The app's own contexts (store, provider, worker) with no HTTP site."""
-    from aiohttp import web
+    """The counting corridor alone (store, provider, worker): no web app, routes or hub."""
+    from server.work.runtime import run_worker
 
-    from server.api.app import create_app
-
-    runner = web.AppRunner(create_app(settings), handle_signals=False)
-    await runner.setup()
-    log.info("worker started on %s", settings.store_url.split("@")[-1])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await run_worker(settings, stop)
 
 
 def new_event_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
@@ -78,9 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"doccount: {exc}", file=sys.stderr)
         return 2
     asyncio.set_event_loop(loop)
-    from aiohttp import web
-
-    from server.api.app import create_app
     from server.logs import configure_logging
 
     configure_logging(settings)
@@ -91,6 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.port,
             settings.store_url.split("@")[-1],
         )
+        from aiohttp import web
+
+        from server.api.app import create_app  # a worker process never loads the web app
+
         web.run_app(
             create_app(settings),
             host=settings.host,

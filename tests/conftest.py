@@ -6,7 +6,7 @@ redis fixtures (tests/redis_server.py) start a real redis-server.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from server.api.app import create_app
 from server.settings import Settings
-from tests.support.common import base_settings
+from tests.support.common import REQUIRE_SERVICES, base_settings
 from tests.support.fakesearchad import FakeSearchAd
 from tests.support.fakeupstream import FakeNaver
 from tests.support.redis_server import redis_server, redis_url  # noqa: F401 (fixtures)
@@ -37,6 +37,7 @@ async def fake_naver() -> AsyncIterator[tuple[FakeNaver, str]]:
     server = TestServer(fake.app(), host="127.0.0.1")
     await server.start_server()
     yield fake, str(server.make_url("/v1/search"))
+    fake.release()  # a test that paused it lets its held calls finish
     await server.close()
 
 
@@ -75,6 +76,29 @@ async def make_client() -> AsyncIterator[Callable[[Settings], Awaitable[TestClie
 # `pytest -m "not browser and not procs"` (make test-fast) runs what needs no browser and no
 # extra service process.
 TIERS = ("unit", "store", "live", "api", "procs", "browser")
+
+
+def _as_failure(report: pytest.CollectReport | pytest.TestReport) -> None:
+    """DOCCOUNT_REQUIRE_SERVICES=1: a skip from anywhere (not only skip_or_fail) fails, with
+    its reason, so a run that should exercise everything cannot quietly leave a part out."""
+    if not (REQUIRE_SERVICES and report.skipped) or hasattr(report, "wasxfail"):
+        return
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    report.outcome = "failed"
+    report.longrepr = f"skipped under DOCCOUNT_REQUIRE_SERVICES=1: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None]:
+    outcome = yield
+    _as_failure(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None]:
+    outcome = yield
+    _as_failure(outcome.get_result())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

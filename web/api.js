@@ -65,8 +65,51 @@ export function withToken(url) {
   return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
 }
 
+// Requests still unanswered after SLOW_MS: the page says so (setSlowNotice) rather than
+// leaving the user to stare at a page that silently waits.
+const SLOW_MS = 3000;
+let slowFn = null; // (waiting: {path, sinceMs}[]) => void
+const inFlight = new Map(); // request -> {path, since, timer}
+let requestSeq = 0;
+
+/** The UI registers how to show requests that take long (called with [] when none are). */
+export function setSlowNotice(fn) {
+  slowFn = fn;
+}
+
+function slowChanged() {
+  const now = Date.now();
+  slowFn?.(
+    [...inFlight.values()].filter((r) => r.slow).map((r) => ({ path: r.path, sinceMs: now - r.since })),
+  );
+}
+
+function track(path) {
+  const id = ++requestSeq;
+  const r = { path, since: Date.now(), slow: false, timer: 0 };
+  r.timer = setTimeout(() => {
+    r.slow = true;
+    slowChanged();
+  }, SLOW_MS);
+  inFlight.set(id, r);
+  return () => {
+    clearTimeout(r.timer);
+    inFlight.delete(id);
+    if (r.slow) slowChanged();
+  };
+}
+
 /** `interactive`: a call the user just asked for, which may ask for the token again. */
-export async function api(path, { method = 'GET', body, signal, interactive = false } = {}) {
+export async function api(path, options = {}) {
+  const done = track(path);
+  try {
+    return await request(path, options);
+  } finally {
+    done();
+  }
+}
+
+async function request(path, { method = 'GET', body, signal, interactive = false } = {}) {
   for (let attempt = 0; ; attempt++) {
     const headers = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';

@@ -5,15 +5,25 @@
 //   joblist.js (최근 작업) · feed.js (the jobs feed) · conn.js (the indicator) · token.js ·
 //   jobstate.js (a job's state: changed only by JobState.apply(event)) · page.js (shared state).
 
-import { api, ApiError, getToken, MSG_UNREACHABLE, requestToken } from './api.js';
+import { api, ApiError, getToken, MSG_UNREACHABLE, requestToken, setSlowNotice } from './api.js';
 import { $, showGlobalAlert, sleep } from './dom.js';
 import { restartFeed, scheduleListRefresh, startFeed } from './feed.js';
 import { analyzeKeywords, renderCategories, wireForm } from './form.js';
 import { renderExpandButton } from './expand.js';
 import { cancelJob, wireJobActions } from './jobactions.js';
 import { JobList } from './joblist.js';
-import { hashJob, openJob, relabelJob, renderNow, restartJobStream, saveNow, scheduleRender, startJobStream } from './jobview.js';
+import {
+  hashJob,
+  openJob,
+  relabelJob,
+  renderNow,
+  restartJobStream,
+  saveNow,
+  scheduleRender,
+  startJobStream,
+} from './jobview.js';
 import { page, setConfig } from './page.js';
+import { sharingSupported } from './shared.js';
 import { store } from './store.js';
 import { ResultTable } from './table.js';
 import { wireTokenDialog } from './token.js';
@@ -50,6 +60,25 @@ function applyConfig(c) {
   relabelJob();
 }
 
+// Requests the server has not answered for a few seconds: say so, with the time waited.
+let slowTimer = 0;
+function showSlow(waiting) {
+  clearInterval(slowTimer);
+  const el = $('slow-notice');
+  if (!waiting.length) {
+    el.hidden = true;
+    return;
+  }
+  const started = Date.now() - Math.max(...waiting.map((w) => w.sinceMs));
+  const render = () => {
+    const s = Math.round((Date.now() - started) / 1000);
+    el.textContent = `서버가 ${s}초째 응답하지 않습니다 (요청 ${waiting.length}개). 서버나 네트워크가 느리거나 연결이 모자란 것 같습니다. 계속 기다리는 중입니다…`;
+  };
+  render();
+  el.hidden = false;
+  slowTimer = setInterval(render, 1000);
+}
+
 function wire() {
   wireForm({ onStarted: (jobId, summary) => openJob(jobId, { summary }) });
   wireJobActions();
@@ -67,17 +96,33 @@ function wire() {
   });
   window.addEventListener('pagehide', () => page.job && saveNow(page.job));
 
-  // A hidden tab lets go of the jobs feed (browsers allow few open streams per server);
-  // the open job keeps streaming so its results stay cached.
+  // A tab hidden for a while lets go of its share of the live connection: the jobs feed, and
+  // (where tabs share one connection) the open job too. Shown again, it catches up with one
+  // request and follows the stream from there. Without sharing the open job keeps streaming,
+  // so its results stay cached.
   let hiddenTimer = 0;
+  let letGoJob = false;
   document.addEventListener('visibilitychange', () => {
     clearTimeout(hiddenTimer);
     if (document.hidden) {
-      hiddenTimer = setTimeout(() => page.feed?.stop(), 30_000);
-    } else if (page.ready && page.feed?.stopped) {
-      page.feed.start();
+      hiddenTimer = setTimeout(() => {
+        page.feed?.stop();
+        if (sharingSupported && page.stream && !page.stream.stopped) {
+          page.stream.stop();
+          page.stream = null;
+          letGoJob = true;
+        }
+      }, 30_000);
+      return;
+    }
+    if (!page.ready) return;
+    if (page.feed?.stopped) page.feed.start();
+    if (letGoJob) {
+      letGoJob = false;
+      if (page.job && !page.job.terminal) startJobStream(page.job);
     }
   });
+  setSlowNotice(showSlow);
   // the ETA counts down between events
   let pendingCheck = 0;
   setInterval(() => {

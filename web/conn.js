@@ -23,13 +23,18 @@ export function renderConn() {
   const state = s?.state || 'idle';
   el.dataset.state = state;
   $('conn-transport').textContent = s?.transport ? TRANSPORT_LABELS[s.transport] : '—';
+  // every tab of this browser shares one connection (shared.js): say so, and whose it is
+  const shared = Boolean(s?.shared && s.transport);
+  $('conn-shared').hidden = !shared;
   let text = CONN_TEXT[state] || state;
   if (state === 'connected' && s.transport === 'poll') text = '2초마다 확인';
   $('conn-state').textContent = text;
   const what = jobLive ? '작업 결과' : '작업 목록';
+  const whose = shared ? (s.leader ? ' · 이 탭이 모든 탭의 연결을 맡고 있습니다' : ' · 다른 탭의 연결을 함께 씁니다') : '';
   el.title = s?.transport
-    ? `${what}: ${TRANSPORT_LABELS[s.transport]} ${text}${s.detail ? ` — ${s.detail}` : ''}`
+    ? `${what}: ${shared ? '공유 연결 · ' : ''}${TRANSPORT_LABELS[s.transport]} ${text}${s.detail ? ` — ${s.detail}` : ''}${whose}`
     : '실시간 연결 없음';
+  el.dataset.shared = shared ? (s.leader ? 'leader' : 'follower') : 'no';
   const states = [page.conn.job, page.conn.feed];
   $('auth-needed').hidden = !states.some((c) => c?.state === 'error');
   const offline = states.some((c) => c?.state === 'offline');

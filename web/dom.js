@@ -3,6 +3,17 @@
 
 export const $ = (id) => document.getElementById(id);
 
+/** Set an element's text only when it changes: an unchanged write still costs a style and
+ *  layout pass, and the open job renders every frame while results stream. */
+export function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+/** The same for an attribute. */
+export function setAttr(el, name, value) {
+  if (el.getAttribute(name) !== value) el.setAttribute(name, value);
+}
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let toastTimer = 0;

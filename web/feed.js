@@ -4,13 +4,13 @@ import { api } from './api.js';
 import { renderConn } from './conn.js';
 import { applyToOpenJob } from './jobview.js';
 import { page } from './page.js';
-import { LiveStream } from './transport.js';
+import { SharedStream } from './shared.js';
 
 let listRefreshTimer = 0;
 
 export function startFeed() {
   if (!page.feed) {
-    page.feed = new LiveStream({
+    page.feed = new SharedStream({
       kind: 'jobs',
       onEvent: (ev) => {
         if (ev.type === 'jobs') page.jobList.setAll(ev.jobs || []);

@@ -37,16 +37,24 @@ export function fmtDuration(ms) {
   return m % 60 ? `${h}시간 ${m % 60}분` : `${h}시간`;
 }
 
+// built once: a formatter per call (toLocaleString with options) costs more than the page's
+// whole render of a frame
+const timeToday = new Intl.DateTimeFormat('ko-KR', { hour: 'numeric', minute: '2-digit' });
+const timeOther = new Intl.DateTimeFormat('ko-KR', {
+  month: 'long',
+  day: 'numeric',
+  hour: 'numeric',
+  minute: '2-digit',
+});
+
 /** Epoch ms -> "오후 3:12" today, "10월 4일 오후 3:12" otherwise. */
 export function fmtTime(ms) {
   if (!ms) return '';
   const d = new Date(ms);
   const now = new Date();
-  const sameDay = d.toDateString() === now.toDateString();
-  const opts = sameDay
-    ? { hour: 'numeric', minute: '2-digit' }
-    : { month: 'long', day: 'numeric', hour: 'numeric', minute: '2-digit' };
-  return d.toLocaleString('ko-KR', opts);
+  const sameDay =
+    d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
+  return (sameDay ? timeToday : timeOther).format(d);
 }
 
 /** Epoch ms -> "2025-10-04 15:12:03" (for titles and exports). */

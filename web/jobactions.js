@@ -1,6 +1,6 @@
 // What the user can do with a job: cancel it (after a confirmation), export it (the server's
 // export: the same table as the CLI's, as .xlsx or Excel-ready CSV), copy it as TSV for a
-// spreadsheet.
+// spreadsheet (every row, whatever the search box shows), search rows.
 
 import { api, ApiError, getToken } from './api.js';
 import { $, toast } from './dom.js';
@@ -101,4 +101,5 @@ export function wireJobActions() {
   $('export-csv').addEventListener('click', (e) => exportJob('csv', e.currentTarget));
   $('export-xlsx').addEventListener('click', (e) => exportJob('xlsx', e.currentTarget));
   $('copy-tsv').addEventListener('click', copyTSV);
+  $('table-filter').addEventListener('input', (e) => page.table.setFilter(e.currentTarget.value));
 }

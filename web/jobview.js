@@ -3,13 +3,13 @@
 // JobState.apply; this module reacts to what apply reports.
 
 import { renderConn } from './conn.js';
-import { $, announce, toast } from './dom.js';
+import { $, announce, setAttr, setText, toast } from './dom.js';
 import { fmtDateTime, fmtDuration, fmtNum, fmtRate, fmtTime } from './format.js';
 import { jobName } from './form.js';
 import { JobState, STATUS_LABELS, TERMINAL } from './jobstate.js';
 import { page, PRIORITY_LABELS } from './page.js';
 import { store } from './store.js';
-import { LiveStream } from './transport.js';
+import { SharedStream } from './shared.js';
 
 let frame = 0;
 let hiddenRender = 0;
@@ -56,6 +56,8 @@ export function openJob(id, { summary } = {}) {
   page.jobList.setCurrent(id);
   $('job-error').hidden = true;
   $('job-notice').hidden = true;
+  $('table-filter').value = '';
+  page.table.setFilter('');
   page.table.setColumns(st.categories, page.labels);
   page.table.add(st.sortedResults());
   renderNow();
@@ -74,7 +76,7 @@ export function relabelJob() {
 
 export function startJobStream(st) {
   if (page.stream || st !== page.job) return;
-  page.stream = new LiveStream({
+  page.stream = new SharedStream({
     kind: 'job',
     jobId: st.id,
     lastEventId: () => st.lastEventId,
@@ -229,11 +231,12 @@ export function renderNow() {
     $('job-status').hidden = true;
     $('job-source').hidden = true;
     $('cancel-job').hidden = true;
-    $('job-meta').textContent = '';
+    setText($('job-meta'), '');
     $('export-csv').disabled = true;
     $('export-xlsx').disabled = true;
     $('copy-tsv').disabled = true;
     $('legend').hidden = true;
+    $('table-tools').hidden = true;
     document.title = '문서수 조회';
     return;
   }
@@ -241,11 +244,11 @@ export function renderNow() {
   const p = j.progress || { current: 0, total: 0 };
   const pct = p.total ? Math.floor((p.current / p.total) * 100) : 0;
 
-  $('job-title').textContent = j.createdAt ? `결과 · ${fmtTime(j.createdAt)}` : '결과';
+  setText($('job-title'), j.createdAt ? `결과 · ${fmtTime(j.createdAt)}` : '결과');
   const badge = $('job-status');
   badge.hidden = !st.known;
-  badge.className = `badge badge-${j.status}`;
-  badge.textContent = st.cancelling && !st.terminal ? '취소 중' : STATUS_LABELS[j.status] || j.status;
+  setAttr(badge, 'class', `badge badge-${j.status}`);
+  setText(badge, st.cancelling && !st.terminal ? '취소 중' : STATUS_LABELS[j.status] || j.status);
   let isDemo = j.source === 'demo';
   if (!isDemo) {
     for (const r of st.results.values()) {
@@ -267,8 +270,8 @@ export function renderNow() {
   if (errors) meta.push(`오류 ${fmtNum(errors)}개`);
   if (cached) meta.push(`캐시 사용 ${fmtNum(cached)}개`);
   const metaEl = $('job-meta');
-  metaEl.textContent = meta.join(' · ');
-  metaEl.title = j.createdAt ? `작업 ID ${j.id} · 생성 ${fmtDateTime(j.createdAt)}` : `작업 ID ${j.id}`;
+  setText(metaEl, meta.join(' · '));
+  setAttr(metaEl, 'title', j.createdAt ? `작업 ID ${j.id} · 생성 ${fmtDateTime(j.createdAt)}` : `작업 ID ${j.id}`);
 
   renderProgress(st, p, pct);
 
@@ -288,10 +291,16 @@ export function renderNow() {
   $('cancel-job').hidden = st.cancelling || !(j.status === 'pending' || j.status === 'processing');
   const hasRows = page.table.size > 0;
   $('legend').hidden = !hasRows;
+  $('table-tools').hidden = !hasRows;
+  const shown = page.table.view.length;
+  setText($('table-count'), page.table.filter
+    ? `${fmtNum(page.table.size)}개 중 ${fmtNum(shown)}개`
+    : '');
   $('export-csv').disabled = !hasRows;
   $('export-xlsx').disabled = !hasRows;
   $('copy-tsv').disabled = !hasRows;
-  document.title = j.status === 'processing' ? `(${pct}%) 문서수 조회` : '문서수 조회';
+  const title = j.status === 'processing' ? `(${pct}%) 문서수 조회` : '문서수 조회';
+  if (document.title !== title) document.title = title;
 
   page.jobList.upsert(summaryOf(st));
   // a job started elsewhere gets its name from its first results
@@ -306,13 +315,15 @@ export function renderNow() {
 function renderProgress(st, p, pct) {
   const j = st.job;
   $('progress-block').hidden = !st.known;
-  $('progress-fill').style.width = `${p.total ? (p.current / p.total) * 100 : 0}%`;
+  const width = `${p.total ? (p.current / p.total) * 100 : 0}%`;
+  const fill = $('progress-fill');
+  if (fill.style.width !== width) fill.style.width = width;
   const bar = $('progress');
-  bar.dataset.status = j.status;
-  bar.setAttribute('aria-valuenow', String(pct));
-  bar.setAttribute('aria-valuetext', `${fmtNum(p.total)}개 중 ${fmtNum(p.current)}개 완료 (${pct}%)`);
-  $('progress-count').textContent = `${fmtNum(p.current)} / ${fmtNum(p.total)}`;
-  $('progress-pct').textContent = `${pct}%`;
+  setAttr(bar, 'data-status', j.status);
+  setAttr(bar, 'aria-valuenow', String(pct));
+  setAttr(bar, 'aria-valuetext', `${fmtNum(p.total)}개 중 ${fmtNum(p.current)}개 완료 (${pct}%)`);
+  setText($('progress-count'), `${fmtNum(p.current)} / ${fmtNum(p.total)}`);
+  setText($('progress-pct'), `${pct}%`);
   const { rate, etaMs } = st.estimate();
   let rateText = '';
   let etaText = '';
@@ -324,8 +335,8 @@ function renderProgress(st, p, pct) {
   } else if (j.status === 'completed') {
     etaText = j.startedAt && j.completedAt ? `${fmtDuration(j.completedAt - j.startedAt)} 걸림` : '완료';
   }
-  $('progress-rate').textContent = rateText;
-  $('progress-eta').textContent = etaText;
+  setText($('progress-rate'), rateText);
+  setText($('progress-eta'), etaText);
 
   // milestones for screen readers (the visible text is not a live region: too chatty)
   if (j.status === 'processing' && st.announced) {

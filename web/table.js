@@ -1,11 +1,17 @@
-// The results table. Rows arrive one by one (up to 1,000+); they are queued and written to
-// the DOM once per animation frame, each inserted at its sorted position. Sorting by the user
-// reorders the existing <tr> nodes; nothing is ever re-rendered wholesale per event.
+// The results table, virtualised: every row lives in a model array (`all`, in the current sort
+// order; `view`, that order filtered), and only the rows in view (plus a margin) are in the DOM,
+// between two spacer rows that keep the scroll height true. Incoming results are queued and
+// applied once per animation frame; sorting and filtering reorder arrays, never DOM rows; a
+// row's cells are built once, when first shown, and kept. Copy and export read the arrays, so
+// they see every row, not only those on screen.
 
 import { fmtMan, fmtNum } from './format.js';
 
-const FRAME_ROWS = 150;
 const NOTE_MIN_EM = 6;
+const OVERSCAN_ROWS = 12;
+const ALL_ROWS_UP_TO = 100; // a short table is kept whole (the browser's own find still works) // rows kept beyond each edge of the view, so a fast scroll shows no gap
+const ROW_PX_GUESS = 37; // until the first row is measured
+const FRESH_MAX = 20; // a short highlight for rows arriving live; not for hundreds at once
 
 const collator = new Intl.Collator('ko-KR', { numeric: true, sensitivity: 'base' });
 
@@ -28,10 +34,9 @@ export function rowModel(r, categories) {
   return {
     index: r.index,
     keyword: r.keyword ?? '',
-    volume,
-    ratio,
+    volume, // searchVolume: {pc, mobile, total, ...Below, compIdx} or null
+    ratio, // 경쟁률 of the first category, or null
     volumeError: errors.searchVolume || null,
-    sig: JSON.stringify([r.counts, r.errors, r.error, volume?.total, volume?.pc, r.ratio]),
     counts,
     errors,
     cached,
@@ -39,8 +44,9 @@ export function rowModel(r, categories) {
     source: r.source || null,
     total: have ? total : null,
     partial: have > 0 && have < categories.length,
+    search: String(r.keyword ?? '').toLowerCase(),
     raw: r,
-    el: null,
+    el: null, // the <tr>, built when first shown
   };
 }
 
@@ -68,36 +74,52 @@ function compareBy(key, dir) {
 }
 
 export class ResultTable {
-  /** @param {HTMLTableElement} table */
+  /** @param {HTMLTableElement} table  inside its scrolling box (`.table-wrap`) */
   constructor(table, { onChange } = {}) {
     this.table = table;
     this.thead = table.tHead || table.createTHead();
     this.tbody = table.tBodies[0] || table.createTBody();
+    this.scroller = table.closest('.table-wrap') || table.parentElement;
     this.onChange = onChange;
     this.categories = [];
     this.labels = {};
     this.byIndex = new Map();
-    this.order = []; // row models in display order
+    this.all = []; // row models in sort order
+    this.view = this.all; // what is shown: `all`, or the rows matching the filter
+    this.filter = '';
     this.queue = [];
     this.frame = 0;
+    this.windowFrame = 0;
+    this.shown = { from: -1, to: -1, version: -1, rows: [], active: -1 };
+    this.version = 0; // bumped whenever `view` changes
+    this.rowPx = ROW_PX_GUESS;
+    this.measured = false;
+    this.active = -1; // keyboard position in `view`
     this.volumes = false; // the server has a search volume source: PC / 모바일 / 합계, 경쟁률
     this.sort = { key: 'index', dir: 'asc' };
     this.cmp = compareBy('index', 'asc');
+    this.topSpacer = spacerRow();
+    this.bottomSpacer = spacerRow();
     this.thead.addEventListener('click', (e) => {
       const btn = e.target.closest('button[data-sort]');
       if (btn) this.toggleSort(btn.dataset.sort);
     });
+    this.scroller.addEventListener('scroll', () => this.scheduleWindow(), { passive: true });
+    this.scroller.addEventListener('keydown', (e) => this.onKey(e));
+    if (typeof ResizeObserver === 'function') {
+      new ResizeObserver(() => this.scheduleWindow()).observe(this.scroller);
+    }
   }
 
   get size() {
     return this.byIndex.size + this.queue.length;
   }
 
-  /** Show the search volume columns (from the next setColumns on). */
+  /** Show the search volume columns or not (the server's config says whether it has them). */
   setVolumes(on) {
     if (this.volumes === on) return;
     this.volumes = on;
-    const rows = [...this.order.map((m) => m.raw), ...this.queue];
+    const rows = [...this.all.map((m) => m.raw), ...this.queue];
     this.renderHead();
     this.clear();
     this.add(rows);
@@ -116,8 +138,10 @@ export class ResultTable {
     this.frame = 0;
     this.queue = [];
     this.byIndex.clear();
-    this.order = [];
-    this.tbody.replaceChildren();
+    this.all = [];
+    this.view = this.all;
+    this.active = -1;
+    this.changed();
   }
 
   renderHead() {
@@ -155,24 +179,21 @@ export class ResultTable {
       tr.append(th);
     }
     this.thead.replaceChildren(tr);
-    // fixed layout: adding or moving rows never re-measures the whole table
-    // (in em of the table's font; the note column takes what is left, at least NOTE_MIN_EM)
-    const widths = [
-      3.2,
-      11,
-      ...this.categories.map(() => 6.6),
-      8.6,
-      ...(this.volumes ? [7, 7.4, 7.4, 6] : []),
-    ];
+    // fixed layout: adding or moving rows never re-measures the whole table. The # and keyword
+    // columns are sized in styles.css (--idx-w, --kw-w: the keyword column narrows on a phone
+    // so it never covers the counts); the rest in em of the table's font; the note column
+    // takes what is left, at least NOTE_MIN_EM.
+    const widths = [...this.categories.map(() => 6.6), 8.6, ...(this.volumes ? [7, 7.4, 7.4, 6] : [])];
     const colgroup = document.createElement('colgroup');
-    for (const w of [...widths, null]) {
+    for (const w of ['var(--idx-w)', 'var(--kw-w)', ...widths.map((x) => `${x}em`), null]) {
       const col = document.createElement('col');
-      if (w) col.style.width = `${w}em`;
+      if (w) col.style.width = w;
       colgroup.append(col);
     }
     this.table.querySelector('colgroup')?.remove();
     this.thead.before(colgroup);
-    this.table.style.minWidth = `${widths.reduce((a, b) => a + b, NOTE_MIN_EM)}em`;
+    this.table.style.minWidth = `calc(var(--idx-w) + var(--kw-w) + ${widths.reduce((a, b) => a + b, NOTE_MIN_EM)}em)`;
+    for (const sp of [this.topSpacer, this.bottomSpacer]) sp.firstChild.colSpan = cols.length;
     this.renderSortState();
   }
 
@@ -197,40 +218,64 @@ export class ResultTable {
   setSort(key, dir) {
     this.sort = { key, dir };
     this.cmp = compareBy(key, dir);
-    this.flush(); // pending rows first, then one reorder
-    this.order.sort(this.cmp);
-    const frag = document.createDocumentFragment();
-    for (const r of this.order) frag.append(r.el);
-    this.tbody.append(frag);
+    this.flush(); // pending rows first, then one sort of the model array
+    this.all.sort(this.cmp);
+    this.applyFilter();
     this.renderSortState();
+    this.renderWindow();
     this.onChange?.();
   }
 
-  /** Queue results; they reach the DOM on the next animation frame. A result for an index
-   *  already shown replaces its row in place when it says more (its search volume arrived);
-   *  an identical one is ignored. */
+  /** Show only rows whose keyword contains `text` (case-insensitive); '' shows all. */
+  setFilter(text) {
+    const f = String(text || '').trim().toLowerCase();
+    if (f === this.filter) return;
+    this.filter = f;
+    this.flush();
+    this.applyFilter();
+    this.scroller.scrollTop = 0;
+    this.renderWindow();
+    this.onChange?.();
+  }
+
+  applyFilter() {
+    const f = this.filter;
+    this.view = f ? this.all.filter((m) => m.search.includes(f)) : this.all;
+    this.active = Math.min(this.active, this.view.length - 1);
+    this.changed();
+  }
+
+  changed() {
+    this.version++;
+    this.table.setAttribute('aria-rowcount', String(this.view.length + 1)); // + the header row
+    this.scheduleWindow();
+  }
+
+  /** Queue results; they reach the table on the next animation frame. A result for an index
+   *  already in the table replaces its row (its search volume arrived after its counts). */
   add(results) {
     for (const r of results) {
-      const shown = this.byIndex.get(r.index);
-      if (shown) {
-        this.update(shown, r);
+      const held = this.byIndex.get(r.index);
+      if (held) {
+        this.update(held, r);
         continue;
       }
       this.queue.push(r);
     }
     if (this.queue.length && !this.frame) {
-      this.frame = requestAnimationFrame(() => this.flush(false));
+      this.frame = requestAnimationFrame(() => this.flush());
     }
   }
 
-  update(shown, r) {
+  update(held, r) {
+    if (held.raw === r) return;
     const m = rowModel(r, this.categories);
-    if (m.sig === shown.sig) return;
-    m.el = this.renderRow(m);
-    shown.el.replaceWith(m.el);
     this.byIndex.set(m.index, m);
-    const at = this.order.indexOf(shown);
-    if (at >= 0) this.order[at] = m;
+    const at = this.all.indexOf(held);
+    if (at >= 0) this.all[at] = m;
+    if (this.sort.key === 'ratio' || this.sort.key.startsWith('vol:')) this.all.sort(this.cmp);
+    if (this.filter || this.view !== this.all) this.applyFilter();
+    else this.changed();
     this.onChange?.();
   }
 
@@ -240,59 +285,146 @@ export class ResultTable {
     this.add(results);
   }
 
-  /** Write queued rows. Per animation frame at most FRAME_ROWS, so a big batch (a poll, a
-   *  reopened job) never freezes the page; `all` (export, sorting) writes everything now. */
-  flush(all = true) {
+  /** Apply queued rows to the model arrays: work per row, plus one window render. */
+  flush() {
     cancelAnimationFrame(this.frame);
     this.frame = 0;
     if (!this.queue.length) return;
-    let batch = this.queue;
+    const batch = this.queue;
     this.queue = [];
-    if (!all && batch.length > FRAME_ROWS) {
-      this.queue = batch.slice(FRAME_ROWS);
-      batch = batch.slice(0, FRAME_ROWS);
-      this.frame = requestAnimationFrame(() => this.flush(false));
-    }
     const fresh = [];
     for (const r of batch) {
       if (this.byIndex.has(r.index)) continue;
       const m = rowModel(r, this.categories);
-      m.el = this.renderRow(m);
       this.byIndex.set(m.index, m);
       fresh.push(m);
     }
     if (!fresh.length) return;
-    // a short highlight for rows arriving live; not for a thousand rows opened at once
-    if (fresh.length <= 20) for (const m of fresh) m.el.classList.add('row-new');
+    if (fresh.length <= FRESH_MAX) for (const m of fresh) m.fresh = true;
+    const last = this.all[this.all.length - 1];
     fresh.sort(this.cmp);
-    const last = this.order[this.order.length - 1];
     if (!last || this.cmp(last, fresh[0]) <= 0) {
-      // the common case: everything goes after the current last row
-      const frag = document.createDocumentFragment();
-      for (const m of fresh) frag.append(m.el);
-      this.tbody.append(frag);
-      this.order.push(...fresh);
+      for (const m of fresh) this.all.push(m); // the common case: after the current last row
+    } else if (fresh.length > 64) {
+      for (const m of fresh) this.all.push(m);
+      this.all.sort(this.cmp);
     } else {
-      for (const m of fresh) {
-        let lo = 0;
-        let hi = this.order.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >> 1;
-          if (this.cmp(this.order[mid], m) <= 0) lo = mid + 1;
-          else hi = mid;
+      for (const m of fresh) this.all.splice(this.insertAt(m), 0, m);
+    }
+    if (this.filter) this.applyFilter();
+    else this.changed();
+    this.onChange?.();
+  }
+
+  insertAt(m) {
+    let lo = 0;
+    let hi = this.all.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.cmp(this.all[mid], m) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  scheduleWindow() {
+    if (!this.windowFrame) {
+      this.windowFrame = requestAnimationFrame(() => {
+        this.windowFrame = 0;
+        this.renderWindow();
+      });
+    }
+  }
+
+  /** Put the rows in view (and OVERSCAN_ROWS either side) into the DOM, if they changed. */
+  renderWindow() {
+    cancelAnimationFrame(this.windowFrame);
+    this.windowFrame = 0;
+    const n = this.view.length;
+    const rowPx = this.rowPx;
+    const headPx = this.thead.offsetHeight;
+    const top = Math.max(0, this.scroller.scrollTop - headPx);
+    const height = this.scroller.clientHeight || window.innerHeight;
+    const all = n <= ALL_ROWS_UP_TO;
+    const from = all ? 0 : Math.max(0, Math.min(n, Math.floor(top / rowPx)) - OVERSCAN_ROWS);
+    const to = all ? n : Math.min(n, Math.ceil((top + height) / rowPx) + OVERSCAN_ROWS);
+    const s = this.shown;
+    if (s.from === from && s.to === to && s.version === this.version) return;
+    const rows = [];
+    for (let i = from; i < to; i++) {
+      const m = this.view[i];
+      if (!m.el) m.el = this.renderRow(m);
+      rows.push(m.el);
+    }
+    setHeight(this.topSpacer, from * rowPx);
+    setHeight(this.bottomSpacer, (n - to) * rowPx);
+    // Rows streaming in below the view change only the bottom spacer: leave the rows alone
+    // (re-inserting them would restyle every cell, every frame).
+    const same = s.from === from && s.rows.length === rows.length && rows.every((el, i) => el === s.rows[i]);
+    this.shown = { from, to, version: this.version, rows, active: this.active };
+    if (same && s.active === this.active) return;
+    rows.forEach((el, i) => {
+      el.setAttribute('aria-rowindex', String(from + i + 2));
+      el.classList.toggle('row-active', from + i === this.active);
+    });
+    if (same) return;
+    const grown = s.from === from && s.rows.length < rows.length && s.rows.every((el, i) => el === rows[i]);
+    if (grown && this.tbody.lastChild === this.bottomSpacer) {
+      // rows arriving at the end of a short table: add them, leave the others alone
+      const frag = document.createDocumentFragment();
+      for (let i = s.rows.length; i < rows.length; i++) frag.append(rows[i]);
+      this.tbody.insertBefore(frag, this.bottomSpacer);
+    } else {
+      this.tbody.replaceChildren(this.topSpacer, ...rows, this.bottomSpacer);
+    }
+    if (!this.measured && rows.length) {
+      // every row is one line high: measure one, once, and place the window by it
+      const h = rows[0].getBoundingClientRect().height;
+      if (h > 0) {
+        this.measured = true;
+        if (Math.abs(h - rowPx) > 0.5) {
+          this.rowPx = h;
+          this.shown.version = -1;
+          this.scheduleWindow();
         }
-        const before = this.order[lo];
-        this.order.splice(lo, 0, m);
-        this.tbody.insertBefore(m.el, before ? before.el : null);
       }
     }
-    this.onChange?.();
+  }
+
+  /** Arrow keys, Page Up/Down, Home/End move a highlighted row through every row. */
+  onKey(e) {
+    if (e.target !== this.scroller || e.altKey || e.ctrlKey || e.metaKey) return;
+    const n = this.view.length;
+    if (!n) return;
+    const page = Math.max(1, Math.floor((this.scroller.clientHeight - this.thead.offsetHeight) / this.rowPx) - 1);
+    const moves = { ArrowDown: 1, ArrowUp: -1, PageDown: page, PageUp: -page, Home: -n, End: n };
+    if (!(e.key in moves)) return;
+    e.preventDefault();
+    this.active = Math.max(0, Math.min(n - 1, (this.active < 0 ? -1 : this.active) + moves[e.key]));
+    const m = this.view[this.active];
+    const rowTop = this.active * this.rowPx;
+    const headPx = this.thead.offsetHeight;
+    const viewPx = this.scroller.clientHeight - headPx;
+    if (rowTop < this.scroller.scrollTop) this.scroller.scrollTop = rowTop;
+    else if (rowTop + this.rowPx > this.scroller.scrollTop + viewPx) {
+      this.scroller.scrollTop = rowTop + this.rowPx - viewPx;
+    }
+    this.shown.version = -1;
+    this.renderWindow();
+    this.scroller.setAttribute('aria-activedescendant', m.el.id);
   }
 
   renderRow(m) {
     const tr = document.createElement('tr');
+    tr.id = `${this.table.id || 'rt'}-row-${m.index}`;
     tr.dataset.index = String(m.index);
     if (m.error) tr.classList.add('row-error');
+    if (m.fresh) {
+      m.fresh = false;
+      tr.classList.add('row-new');
+      // once: a row scrolled out and back must not flash again
+      tr.addEventListener('animationend', () => tr.classList.remove('row-new'), { once: true });
+    }
 
     const idx = document.createElement('td');
     idx.className = 'col-idx';
@@ -346,36 +478,7 @@ export class ResultTable {
       if (tip.length) total.title = tip.join(' · ');
     }
     tr.append(total);
-
-    if (this.volumes) {
-      const v = m.volume;
-      for (const part of ['pc', 'mobile', 'total']) {
-        const td = document.createElement('td');
-        td.className = 'col-num col-vol';
-        td.dataset.vol = part;
-        if (v) {
-          const below = v[`${part}Below`];
-          td.textContent = below ? (part === 'total' ? `≈ ${fmtNum(v.total)}` : '< 10') : fmtNum(v[part]);
-          if (below) {
-            td.classList.add('below');
-            td.title = '네이버가 "< 10"(10회 미만)으로 알려 준 값입니다';
-          }
-        } else {
-          td.textContent = '—';
-          td.title = m.volumeError || '검색량을 아직 받지 못했습니다';
-          if (m.volumeError) td.classList.add('failed');
-        }
-        tr.append(td);
-      }
-      const ratio = document.createElement('td');
-      ratio.className = 'col-num col-vol col-ratio';
-      ratio.textContent = m.ratio === null ? '—' : m.ratio.toFixed(2);
-      if (m.ratio !== null) {
-        const label = this.labels[this.categories[0]] || this.categories[0];
-        ratio.title = `${label} 문서 수 ÷ 월간 검색량${v?.totalBelow ? ' ("< 10"은 10으로 계산)' : ''}`;
-      }
-      tr.append(ratio);
-    }
+    if (this.volumes) this.renderVolume(tr, m);
 
     const note = document.createElement('td');
     note.className = 'col-note';
@@ -387,9 +490,60 @@ export class ResultTable {
     return tr;
   }
 
-  /** Row models in the order shown (pending rows included). */
+  /** PC / 모바일 / 합계 검색량 and 경쟁률 cells. Naver's "< 10" is shown as such. */
+  renderVolume(tr, m) {
+    const v = m.volume;
+    for (const part of ['pc', 'mobile', 'total']) {
+      const td = document.createElement('td');
+      td.className = 'col-num col-vol';
+      td.dataset.vol = part;
+      if (v) {
+        const below = v[`${part}Below`];
+        td.textContent = below ? (part === 'total' ? `≈ ${fmtNum(v.total)}` : '< 10') : fmtNum(v[part]);
+        if (below) {
+          td.classList.add('below');
+          td.title = '네이버가 "< 10"(10회 미만)으로 알려 준 값입니다';
+        }
+      } else {
+        td.textContent = '—';
+        td.title = m.volumeError || '검색량을 아직 받지 못했습니다';
+        if (m.volumeError) td.classList.add('failed');
+      }
+      tr.append(td);
+    }
+    const ratio = document.createElement('td');
+    ratio.className = 'col-num col-vol col-ratio';
+    ratio.textContent = m.ratio === null ? '—' : m.ratio.toFixed(2);
+    if (m.ratio !== null) {
+      const label = this.labels[this.categories[0]] || this.categories[0];
+      ratio.title = `${label} 문서 수 ÷ 월간 검색량${v?.totalBelow ? ' ("< 10"은 10으로 계산)' : ''}`;
+    }
+    tr.append(ratio);
+  }
+
+  /** Every row model in the current sort order (pending rows included; the filter ignored:
+   *  copy and export take the whole job). */
   rows() {
     this.flush();
-    return this.order;
+    return this.all;
   }
+
+  /** The rows the filter lets through, in order. */
+  viewRows() {
+    this.flush();
+    return this.view;
+  }
+}
+
+function setHeight(spacer, px) {
+  const h = `${px}px`;
+  if (spacer.firstChild.style.height !== h) spacer.firstChild.style.height = h;
+}
+
+function spacerRow() {
+  const tr = document.createElement('tr');
+  tr.className = 'spacer';
+  tr.setAttribute('aria-hidden', 'true');
+  tr.append(document.createElement('td'));
+  return tr;
 }

@@ -45,7 +45,19 @@ from server.work.providers.volume_base import VolumeAuthError
 
 log = logging.getLogger("doccount.batch")
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+
+def find_web_dir() -> Path:
+    """The dashboard's files: inside the package when installed from a wheel (``server/web``,
+    mapped from the top-level ``web/`` at build time), else the checkout's ``web/`` (a plain
+    checkout or an editable install)."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "web", package.parent / "web"):
+        if (candidate / "index.html").is_file():
+            return candidate
+    return package.parent / "web"
+
+
+WEB_DIR = find_web_dir()
 
 
 def ok(body: dict[str, Any], status: int = 200) -> web.Response:

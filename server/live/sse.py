@@ -4,13 +4,18 @@ as Server-Sent Events, resumable with ``Last-Event-ID`` or ``?lastEventId=``."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from aiohttp import web
-from aiohttp_sse import EventSourceResponse, sse_response
+from aiohttp_sse import sse_response
 
 from server.appkeys import HUB, SETTINGS
 from server.errors import INVALID_JOBS
+from server.live.aiohttp_internals import (
+    EventStream,
+    protocol_of,
+    transport_of,
+    writing_paused,
+)
 from server.live.hub import Hub, Start, Subscription, parse_event_id
 from server.live.outbox import END, GONE, SHUTDOWN, Outbox, Page
 from server.model import JOBS_FEED, check_job_id
@@ -24,21 +29,6 @@ def stream_key(query: web.Request) -> str:
             raise INVALID_JOBS()
         return JOBS_FEED
     return check_job_id(query.query.get("jobId"))
-
-
-class EventStream(EventSourceResponse):
-    """aiohttp-sse's response, saying when its ping task ends: a ping write failed (the only
-    sign of a client that left while the job is quiet), or the stream was stopped. A callback
-    rather than a task of ours waiting on it: an idle stream holds one task fewer."""
-
-    on_end: Callable[[], None] | None = None
-
-    async def _ping(self) -> None:
-        try:
-            await super()._ping()
-        finally:
-            if self.on_end is not None:
-                self.on_end()
 
 
 class SseStream:
@@ -59,8 +49,8 @@ class SseStream:
         self.request = request
         self.resp = resp
         # Looked up once: the feed checks them for every page it hands over.
-        self.transport = request.transport
-        self.protocol = request.protocol
+        self.transport = transport_of(request)
+        self.protocol = protocol_of(request)
         self.outbox: Outbox[Subscription] = Outbox(hub.capacity, self._cut)
         self.sending = False
         self._pumped: asyncio.Future[None] | None = None  # made only for a watchdog
@@ -76,7 +66,7 @@ class SseStream:
         """The outbox's sink, once the stream has started (its headers and first chunk are
         out): the page as one chunk, straight to the transport, while the peer keeps up."""
         transport = self.transport
-        if transport is None or transport.is_closing() or self.protocol.writing_paused:
+        if transport is None or transport.is_closing() or writing_paused(self.protocol):
             return False
         transport.write(page.sse_chunk())
         self.hub.note_delivered("sse", len(page.deliveries))
@@ -98,8 +88,9 @@ class SseStream:
         try:
             await asyncio.wait_for(pumped, self.hub.close_timeout_s)
         except TimeoutError:
-            if self.request.transport is not None:
-                self.request.transport.abort()
+            transport = transport_of(self.request)
+            if transport is not None:
+                transport.abort()
 
     async def run(self, key: str, start: Start, retry_ms: int) -> None:
         sub = Subscription(key, self.outbox, start.last)
@@ -149,8 +140,10 @@ class SseStream:
                     self.hub.note_delivered("sse", count)
                 finally:
                     self.sending = False
-                # Started: from now on the feed may write pages itself while we wait.
-                self.outbox.sink = self._write_now
+                # Started: from now on the feed may write pages itself while we wait (as raw
+                # chunks: never on an HTTP/1.0 stream, which is not chunked).
+                if self.resp.chunked:
+                    self.outbox.sink = self._write_now
             if last:
                 return
 

@@ -31,6 +31,7 @@ from server.errors import (
     ApiError,
     StoreUnavailableError,
 )
+from server.live.aiohttp_internals import drain, protocol_of, transport_of, writing_paused
 from server.live.hub import Hub, Subscription, error_json, parse_event_id
 from server.live.outbox import GONE, SHUTDOWN, Delivery, Outbox, Page
 from server.model import JOBS_FEED, check_job_id
@@ -66,8 +67,8 @@ class WsConnection:
         self.outbox: Outbox[Subscription] = Outbox(hub.capacity, self._cut)
         self.outbox.sink = self._write_now
         # Looked up once: the feed checks them for every page it hands over.
-        self.transport = request.transport
-        self.protocol = request.protocol
+        self.transport = transport_of(request)
+        self.protocol = protocol_of(request)
         self.subs: dict[str, Subscription] = {}
         self._closing: asyncio.Task[None] | None = None
 
@@ -94,8 +95,9 @@ class WsConnection:
                 self.ws.close(code=code, message=reason), self.hub.close_timeout_s
             )
         except (TimeoutError, ConnectionError):
-            if self.request.transport is not None:
-                self.request.transport.abort()
+            transport = transport_of(self.request)
+            if transport is not None:
+                transport.abort()
 
     # --- running ----------------------------------------------------------------------------
 
@@ -148,7 +150,7 @@ class WsConnection:
             transport is None
             or transport.is_closing()
             or self.ws.closed
-            or self.protocol.writing_paused
+            or writing_paused(self.protocol)
             or self.subs.get(sub.key) is not sub
         ):
             return False
@@ -160,13 +162,12 @@ class WsConnection:
         """Whole frames, framed once per event for every socket (``Delivery.ws``), all that
         was queued in one write; then wait while the peer's buffer is over the high-water mark,
         as aiohttp's own ``send_frame`` does. Nothing goes after our close frame."""
-        transport = self.request.transport
+        transport = transport_of(self.request)
         if self.ws.closed or transport is None or transport.is_closing():
             raise ConnectionResetError("websocket closing")
         transport.write(data)
-        protocol = self.request.protocol
-        if protocol.writing_paused:
-            await protocol._drain_helper()
+        if writing_paused(self.protocol):
+            await drain(self.protocol)
 
     # --- client frames ----------------------------------------------------------------------
 

@@ -256,16 +256,6 @@ async def test_keyword_exactly_at_limits_is_accepted(client):
     assert status == 200
 
 
-async def test_body_over_size_limit(tmp_path, fake_naver, make_client):
-    client = await make_client(
-        replace(base_settings(tmp_path, fake_naver[1]), run_worker=False, max_body_bytes=1000)
-    )
-    resp = await client.post("/api/documents/batch", json={"keywords": ["x" * 50] * 30})
-    assert resp.status == 413
-    body = await resp.json()
-    assert body == {"success": False, "error": body["error"], "code": "body_too_large"}
-
-
 @pytest.mark.parametrize(
     ("query", "status", "code"),
     [

@@ -16,7 +16,7 @@ from server.store import Store
 from server.work.worker import Worker
 from tests.support.common import base_settings, wait_until
 from tests.support.fakeupstream import FakeNaver, fake_total
-from tests.support.redis_server import free_port
+from tests.support.processes import free_port
 from tests.support.streams import SseBlocks, submit
 
 
@@ -95,13 +95,18 @@ async def test_redis_down_answers_503_json(
         ("POST", "/api/documents/batch", {"keywords": ["a"]}),
         ("GET", "/api/documents/jobs", None),
         ("DELETE", f"/api/documents/jobs/{job_id}", None),
+        ("GET", "/api/stats", None),
+        ("GET", f"/api/documents/events?jobId={job_id}", None),
     ):
         resp = await client.request(method, path, json=body)
         assert resp.status == 503, path
         assert resp.headers["Content-Type"].startswith("application/json")
-        payload = await resp.json()
-        assert payload["success"] is False and payload["code"] == "store_unavailable"
-        assert payload["error"]
+        assert resp.headers["Retry-After"] == "5", path  # every 503 says when to come back
+        assert await resp.json() == {
+            "success": False,
+            "error": "저장소에 연결할 수 없습니다. 잠시 후 다시 시도하세요",
+            "code": "store_unavailable",
+        }, path
 
 
 class FlakyStore:

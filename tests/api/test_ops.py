@@ -7,10 +7,10 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from server.appkeys import METRICS, STORE, WORKER, WORKER_TASK
-from server.metrics import Metrics
+from server.appkeys import METRICS, WORKER, WORKER_TASK
 from server.settings import NaverKey
 from tests.support.common import base_settings, wait_until
+from tests.support.redis_server import require_redis, start_on_a_free_port
 
 
 async def scrape(client: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -51,7 +51,18 @@ async def test_readyz_says_worker_off_on_a_web_only_node(tmp_path, fake_naver, m
 
 
 async def test_readyz_503_when_store_gone_or_worker_dead(tmp_path, fake_naver, make_client):
-    client = await make_client(base_settings(tmp_path, fake_naver[1]))
+    require_redis()
+    redis = start_on_a_free_port(tmp_path / "redis")  # its own: this test stops it
+    try:
+        await readyz_503_when_store_gone_or_worker_dead(tmp_path, fake_naver, make_client, redis)
+    finally:
+        redis.kill()
+
+
+async def readyz_503_when_store_gone_or_worker_dead(tmp_path, fake_naver, make_client, redis):
+    client = await make_client(base_settings(tmp_path, fake_naver[1], store_url=redis.url))
+    await wait_until(lambda: not client.app[WORKER_TASK].done())
+    assert (await client.get("/readyz")).status == 200
     task = client.app[WORKER_TASK]
     task.cancel()
     await wait_until(task.done)
@@ -63,13 +74,10 @@ async def test_readyz_503_when_store_gone_or_worker_dead(tmp_path, fake_naver, m
         "code": "not_ready",
         "checks": {"store": "ok", "worker": "stopped"},
     }
-    store = client.app[STORE]
-
-    async def broken_ping() -> None:
-        raise ConnectionError("store down")
-
-    store.ping = broken_ping  # type: ignore[method-assign]
-    body = await (await client.get("/readyz")).json()
+    redis.kill()  # the real store goes away
+    resp = await client.get("/readyz")
+    assert resp.status == 503 and resp.headers["Retry-After"] == "5"
+    body = await resp.json()
     assert body["checks"] == {"store": "unavailable", "worker": "stopped"}
     assert body["error"] == "준비되지 않았습니다: store, worker"
 
@@ -104,24 +112,8 @@ async def test_each_app_has_its_own_registry(tmp_path, fake_naver, make_client):
     assert a.app[METRICS].registry is not b.app[METRICS].registry
 
 
-def test_hub_counters_are_exported_by_transport() -> None:
-    class FakeHub:
-        def __init__(self) -> None:
-            self.delivered_by_transport = {"sse": 5, "ws": 3}
-            self.cut_by_transport = {"ws": 1}
-
-    metrics = Metrics()
-    metrics.watch_hub(FakeHub)
-    metrics.subscriber_opened("sse")
-    metrics.subscriber_opened("sse")
-    metrics.subscriber_closed("sse")
-    text = metrics.render().decode()
-    assert 'doccount_subscribers{transport="sse"} 1.0' in text
-    assert 'doccount_subscribers{transport="ws"} 0.0' in text
-    assert 'doccount_events_delivered_total{transport="sse"} 5.0' in text
-    assert 'doccount_events_delivered_total{transport="ws"} 3.0' in text
-    assert 'doccount_slow_subscribers_cut_total{transport="sse"} 0.0' in text
-    assert 'doccount_slow_subscribers_cut_total{transport="ws"} 1.0' in text
+# The hub's counters by transport (delivered, cut, subscribers) are scraped from /metrics after
+# real deliveries and real slow-consumer cuts in tests/live/test_live_load.py.
 
 
 async def test_stats_counts_jobs_and_calls_per_key_label(tmp_path, fake_naver, make_client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from server.appkeys import STORE
+from server.appkeys import STORE, WORKER
 from server.codec import loads
 from tests.support.common import base_settings, wait_until
 
@@ -132,3 +132,34 @@ async def test_config_error_fails_fast(tmp_path, fake_naver, make_client):
     job = await get_job(client, job_id)
     assert job["error"]
     assert len(fake.calls) <= client.app[STORE].settings.keyword_concurrency
+
+
+async def test_results_commit_in_order_when_a_later_keyword_finishes_first(
+    tmp_path, fake_naver, make_client, store_url
+):
+    fake, base = fake_naver
+    # The first keyword's call stalls once (cut by the 0.5 s timeout, then retried): the
+    # three after it are answered long before it is.
+    fake.add_fault("timeout", query="첫째")
+    client = await make_client(
+        replace(
+            base_settings(tmp_path, base),
+            store_url=store_url,
+            run_worker=False,
+            keyword_concurrency=4,
+            request_timeout_s=0.5,
+        )
+    )
+    keywords = ["첫째", "둘째", "셋째", "넷째"]
+    job_id = await submit(client, {"keywords": keywords, "categories": ["blog"]})
+    await client.app[WORKER].run_until_idle()
+    answered = [c.query for c in fake.calls]
+    assert answered[-1] == "첫째" and sorted(answered[:-1]) == sorted(keywords)
+    last_answer = {q: max(c.t_s for c in fake.calls_for(q)) for q in keywords}
+    assert max(last_answer[q] for q in keywords[1:]) < last_answer["첫째"]
+    # Yet the log (what every stream replays) and the stored results are in input order.
+    events = (await client.app[STORE].read_events(job_id, None)).events
+    results = [loads(e.json)["result"] for e in events if e.type == "result"]
+    assert [(r["index"], r["keyword"]) for r in results] == list(enumerate(keywords))
+    job = await get_job(client, job_id)
+    assert [r["keyword"] for r in job["results"]] == keywords

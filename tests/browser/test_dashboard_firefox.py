@@ -9,33 +9,77 @@ DOCCOUNT_REQUIRE_SERVICES=1.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
 
+from server.api.app import create_app
+from server.settings import Settings
 from tests.support.bidi import FIREFOX, Firefox, firefox
 from tests.support.common import base_settings, skip_or_fail
-from tests.support.fakeupstream import fake_total
+from tests.support.fakeupstream import FakeNaver, fake_total
 
-pytestmark = pytest.mark.timeout(90)
+# One Firefox for the module (it takes seconds to start): the tests, and the fixtures they
+# use, share the module's event loop, and each test gets a fresh tab.
+pytestmark = [pytest.mark.timeout(90), pytest.mark.asyncio(loop_scope="module")]
 
-ROWS_JS = "[...document.querySelectorAll('#result-table tbody tr')].map(tr => +tr.dataset.index)"
+ROWS_JS = (  # the rows in the DOM: a short job's table is whole (the table is virtualised)
+    "[...document.querySelectorAll('#result-table tbody tr[data-index]')]"
+    ".map(tr => +tr.dataset.index)"
+)
 CATCH_ERRORS = (
     "() => { window.__errors = []; "
     "window.addEventListener('error', e => window.__errors.push(String(e.message))); }"
 )
 
 
-@pytest.fixture
-async def ff() -> AsyncIterator[Firefox]:
-    if not Path(FIREFOX).exists():  # noqa: ASYNC240 - a stat, once per test
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def firefox_browser() -> AsyncIterator[Firefox]:
+    if not Path(FIREFOX).exists():  # noqa: ASYNC240 - a stat, once per module
         skip_or_fail(f"{FIREFOX} not found (apt-get install firefox-esr, or set DOCCOUNT_FIREFOX)")
     async with firefox() as browser:
         await browser.preload(CATCH_ERRORS)
         yield browser
-        assert await browser.eval("window.__errors") == [], "uncaught errors in the page"
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def ff(firefox_browser: Firefox) -> AsyncIterator[Firefox]:
+    async with firefox_browser.tab() as tab:
+        yield tab
+        assert await tab.eval("window.__errors") == [], "uncaught errors in the page"
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def fake_naver() -> AsyncIterator[tuple[FakeNaver, str]]:
+    """conftest's fake upstream, on the module's loop."""
+    fake = FakeNaver()
+    server = TestServer(fake.app(), host="127.0.0.1")
+    await server.start_server()
+    yield fake, str(server.make_url("/v1/search"))
+    fake.release()
+    await server.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def make_client() -> AsyncIterator[Callable[[Settings], Awaitable[TestClient[Any, Any]]]]:
+    """conftest's app factory, on the module's loop."""
+    clients: list[TestClient[Any, Any]] = []
+
+    async def _make(settings: Settings) -> TestClient[Any, Any]:
+        client: TestClient[Any, Any] = TestClient(
+            TestServer(create_app(settings), host="127.0.0.1")
+        )
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield _make
+    for client in clients:
+        await client.close()
 
 
 async def start_job(ff: Firefox, keywords: list[str]) -> str:
@@ -58,14 +102,16 @@ def cell_numbers(row: list[str]) -> list[int]:
 
 
 async def test_job_streams_live_over_sse_in_firefox(ff, tmp_path, fake_naver, make_client):
-    settings = base_settings(tmp_path, fake_naver[1], rate_per_s=20.0, progress_interval_s=0.2)
+    fake, base = fake_naver
+    settings = base_settings(tmp_path, base, rate_per_s=1000.0, progress_interval_s=0.2)
     client = await make_client(settings)
     await ff.navigate(str(client.make_url("/")))
     tag = uuid.uuid4().hex[:6]
     keywords = [f"파이어폭스 {tag} {i}" for i in range(12)]
+    fake.pause(after=8)  # two keywords' four categories each, then held until released
     await start_job(ff, keywords)
 
-    # Rows arrive while the job is still running (12 keywords x 4 calls at 20/s: ~2.4 s).
+    # Rows arrive while the job is still running.
     partial = await ff.wait_for(
         f"(() => {{ const r = {ROWS_JS}; "
         "return r.length > 0 && document.querySelector('#job-status').textContent === '진행 중'"
@@ -73,6 +119,7 @@ async def test_job_streams_live_over_sse_in_firefox(ff, tmp_path, fake_naver, ma
     )
     assert 0 < len(partial) < len(keywords)
     assert await ff.eval("document.querySelector('#conn-transport').textContent") == "SSE"
+    fake.release()
 
     await ff.wait_for("document.querySelector('#job-status').textContent === '완료'")
     assert sorted(await ff.eval(ROWS_JS)) == list(range(len(keywords)))
@@ -90,7 +137,7 @@ async def test_polling_finishes_the_job_without_sse_or_websocket(
     ff, tmp_path, fake_naver, make_client
 ):
     await ff.preload("() => { delete window.EventSource; delete window.WebSocket; }")
-    settings = base_settings(tmp_path, fake_naver[1], rate_per_s=40.0)
+    settings = base_settings(tmp_path, fake_naver[1], rate_per_s=1000.0)
     client = await make_client(settings)
     await ff.navigate(str(client.make_url("/")))
     keywords = [f"폴링 {uuid.uuid4().hex[:6]} {i}" for i in range(6)]

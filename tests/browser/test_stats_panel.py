@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import aiohttp
-from playwright.async_api import expect
 
-from tests.browser.test_dashboard import WAIT_MS, Dash, Serve, browser, dash, serve  # noqa: F401 (fixtures)
+from tests.browser.test_dashboard import (  # noqa: F401 (fixtures)
+    WAIT_MS,
+    Dash,
+    Serve,
+    browser,
+    dash,
+    expect,
+    serve,
+)
 from tests.support.common import wait_until
 
 

@@ -20,6 +20,7 @@ from server.live.outbox import END, Delivery, Outbox
 from server.model import JOBS_FEED
 from server.settings import Settings
 from server.store.base import Store
+from server.store.redis import RedisStore
 from server.store.sqlite import SqliteStore
 from tests.support.common import wait_until
 from tests.support.streams import WORKER_ID, create_job, log_of, result
@@ -76,11 +77,18 @@ def hub_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return replace(Settings(store_url=f"sqlite:///{tmp_path}/hub.db"), **values)
 
 
-@pytest.fixture(params=["sqlite", "opaque"])
+@pytest.fixture(params=["sqlite", "opaque", "redis"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """SQLite, SQLite behind opaque ids, and a real Redis, where the feed's blocking network
+    reads make hand-off races likeliest."""
     settings = hub_settings(tmp_path)
-    engine = SqliteStore if request.param == "sqlite" else OpaqueIds
-    opened = engine(settings.store_url, settings)
+    opened: Store
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        opened = RedisStore(url, replace(settings, store_url=url))
+    else:
+        engine = SqliteStore if request.param == "sqlite" else OpaqueIds
+        opened = engine(settings.store_url, settings)
     await opened.open()
     yield opened
     await opened.close()

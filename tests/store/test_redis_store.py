@@ -21,7 +21,7 @@ from server.settings import Settings
 from server.store import Store, store_from_url
 from server.store.redis import GROUP, PREFIX, RedisStore
 from tests.support.common import wait_until
-from tests.support.redis_server import free_port
+from tests.support.processes import free_port
 
 OpenStore = Callable[..., Any]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,8 +13,9 @@ import pytest
 from server.codec import loads
 from server.model import JOBS_FEED
 from server.settings import Settings
-from server.store.sqlite import SqliteStore
+from server.store.sqlite import WORK_SIGNAL, SqliteStore
 from tests.store.test_sqlite_reads import spec
+from tests.support.common import wait_until
 
 
 @pytest.fixture
@@ -58,10 +60,19 @@ async def test_one_failing_create_fails_alone(store: SqliteStore) -> None:
 
 async def test_a_create_whose_caller_went_away_still_wakes_a_worker(store: SqliteStore) -> None:
     claim = asyncio.create_task(store.claim_next("w", 10.0))
-    await asyncio.sleep(0.05)  # the worker is waiting
+    # The worker is parked on the work signal.
+    await wait_until(lambda: bool(getattr(store._signals.get(WORK_SIGNAL), "_waiters", None)))
+    on_thread = threading.Event()
+    create_batch = store._create_batch
+
+    def entered(specs: list) -> list:  # type: ignore[type-arg]
+        on_thread.set()
+        return create_batch(specs)
+
+    store._create_batch = entered  # type: ignore[method-assign]
     job = spec(1)
     create = asyncio.create_task(store.create_job(job))
-    await asyncio.sleep(0)  # queued, and its batch is on the thread
+    await wait_until(on_thread.is_set)  # its batch is on the store's thread
     create.cancel()
     claimed = await asyncio.wait_for(claim, 5.0)
     assert claimed is not None and claimed.id == job.id

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from server.codec import dumps, loads
-from tests.support.redis_server import free_port
+from tests.support.processes import free_port
 
 FIREFOX = os.environ.get("DOCCOUNT_FIREFOX") or "/usr/bin/firefox-esr"  # Debian's package
 
@@ -42,20 +43,23 @@ class BidiError(Exception):
 
 
 class Firefox:
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, context: str) -> None:
+    def __init__(
+        self, ws: aiohttp.ClientWebSocketResponse, context: str, ids: Iterator[int] | None = None
+    ) -> None:
         self.ws = ws
         self.context = context
-        self._next_id = 0
+        self._ids = ids or itertools.count(1)  # shared by the tabs of one session
+        self._preloads: list[str] = []
 
     async def command(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        self._next_id += 1
-        await self.ws.send_str(dumps({"id": self._next_id, "method": method, "params": params}))
+        command_id = next(self._ids)
+        await self.ws.send_str(dumps({"id": command_id, "method": method, "params": params}))
         while True:
             msg = await self.ws.receive(timeout=30)
             if msg.type != aiohttp.WSMsgType.TEXT:
                 raise BidiError(f"connection to Firefox ended ({msg.type})")
             body: dict[str, Any] = loads(msg.data)
-            if body.get("id") != self._next_id:
+            if body.get("id") != command_id:
                 continue  # an event we did not subscribe to, or another reply
             if body.get("type") == "error":
                 raise BidiError(f"{method}: {body.get('error')}: {body.get('message')}")
@@ -68,8 +72,22 @@ class Firefox:
         )
 
     async def preload(self, js_function: str) -> None:
-        """Run before any script of every page from now on (an arrow function's source)."""
-        await self.command("script.addPreloadScript", {"functionDeclaration": js_function})
+        """Run before any script of every page from now on (an arrow function's source); a
+        tab's preloads end with the tab."""
+        added = await self.command("script.addPreloadScript", {"functionDeclaration": js_function})
+        self._preloads.append(added["script"])
+
+    @contextlib.asynccontextmanager
+    async def tab(self) -> AsyncIterator[Firefox]:
+        """A fresh tab of the same browser, closed (with its preloads) on the way out."""
+        created = await self.command("browsingContext.create", {"type": "tab"})
+        tab = Firefox(self.ws, created["context"], self._ids)
+        try:
+            yield tab
+        finally:
+            for script in tab._preloads:
+                await self.command("script.removePreloadScript", {"script": script})
+            await self.command("browsingContext.close", {"context": tab.context})
 
     async def eval(self, expression: str) -> Any:
         """The value of ``expression`` in the page, round-tripped through JSON."""

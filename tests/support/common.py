@@ -18,7 +18,8 @@ REQUIRE_SERVICES = os.environ.get("DOCCOUNT_REQUIRE_SERVICES") == "1"
 
 
 def skip_or_fail(reason: str) -> None:
-    """Missing service: a skip on a developer's machine, a failure in CI."""
+    """Missing service: a skip on a developer's machine, a failure in CI. Every skip goes
+    through here; tests/conftest.py also fails any other skip under the variable."""
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason} (DOCCOUNT_REQUIRE_SERVICES=1)")
     pytest.skip(reason)

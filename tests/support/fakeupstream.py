@@ -3,9 +3,11 @@
 Naver cannot be reached from here. This app answers ``GET /v1/search/{api}.json`` like Naver
 does, with deterministic totals, optional latency, scripted faults (429 012/010, 401, 500 SE99,
 timeouts, connection resets) and a call log that proves what was (not) counted twice.
-Control endpoints (``/_calls``, ``/_faults``, ``/_reset``) let another process drive it.
-The command also serves the fake Search Ad keyword tool (``/keywordstool``, fakesearchad.py)
-on the same port, with ``/_adcalls`` listing its calls.
+A gate holds answers: ``pause(after=n)`` lets ``n`` more calls through and holds the rest until
+``release()``, so a test stops a job exactly where it needs it, then lets it run at full speed.
+Control endpoints (``/_calls``, ``/_faults``, ``/_reset``, ``/_pause``, ``/_release``) let
+another process drive it. The command also serves the fake Search Ad keyword tool
+(``/keywordstool``, fakesearchad.py) on the same port, with ``/_adcalls`` listing its calls.
 
     python -m tests.support.fakeupstream --port 9000 --latency-ms 50
 """
@@ -63,6 +65,37 @@ class FakeNaver:
     enforce_rate_per_s: float | None = None
     _recent: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    # Open unless paused; ``_passes`` is how many more calls a pause lets through.
+    _open: asyncio.Event = field(default_factory=asyncio.Event)
+    _passes: int | None = None
+    held: int = 0  # calls waiting at the gate right now
+
+    def __post_init__(self) -> None:
+        self._open.set()
+
+    def pause(self, after: int = 0) -> None:
+        """Answer ``after`` more calls, then hold every call until ``release()``."""
+        self._passes = after
+        if after <= 0:
+            self._open.clear()
+
+    def release(self) -> None:
+        self._passes = None
+        self._open.set()
+
+    async def _gate(self) -> None:
+        if self._passes is not None:
+            if self._passes > 0:
+                self._passes -= 1
+                return
+            self._open.clear()
+        if self._open.is_set():
+            return
+        self.held += 1
+        try:
+            await self._open.wait()
+        finally:
+            self.held -= 1
 
     def add_fault(self, kind: str, query: str = "*", api: str = "*", times: int = 1) -> None:
         self.faults[(query, api)].extend([kind] * times)
@@ -94,6 +127,7 @@ class FakeNaver:
         self.calls.append(Call(now, api, query, client_id))
         self.arrived.set()
         self.arrived = asyncio.Event()
+        await self._gate()
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         fault = self._next_fault(query, api)
@@ -159,12 +193,23 @@ class FakeNaver:
         self.faults.clear()
         return web.json_response({"ok": True})
 
+    async def post_pause(self, request: web.Request) -> web.Response:
+        body: dict[str, Any] = await request.json() if request.can_read_body else {}
+        self.pause(int(body.get("after", 0)))
+        return web.json_response({"ok": True})
+
+    async def post_release(self, request: web.Request) -> web.Response:
+        self.release()
+        return web.json_response({"ok": True, "held": self.held})
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/v1/search/{api}.json", self.search)
         app.router.add_get("/_calls", self.get_calls)
         app.router.add_post("/_faults", self.post_faults)
         app.router.add_post("/_reset", self.post_reset)
+        app.router.add_post("/_pause", self.post_pause)
+        app.router.add_post("/_release", self.post_release)
         return app
 
 

@@ -4,11 +4,7 @@ on a free port with its output in a log file, all stopped (by pid) when the test
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -16,29 +12,7 @@ from typing import Any
 import aiohttp
 
 from tests.support.common import wait_until
-from tests.support.redis_server import free_port
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class Proc:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log_path: Path
-    port: int | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(sig)
-            self.popen.wait(timeout=10)
+from tests.support.processes import REPO, Proc, ProcessGroup, free_port
 
 
 async def listening_or_exited(proc: Proc, ready_path: str) -> bool:
@@ -51,35 +25,33 @@ async def listening_or_exited(proc: Proc, ready_path: str) -> bool:
         return False
 
 
-class Procs:
+class Procs(ProcessGroup):
+    """The service's processes as the tests start them: this Python, without the caller's
+    DOCCOUNT_/NAVER_ settings, with the fake upstream's key."""
+
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.started: list[Proc] = []
-        self.env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("DOCCOUNT_", "NAVER_"))
-        }
-        self.env.update(NAVER_CLIENT_ID="test-id", NAVER_CLIENT_SECRET="test-secret")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCCOUNT_", "NAVER_"))}
+        env.update(NAVER_CLIENT_ID="test-id", NAVER_CLIENT_SECRET="test-secret")
+        super().__init__(directory, env)
 
-    def start(self, name: str, *args: str, port: int | None = None) -> Proc:
-        log_path = self.directory / f"{name}.log"
-        with open(log_path, "wb") as log:
-            popen = subprocess.Popen(
-                [sys.executable, *args],
-                cwd=REPO,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        proc = Proc(name, popen, log_path, port)
-        self.started.append(proc)
-        return proc
+    def run(
+        self,
+        name: str,
+        *args: str,
+        port: int | None = None,
+        program: str = sys.executable,
+        cwd: Path = REPO,
+    ) -> Proc:
+        """``program`` (this Python by default) with ``args``, its output in ``<name>.log``."""
+        return self.start(name, [program, *args], port=port, cwd=cwd)
 
-    async def listening(self, name: str, *args: str, ready_path: str) -> Proc:
+    async def listening(self, name: str, *args: str, ready_path: str, **start: Any) -> Proc:
         """Start a server on a free port and wait until it answers ``ready_path``. A port
         probed free can be taken before the server binds it: then try another one."""
         for _ in range(5):
             port = free_port()
-            proc = self.start(name, *(a.replace("{port}", str(port)) for a in args), port=port)
+            argv = (a.replace("{port}", str(port)) for a in args)
+            proc = self.run(name, *argv, port=port, **start)
             await wait_until(partial(listening_or_exited, proc, ready_path), 20.0, 0.05)
             if proc.popen.poll() is None:
                 return proc
@@ -112,18 +84,7 @@ class Procs:
         )
 
     def worker(self, name: str, store_url: str, *extra: str) -> Proc:
-        return self.start(name, "-m", "server", "worker", "--store", store_url, *extra)
-
-    def stop_all(self) -> None:
-        for proc in self.started:
-            if proc.popen.poll() is None:
-                proc.popen.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for proc in self.started:
-            try:
-                proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        return self.run(name, "-m", "server", "worker", "--store", store_url, *extra)
 
 
 async def log_shows(proc: Proc, text: str, timeout_s: float = 15.0) -> None:

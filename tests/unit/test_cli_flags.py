@@ -35,7 +35,8 @@ def test_uvloop_flag_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_new_event_loop_picks_uvloop_only_when_asked() -> None:
-    uvloop = pytest.importorskip("uvloop")
+    import uvloop  # a dev dependency: --uvloop must be testable wherever the tests run
+
     plain = new_event_loop(False)
     fast = new_event_loop(True)
     try:

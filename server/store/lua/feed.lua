@@ -1,0 +1,2 @@
+-- ARGV: job summary json.
+return feed_event(ARGV[1])

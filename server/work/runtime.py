@@ -1,0 +1,123 @@
+"""What counting needs, opened in order and closed in reverse: the store, the upstream session,
+the provider and the counter. The web app (server/api/app.py) holds them in its cleanup
+contexts; the worker process (``doccount worker``) opens them alone, with no web app, routes,
+hub or streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from server.metrics import MeteredCounter, MeteredLimiter, Metrics
+from server.model import now_ms
+from server.settings import Settings
+from server.store import store_from_url
+from server.store.base import Store
+from server.work.counting import KeywordCounter
+from server.work.providers import make_provider, make_volume_provider
+from server.work.providers.base import Provider
+from server.work.volumes import VolumeLookup
+from server.work.worker import Worker
+
+log = logging.getLogger("doccount")
+
+# Enough for every job's keywords in flight at once, with room for one-off counts.
+UPSTREAM_CONNECTIONS = 100
+DNS_CACHE_TTL_S = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Counting:
+    session: aiohttp.ClientSession
+    provider: Provider
+    counter: KeywordCounter
+    volumes: VolumeLookup | None  # None: search volumes are off
+
+
+@contextlib.asynccontextmanager
+async def open_store(settings: Settings) -> AsyncIterator[Store]:
+    store = store_from_url(settings.store_url, settings)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@contextlib.asynccontextmanager
+async def open_counting(
+    settings: Settings, store: Store, metrics: Metrics
+) -> AsyncIterator[Counting]:
+    session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=settings.request_timeout_s),
+        connector=aiohttp.TCPConnector(limit=UPSTREAM_CONNECTIONS, ttl_dns_cache=DNS_CACHE_TTL_S),
+    )
+    try:
+        limiter = MeteredLimiter(store.limiter(settings.rate_per_s), metrics)
+        provider = make_provider(settings, session, limiter, store.key_registry())
+        # Its own limiter: the Search Ad API's speed limit has nothing to do with the search
+        # API's.
+        volume_provider = make_volume_provider(
+            settings, session, store.limiter(settings.ad_rate_per_s)
+        )
+        volumes = None if volume_provider is None else VolumeLookup(store, volume_provider)
+        try:
+            yield Counting(session, provider, MeteredCounter(store, provider, metrics), volumes)
+        finally:
+            if volume_provider is not None:
+                await volume_provider.close()
+            await provider.close()
+    finally:
+        await session.close()
+
+
+async def cleanup_loop(store: Store, settings: Settings) -> None:
+    """Deletes expired jobs every ``cleanup_interval_s``, whatever a round's failure."""
+    while True:
+        try:
+            removed = await store.cleanup(now_ms())
+            if removed:
+                log.info("[정리] 만료된 작업 %d개 삭제", removed)
+        except Exception:
+            log.exception("cleanup failed; retrying next round")
+        await asyncio.sleep(settings.cleanup_interval_s)
+
+
+@contextlib.asynccontextmanager
+async def background(
+    coro: Coroutine[Any, Any, None], name: str
+) -> AsyncIterator[asyncio.Task[None]]:
+    """A task for the life of the block, cancelled and awaited at its end."""
+    task = asyncio.create_task(coro, name=name)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """The worker process: counts jobs from the store until ``stop`` is set. Its metrics are
+    kept (the counter and limiter report to them) but not served: a worker has no HTTP."""
+    metrics = Metrics()
+    async with (
+        open_store(settings) as store,
+        open_counting(settings, store, metrics) as counting,
+    ):
+        worker = Worker(store, counting.counter, settings, volumes=counting.volumes)
+        async with (
+            background(worker.run(), "worker"),
+            background(cleanup_loop(store, settings), "cleanup"),
+        ):
+            log.info(
+                "worker started on %s (id %s)", settings.store_url.split("@")[-1], worker.worker_id
+            )
+            await stop.wait()

@@ -1,0 +1,148 @@
+"""The aiohttp internals the push path relies on (server/live/aiohttp_internals.py), each checked
+by name: after an aiohttp upgrade this says which one changed, before any stream misbehaves."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import struct
+from typing import Any
+
+import aiohttp
+import aiohttp_sse
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from aiohttp_sse import sse_response
+
+from server.live import aiohttp_internals as internals
+
+VERSIONS = f"aiohttp {aiohttp.__version__}, aiohttp-sse {aiohttp_sse.__version__}"
+
+
+def resolve(dotted: str) -> Any:
+    """``package.module.Class.attr`` to the attribute, as the class holds it (no descriptors
+    run), or AssertionError naming what is missing."""
+    parts = dotted.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        try:
+            target: Any = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for name in parts[split:]:
+            if name not in dir(target) and not (
+                isinstance(target, type) and any(name in vars(c) for c in target.__mro__)
+            ):
+                raise AssertionError(
+                    f"{VERSIONS}: {dotted} is gone; server/live/aiohttp_internals.py relies on it"
+                )
+            target = inspect.getattr_static(target, name)
+        return target
+    raise AssertionError(f"{VERSIONS}: cannot import {dotted}")
+
+
+@pytest.mark.parametrize("dotted", internals.INTERNALS)
+def test_each_internal_is_still_there(dotted: str) -> None:
+    resolve(dotted)
+
+
+def test_the_internals_have_the_shapes_we_use() -> None:
+    paused = resolve("aiohttp.base_protocol.BaseProtocol.writing_paused")
+    assert isinstance(paused, property), f"{VERSIONS}: BaseProtocol.writing_paused is no property"
+    drain = resolve("aiohttp.base_protocol.BaseProtocol._drain_helper")
+    assert inspect.iscoroutinefunction(drain), (
+        f"{VERSIONS}: BaseProtocol._drain_helper is no longer a coroutine function"
+    )
+    ping = resolve("aiohttp_sse.EventSourceResponse._ping")
+    assert inspect.iscoroutinefunction(ping), (
+        f"{VERSIONS}: EventSourceResponse._ping is no longer a coroutine function"
+    )
+
+
+def text_frame(payload: bytes) -> bytes:
+    assert len(payload) < 126
+    return struct.pack("!BB", 0x81, len(payload)) + payload
+
+
+async def serve(handler: Any) -> TestServer:
+    app = web.Application()
+    app.router.add_get("/", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server
+
+
+async def test_raw_writes_follow_the_sse_writer_in_order() -> None:
+    """StreamResponse.write writes through (chunked): a raw chunk written after it arrives
+    after it, and a protocol that is not paused says so."""
+    seen: dict[str, Any] = {}
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        async with sse_response(request, response_cls=internals.EventStream) as resp:
+            protocol = internals.protocol_of(request)
+            seen["chunked"] = resp.chunked
+            seen["paused"] = internals.writing_paused(protocol)
+            await resp.write(b"data: a\n\n")
+            transport = internals.transport_of(request)
+            assert transport is not None
+            body = b"data: b\n\n"
+            transport.write(b"%x\r\n%s\r\n" % (len(body), body))
+            if internals.writing_paused(protocol):
+                await internals.drain(protocol)
+            await resp.write(b"data: c\n\n")
+        return resp
+
+    server = await serve(handler)
+    try:
+        async with aiohttp.ClientSession() as http, http.get(server.make_url("/")) as resp:
+            text = await resp.text()
+    finally:
+        await server.close()
+    assert seen == {"chunked": True, "paused": False}, VERSIONS
+    assert text == "data: a\n\ndata: b\n\ndata: c\n\n", f"{VERSIONS}: raw SSE chunks out of order"
+
+
+async def test_raw_frames_follow_the_websocket_writer_in_order() -> None:
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(compress=False)
+        await ws.prepare(request)
+        await ws.send_str("a")
+        transport = internals.transport_of(request)
+        assert transport is not None
+        transport.write(text_frame(b"b"))
+        await ws.send_str("c")
+        await ws.close()
+        return ws
+
+    server = await serve(handler)
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(server.make_url("/")) as ws:
+            got = [(await ws.receive(timeout=10)).data for _ in range(3)]
+    finally:
+        await server.close()
+    assert got == ["a", "b", "c"], f"{VERSIONS}: raw WebSocket frames out of order"
+
+
+async def test_the_ping_hook_reports_a_client_that_left() -> None:
+    """EventStream's on_end runs when aiohttp-sse's ping task ends: here, a ping that could not
+    be written because the client went away."""
+    ended = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        async with sse_response(
+            request, sep="\n", response_cls=internals.EventStream, ping_interval=0.05
+        ) as resp:
+            resp.on_end = ended.set
+            await resp.send("x")
+            await asyncio.wait_for(ended.wait(), 10)
+        return resp
+
+    server = await serve(handler)
+    try:
+        async with aiohttp.ClientSession() as http, http.get(server.make_url("/")) as resp:
+            assert await resp.content.readuntil(b"\n\n") == b"data: x\n\n"
+            resp.close()  # the client leaves while the stream is quiet
+        await asyncio.wait_for(ended.wait(), 10)
+    finally:
+        await server.close()
