@@ -69,10 +69,12 @@ def option(
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    host: str = option("127.0.0.1", "where `serve` listens", flag="--host", env="DOCCOUNT_HOST",
-                       serve_only=True)  # fmt: skip
-    port: int = option(8080, "the port `serve` listens on", flag="--port", env="DOCCOUNT_PORT",
-                       serve_only=True)  # fmt: skip
+    host: str = option(
+        "127.0.0.1", "where `serve` listens", flag="--host", env="DOCCOUNT_HOST", serve_only=True
+    )
+    port: int = option(
+        8080, "the port `serve` listens on", flag="--port", env="DOCCOUNT_PORT", serve_only=True
+    )
     store_url: str = option(
         DEFAULT_STORE_URL,
         "`sqlite:///relative.db`, `sqlite:////abs.db` or `redis://host:port/db`",

@@ -650,7 +650,7 @@ async def test_screenshot_of_a_finished_job(serve: Serve, dash: Dash, tmp_path: 
     await expect(page.locator("#toast")).to_be_hidden()
     assert await page.evaluate("window.scrollY") == 0
     shown = await page.evaluate(
-        "[...document.querySelectorAll('#result-table tbody tr')].map(tr => "
+        "[...document.querySelectorAll('#result-table tbody tr[data-index]')].map(tr => "
         "[tr.querySelector('.col-kw').textContent.trim(), "
         "+tr.querySelector('td.col-total').textContent.replace(/[^0-9]/g, '')])"
     )

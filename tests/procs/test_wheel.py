@@ -102,6 +102,12 @@ async def test_a_wheel_installed_in_a_fresh_venv_serves_the_dashboard(
     assert "server/web/index.html" in names
     assert {f"server/web/{p.name}" for p in (REPO / "web").glob("*.js")} <= set(names)
     assert {"server/store/sqlite_schema.sql", "server/store/lua/claim.lua"} <= set(names)
+    # pyproject.toml lists the packages: a new one left out of the list would be missing here.
+    source = {str(p.relative_to(REPO)) for p in (REPO / "server").rglob("*.py")}
+    assert source <= set(names), source - set(names)
+    data = {str(p.relative_to(REPO)) for p in (REPO / "server").rglob("*.sql")}
+    data |= {str(p.relative_to(REPO)) for p in (REPO / "server").rglob("*.lua")}
+    assert data <= set(names), data - set(names)
     assert {n.split("/")[0] for n in names} == {"server", "doccount-0.1.0.dist-info"}
     assert not [n for n in names if "test" in n.lower() or "bench" in n.lower()]
     assert Path(web_dir).is_relative_to(venv), web_dir
