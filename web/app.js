@@ -55,7 +55,9 @@ function applyConfig(c) {
   document.body.classList.toggle('is-demo', page.config.provider === 'demo');
   renderCategories();
   renderExpandButton();
-  page.table.setVolumes(Boolean(page.config.volumeProvider) && page.config.volumeProvider !== 'off');
+  const volumes = Boolean(page.config.volumeProvider) && page.config.volumeProvider !== 'off';
+  page.table.setVolumes(volumes);
+  $('hot-tools').hidden = !volumes;
   analyzeKeywords();
   relabelJob();
 }

@@ -102,4 +102,11 @@ export function wireJobActions() {
   $('export-xlsx').addEventListener('click', (e) => exportJob('xlsx', e.currentTarget));
   $('copy-tsv').addEventListener('click', copyTSV);
   $('table-filter').addEventListener('input', (e) => page.table.setFilter(e.currentTarget.value));
+  const hot = () => {
+    const vol = Number($('hot-min-volume').value);
+    const ratio = Number($('hot-max-ratio').value);
+    page.table.setHot(Number.isFinite(vol) ? vol : 0, Number.isFinite(ratio) ? ratio : 0);
+  };
+  $('hot-min-volume').addEventListener('input', hot);
+  $('hot-max-ratio').addEventListener('input', hot);
 }

@@ -96,6 +96,8 @@ export class ResultTable {
     this.measured = false;
     this.active = -1; // keyboard position in `view`
     this.volumes = false; // the server has a search volume source: PC / 모바일 / 합계, 경쟁률
+    // Keywords worth writing about: many searches, few documents (thresholds set on screen).
+    this.hot = { minVolume: 1000, maxRatio: 1 };
     this.sort = { key: 'index', dir: 'asc' };
     this.cmp = compareBy('index', 'asc');
     this.topSpacer = spacerRow();
@@ -123,6 +125,25 @@ export class ResultTable {
     this.renderHead();
     this.clear();
     this.add(rows);
+  }
+
+  /** Highlight rows with at least `minVolume` monthly searches and a 경쟁률 of at most
+   *  `maxRatio`; rows already built are rebuilt when next shown. */
+  setHot(minVolume, maxRatio) {
+    if (this.hot.minVolume === minVolume && this.hot.maxRatio === maxRatio) return;
+    this.hot = { minVolume, maxRatio };
+    for (const m of this.all) m.el = null;
+    this.changed();
+  }
+
+  isHot(m) {
+    return (
+      this.volumes &&
+      m.volume !== null &&
+      m.ratio !== null &&
+      m.volume.total >= this.hot.minVolume &&
+      m.ratio <= this.hot.maxRatio
+    );
   }
 
   /** New column set: clears everything. */
@@ -419,6 +440,7 @@ export class ResultTable {
     tr.id = `${this.table.id || 'rt'}-row-${m.index}`;
     tr.dataset.index = String(m.index);
     if (m.error) tr.classList.add('row-error');
+    if (this.isHot(m)) tr.classList.add('row-hot');
     if (m.fresh) {
       m.fresh = false;
       tr.classList.add('row-new');

@@ -152,6 +152,19 @@ async def test_volume_columns_fill_live_and_export_to_excel(
     ratio = page.locator("#result-table tbody tr[data-index='0'] td.col-ratio")
     await expect(ratio).not_to_have_text("—")
 
+    # The highlight (many searches, few documents) follows the thresholds set on screen.
+    hot = page.locator("#result-table tbody tr.row-hot")
+    await page.fill("#hot-min-volume", "0")
+    await page.fill("#hot-max-ratio", "1000000000")
+    await expect(hot).to_have_count(2)
+    await page.fill("#hot-max-ratio", "0")
+    await expect(hot).to_have_count(0)
+    # Sorting by 경쟁률: the smaller ratio first when ascending.
+    await page.click("#result-table thead button[data-sort='ratio']")
+    await page.click("#result-table thead button[data-sort='ratio']")
+    ratios = await page.locator("#result-table tbody td.col-ratio").all_inner_texts()
+    assert ratios == sorted(ratios, key=float)
+
     async with page.expect_download() as info:
         await page.click("#export-xlsx")
     download = await info.value
