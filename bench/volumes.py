@@ -44,10 +44,11 @@ async def one_job(
     store: str,
     keywords: int,
     rate: float,
-    ad_rate: float,
+    ad_rate: float | None,
     case: str,
     uvloop: bool,
 ) -> None:
+    """``ad_rate`` None: the same job with volumes off, the control."""
     with Procs(section) as procs:
         upstream = await start_upstream(procs, LATENCY_MS, keys=1)
         store_url, db_path = await start_store(procs, store, "volumes")
@@ -60,12 +61,16 @@ async def one_job(
             keyword_concurrency=64,
             uvloop=uvloop,
             db_path=db_path,
-            env_extra={**AD_ENV, "NAVER_AD_API_BASE": upstream.ad_base},
-            extra=["--ad-rate", f"{ad_rate:g}"],
+            env_extra=None
+            if ad_rate is None
+            else {**AD_ENV, "NAVER_AD_API_BASE": upstream.ad_base},
+            extra=["--volume-provider", "off"]
+            if ad_rate is None
+            else ["--ad-rate", f"{ad_rate:g}"],
         )
         counts_bound_s = keywords * len(CATEGORIES) / rate
-        ad_calls_expected = math.ceil(keywords / HINTS_PER_CALL)
-        volume_bound_s = ad_calls_expected / ad_rate
+        ad_calls_expected = 0 if ad_rate is None else math.ceil(keywords / HINTS_PER_CALL)
+        volume_bound_s = 0.0 if ad_rate is None else ad_calls_expected / ad_rate
         bound_s = max(counts_bound_s, volume_bound_s)
         stamp = time.time_ns()
         words = [f"vol {store} {i} {stamp}" for i in range(keywords)]
@@ -97,7 +102,9 @@ async def one_job(
                 "calls",
                 note=f"{ad_calls_expected} expected (ceil({keywords}/5)); hints with a space "
                 f"{spaced}; results with searchVolume {with_volume}/{keywords}",
-                met=len(ad_log) == ad_calls_expected and spaced == 0 and with_volume == keywords,
+                met=len(ad_log) == ad_calls_expected
+                and spaced == 0
+                and with_volume == (0 if ad_rate is None else keywords),
             )
         )
 
@@ -107,15 +114,24 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
     stores = ["sqlite"] + (["redis"] if redis_store_available() else [])
     # Counts-bound (volumes come first, results committed with them), balanced, and
     # volume-bound (counts first, volumes arrive after: the update path).
+    # The control (volumes off) runs beside them, so a loaded machine shows in both.
+    cases: list[tuple[float, float | None]] = [
+        (200.0, None),
+        (200.0, 20.0),
+        (200.0, 10.0),
+        (400.0, 5.0),
+    ]
     for store in stores:
-        for rate, ad_rate in ((200.0, 20.0), (200.0, 10.0), (400.0, 5.0)):
+        for rate, ad_rate in cases:
             await one_job(
                 section,
                 store=store,
                 keywords=n,
                 rate=rate,
                 ad_rate=ad_rate,
-                case=f"{n} kw × 4 cat, R={rate:g}/s, Search Ad {ad_rate:g}/s, {store}",
+                case=f"{n} kw × 4 cat, R={rate:g}/s, "
+                + ("volumes off" if ad_rate is None else f"Search Ad {ad_rate:g}/s")
+                + f", {store}",
                 uvloop=uvloop,
             )
     section.notes.append(
