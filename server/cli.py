@@ -71,8 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     asyncio.set_event_loop(loop)
     from server.logs import configure_logging
+    from server.oslimits import install
 
     configure_logging(settings)
+    install(loop)
     if args.command == "serve":
         log.info(
             "serving on http://%s:%d (store %s)",

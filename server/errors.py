@@ -39,6 +39,15 @@ class StoreUnavailableError(Exception):
     """The store cannot be reached (Redis down). Rendered as 503 ``store_unavailable``."""
 
 
+class QueueFullError(Exception):
+    """The client already has ``limit`` pending or processing jobs: the store refused the new
+    one in the same step that counted them (no race between the check and the insert)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"client queue full ({limit})")
+        self.limit = limit
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorKind:
     """One entry of the catalogue. ``message`` is a ``str.format`` template when the error
@@ -172,6 +181,13 @@ INVALID_LIMIT = ErrorKind(
     "invalid_limit", 400, "limit은 1~200 사이의 정수여야 합니다", "limit is not an integer in range"
 )
 
+INVALID_IDEMPOTENCY_KEY = ErrorKind(
+    "invalid_idempotency_key",
+    400,
+    "Idempotency-Key는 1~128자의 영문, 숫자, 기호(공백 제외)여야 합니다",
+    "the Idempotency-Key header is empty, too long, or not printable ASCII",
+)
+
 # --- streams (SSE and WebSocket) -------------------------------------------------------------
 
 INVALID_JOBS = ErrorKind(
@@ -235,6 +251,12 @@ TOO_MANY_SUBSCRIPTIONS = ErrorKind(
 NOT_SUBSCRIBED = ErrorKind(
     "not_subscribed", 400, "구독 중이 아닙니다", "WebSocket: unsubscribe from a job not subscribed"
 )
+TOO_MANY_FRAMES = ErrorKind(
+    "too_many_frames",
+    429,
+    "메시지를 너무 자주 보냅니다 (초당 최대 {rate:g}개). 이 메시지는 처리되지 않았습니다",
+    "WebSocket: more client frames than the burst (20), then the rate (10 a second), allow",
+)
 STORE_UNAVAILABLE_FRAME = ErrorKind(
     "store_unavailable",
     503,
@@ -263,6 +285,20 @@ ORIGIN_NOT_ALLOWED = ErrorKind(
     "허용되지 않은 출처(Origin)입니다",
     "a browser Origin not on the allow-list (CORS preflight, WebSocket)",
 )
+CROSS_ORIGIN = ErrorKind(
+    "cross_origin",
+    403,
+    "다른 사이트에서 보낸 요청은 받지 않습니다. 대시보드에서 직접 요청하거나, "
+    "다른 출처를 허용하려면 --cors-origin 으로 등록하세요",
+    "a state-changing or quota-spending request (POST, DELETE, GET count, WebSocket) sent by "
+    "a page of another origin (Origin, Sec-Fetch-Site or Referer says so)",
+)
+HOST_NOT_ALLOWED = ErrorKind(
+    "host_not_allowed",
+    421,
+    "허용되지 않은 호스트 이름입니다. 이 이름으로 접속하려면 --allowed-host 로 등록하세요",
+    "the Host is not a loopback name nor on --allowed-host (DNS rebinding guard)",
+)
 TOO_MANY_JOBS = ErrorKind(
     "too_many_jobs",
     429,
@@ -276,6 +312,14 @@ TOO_MANY_STREAMS = ErrorKind(
     "열린 스트림이 너무 많습니다 (주소당 최대 {limit}개). "
     "사용하지 않는 연결을 닫고 다시 시도하세요",
     "this client address holds too many open SSE + WebSocket streams",
+    retry_after_s=5,
+)
+
+TOO_MANY_CONNECTIONS = ErrorKind(
+    "too_many_connections",
+    503,
+    "서버가 처리할 수 있는 연결 수(최대 {limit:,}개)를 넘었습니다. 잠시 후 다시 시도하세요",
+    "more open requests (streams included) than --max-connections",
     retry_after_s=5,
 )
 

@@ -35,6 +35,10 @@ class EventPage:
     gap: bool = False
 
 
+# SQLite integers are signed 64-bit: a larger id could never have been issued.
+MAX_SEQ = 2**63 - 1
+
+
 def parse_seq(event_id: str | None) -> int:
     """Both engines number a log's events "1", "2", ... (Redis stream id "<seq>-0"): the
     sequence number of a resume id, 0 for "from the start". ValueError for anything else."""
@@ -44,7 +48,7 @@ def parse_seq(event_id: str | None) -> int:
         seq = int(event_id)
     except ValueError:
         raise ValueError(f"bad event id {event_id!r}") from None
-    if seq < 0:
+    if not 0 <= seq <= MAX_SEQ:
         raise ValueError(f"bad event id {event_id!r}")
     return seq
 

@@ -18,6 +18,8 @@ from server.settings import Option, Settings, options, parse_text, settings_from
 
 BEGIN = "<!-- flags: made by `python -m server.flags --write README.md`; do not edit by hand -->"
 END = "<!-- /flags -->"
+# Flags given once per value (each may also be a comma list).
+REPEATABLE = ("cors_origins", "allowed_hosts", "trusted_proxies")
 
 
 def default_text(f: Field[Any], opt: Option) -> str:
@@ -58,7 +60,7 @@ def add_service_flags(parser: argparse.ArgumentParser, command: str) -> None:
         if f.type == "bool":
             action = "store_false" if f.default else "store_true"
             parser.add_argument(opt.flag, dest=f.name, action=action, default=None, help=help_text)
-        elif f.name == "cors_origins":
+        elif f.name in REPEATABLE:
             parser.add_argument(opt.flag, dest=f.name, action="append", help=help_text)
         else:
             parser.add_argument(
@@ -76,12 +78,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     overrides = {
         k: v for k, v in vars(args).items() if v is not None and k in Settings.__dataclass_fields__
     }
-    if "cors_origins" in overrides:
-        # Repeatable, and each may be a comma list like the environment's.
-        origins: list[str] = []
-        for raw in overrides["cors_origins"]:
-            origins.extend(o.strip() for o in raw.split(",") if o.strip())
-        overrides["cors_origins"] = tuple(origins)
+    for name in REPEATABLE:
+        if name in overrides:
+            # Repeatable, and each may be a comma list like the environment's.
+            values: list[str] = []
+            for raw in overrides[name]:
+                values.extend(o.strip() for o in raw.split(",") if o.strip())
+            overrides[name] = tuple(values)
     return settings_from_env(**overrides)
 
 

@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterable
 
 from server.codec import dumps
 from server.settings import Settings
+
+# Characters a terminal or a log viewer would act on rather than show: C0/C1 controls (NUL,
+# ESC of ANSI sequences, CR/LF that would forge a line) and the bidi/zero-width marks.
+CONTROL_RE = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+
+
+def escape_controls(text: str) -> str:
+    return CONTROL_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class EscapeControls(logging.Filter):
+    """User text (keywords) goes into log messages: shown escaped, never interpreted. Only the
+    message: a traceback's line breaks are its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        escaped = escape_controls(message)
+        if escaped != message:
+            record.msg, record.args = escaped, None
+        return True
 
 
 class RedactSecrets(logging.Filter):
@@ -67,6 +90,7 @@ def configure_logging(settings: Settings) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.addFilter(EscapeControls())
     handler.addFilter(RedactSecrets(secrets_of(settings)))
     root = logging.getLogger()
     root.handlers[:] = [handler]

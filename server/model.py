@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,11 @@ JOB_ID_RE = re.compile(r"^batch_\d{10,16}_[A-Za-z0-9_-]{22}$")
 JOBS_FEED = "*jobs"
 
 
+# Unicode categories that print nothing: format (U+200B, U+200F, U+FEFF, ...) and control.
+# A keyword of only these looks empty to a person, and Naver would be asked for nothing.
+INVISIBLE = frozenset({"Cf", "Cc"})
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -55,7 +61,8 @@ def new_job_id(created_ms: int) -> str:
 def check_job_id(raw: object) -> str:
     if not isinstance(raw, str) or not raw:
         raise MISSING_JOB_ID()
-    if not JOB_ID_RE.match(raw):
+    # fullmatch: "$" would also accept a trailing newline.
+    if not JOB_ID_RE.fullmatch(raw):
         raise INVALID_JOB_ID()
     return raw
 
@@ -111,7 +118,7 @@ def parse_submission(
         if not isinstance(item, str):
             raise INVALID_KEYWORD(pos=pos)
         keyword = " ".join(item.split())  # trims and folds inner runs of white space
-        if not keyword:
+        if not keyword or all(unicodedata.category(c) in INVISIBLE for c in keyword):
             raise EMPTY_KEYWORD(pos=pos)
         if len(keyword) > max_keyword_chars:
             raise KEYWORD_TOO_LONG(pos=pos, limit=max_keyword_chars)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields
@@ -162,16 +163,41 @@ class Settings:
         flag="--cors-origin",
         env="DOCCOUNT_CORS_ORIGINS",
     )
+    allowed_hosts: tuple[str, ...] = option(
+        (),
+        "`Host` names accepted besides loopback ones (repeatable / comma list); the Host check "
+        "is on while `--host` is loopback or when names are given",
+        flag="--allowed-host",
+        env="DOCCOUNT_ALLOWED_HOSTS",
+    )
+    trusted_proxies: tuple[str, ...] = option(
+        (),
+        "proxy addresses or CIDRs (repeatable / comma list) whose `X-Forwarded-For` / "
+        "`Forwarded` name the client; other peers' are ignored",
+        flag="--trusted-proxy",
+        env="DOCCOUNT_TRUSTED_PROXIES",
+    )
 
     # Limits
     max_keywords: int = 1000
     max_keyword_chars: int = 100
     max_body_bytes: int = 256 * 1024
     max_ws_message_bytes: int = 64 * 1024
+    # Bytes one SSE/WebSocket connection may have queued or unsent (snapshots included) before
+    # it is cut as a slow consumer; and client frames per second on one WebSocket.
+    max_stream_backlog_bytes: int = 4 * 1024 * 1024
+    ws_frames_per_s: float = 10.0
     max_streams_per_client: int = option(
         64,
         "open SSE + WebSocket streams one client address may hold",
         flag="--max-streams-per-client",
+    )
+    max_connections: int = option(
+        0,
+        "open requests (each SSE / WebSocket stream is one) served at once; past it 503 "
+        "`too_many_connections`",
+        flag="--max-connections",
+        default_text="90% of the open-files limit",
     )
     max_queued_jobs_per_client: int = option(
         20,
@@ -267,7 +293,7 @@ def parse_text(name: str, raw: str) -> object:
         return float(raw)
     if name == "categories":
         return parse_categories(raw)
-    if name == "cors_origins":
+    if name in ("cors_origins", "allowed_hosts", "trusted_proxies"):
         return tuple(o.strip() for o in raw.split(",") if o.strip())
     return raw
 
@@ -297,6 +323,11 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
 
 
 def validate(settings: Settings) -> None:
+    for proxy in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ValueError(f"trusted proxy {proxy!r} is not an address or CIDR") from None
     if settings.provider not in ("naver", "demo"):
         raise ValueError(f"unknown provider {settings.provider!r} (naver or demo)")
     if settings.provider == "naver" and not settings.naver_keys:

@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from server.api.capacity import capacity_middleware, setup_capacity
 from server.api.middlewares import error_middleware
+from server.api.origins import cross_origin_middleware, host_middleware
+from server.api.proxies import proxy_middleware, setup_proxies
 from server.api.routes import setup_routes
 from server.api.security import (
     auth_middleware,
@@ -71,14 +74,27 @@ async def cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     # Outermost first: preflights are answered before anything else; the error middleware
-    # renders what auth and the stream guard raise.
-    middlewares = [cors_middleware, error_middleware, auth_middleware, stream_guard_middleware]
+    # renders what the others raise. Host and origin come before auth: a foreign page is
+    # refused the same way whether or not it guessed the token. The proxy step is first of
+    # all: every later one (limits, logs) must see the real client behind a trusted proxy.
+    middlewares = [
+        capacity_middleware,
+        proxy_middleware,
+        cors_middleware,
+        error_middleware,
+        host_middleware,
+        cross_origin_middleware,
+        auth_middleware,
+        stream_guard_middleware,
+    ]
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[METRICS].watch_provider(lambda: app.get(PROVIDER))
     app[METRICS].watch_hub(lambda: app.get(HUB))
     setup_security(app, settings)
+    setup_proxies(app)
+    setup_capacity(app)
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(provider_ctx)
     app.cleanup_ctx.append(worker_ctx)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.api.openapi_research import research_paths
 from server.api.openapi_schemas import (
     CATEGORY_LIST_RE,
     error,
@@ -53,13 +54,26 @@ def paths(settings: Settings) -> dict[str, Schema]:
             "post": {
                 "summary": "Start a batch job (answered at once; counting runs in the background)",
                 "operationId": "createBatch",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": (
+                            "The same key from the same client address within 24 h returns "
+                            "the job it first created (header Idempotent-Replayed: true) "
+                            "instead of a new one"
+                        ),
+                        "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,128}$"},
+                    }
+                ],
                 "requestBody": {"required": True, "content": json_content(ref("Submission"))},
                 "responses": {
                     "200": ok_response(
                         "Job queued",
                         success({"jobId": {"type": "string"}, "message": {"type": "string"}}),
                     ),
-                    **{str(s): error(s) for s in (400, 401, 413, 429, 503)},
+                    **{str(s): error(s) for s in (400, 401, 403, 413, 429, 503)},
                 },
             }
         },
@@ -107,7 +121,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                             }
                         ),
                     ),
-                    **{str(s): error(s) for s in (400, 401, 503)},
+                    **{str(s): error(s) for s in (400, 401, 403, 503)},
                 },
             }
         },
@@ -138,143 +152,11 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 "parameters": [job_id_param("path")],
                 "responses": {
                     "200": ok_response("The job after the request", job_body),
-                    **{str(s): error(s) for s in (400, 401, 404, 503)},
+                    **{str(s): error(s) for s in (400, 401, 403, 404, 503)},
                 },
             }
         },
-        "/api/documents/jobs/{job_id}/export": {
-            "get": {
-                "summary": "The job's results as an Excel workbook or an Excel-ready CSV",
-                "description": (
-                    "Korean headers (키워드, categories, 합계, PC/모바일/총 검색량, 경쟁률, "
-                    '광고 경쟁도, 오류); numbers as numbers, "< 10" as text, failed cells 오류. '
-                    "xlsx: header row frozen, autofilter. csv: UTF-8 with a BOM, formulas "
-                    "defused."
-                ),
-                "operationId": "exportJob",
-                "parameters": [
-                    job_id_param("path"),
-                    {
-                        "name": "format",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "enum": ["xlsx", "csv"], "default": "xlsx"},
-                    },
-                ],
-                "responses": {
-                    "200": {
-                        "description": "The file (Content-Disposition: attachment)",
-                        "content": {
-                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
-                                "schema": {"type": "string", "format": "binary"}
-                            },
-                            "text/csv": {"schema": {"type": "string"}},
-                        },
-                    },
-                    **{str(s): error(s) for s in (400, 401, 404, 503)},
-                },
-            }
-        },
-        "/api/documents/expand": {
-            "post": {
-                "summary": "Related keywords with their monthly search volumes",
-                "description": (
-                    "Naver's keyword tool (Search Ad API) for up to 50 keywords: the related "
-                    "keywords it gives, the given ones excluded, sorted by total monthly "
-                    "searches, largest first. Demo mode gives deterministic demo relatives."
-                ),
-                "operationId": "expandKeywords",
-                "requestBody": {
-                    "required": True,
-                    "content": json_content(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "keywords": {
-                                    "type": "array",
-                                    "minItems": 1,
-                                    "maxItems": 50,
-                                    "items": {"type": "string", "minLength": 1},
-                                },
-                                "limit": {
-                                    "type": "integer",
-                                    "minimum": 1,
-                                    "maximum": 1000,
-                                    "default": 100,
-                                },
-                            },
-                            "required": ["keywords"],
-                        }
-                    ),
-                },
-                "responses": {
-                    "200": ok_response(
-                        "Related keywords, by total volume",
-                        success(
-                            {
-                                "keywords": {
-                                    "type": "array",
-                                    "items": {
-                                        "allOf": [
-                                            ref("SearchVolume"),
-                                            obj({"keyword": {"type": "string"}}),
-                                        ]
-                                    },
-                                },
-                                "source": {"type": "string", "enum": ["naver", "demo"]},
-                            }
-                        ),
-                    ),
-                    **{str(s): error(s) for s in (400, 401, 409, 413, 503)},
-                },
-            }
-        },
-        "/api/documents/keywords/parse": {
-            "post": {
-                "summary": "Read a keyword file (.txt, .csv/.tsv, .xlsx) into pickable columns",
-                "description": (
-                    "The body is the file as it is; ?filename= says its type. A first row "
-                    "with 키워드/keyword is a header (skipped; its column is the default, else "
-                    "the first); cells that are only numbers are never keywords."
-                ),
-                "operationId": "parseKeywordFile",
-                "parameters": [
-                    {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                    for n in ("filename", "column")
-                ],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/octet-stream": {"schema": {"type": "string"}}},
-                },
-                "responses": {
-                    "200": ok_response(
-                        "The columns, and the picked column's keywords",
-                        success(
-                            {
-                                "columns": {
-                                    "type": "array",
-                                    "items": obj(
-                                        {
-                                            "index": {"type": "integer", "minimum": 1},
-                                            "name": {"type": "string"},
-                                            "count": {"type": "integer", "minimum": 0},
-                                            "sample": {
-                                                "type": "array",
-                                                "items": {"type": "string"},
-                                            },
-                                        }
-                                    ),
-                                },
-                                "headerRow": {"type": "boolean"},
-                                "column": {"type": "integer", "minimum": 1},
-                                "keywords": {"type": "array", "items": {"type": "string"}},
-                            }
-                        ),
-                    ),
-                    **{str(s): error(s) for s in (400, 401, 413, 503)},
-                },
-            }
-        },
+        **research_paths(),
         "/api/documents/events": {
             "get": {
                 "summary": "SSE of one job (?jobId=) or of the jobs feed (?jobs=all)",
@@ -323,7 +205,8 @@ def paths(settings: Settings) -> dict[str, Schema]:
                     'or {"type": "subscribe", "jobs": "all"}, and the matching "unsubscribe". '
                     'Server messages: Events and {"type": "error", "code", "message"}. Frames over '
                     f"{settings.max_ws_message_bytes} bytes close the socket (1009). A browser "
-                    "Origin must be the page's own or on the CORS allow-list."
+                    "Origin must be the page's own or on the CORS allow-list (else 403 "
+                    "cross_origin)."
                 ),
                 "operationId": "jobSocket",
                 "parameters": [TOKEN_QUERY],

@@ -52,7 +52,8 @@ def json_content(schema: Schema) -> Schema:
 ERROR_TEXT = {
     400: "Invalid input (see code)",
     401: "Missing or wrong API token (code unauthorized)",
-    403: "Origin not allowed",
+    403: "Sent by a page of another origin, or a preflight from an origin not on --cors-origin",
+    421: "Host name not allowed: loopback names and --allowed-host only (DNS rebinding guard)",
     404: "No such job (expired or never existed)",
     405: "Method not allowed",
     409: "Not possible in the server's configuration (no search volume provider)",

@@ -11,15 +11,14 @@ Three pieces, all driven by Settings:
   every response just before its headers go out, which is the only moment that also works
   for SSE (a stream's headers are sent long before its handler returns).
 - ``stream_guard_middleware``: SSE and WebSocket together may hold at most
-  ``max_streams_per_client`` open streams per client address, and a WebSocket's ``Origin``
-  must be the page's own or one on the allow-list.
+  ``max_streams_per_client`` open streams per client address. (Whether a page may open a
+  WebSocket at all is ``origins.cross_origin_middleware``'s call.)
 """
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
@@ -35,8 +34,8 @@ STREAM_PATHS = frozenset({SSE_PATH, WS_PATH})
 OPEN_API_PATHS = frozenset({"/api/config", "/api/openapi.json"})
 
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
-ALLOWED_HEADERS = "Authorization, Content-Type, Last-Event-ID"
-EXPOSED_HEADERS = "Retry-After"
+ALLOWED_HEADERS = "Authorization, Content-Type, Last-Event-ID, Idempotency-Key"
+EXPOSED_HEADERS = "Retry-After, Idempotent-Replayed"
 PREFLIGHT_MAX_AGE_S = 600
 
 
@@ -104,17 +103,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-# --- origins ---------------------------------------------------------------------------------
-
-
-def same_origin(request: web.Request, origin: str) -> bool:
-    """Host (and port) only: behind a TLS-terminating proxy the scheme seen here is http while
-    the page's is https, and the host is what tells a foreign page apart."""
-    return urlsplit(origin).netloc.lower() == request.host.lower()
-
-
-def origin_allowed(request: web.Request, origin: str, settings: Settings) -> bool:
-    return origin in settings.cors_origins or same_origin(request, origin)
+# --- CORS ------------------------------------------------------------------------------------
 
 
 @web.middleware
@@ -159,13 +148,6 @@ async def stream_guard_middleware(request: web.Request, handler: Handler) -> web
     its stream ends, so the slot is held exactly as long as the stream is open."""
     if request.path not in STREAM_PATHS or request.method != hdrs.METH_GET:
         return await handler(request)
-    origin = request.headers.get(hdrs.ORIGIN)
-    if (
-        request.path == WS_PATH
-        and origin is not None
-        and not origin_allowed(request, origin, request.app[SETTINGS])
-    ):
-        raise ORIGIN_NOT_ALLOWED()
     slots = request.app[STREAM_SLOTS]
     client = request.remote or "unknown"
     slots.acquire(client)

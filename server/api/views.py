@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +21,7 @@ from server.errors import (
     INVALID_BODY,
     INVALID_EXPAND_LIMIT,
     INVALID_FORMAT,
+    INVALID_IDEMPOTENCY_KEY,
     INVALID_JSON,
     INVALID_LIMIT,
     JOB_NOT_FOUND,
@@ -28,6 +30,7 @@ from server.errors import (
     UPSTREAM_ERROR,
     VOLUME_AUTH_FAILED,
     VOLUMES_OFF,
+    QueueFullError,
 )
 from server.events import EVENT_TYPES
 from server.export import CONTENT_TYPES, FORMATS, render
@@ -78,6 +81,20 @@ async def read_json(request: web.Request) -> Any:
         raise INVALID_JSON() from None
 
 
+IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+def idempotency_key(request: web.Request) -> str | None:
+    """The submission's ``Idempotency-Key``: a retry of a POST whose answer was lost gets the
+    first job back instead of a duplicate (same client address, within 24 h)."""
+    raw = request.headers.get("Idempotency-Key")
+    if raw is None:
+        return None
+    if not IDEMPOTENCY_KEY_RE.fullmatch(raw):
+        raise INVALID_IDEMPOTENCY_KEY()
+    return raw
+
+
 async def create_batch(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     store = request.app[STORE]
@@ -90,8 +107,6 @@ async def create_batch(request: web.Request) -> web.Response:
     )
     name = parse_name(body, keywords)
     client = client_address(request)
-    if await store.count_queued(client) >= settings.max_queued_jobs_per_client:
-        raise TOO_MANY_JOBS(limit=settings.max_queued_jobs_per_client)
     created = now_ms()
     spec = JobSpec(
         id=new_job_id(created),
@@ -103,7 +118,19 @@ async def create_batch(request: web.Request) -> web.Response:
         client=client,
         name=name,
     )
-    await store.create_job(spec)
+    try:
+        job_id = await store.create_job(
+            spec,
+            max_queued=settings.max_queued_jobs_per_client,
+            idempotency_key=idempotency_key(request),
+        )
+    except QueueFullError as exc:
+        raise TOO_MANY_JOBS(limit=exc.limit) from None
+    if job_id != spec.id:
+        log.info("[배치] 같은 Idempotency-Key: 기존 작업 %s 반환", job_id)
+        body = ok({"jobId": job_id, "message": "배치 작업이 시작되었습니다"})
+        body.headers["Idempotent-Replayed"] = "true"
+        return body
     log.info("[배치] 작업 생성: %s, 키워드 %d개", spec.id, len(keywords))
     return ok({"jobId": spec.id, "message": "배치 작업이 시작되었습니다"})
 

@@ -61,7 +61,7 @@ def parse_event_id(raw: object) -> str | None:
     """A client's resume id: None or empty means "from a snapshot"."""
     if raw is None or raw == "":
         return None
-    if not isinstance(raw, str) or not EVENT_ID_RE.match(raw):
+    if not isinstance(raw, str) or not EVENT_ID_RE.fullmatch(raw):
         raise INVALID_EVENT_ID()
     return raw
 
@@ -194,6 +194,23 @@ class Feed:
             self.running = False
         self._advance()
 
+    async def _job_lost(self) -> bool:
+        """A job's log that stays quiet may belong to a job that is gone (Redis restarted
+        without persistence, the file replaced): its watchers would wait for ever. They get
+        ``job_not_found`` and their subscriptions end."""
+        if self.key == JOBS_FEED or not self.subs:
+            return False
+        if await self.hub.store.get_job(self.key, with_results=False) is not None:
+            return False
+        log.warning("feed %s: the job is gone from the store; ending its subscriptions", self.key)
+        end = Delivery.end(error_json(JOB_NOT_FOUND(), self.key))
+        for sub in list(self.subs):
+            sub.outbox.end(sub, end.json)
+            sub.feed = None
+        self.subs.clear()
+        self.running = False
+        return True
+
     async def _run(self) -> None:
         hub = self.hub
         retry_s = RETRY_MIN_S
@@ -218,6 +235,8 @@ class Feed:
                     break
                 if page.events:
                     self._publish(page.events)
+                elif await self._job_lost():
+                    break
                 # Nobody watches: stop. An idle feed lingers one blocking read (block_s), so a
                 # subscriber who reconnects right away finds it still there.
                 if not self.subs:
@@ -240,6 +259,8 @@ class Hub:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.capacity = max(2, settings.subscriber_queue_max)
+        # Bytes one connection may have queued or unsent before it is cut (outbox.py).
+        self.backlog_bytes = settings.max_stream_backlog_bytes
         # One published page must fit in a healthy subscriber's outbox with room to spare.
         self.page_size = max(1, min(256, self.capacity // 4))
         # A tail longer than the catch-up limit never attaches, so a longer ring would be waste.

@@ -5,6 +5,12 @@ wire forms, so a feed with a thousand subscribers frames each event once, not a 
 An Outbox is one connection's queue: the hub's feed *offers* (never waits; a full outbox means a
 slow consumer, which is cut off), a subscription catching up from the store *puts* (waits for
 room, at its own pace), and the connection's pump *takes*.
+
+Full means either too many items or too many bytes: what is queued plus what the transport still
+holds unsent, snapshots included, past ``max_bytes``. A client that re-subscribes to a big
+finished job and never reads would otherwise make the server hold a snapshot per frame: past the
+byte bound it is cut like any slow consumer (the catch-up path included: it never waits on a
+byte-full outbox, so nothing piles up behind it).
 """
 
 from __future__ import annotations
@@ -109,22 +115,61 @@ class Page:
 Sink = Callable[[S, Page], bool]
 
 Item = tuple[S | None, Delivery]
+# A delivery's size on this connection's wire (its cached SSE or WebSocket form).
+Sizer = Callable[[Delivery], int]
+
+
+def no_backlog() -> int:
+    return 0
+
+
+def unsent_bytes(transport: asyncio.BaseTransport | None) -> Callable[[], int]:
+    """What ``transport`` holds unsent: the part of a connection's backlog past its outbox."""
+    if isinstance(transport, asyncio.WriteTransport):
+        return transport.get_write_buffer_size
+    return no_backlog
+
+
+def ws_size(delivery: Delivery) -> int:
+    return len(delivery.ws())
+
+
+def sse_size(delivery: Delivery) -> int:
+    return len(delivery.sse())
 
 
 class Outbox(Generic[S]):
     __slots__ = (
+        "_backlog",
         "_items",
         "_on_cut",
         "_reader",
         "_room",
+        "_size",
         "capacity",
         "catch_up_limit",
         "closed",
+        "max_bytes",
+        "queued_bytes",
         "sink",
     )
 
-    def __init__(self, capacity: int, on_cut: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        on_cut: Callable[[], None],
+        *,
+        max_bytes: int | None = None,
+        size: Sizer | None = None,
+        backlog: Callable[[], int] = no_backlog,
+    ) -> None:
+        """``max_bytes`` (with ``size``, which measures a delivery) bounds the bytes queued
+        plus ``backlog()``, the bytes the transport has not sent yet."""
         self.capacity = max(2, capacity)
+        self.max_bytes = max_bytes
+        self._size = size
+        self._backlog = backlog
+        self.queued_bytes = 0
         # Catching up stops at half, so that live events always find room behind a backlog.
         self.catch_up_limit = self.capacity // 2
         # A list, not a deque: a deque's first block is ~600 bytes, on every idle connection.
@@ -139,19 +184,37 @@ class Outbox(Generic[S]):
     def __len__(self) -> int:
         return len(self._items)
 
+    def _fits(self, delivery: Delivery) -> int | None:
+        """The delivery's size when it fits the byte bound (0 when there is none), else None.
+        One delivery bigger than the bound still goes through an otherwise empty connection:
+        a job's snapshot must always be deliverable once."""
+        if self.max_bytes is None or self._size is None:
+            return 0
+        size = self._size(delivery)
+        held = self.queued_bytes + self._backlog()
+        return size if held == 0 or held + size <= self.max_bytes else None
+
+    def _cut(self) -> None:
+        self.close(SLOW)
+        self._on_cut()
+
+    def _append(self, sub: S | None, delivery: Delivery, size: int) -> None:
+        self._items.append((sub, delivery))
+        self.queued_bytes += size
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)
+
     def offer(self, sub: S | None, delivery: Delivery) -> bool:
         """Queue without waiting. A full outbox is a consumer that cannot keep up: it is closed
         and its connection cut (it resumes by id), so nobody upstream ever waits for it."""
         if self.closed is not None:
             return False
-        if len(self._items) >= self.capacity:
-            self.close(SLOW)
-            self._on_cut()
+        size = self._fits(delivery)
+        if size is None or len(self._items) >= self.capacity:
+            self._cut()
             return False
-        self._items.append((sub, delivery))
-        reader = self._reader
-        if reader is not None and not reader.done():
-            reader.set_result(None)
+        self._append(sub, delivery, size)
         return True
 
     def write_through(self, sub: S, page: Page) -> bool:
@@ -165,27 +228,30 @@ class Outbox(Generic[S]):
         return sink(sub, page)
 
     async def put(self, sub: S | None, delivery: Delivery) -> bool:
-        """Queue once there is room below the catch-up limit. False if the outbox closed."""
+        """Queue once there is room below the catch-up limit. False if the outbox closed.
+        Over the byte bound it does not wait: the connection is cut."""
         while len(self._items) >= self.catch_up_limit and self.closed is None:
+            if self._fits(delivery) is None:
+                self._cut()
+                break
             if self._room is None or self._room.done():
                 self._room = asyncio.get_running_loop().create_future()
             await asyncio.shield(self._room)
         if self.closed is not None:
             return False
-        self._items.append((sub, delivery))
-        reader = self._reader
-        if reader is not None and not reader.done():
-            reader.set_result(None)
+        size = self._fits(delivery)
+        if size is None:
+            self._cut()
+            return False
+        self._append(sub, delivery, size)
         return True
 
     def end(self, sub: S | None, error_json: str = "") -> None:
         """Mark a subscription's end. Past capacity on purpose: it is one small item, and
         dropping it would leave the connection waiting for nothing."""
         if self.closed is None:
-            self._items.append((sub, Delivery.end(error_json)))
-            reader = self._reader
-            if reader is not None and not reader.done():
-                reader.set_result(None)
+            delivery = Delivery.end(error_json)
+            self._append(sub, delivery, self._size(delivery) if self._size is not None else 0)
 
     async def _has_items(self) -> bool:
         """Wait until something is queued (True) or the outbox is closed (False)."""
@@ -204,6 +270,8 @@ class Outbox(Generic[S]):
         if not await self._has_items():
             return None
         item = self._items.pop(0)
+        if self._size is not None:
+            self.queued_bytes -= self._size(item[1])
         if len(self._items) < self.catch_up_limit:
             self._wake_putters()
         return item
@@ -214,6 +282,7 @@ class Outbox(Generic[S]):
         if not await self._has_items():
             return None
         items, self._items = self._items, []
+        self.queued_bytes = 0
         self._wake_putters()
         return items
 
@@ -229,6 +298,7 @@ class Outbox(Generic[S]):
             return
         self.closed = reason
         self._items.clear()
+        self.queued_bytes = 0
         self._wake_putters()
         reader = self._reader
         if reader is not None and not reader.done():

@@ -17,7 +17,16 @@ from server.live.aiohttp_internals import (
     writing_paused,
 )
 from server.live.hub import Hub, Start, Subscription, parse_event_id
-from server.live.outbox import END, GONE, SHUTDOWN, Outbox, Page
+from server.live.outbox import (
+    END,
+    GONE,
+    SHUTDOWN,
+    Delivery,
+    Outbox,
+    Page,
+    sse_size,
+    unsent_bytes,
+)
 from server.model import JOBS_FEED, check_job_id
 
 
@@ -51,7 +60,13 @@ class SseStream:
         # Looked up once: the feed checks them for every page it hands over.
         self.transport = transport_of(request)
         self.protocol = protocol_of(request)
-        self.outbox: Outbox[Subscription] = Outbox(hub.capacity, self._cut)
+        self.outbox: Outbox[Subscription] = Outbox(
+            hub.capacity,
+            self._cut,
+            max_bytes=hub.backlog_bytes,
+            size=sse_size,
+            backlog=unsent_bytes(self.transport),
+        )
         self.sending = False
         self._pumped: asyncio.Future[None] | None = None  # made only for a watchdog
         self._watchdog: asyncio.Task[None] | None = None
@@ -123,6 +138,10 @@ class SseStream:
             last = False
             for _, delivery in items:
                 if delivery.type == END:
+                    if delivery.json:
+                        # Not "error": EventSource would hand it to onerror, the handler of
+                        # connection failures.
+                        frames.append(Delivery(None, "stream_error", delivery.json).sse())
                     last = True
                     break
                 frames.append(delivery.sse())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -26,6 +27,7 @@ from server.errors import (
     NOT_SUBSCRIBED,
     SHUTTING_DOWN,
     STORE_UNAVAILABLE_FRAME,
+    TOO_MANY_FRAMES,
     TOO_MANY_SUBSCRIPTIONS,
     UNKNOWN_TYPE,
     ApiError,
@@ -33,7 +35,7 @@ from server.errors import (
 )
 from server.live.aiohttp_internals import drain, protocol_of, transport_of, writing_paused
 from server.live.hub import Hub, Subscription, error_json, parse_event_id
-from server.live.outbox import GONE, SHUTDOWN, Delivery, Outbox, Page
+from server.live.outbox import GONE, SHUTDOWN, Delivery, Outbox, Page, unsent_bytes, ws_size
 from server.model import JOBS_FEED, check_job_id
 
 log = logging.getLogger("doccount.ws")
@@ -44,11 +46,34 @@ log = logging.getLogger("doccount.ws")
 SLOW_CONSUMER = 4008
 SLOW_CONSUMER_REASON = b"slow consumer"
 GOING_AWAY_REASON = b"server shutdown"
+# Client frames a socket may send at once before the per-second rate applies: each subscribe
+# may load a whole job from the store, so a socket must not be able to ask for thousands.
+FRAME_BURST = 20.0
+
+
+class FrameRate:
+    """A token bucket over a socket's client frames: FRAME_BURST at once, then ``per_s``."""
+
+    __slots__ = ("at", "per_s", "tokens")
+
+    def __init__(self, per_s: float, now: float) -> None:
+        self.per_s = per_s
+        self.tokens = FRAME_BURST
+        self.at = now
+
+    def allow(self, now: float) -> bool:
+        self.tokens = min(FRAME_BURST, self.tokens + (now - self.at) * self.per_s)
+        self.at = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
 
 
 class WsConnection:
     __slots__ = (
         "_closing",
+        "frame_rate",
         "hub",
         "max_subscriptions",
         "outbox",
@@ -64,7 +89,14 @@ class WsConnection:
         self.request = request
         self.ws = ws
         self.max_subscriptions = request.app[SETTINGS].max_streams_per_client
-        self.outbox: Outbox[Subscription] = Outbox(hub.capacity, self._cut)
+        self.outbox: Outbox[Subscription] = Outbox(
+            hub.capacity,
+            self._cut,
+            max_bytes=hub.backlog_bytes,
+            size=ws_size,
+            backlog=unsent_bytes(transport_of(request)),
+        )
+        self.frame_rate = FrameRate(request.app[SETTINGS].ws_frames_per_s, time.monotonic())
         self.outbox.sink = self._write_now
         # Looked up once: the feed checks them for every page it hands over.
         self.transport = transport_of(request)
@@ -176,6 +208,9 @@ class WsConnection:
         self.outbox.offer(None, Delivery(None, "error", error_json(error, job_id)))
 
     async def _on_text(self, text: str) -> None:
+        if not self.frame_rate.allow(time.monotonic()):
+            self._error(TOO_MANY_FRAMES(rate=self.frame_rate.per_s))
+            return
         try:
             frame = loads(text)
         except ValueError:
@@ -245,7 +280,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     # avoids by framing each event once for all subscribers.
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat_s,
-        max_msg_size=settings.max_ws_message_bytes,
+        # aiohttp refuses a message of max_msg_size bytes already; the limit is "over" it.
+        max_msg_size=settings.max_ws_message_bytes + 1,
         compress=False,
     )
     await ws.prepare(request)

@@ -8,12 +8,23 @@ job never disagree: a snapshot's ``lastEventId`` is exactly the last event it in
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from typing import Any
 
 from server.codec import dumps
 from server.events import Event, EventPage
 from server.model import ClaimedJob, JobSpec
 from server.work.providers.base import KeyRegistry, RateLimiter
+
+# How long an Idempotency-Key of a client keeps returning the job it first made.
+IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRequest:
+    spec: JobSpec
+    max_queued: int | None = None
+    idempotency_key: str | None = None
 
 
 class Store(abc.ABC):
@@ -34,9 +45,19 @@ class Store(abc.ABC):
     # --- jobs ---------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def create_job(self, spec: JobSpec) -> None:
+    async def create_job(
+        self,
+        spec: JobSpec,
+        *,
+        max_queued: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
         """Store a pending job, queue it, append its ``status: pending`` event and a jobs-feed
-        ``job`` event, and wake a waiting worker."""
+        ``job`` event, and wake a waiting worker; return its id. With ``max_queued``, raise
+        QueueFullError instead when ``spec.client`` already has that many pending or processing
+        jobs. With ``idempotency_key``, when ``spec.client`` sent that key within
+        IDEMPOTENCY_WINDOW_MS, create nothing and return the id of the job it made then. All
+        checked and inserted atomically (one transaction / one script)."""
 
     @abc.abstractmethod
     async def get_job(self, job_id: str, *, with_results: bool = True) -> dict[str, Any] | None:

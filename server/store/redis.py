@@ -48,12 +48,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from server.codec import dumps, loads, splice_results
-from server.errors import StoreUnavailableError
+from server.errors import QueueFullError, StoreUnavailableError
 from server.events import Event, EventPage, parse_seq
 from server.model import JOBS_FEED, PENDING, PROCESSING, TERMINAL, ClaimedJob, JobSpec, now_ms
 from server.settings import Settings
 from server.store import redis_scripts as lua
-from server.store.base import Store
+from server.store.base import IDEMPOTENCY_WINDOW_MS, Store
 from server.store.jsoncache import TerminalJsonCache
 from server.store.redis_limits import RedisKeyRegistry, RedisRateLimiter, is_unavailable
 from server.work.providers.base import KeyRegistry, RateLimiter
@@ -217,8 +217,14 @@ class RedisStore(Store):
 
     # --- jobs ---------------------------------------------------------------------------
 
-    async def create_job(self, spec: JobSpec) -> None:
-        await self._run(
+    async def create_job(
+        self,
+        spec: JobSpec,
+        *,
+        max_queued: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
+        created = await self._run(
             "create",
             spec.id,
             dumps(spec.id),
@@ -229,8 +235,15 @@ class RedisStore(Store):
             spec.created_ms,
             dumps(spec.source),
             spec.client,
+            "" if max_queued is None else max_queued,
+            idempotency_key or "",
+            IDEMPOTENCY_WINDOW_MS,
             dumps(spec.name),
         )
+        if created == 0:
+            raise QueueFullError(max_queued or 0)
+        job_id: str = created
+        return job_id
 
     async def get_job(self, job_id: str, *, with_results: bool = True) -> dict[str, Any] | None:
         raw = await self._run("get", job_id, "1" if with_results else "0")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from server.codec import dumps, loads, splice_results
-from server.errors import StoreUnavailableError
+from server.errors import QueueFullError, StoreUnavailableError
 from server.events import (
     JOB,
     PROGRESS,
@@ -49,12 +50,25 @@ from server.model import (
     now_ms,
 )
 from server.settings import Settings
-from server.store.base import Store
+from server.store.base import IDEMPOTENCY_WINDOW_MS, CreateRequest, Store
 from server.store.jsoncache import TerminalJsonCache
 from server.store.sqlite_limits import LocalKeyRegistry, LocalRateLimiter
 from server.work.providers.base import KeyRegistry, RateLimiter
 
 T = TypeVar("T")
+
+# SQLite errors that mean "the store cannot take writes now", not "this request is wrong": disk
+# full (or max_page_count reached), I/O error, the file unopenable. Like Redis being away.
+OUTAGE_CODES = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN})
+PROBE_BYTES = 16 * 1024
+
+
+def outage(exc: BaseException) -> StoreUnavailableError | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF in OUTAGE_CODES:
+        return StoreUnavailableError(f"sqlite: {exc}")
+    return None
+
 
 # Data, not code: read as package resources, so they can be read and linted as SQL.
 SCHEMA = resources.files(__package__).joinpath("sqlite_schema.sql").read_text(encoding="utf-8")
@@ -92,16 +106,27 @@ class SqliteStore(Store):
         self._reader: sqlite3.Connection | None = None  # event loop only
         # Only this process writes the file, and every write to a job drops its entry: exact.
         self._json_cache = TerminalJsonCache()
-        self._creates: list[tuple[JobSpec, asyncio.Future[None]]] = []
+        self._creates: list[tuple[CreateRequest, asyncio.Future[str]]] = []
         self._create_flusher: asyncio.Task[None] | None = None
         self._signals: dict[str, asyncio.Event] = {}
         self._limiters: dict[float, LocalRateLimiter] = {}
         self._keys = LocalKeyRegistry()
+        self._file_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
+        # The last write that failed for lack of space (disk full, I/O error); None once one
+        # succeeds. While set, the store is "unavailable": 503s, not ready, the worker waits.
+        self._write_error: str | None = None
 
     # --- plumbing -----------------------------------------------------------------------
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except sqlite3.Error as exc:
+            down = outage(exc)
+            if down is None:
+                raise
+            self._write_error = str(exc)
+            raise down from exc
 
     async def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await self._run(partial(self._transaction, fn))
@@ -131,13 +156,18 @@ class SqliteStore(Store):
 
     def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         db = self.db
+        before = db.total_changes
         db.execute("BEGIN IMMEDIATE")
         try:
             out = fn(db)
         except BaseException:
-            db.execute("ROLLBACK")
+            # SQLite rolls back by itself on some errors (SQLITE_FULL among them).
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        if db.total_changes != before:
+            self._write_error = None  # a write went through: there is room again
         return out
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -159,6 +189,7 @@ class SqliteStore(Store):
             # The counters start from the jobs as they are (a file from before they existed).
             conn.executescript(RECOUNT)
             self._conn = conn
+            self._file_id = self._current_file_id()
 
         await self._run(_open)
         if self.path != ":memory:":  # a second :memory: connection would be another database
@@ -185,8 +216,50 @@ class SqliteStore(Store):
         await self._run(_close)
         self._executor.shutdown(wait=True)
 
+    def _current_file_id(self) -> tuple[int, int] | None:
+        if self.path == ":memory:":
+            return None
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def _check_file(self) -> None:
+        """The database file deleted or replaced under us: our connection still writes to the
+        old inode, which nobody will ever read again. Nothing may be acknowledged then."""
+        if self.path != ":memory:" and self._current_file_id() != self._file_id:
+            raise StoreUnavailableError(f"database file {self.path} was removed or replaced")
+
+    def _probe_write(self) -> None:
+        """After a write failed for lack of space: can a few pages be written now? Inserted
+        and deleted in one committed transaction, so a full disk fails the commit and a
+        ``max_page_count`` reached fails the insert."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS write_probe (b BLOB)")
+            db.execute("INSERT INTO write_probe VALUES (zeroblob(?))", (PROBE_BYTES,))
+            db.execute("DELETE FROM write_probe")
+        except BaseException:
+            # SQLite rolls back by itself on some errors (SQLITE_FULL among them).
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
     async def ping(self) -> None:
-        await self._run(lambda: self.db.execute("SELECT 1").fetchone())
+        """Unavailable while the file is gone, or while writes fail for lack of space (then
+        each ping probes with a small write, so readiness comes back with the space)."""
+
+        def _ping() -> None:
+            self._check_file()
+            if self._write_error is not None:
+                self._probe_write()
+            self.db.execute("SELECT 1").fetchone()
+
+        await self._run(_ping)
+        self._write_error = None
 
     # --- rows to contract ---------------------------------------------------------------
 
@@ -291,57 +364,93 @@ class SqliteStore(Store):
         ).fetchone()[0]
         self._append_feed(db, spec.id, position)
 
-    def _create_batch(self, specs: list[JobSpec]) -> list[BaseException | None]:
-        """On the thread: all of ``specs`` in one transaction, in order. If one fails, that
-        transaction is rolled back and each is created in its own, so only it fails."""
+    def _create_checked(self, db: sqlite3.Connection, req: CreateRequest) -> BaseException | str:
+        """The job id (a new job's, or the one its idempotency key already made), or the
+        refusal. The key and the cap are read in the transaction that inserts: no other create
+        can slip between."""
+        spec = req.spec
+        if req.idempotency_key is not None:
+            row = db.execute(
+                "SELECT job_id FROM idempotency WHERE client = ? AND key = ? AND created_at > ?",
+                (spec.client, req.idempotency_key, spec.created_ms - IDEMPOTENCY_WINDOW_MS),
+            ).fetchone()
+            if row is not None:
+                job_id: str = row[0]
+                return job_id
+        if req.max_queued is not None:
+            row = db.execute(
+                "SELECT n FROM queued_by_client WHERE client = ?", (spec.client,)
+            ).fetchone()
+            if row is not None and row[0] >= req.max_queued:
+                return QueueFullError(req.max_queued)
+        self._create(db, spec)
+        if req.idempotency_key is not None:
+            db.execute(
+                "INSERT OR REPLACE INTO idempotency (client, key, job_id, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (spec.client, req.idempotency_key, spec.id, spec.created_ms),
+            )
+        return spec.id
 
-        def _all(db: sqlite3.Connection) -> None:
-            for spec in specs:
-                self._create(db, spec)
+    def _create_batch(self, reqs: list[CreateRequest]) -> list[BaseException | str]:
+        """On the thread: all of ``reqs`` in one transaction, in order (a refused one is
+        skipped, not an error of the batch). If one fails, that transaction is rolled back and
+        each is created in its own, so only it fails."""
 
+        def _all(db: sqlite3.Connection) -> list[BaseException | str]:
+            return [self._create_checked(db, req) for req in reqs]
+
+        self._check_file()  # one stat per batch: never acknowledge into a deleted file
         try:
-            self._transaction(_all)
-            return [None] * len(specs)
+            return self._transaction(_all)
         except Exception:
-            if len(specs) == 1:
+            if len(reqs) == 1:
                 raise
-        outcomes: list[BaseException | None] = []
-        for spec in specs:
+        outcomes: list[BaseException | str] = []
+        for req in reqs:
             try:
-                self._transaction(partial(self._create, spec=spec))
-                outcomes.append(None)
+                outcomes.append(self._transaction(partial(self._create_checked, req=req)))
             except Exception as exc:
                 outcomes.append(exc)
         return outcomes
 
-    async def create_job(self, spec: JobSpec) -> None:
+    async def create_job(
+        self,
+        spec: JobSpec,
+        *,
+        max_queued: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
         # Group commit: submissions that arrive while a batch is being written go together in
         # the next one (one transaction and one thread hop for all of them).
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._creates.append((spec, done))
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._creates.append((CreateRequest(spec, max_queued, idempotency_key), done))
         if self._create_flusher is None:
             self._create_flusher = asyncio.create_task(self._flush_creates())
-        await done
+        return await done
 
     async def _flush_creates(self) -> None:
-        batch: list[tuple[JobSpec, asyncio.Future[None]]] = []
+        batch: list[tuple[CreateRequest, asyncio.Future[str]]] = []
         try:
             while self._creates:
                 batch, self._creates = self._creates, []
                 try:
-                    outcomes = await self._run(self._create_batch, [s for s, _ in batch])
+                    outcomes = await self._run(self._create_batch, [r for r, _ in batch])
                 except Exception as exc:
                     outcomes = [exc] * len(batch)
-                for (spec, done), error in zip(batch, outcomes, strict=True):
-                    if error is None:
+                for (req, done), outcome in zip(batch, outcomes, strict=True):
+                    if outcome == req.spec.id:
                         # Even if its caller went away: the job stands, and a worker may take it.
-                        self._notify(spec.id, JOBS_FEED, WORK_SIGNAL)
+                        self._notify(req.spec.id, JOBS_FEED, WORK_SIGNAL)
                     if done.done():
                         continue
-                    if error is None:
-                        done.set_result(None)
+                    if isinstance(outcome, BaseException):
+                        down = outage(outcome)
+                        if down is not None:
+                            self._write_error = str(outcome)
+                        done.set_exception(down or outcome)
                     else:
-                        done.set_exception(error)
+                        done.set_result(outcome)
                 batch = []
         except BaseException:
             # Cancelled (shutdown) mid-batch: nobody waits forever on a create.
@@ -728,6 +837,9 @@ class SqliteStore(Store):
             )
             db.execute("DELETE FROM cache WHERE expires_at <= ?", (now,))
             db.execute("DELETE FROM volume_cache WHERE expires_at <= ?", (now,))
+            db.execute(
+                "DELETE FROM idempotency WHERE created_at <= ?", (now - IDEMPOTENCY_WINDOW_MS,)
+            )
             return ids
 
         removed = await self._tx(_cleanup)

@@ -78,6 +78,15 @@ CREATE TRIGGER IF NOT EXISTS jobs_count_delete AFTER DELETE ON jobs BEGIN
         WHERE OLD.status IN ('pending', 'processing') AND client = OLD.client;
     DELETE FROM queued_by_client WHERE client = OLD.client AND n <= 0;
 END;
+-- Idempotency-Key of a submission: the same key from the same client within the window
+-- returns the job it first created.
+CREATE TABLE IF NOT EXISTS idempotency (
+    client TEXT NOT NULL,
+    key TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (client, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cache (
     keyword TEXT NOT NULL,
     category TEXT NOT NULL,

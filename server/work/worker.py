@@ -16,11 +16,12 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
 from server.errors import StoreUnavailableError
-from server.model import CANCELLED, COMPLETED, FAILED, ClaimedJob
+from server.model import CANCELLED, COMPLETED, FAILED, TERMINAL, ClaimedJob
 from server.settings import Settings
 from server.store.base import Store
 from server.work.counting import KeywordCounter
@@ -118,6 +119,26 @@ class Worker:
     # --- one job ------------------------------------------------------------------------
 
     async def process(self, job: ClaimedJob) -> None:
+        """Run ``job`` to its end. A store outage (Redis down, a full disk) pauses it: once
+        the store answers again it resumes at its first keyword without a stored result."""
+        resumed: ClaimedJob | None = job
+        while resumed is not None:
+            resumed = await self._process_once(resumed)
+
+    async def _resume_after_outage(self, job: ClaimedJob) -> ClaimedJob | None:
+        await retry_store("ping", self.store.ping)
+        if not await retry_store("renew", partial(self.store.renew_claim, job.id, self.worker_id)):
+            return None  # another worker took it over meanwhile
+        current = await retry_store(
+            "get_job", partial(self.store.get_job, job.id, with_results=False)
+        )
+        if current is None or current["status"] in TERMINAL:
+            return None
+        log.info("[배치] 저장소 복구, 작업 재개: %s", job.id)
+        return replace(job, next_index=current["progress"]["current"])
+
+    async def _process_once(self, job: ClaimedJob) -> ClaimedJob | None:
+        """One run of ``job``; returns the job to run again after a store outage, else None."""
         total = len(job.keywords)
         if job.next_index == 0:
             log.info("[배치] 작업 시작: %s", job.id)
@@ -142,11 +163,11 @@ class Worker:
         if counting not in done:
             if lease in done and lease.exception() is None:
                 log.warning("[배치] 작업 소유권 상실, 다른 워커가 이어받음: %s", job.id)
-                return
+                return None
             if cancel in done and cancel.exception() is None:
                 await self._finish(job.id, CANCELLED, None)
                 log.info("[배치] 작업 취소: %s", job.id)
-                return
+                return None
         exc = (
             counting.exception()
             if counting in done
@@ -155,7 +176,8 @@ class Worker:
         if isinstance(exc, StoreUnavailableError):
             # Not the job's fault: it stays claimed and resumes once the store is back.
             log.warning("[배치] 저장소 연결 불가로 작업 중단, 재개 대기: %s (%s)", job.id, exc)
-        elif isinstance(exc, FatalProviderError):
+            return await self._resume_after_outage(job)
+        if isinstance(exc, FatalProviderError):
             await self._finish(job.id, FAILED, str(exc))
             log.error("[배치] 작업 실패: %s (%s)", job.id, exc)
         elif exc is not None:
@@ -164,6 +186,7 @@ class Worker:
         else:
             await self._finish(job.id, COMPLETED, None)
             log.info("[배치] 작업 완료: %s", job.id)
+        return None
 
     async def _finish(self, job_id: str, status: str, error: str | None) -> None:
         await retry_store(

@@ -104,7 +104,7 @@ async def test_preflight_from_an_allowed_origin(cors_client):
     assert resp.headers["Access-Control-Allow-Origin"] == ALLOWED
     assert resp.headers["Access-Control-Allow-Methods"] == "GET, POST, DELETE, OPTIONS"
     assert resp.headers["Access-Control-Allow-Headers"] == (
-        "Authorization, Content-Type, Last-Event-ID"
+        "Authorization, Content-Type, Last-Event-ID, Idempotency-Key"
     )
     assert resp.headers["Vary"] == "Origin"
 
@@ -126,7 +126,7 @@ async def test_preflight_from_another_origin_is_refused(cors_client):
 async def test_responses_carry_allow_origin_only_for_listed_origins(cors_client):
     resp = await cors_client.get("/api/documents/jobs", headers={"Origin": ALLOWED})
     assert resp.headers["Access-Control-Allow-Origin"] == ALLOWED
-    assert resp.headers["Access-Control-Expose-Headers"] == "Retry-After"
+    assert resp.headers["Access-Control-Expose-Headers"] == "Retry-After, Idempotent-Replayed"
     # Errors too: a page must be able to read why it failed.
     resp = await cors_client.get("/api/documents/status", headers={"Origin": ALLOWED})
     assert resp.status == 400 and resp.headers["Access-Control-Allow-Origin"] == ALLOWED

@@ -48,11 +48,12 @@ async def test_one_failing_create_fails_alone(store: SqliteStore) -> None:
     first = spec(1)
     await store.create_job(first)
     again, other = first, spec(1)
+    new = spec(1)
     results = await asyncio.gather(
-        store.create_job(spec(1)), store.create_job(again), store.create_job(other),
+        store.create_job(new), store.create_job(again), store.create_job(other),
         return_exceptions=True,
     )  # fmt: skip
-    assert results[0] is None and results[2] is None
+    assert results[0] == new.id and results[2] == other.id
     assert isinstance(results[1], sqlite3.IntegrityError)
     assert await store.get_job(other.id) is not None
     assert await store.count_queued("c") == 3

@@ -67,6 +67,7 @@ def test_openapi_lists_the_catalogues_codes_per_status() -> None:
     assert {"invalid_json", "too_many_keywords", "unknown_category"} <= set(codes_400)
     codes_429 = responses["429"]["content"]["application/json"]["schema"]["allOf"][1]
     assert codes_429["properties"]["code"]["enum"] == [
+        "too_many_frames",
         "too_many_jobs",
         "too_many_requests",
         "too_many_streams",

@@ -1,0 +1,49 @@
+"""``--max-connections``: past that many open requests the service answers 503 at once rather
+than accept work it has no file descriptors for. Each SSE or WebSocket stream is an open request
+for its whole life, so this bounds the streams too. The probes (/healthz, /readyz, /metrics)
+are never refused: the operator must still see what is going on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from server.appkeys import SETTINGS
+from server.errors import TOO_MANY_CONNECTIONS
+from server.oslimits import default_max_connections
+
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+@dataclass
+class OpenRequests:
+    limit: int
+    open: int = 0
+
+
+OPEN_REQUESTS = web.AppKey("open_requests", OpenRequests)
+
+
+@web.middleware
+async def capacity_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    gauge = request.app[OPEN_REQUESTS]
+    if gauge.open >= gauge.limit and request.path not in PROBES:
+        error = TOO_MANY_CONNECTIONS(limit=gauge.limit)
+        headers = {**error.headers, "Connection": "close"}
+        return web.json_response(
+            {"success": False, "error": error.message, "code": error.code},
+            status=error.status,
+            headers=headers,
+        )
+    gauge.open += 1
+    try:
+        return await handler(request)
+    finally:
+        gauge.open -= 1
+
+
+def setup_capacity(app: web.Application) -> None:
+    limit = app[SETTINGS].max_connections or default_max_connections()
+    app[OPEN_REQUESTS] = OpenRequests(limit)
