@@ -17,6 +17,11 @@ export class ApiError extends Error {
 export const MSG_UNREACHABLE = '서버에 연결할 수 없습니다. 네트워크 연결이나 서버 상태를 확인해 주세요.';
 
 let token = store.token();
+// a token entered in another tab of this browser (the one holding the shared connection
+// may not be the one the user typed it in)
+window.addEventListener('storage', (e) => {
+  if (e.key === null || e.key.endsWith('token')) token = store.token();
+});
 let promptFn = null; // (invalid: boolean) => Promise<string|null>
 let pending = null; // the one token prompt in flight, shared by concurrent callers
 

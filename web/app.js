@@ -27,6 +27,7 @@ import { sharingSupported } from './shared.js';
 import { store } from './store.js';
 import { ResultTable } from './table.js';
 import { wireTokenDialog } from './token.js';
+import { setEventTypes } from './transport.js';
 
 page.table = new ResultTable($('result-table'), { onChange: () => scheduleRender() });
 page.jobList = new JobList($('job-list'), { onCancel: (id, btn) => cancelJob(id, btn) });
@@ -50,6 +51,7 @@ async function loadConfig() {
 
 function applyConfig(c) {
   setConfig(c);
+  setEventTypes(page.config.eventTypes);
   page.jobList.setLabels(page.labels);
   $('demo-banner').hidden = page.config.provider !== 'demo';
   document.body.classList.toggle('is-demo', page.config.provider === 'demo');

@@ -8,7 +8,7 @@ const DEFAULT_CONFIG = {
   provider: null,
   categories: [],
   defaultCategories: [],
-  eventTypes: null,
+  eventTypes: [], // the SSE event names, from /api/config
   maxKeywords: 1000,
   maxKeywordChars: 100,
   ratePerSec: 10,

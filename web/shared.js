@@ -153,6 +153,9 @@ class Hub {
         },
       });
       t.stream.start();
+    } else if (t.stream.stopped) {
+      // a stream that gave up (a rejected token, say) starts again for a tab that asks anew
+      t.stream.start();
     }
     t.wanters.add(tab);
     if (tab !== tabId && t.state) this.post({ kind: 'state', topic, state: { ...t.state, leader: false } });
@@ -171,7 +174,8 @@ class Hub {
     if (ev.type === 'snapshot' && ev.gap === true) t.lastEventId = null;
     const id = ev.type === 'snapshot' ? (ev.id ?? ev.job?.lastEventId) : ev.type === 'poll' ? ev.job?.lastEventId : ev.id;
     if (id != null) t.lastEventId = newerId(t.lastEventId, String(id));
-    this.post({ kind: 'event', topic, ev });
+    // no other tab wants it: no copy to make (a structured clone per event adds up at 400/s)
+    if (t.wanters.size > 1 || !t.wanters.has(tabId)) this.post({ kind: 'event', topic, ev });
     this.deliverLocal(topic, ev);
     const end = topic !== 'jobs' && ends(ev);
     if (end) this.topics.delete(topic);

@@ -106,10 +106,17 @@ export class ResultTable {
       const btn = e.target.closest('button[data-sort]');
       if (btn) this.toggleSort(btn.dataset.sort);
     });
-    this.scroller.addEventListener('scroll', () => this.scheduleWindow(), { passive: true });
+    this.geom = { fresh: false, headPx: 0, scrollPx: 0, heightPx: 0 };
+    const moved = () => {
+      this.staleGeometry();
+      this.scheduleWindow();
+    };
+    this.scroller.addEventListener('scroll', moved, { passive: true });
     this.scroller.addEventListener('keydown', (e) => this.onKey(e));
     if (typeof ResizeObserver === 'function') {
-      new ResizeObserver(() => this.scheduleWindow()).observe(this.scroller);
+      const ro = new ResizeObserver(moved);
+      ro.observe(this.scroller);
+      ro.observe(this.thead);
     }
   }
 
@@ -200,6 +207,7 @@ export class ResultTable {
       tr.append(th);
     }
     this.thead.replaceChildren(tr);
+    this.staleGeometry();
     // fixed layout: adding or moving rows never re-measures the whole table. The # and keyword
     // columns are sized in styles.css (--idx-w, --kw-w: the keyword column narrows on a phone
     // so it never covers the counts); the rest in em of the table's font; the note column
@@ -255,6 +263,7 @@ export class ResultTable {
     this.flush();
     this.applyFilter();
     this.scroller.scrollTop = 0;
+    this.staleGeometry();
     this.renderWindow();
     this.onChange?.();
   }
@@ -334,6 +343,7 @@ export class ResultTable {
     }
     if (this.filter) this.applyFilter();
     else this.changed();
+    this.renderWindow(); // now, in this frame: the rows show with the status that came with them
     this.onChange?.();
   }
 
@@ -346,6 +356,22 @@ export class ResultTable {
       else hi = mid;
     }
     return lo;
+  }
+
+  /** The scroller's position and size and the header's height, read only when stale. */
+  geometry() {
+    const g = this.geom;
+    if (!g.fresh) {
+      g.headPx = this.thead.offsetHeight;
+      g.scrollPx = this.scroller.scrollTop;
+      g.heightPx = this.scroller.clientHeight;
+      g.fresh = true;
+    }
+    return g;
+  }
+
+  staleGeometry() {
+    this.geom.fresh = false;
   }
 
   scheduleWindow() {
@@ -363,9 +389,11 @@ export class ResultTable {
     this.windowFrame = 0;
     const n = this.view.length;
     const rowPx = this.rowPx;
-    const headPx = this.thead.offsetHeight;
-    const top = Math.max(0, this.scroller.scrollTop - headPx);
-    const height = this.scroller.clientHeight || window.innerHeight;
+    // geometry as last seen by the scroll and resize observers: reading it here, after this
+    // frame's DOM writes, would force a layout on every frame while results stream in
+    const { headPx, scrollPx, heightPx } = this.geometry();
+    const top = Math.max(0, scrollPx - headPx);
+    const height = heightPx || window.innerHeight;
     const all = n <= ALL_ROWS_UP_TO;
     const from = all ? 0 : Math.max(0, Math.min(n, Math.floor(top / rowPx)) - OVERSCAN_ROWS);
     const to = all ? n : Math.min(n, Math.ceil((top + height) / rowPx) + OVERSCAN_ROWS);
@@ -430,6 +458,7 @@ export class ResultTable {
     else if (rowTop + this.rowPx > this.scroller.scrollTop + viewPx) {
       this.scroller.scrollTop = rowTop + this.rowPx - viewPx;
     }
+    this.staleGeometry();
     this.shown.version = -1;
     this.renderWindow();
     this.scroller.setAttribute('aria-activedescendant', m.el.id);

@@ -31,6 +31,14 @@ function available(t) {
   return true;
 }
 
+// The SSE event names to listen for: the server's list, from /api/config (setEventTypes);
+// streams start only once the config is in. An unnamed `message` is always heard.
+let eventTypes = [];
+
+export function setEventTypes(types) {
+  if (Array.isArray(types)) eventTypes = types.filter((t) => typeof t === 'string');
+}
+
 // Transports before ORDER[floor] have proven broken on this page (shared by every stream).
 let floor = 0;
 
@@ -163,7 +171,7 @@ export class LiveStream {
       if (!data.type) data.type = e.type;
       this.deliver(data, gen);
     };
-    for (const t of ['snapshot', 'result', 'progress', 'status', 'jobs', 'job', 'message']) {
+    for (const t of [...eventTypes, 'message']) {
       es.addEventListener(t, onMessage);
     }
     es.onerror = (e) => {

@@ -92,6 +92,13 @@ async def test_the_cli_exits_1_when_the_job_is_cancelled(
         http.delete(f"{url}/api/documents/jobs/{job_id}") as resp,
     ):
         assert resp.status == 200
+
+    # The worker sees the cancel on its own time; the held calls are let go only once it has
+    # ended the job, or they could complete it first (a finished job is not cancelled after).
+    async def cancelled() -> bool:
+        return (await jobs_of(url))[0]["status"] == "cancelled"
+
+    await wait_until(cancelled, timeout_s=30)
     fake.release()
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1, err.decode()

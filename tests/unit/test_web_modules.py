@@ -1,6 +1,6 @@
 """The dashboard's source, read as text: a job's state changes in one place only
-(JobState.apply in web/jobstate.js), and no category list is copied into JavaScript (the page
-reads it from /api/config)."""
+(JobState.apply in web/jobstate.js), and neither the category list nor the event types are
+copied into JavaScript (the page reads both from /api/config)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,13 @@ def test_no_category_list_in_javascript() -> None:
         p.name for p in modules() if any(c in p.read_text(encoding="utf-8") for c in CATEGORY_NAMES)
     ]
     assert copies == []
+
+
+def test_no_event_type_list_in_javascript() -> None:
+    """The SSE event names come from /api/config's eventTypes (server/events.py)."""
+    lists = [p.name for p in modules() if "'result', 'progress'" in p.read_text(encoding="utf-8")]
+    assert lists == []
+    assert "setEventTypes(page.config.eventTypes)" in (WEB / "app.js").read_text(encoding="utf-8")
 
 
 def test_app_js_is_only_the_wiring() -> None:
