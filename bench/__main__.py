@@ -19,7 +19,10 @@ BENCHES: dict[str, str] = {
     "idle": "Idle subscribers: memory per connection, drops",
     "polling": "Polling and submitting",
     "push": "Push (SSE, WebSocket) vs the seed's 2 s polling",
+    "priority": "Priority: a small job beside a big one vs its weighted share",
     "dashboard": "The dashboard under a 1,000-keyword job (Chromium)",
+    "scale": "The stores at 10,000 and 100,000 jobs",
+    "durability": "SQLite synchronous=FULL vs NORMAL: submitting and a job's commits",
     "volumes": "A job with search volumes: makespan vs max(counts bound, volume bound)",
 }
 

@@ -21,7 +21,18 @@ from .common import ROOT, Row, Section, fmt
 
 RESULTS_DIR = ROOT / "bench" / "results"
 RESULTS_MD = ROOT / "bench" / "RESULTS.md"
-ORDER = ["jobtime", "fanout", "idle", "polling", "push", "dashboard", "volumes"]
+ORDER = [
+    "jobtime",
+    "fanout",
+    "idle",
+    "polling",
+    "push",
+    "dashboard",
+    "priority",
+    "scale",
+    "durability",
+    "volumes",
+]
 
 
 def _cmd(argv: list[str]) -> str:

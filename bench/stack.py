@@ -158,7 +158,18 @@ async def start_server(
     env_extra: dict[str, str] | None = None,
 ) -> Server:
     port = free_port()
-    argv = [PY, "-m", "server", "serve", "--port", str(port), "--store", store_url]
+    # No start-up key check: the benchmarks count every upstream call as the job's.
+    argv = [
+        PY,
+        "-m",
+        "server",
+        "serve",
+        "--port",
+        str(port),
+        "--store",
+        store_url,
+        "--no-key-check",
+    ]
     env: dict[str, str] = dict(env_extra or {})
     if upstream is not None:
         env["NAVER_API_KEYS"] = ",".join(f"{k}:secret-{k}" for k in NAVER_KEYS[:keys])

@@ -12,7 +12,9 @@ from server.metrics import Metrics
 from server.settings import Settings
 from server.store.base import Store
 from server.work.counting import KeywordCounter
+from server.work.health import HealthView
 from server.work.providers.base import Provider
+from server.work.shares import WeightedShares
 from server.work.volumes import VolumeLookup
 from server.work.worker import Worker
 
@@ -25,5 +27,7 @@ WORKER = web.AppKey("worker", Worker)
 WORKER_TASK = web.AppKey("worker_task", asyncio.Task[None])
 METRICS = web.AppKey("metrics", Metrics)
 HUB = web.AppKey("hub", Hub)
+SHARES = web.AppKey("shares", WeightedShares)
+HEALTH = web.AppKey("health", HealthView)
 # Absent when search volumes are off.
 VOLUMES = web.AppKey("volumes", VolumeLookup)

@@ -202,6 +202,12 @@ INVALID_EVENT_ID = ErrorKind(
     "lastEventId 형식이 올바르지 않습니다",
     "the resume id is malformed, unknown, or of another job",
 )
+INVALID_SINCE = ErrorKind(
+    "invalid_event_id",
+    400,
+    "since는 이 작업에서 받은 lastEventId(이벤트 id)여야 합니다",
+    "since (status poll) is malformed or past the job's last event",
+)
 UNKNOWN_EVENT_ID = ErrorKind(
     "invalid_event_id",
     400,
@@ -315,6 +321,18 @@ TOO_MANY_STREAMS = ErrorKind(
     retry_after_s=5,
 )
 
+ADMIN_DISABLED = ErrorKind(
+    "admin_disabled",
+    403,
+    "관리 기능은 --api-token을 설정한 서버에서만 사용할 수 있습니다",
+    "an operator endpoint on a server without --api-token",
+)
+NOTHING_TO_RETRY = ErrorKind(
+    "nothing_to_retry",
+    409,
+    "다시 조회할 실패한 키워드가 없습니다",
+    "retry: the job has no keyword whose lookup failed",
+)
 TOO_MANY_CONNECTIONS = ErrorKind(
     "too_many_connections",
     503,

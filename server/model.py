@@ -92,6 +92,12 @@ class ClaimedJob:
     categories: tuple[str, ...]
     next_index: int
     started_ms: int
+    priority: int = 1  # rank (PRIORITIES): its weight in sharing the upstream rate
+
+
+# How active jobs share the upstream rate (server/work/shares.py): a high job gets twice a
+# normal one's calls per second, a normal one twice a low one's.
+PRIORITY_WEIGHTS: dict[int, int] = {0: 4, 1: 2, 2: 1}
 
 
 def parse_submission(

@@ -82,6 +82,14 @@ class Settings:
         flag="--store",
         env="DOCCOUNT_STORE",
     )
+    sqlite_synchronous: str = option(
+        "full",
+        "SQLite: `full` (an acknowledged job survives a power cut) or `normal` (it may not; "
+        "bench/durability.py measures the difference)",
+        flag="--sqlite-synchronous",
+        env="DOCCOUNT_SQLITE_SYNCHRONOUS",
+        choices=("full", "normal"),
+    )
     provider: str = option(
         "demo",
         "where counts come from",
@@ -213,8 +221,16 @@ class Settings:
         serve_only=True,
         default_text="worker on",
     )
+    check_keys: bool = option(
+        True,
+        "skip the start-up check of the Naver keys (one cheap call per key per start)",
+        flag="--no-key-check",
+        default_text="check on",
+    )
     max_active_jobs: int = option(
-        4, "jobs counted side by side (they share the rate)", flag="--max-active-jobs"
+        4,
+        "jobs counted side by side (they share the rate by priority: high 4 : normal 2 : low 1)",
+        flag="--max-active-jobs",
     )
     keyword_concurrency: int = option(
         8,
@@ -233,6 +249,9 @@ class Settings:
     job_ttl_s: float = option(86400.0, "finished jobs are deleted after this", flag="--job-ttl-s")
     cleanup_interval_s: float = 60.0
     progress_interval_s: float = 1.0
+    # How often a web node looks for jobs that wait for a worker or stalled, and tells their
+    # watchers (server/work/health.py); 0: never (their status JSON still says so).
+    health_watch_s: float = 1.0
     lease_s: float = option(
         30.0, "Redis mode: a dead worker's job is taken over after this", flag="--lease-s"
     )
@@ -349,6 +368,8 @@ def validate(settings: Settings) -> None:
         raise ValueError("rate must be > 0 calls per second")
     if not settings.store_url.startswith(("sqlite://", "redis://", "rediss://")):
         raise ValueError("store must be a sqlite:// or redis:// URL")
+    if settings.sqlite_synchronous not in ("full", "normal"):
+        raise ValueError("sqlite synchronous must be full or normal")
     if settings.log_format not in ("text", "json"):
         raise ValueError("log format must be text or json")
 

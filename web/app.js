@@ -85,7 +85,7 @@ function showSlow(waiting) {
 
 function wire() {
   wireForm({ onStarted: (jobId, summary) => openJob(jobId, { summary }) });
-  wireJobActions();
+  wireJobActions({ onStarted: (jobId, summary) => openJob(jobId, { summary }) });
   wireTokenDialog();
   $('auth-enter').addEventListener('click', async () => {
     if (!(await requestToken(false, { force: true }))) return;

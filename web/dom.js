@@ -28,6 +28,12 @@ export function toast(message, kind = 'info') {
   }, 4000);
 }
 
+/** A failure shown on the page makes a cheerful toast next to it untrue: take it away. */
+export function hideToast() {
+  clearTimeout(toastTimer);
+  $('toast').hidden = true;
+}
+
 export function announce(message) {
   const el = $('live');
   el.textContent = '';

@@ -6,6 +6,9 @@ import { applyToOpenJob } from './jobview.js';
 import { page } from './page.js';
 import { SharedStream } from './shared.js';
 
+// The stats panel (stats.js, its own module script) listens: the figures move with the jobs.
+const jobsChanged = () => document.dispatchEvent(new CustomEvent('doccount:jobs-changed'));
+
 let listRefreshTimer = 0;
 
 export function startFeed() {
@@ -13,8 +16,11 @@ export function startFeed() {
     page.feed = new SharedStream({
       kind: 'jobs',
       onEvent: (ev) => {
-        if (ev.type === 'jobs') page.jobList.setAll(ev.jobs || []);
-        else if (ev.type === 'job' && ev.job) {
+        if (ev.type === 'jobs') {
+          page.jobList.setAll(ev.jobs || []);
+          jobsChanged(); // caught up (a reconnect): the figures may have moved too
+        } else if (ev.type === 'job' && ev.job) {
+          jobsChanged(); // the figures change with the jobs: pushed, not polled
           // a job leaving the queue moves every waiting job up: refresh their positions
           if (ev.job.status !== 'pending' && page.jobList.get(ev.job.id)?.status === 'pending') {
             scheduleListRefresh();

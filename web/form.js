@@ -2,7 +2,7 @@
 // and starting a batch. Remembers the draft and the choices in localStorage.
 
 import { api, ApiError } from './api.js';
-import { $, toast } from './dom.js';
+import { $, hideToast, toast } from './dom.js';
 import { fmtDuration, fmtNum } from './format.js';
 import { wireExpand } from './expand.js';
 import { wireImporter } from './importer.js';
@@ -107,7 +107,7 @@ export function analyzeKeywords() {
       .map((d) => `${d.keyword} ×${d.count}`)
       .join(', ');
     const more = r.duplicates.length > 5 ? ` 외 ${fmtNum(r.duplicates.length - 5)}개` : '';
-    issues.push(['warn', `중복된 키워드: ${list}${more} (중복도 각각 조회됩니다)`]);
+    issues.push(['warn', `중복된 키워드: ${list}${more} (중복은 한 번만 조회되고, 결과에는 입력한 자리마다 나옵니다)`]);
   }
   $('kw-issues').replaceChildren(
     ...issues.map(([kind, text]) => {
@@ -120,7 +120,8 @@ export function analyzeKeywords() {
   $('dedupe').hidden = !r.duplicates.length;
 
   const cats = selectedCategories();
-  const calls = n * cats.length;
+  // duplicates are fetched once (the server counts each distinct keyword once)
+  const calls = (n - r.duplicateCount) * cats.length;
   $('estimate').textContent =
     n && cats.length
       ? `API 호출 ${fmtNum(calls)}회 · 최대 약 ${fmtDuration((calls / (ratePerSec || 10)) * 1000)} 걸립니다 (초당 ${fmtNum(ratePerSec)}회 기준, 캐시된 값은 더 빠릅니다)`
@@ -132,6 +133,7 @@ function formError(message) {
   const el = $('form-error');
   el.textContent = message || '';
   el.hidden = !message;
+  if (message) hideToast();
 }
 
 /** "맥북, 아이폰 15 외 10개": how a job is called in the list. */

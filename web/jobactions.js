@@ -96,8 +96,29 @@ async function copyTSV() {
   );
 }
 
-export function wireJobActions() {
+/** A new job of exactly the failed keywords (POST .../retry); it opens like a submitted one. */
+export async function retryFailed(id, btn, onStarted) {
+  if (btn) btn.disabled = true;
+  try {
+    const res = await api(`/api/documents/jobs/${encodeURIComponent(id)}/retry`, {
+      method: 'POST',
+      interactive: true,
+    });
+    onStarted(res.jobId, { id: res.jobId, status: 'pending', createdAt: Date.now(), local: true });
+    toast('실패한 키워드를 다시 조회합니다.');
+  } catch (e) {
+    toast(e instanceof ApiError ? e.message : '다시 조회를 시작하지 못했습니다.', 'error');
+  } finally {
+    if (btn) btn.disabled = false;
+  }
+}
+
+export function wireJobActions({ onStarted } = {}) {
   $('cancel-job').addEventListener('click', (e) => page.job && cancelJob(page.job.id, e.currentTarget));
+  $('retry-failed').addEventListener(
+    'click',
+    (e) => page.job && onStarted && retryFailed(page.job.id, e.currentTarget, onStarted),
+  );
   $('export-csv').addEventListener('click', (e) => exportJob('csv', e.currentTarget));
   $('export-xlsx').addEventListener('click', (e) => exportJob('xlsx', e.currentTarget));
   $('copy-tsv').addEventListener('click', copyTSV);

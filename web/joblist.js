@@ -2,7 +2,7 @@
 // opened in another tab; running jobs get a cancel button.
 
 import { fmtDateTime, fmtNum, fmtTime } from './format.js';
-import { STATUS_LABELS, TERMINAL } from './jobstate.js';
+import { badgeOf, TERMINAL } from './jobstate.js';
 
 const LIMIT = 50;
 
@@ -134,8 +134,9 @@ export class JobList {
     const top = document.createElement('span');
     top.className = 'job-top';
     const badge = document.createElement('span');
-    badge.className = `badge badge-${j.status}`;
-    badge.textContent = STATUS_LABELS[j.status] || j.status;
+    const look = badgeOf(j);
+    badge.className = look.cls;
+    badge.textContent = look.text;
     top.append(badge);
     const when = document.createElement('span');
     when.className = 'job-when';

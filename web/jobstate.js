@@ -4,6 +4,17 @@
 
 export const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
+export const NO_WORKER_TEXT = '작업자 없음 · 작업자가 시작되면 조회합니다';
+export const STALLED_TEXT = '멈춤, 곧 다른 작업자가 이어받습니다';
+
+/** The badge of a job: a completed job with failed keywords is not a clean success. */
+export function badgeOf(job, failed = job.failedCount || 0) {
+  if (job.status === 'completed' && failed > 0) {
+    return { cls: 'badge badge-completed-errors', text: `완료 (오류 ${failed})` };
+  }
+  return { cls: `badge badge-${job.status}`, text: STATUS_LABELS[job.status] || job.status };
+}
+
 export const STATUS_LABELS = {
   pending: '대기 중',
   processing: '진행 중',
@@ -82,6 +93,12 @@ export class JobState {
   mergeJob(job, { replace = false } = {}) {
     if (!job) return { reset: false, added: [] };
     const { results, ...summary } = job;
+    if (summary.status) {
+      // the server names these only while they hold: a summary without them clears them
+      summary.waiting = summary.waiting ?? null;
+      summary.stalled = summary.stalled === true;
+      summary.stalledSinceMs = summary.stalledSinceMs ?? null;
+    }
     const prevCats = this.categories.join(',');
     const prevStatus = this.job.status;
     const prevProgress = this.job.progress;
@@ -139,6 +156,8 @@ export class JobState {
         break;
       }
       case 'result': {
+        this.job.stalled = false; // counting again
+        this.job.waiting = null;
         const row = this.addResult(ev.result);
         if (row) out.added.push(row);
         this.setProgress(ev.progress);
@@ -147,6 +166,12 @@ export class JobState {
       case 'progress':
         this.setProgress(ev.progress);
         this.setServerRate(ev.ratePerSec, ev.etaMs);
+        // the server's health watch: nobody counts this job (or somebody does again)
+        if ('waiting' in ev) this.job.waiting = ev.waiting;
+        if ('stalled' in ev) {
+          this.job.stalled = ev.stalled === true;
+          this.job.stalledSinceMs = ev.stalledSinceMs ?? null;
+        }
         break;
       case 'status':
         if (!(TERMINAL.has(this.job.status) && !TERMINAL.has(ev.status))) this.job.status = ev.status;

@@ -3,10 +3,10 @@
 // JobState.apply; this module reacts to what apply reports.
 
 import { renderConn } from './conn.js';
-import { $, announce, setAttr, setText, toast } from './dom.js';
+import { $, announce, hideToast, setAttr, setText, toast } from './dom.js';
 import { fmtDateTime, fmtDuration, fmtNum, fmtRate, fmtTime } from './format.js';
 import { jobName } from './form.js';
-import { JobState, STATUS_LABELS, TERMINAL } from './jobstate.js';
+import { badgeOf, JobState, NO_WORKER_TEXT, STALLED_TEXT, TERMINAL } from './jobstate.js';
 import { page, PRIORITY_LABELS } from './page.js';
 import { store } from './store.js';
 import { SharedStream } from './shared.js';
@@ -170,6 +170,7 @@ function showJobError(message) {
   const el = $('job-error');
   el.textContent = message || '';
   el.hidden = !message;
+  if (message) hideToast(); // "시작되었습니다" next to a failure would be untrue
 }
 
 function showNotice(message) {
@@ -247,8 +248,11 @@ export function renderNow() {
   setText($('job-title'), j.createdAt ? `결과 · ${fmtTime(j.createdAt)}` : '결과');
   const badge = $('job-status');
   badge.hidden = !st.known;
-  setAttr(badge, 'class', `badge badge-${j.status}`);
-  setText(badge, st.cancelling && !st.terminal ? '취소 중' : STATUS_LABELS[j.status] || j.status);
+  const failed = Math.max(j.failedCount || 0, countErrors(st));
+  if (failed > (j.failedCount || 0)) j.failedCount = failed; // the list shows it too
+  const look = badgeOf(j, failed);
+  setAttr(badge, 'class', look.cls);
+  setText(badge, st.cancelling && !st.terminal ? '취소 중' : look.text);
   let isDemo = j.source === 'demo';
   if (!isDemo) {
     for (const r of st.results.values()) {
@@ -289,6 +293,7 @@ export function renderNow() {
   }
 
   $('cancel-job').hidden = st.cancelling || !(j.status === 'pending' || j.status === 'processing');
+  $('retry-failed').hidden = !(st.terminal && failed > 0);
   const hasRows = page.table.size > 0;
   $('legend').hidden = !hasRows;
   $('table-tools').hidden = !hasRows;
@@ -327,8 +332,12 @@ function renderProgress(st, p, pct) {
   const { rate, etaMs } = st.estimate();
   let rateText = '';
   let etaText = '';
-  if (j.status === 'pending') {
+  if (j.status === 'pending' && j.waiting === 'no_worker') {
+    etaText = NO_WORKER_TEXT; // nothing will start it: no queue position, no "soon"
+  } else if (j.status === 'pending') {
     etaText = j.queuePosition ? `대기열 ${fmtNum(j.queuePosition)}번째 · 앞선 작업이 끝나면 시작합니다` : '곧 시작합니다';
+  } else if (j.status === 'processing' && j.stalled) {
+    etaText = STALLED_TEXT; // a rate and an ETA would be untrue while nobody counts it
   } else if (j.status === 'processing') {
     rateText = fmtRate(rate);
     etaText = etaMs == null ? '남은 시간 계산 중' : etaMs < 1500 ? '곧 완료' : `남은 시간 약 ${fmtDuration(etaMs)}`;

@@ -1,11 +1,15 @@
 // Stats panel: the original guide's planned dashboard figures (성공/실패 통계, 평균 처리 시간,
 // API 사용량) from GET /api/stats. Mounts itself into #stats-panel when the page has one.
+// Refreshed when the jobs feed says a job changed (feed.js dispatches doccount:jobs-changed),
+// not on a timer: a
+// finished job shows in the figures at once. Also raises the banner when no key can count.
 // Uses the dashboard's api() so the token handling (dialog, 401) is the page's own.
 
 import { api } from './api.js';
 import { fmtDuration, fmtNum } from './format.js';
 
-const REFRESH_MS = 10_000;
+// Feed events come in bursts (a job's status and its feed entry): one read for a burst.
+const SOON_MS = 300;
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -48,8 +52,22 @@ function keyRow(key) {
   );
 }
 
+/** Every key retired: nothing can be counted, and the page says so at the top. */
+export function renderKeyBanner(upstream) {
+  const banner = document.getElementById('key-banner');
+  if (!banner) return;
+  const keys = upstream.keys || [];
+  const none = upstream.provider === 'naver' && keys.length > 0 && keys.every((k) => k.retired);
+  const why = keys.map((k) => `${k.label} ${k.retiredUntil ? `${new Date(k.retiredUntil).toLocaleString('ko-KR')}까지` : ''} ${k.retiredReason || ''}`.trim());
+  banner.textContent = none
+    ? `사용 가능한 네이버 API 키가 없습니다. 새 작업을 시작할 수 없습니다 (${why.join('; ')}). 키 설정을 확인하세요.`
+    : '';
+  banner.hidden = !none;
+}
+
 export function renderStats(root, stats) {
   const { jobs, upstream } = stats;
+  renderKeyBanner(upstream);
   const list = el(
     'dl',
     { class: 'stats' },
@@ -71,26 +89,39 @@ export function renderStats(root, stats) {
   root.replaceChildren(...parts);
 }
 
-export function mountStats(root, { refreshMs = REFRESH_MS } = {}) {
+export function mountStats(root) {
   const body = root.querySelector('[data-stats-body]') || root;
   let timer = null;
+  let stale = false; // a change came while the tab was hidden
   async function refresh() {
     clearTimeout(timer);
+    timer = null;
     try {
       renderStats(body, await api('/api/stats'));
       root.removeAttribute('aria-busy');
     } catch (e) {
       if (e?.name !== 'AbortError') body.replaceChildren(el('p', { class: 'help' }, `통계를 불러오지 못했습니다: ${e.message}`));
     }
-    if (!document.hidden) timer = setTimeout(refresh, refreshMs);
+  }
+  /** A job changed (the jobs feed): read the figures once the burst is over. */
+  function soon() {
+    if (document.hidden) {
+      stale = true;
+      return;
+    }
+    if (!timer) timer = setTimeout(refresh, SOON_MS);
   }
   document.addEventListener('visibilitychange', () => {
-    if (!document.hidden) refresh();
+    if (!document.hidden && stale) {
+      stale = false;
+      refresh();
+    }
   });
+  document.addEventListener('doccount:jobs-changed', soon);
   root.setAttribute('aria-busy', 'true');
   refresh();
-  return { refresh };
+  return { refresh, soon };
 }
 
 const mount = document.getElementById('stats-panel');
-if (mount) mountStats(mount);
+export const statsPanel = mount ? mountStats(mount) : null;

@@ -1,5 +1,6 @@
 // Live updates for one job, or for the jobs feed, over the best transport that works here:
-// SSE first, WebSocket where SSE fails, polling as the last resort (as the seed did, every 2 s).
+// SSE first, WebSocket where SSE fails, polling as the last resort (as the seed did, every 2 s,
+// but asking only for what came after the last event seen: `?since=`).
 //
 // A transport that never delivers is only blamed after a probe through plain HTTP succeeds:
 // if the probe fails too, the server is down and we keep retrying the same transport.
@@ -306,8 +307,7 @@ export class LiveStream {
         const data = await api('/api/documents/jobs?limit=50');
         this.deliver({ type: 'jobs', jobs: data.jobs || [] }, gen);
       } else {
-        const data = await api(`/api/documents/status?jobId=${encodeURIComponent(this.jobId)}`);
-        this.deliver({ type: 'poll', job: data.job }, gen);
+        this.deliver({ type: 'poll', job: await this.pollJob() }, gen);
       }
       return this.live(gen) ? 'ok' : 'end';
     } catch (e) {
@@ -327,6 +327,24 @@ export class LiveStream {
   }
 
   // --- polling ---------------------------------------------------------------------------
+
+  /**
+   * The job, with only the results after the last event this page has (`since`): a poll
+   * with nothing new is a few hundred bytes whatever the job's size. The answer's results
+   * merge into what the page holds (by index); after a gap they are all of them.
+   */
+  async pollJob() {
+    const url = `/api/documents/status?jobId=${encodeURIComponent(this.jobId)}`;
+    const since = this.resumeId();
+    if (!since) return (await api(url)).job;
+    try {
+      return (await api(`${url}&since=${encodeURIComponent(since)}`)).job;
+    } catch (e) {
+      // An id this job's log never issued (a page restored from another store): ask for all.
+      if (e instanceof ApiError && e.status === 400) return (await api(url)).job;
+      throw e;
+    }
+  }
 
   poll(gen) {
     const every = POLL_MS[this.kind];

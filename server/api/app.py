@@ -20,11 +20,13 @@ from server.api.security import (
 )
 from server.appkeys import (
     COUNTER,
+    HEALTH,
     HTTP,
     HUB,
     METRICS,
     PROVIDER,
     SETTINGS,
+    SHARES,
     STORE,
     VOLUMES,
     WORKER,
@@ -33,6 +35,7 @@ from server.appkeys import (
 from server.live.lifetime import setup_live
 from server.metrics import Metrics
 from server.settings import Settings
+from server.work.health import HealthView, watch_jobs
 from server.work.runtime import background, cleanup_loop, open_counting, open_store
 from server.work.worker import Worker
 
@@ -50,6 +53,7 @@ async def provider_ctx(app: web.Application) -> AsyncIterator[None]:
         app[HTTP] = counting.session
         app[PROVIDER] = counting.provider
         app[COUNTER] = counting.counter
+        app[SHARES] = counting.shares
         if counting.volumes is not None:
             app[VOLUMES] = counting.volumes
         yield
@@ -57,13 +61,25 @@ async def provider_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    worker = Worker(app[STORE], app[COUNTER], settings, volumes=app.get(VOLUMES))
+    worker = Worker(
+        app[STORE], app[COUNTER], settings, shares=app[SHARES], volumes=app.get(VOLUMES)
+    )
     app[WORKER] = worker
     if not settings.run_worker:
         yield
         return
     async with background(worker.run(), "worker") as task:
         app[WORKER_TASK] = task
+        yield
+
+
+async def health_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[HEALTH] = HealthView(app[STORE])
+    every_s = app[SETTINGS].health_watch_s
+    if every_s <= 0:
+        yield
+        return
+    async with background(watch_jobs(app[STORE], every_s), "health watch"):
         yield
 
 
@@ -99,6 +115,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(provider_ctx)
     app.cleanup_ctx.append(worker_ctx)
     app.cleanup_ctx.append(cleanup_ctx)
+    app.cleanup_ctx.append(health_ctx)
     setup_live(app)
     setup_routes(app)
     return app

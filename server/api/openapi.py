@@ -80,10 +80,37 @@ def paths(settings: Settings) -> dict[str, Schema]:
         "/api/documents/status": {
             "get": {
                 "summary": "A job with its results (polling)",
+                "description": (
+                    "Without `since`: the job with every result (the seed's poll). With "
+                    "`since=<lastEventId>` (an id this job's log issued; `0` for the start): "
+                    "the job's fields with only the results committed after that event, and "
+                    "its new `lastEventId`, so a poll with nothing new is a few hundred bytes "
+                    "whatever the job's size; append them. `gap: true`: the log no longer "
+                    "holds that id, and `results` holds every result (replace)."
+                ),
                 "operationId": "jobStatus",
-                "parameters": [job_id_param("query")],
+                "parameters": [
+                    job_id_param("query"),
+                    {
+                        "name": "since",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                        "description": "a lastEventId of this job: only results after it",
+                    },
+                ],
                 "responses": {
-                    "200": ok_response("The job", job_body),
+                    "200": ok_response(
+                        "The job (with since: only the results after that event)",
+                        success(
+                            {
+                                "job": ref("Job"),
+                                "since": {"type": "string"},
+                                "gap": {"const": True},
+                            },
+                            ["job"],
+                        ),
+                    ),
                     **{str(s): error(s) for s in (400, 401, 404, 503)},
                 },
             }
@@ -153,6 +180,24 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 "responses": {
                     "200": ok_response("The job after the request", job_body),
                     **{str(s): error(s) for s in (400, 401, 403, 404, 503)},
+                },
+            }
+        },
+        "/api/documents/jobs/{job_id}/retry": {
+            "post": {
+                "summary": "Start a new job of exactly the failed keywords of a job",
+                "description": (
+                    "The new job has each keyword whose lookup failed (once) and the categories "
+                    "that failed, at the job's priority; answered like POST /batch."
+                ),
+                "operationId": "retryJob",
+                "parameters": [job_id_param("path")],
+                "responses": {
+                    "200": ok_response(
+                        "Job queued",
+                        success({"jobId": {"type": "string"}, "message": {"type": "string"}}),
+                    ),
+                    **{str(s): error(s) for s in (400, 401, 404, 409, 429, 503)},
                 },
             }
         },
@@ -252,6 +297,19 @@ def paths(settings: Settings) -> dict[str, Schema]:
                             }
                         ),
                     )
+                },
+            }
+        },
+        "/api/keys/retired": {
+            "delete": {
+                "summary": "Operator: bring every retired upstream key back (needs --api-token)",
+                "operationId": "clearRetiredKeys",
+                "responses": {
+                    "200": ok_response(
+                        "The labels of the keys brought back",
+                        success({"cleared": {"type": "array", "items": {"type": "string"}}}),
+                    ),
+                    **{str(s): error(s) for s in (401, 403, 503)},
                 },
             }
         },

@@ -56,8 +56,8 @@ ERROR_TEXT = {
     421: "Host name not allowed: loopback names and --allowed-host only (DNS rebinding guard)",
     404: "No such job (expired or never existed)",
     405: "Method not allowed",
-    409: "Not possible in the server's configuration (no search volume provider)",
     413: "Request body too large",
+    409: "Nothing to do for this job, or not possible in this configuration (see code)",
     429: "Too many queued jobs or open streams for this client address; see Retry-After",
     503: "Store unreachable, or the upstream cannot serve (no usable key, misconfiguration)",
 }
@@ -115,6 +115,11 @@ def schemas(settings: Settings) -> dict[str, Schema]:
                     "(null when the volume is unknown)",
                 }
             ),
+            "observedAt": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "cached categories: when the upstream said the count (epoch ms)",
+            },
         },
         required=["keyword", "counts", "source", "cached", "error"],
     )
@@ -147,6 +152,11 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "error": nullable({"type": "string"}),
             "lastEventId": {"type": "string"},
             "source": {"type": "string"},
+            "failedCount": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "results with an error (a completed job may have some)",
+            },
             "name": nullable(
                 {"type": "string", "description": 'given at submit, else "<first> 외 N개"'}
             ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -12,8 +13,11 @@ from server.api.openapi import build_spec
 from server.api.views import ok
 from server.appkeys import METRICS, PROVIDER, SETTINGS, STORE, WORKER_TASK
 from server.codec import dumps
-from server.errors import NOT_READY
+from server.errors import ADMIN_DISABLED, NO_USABLE_KEY, NOT_READY
 from server.kst import kst_date, kst_day
+from server.work.health import liveness
+
+log = logging.getLogger("doccount.ops")
 
 # naver-api.md: 25,000 calls a day per application (Client ID), all categories together.
 DAILY_QUOTA_CALLS = 25_000
@@ -39,12 +43,24 @@ async def readyz(request: web.Request) -> web.Response:
         checks["worker"] = "ok" if task is not None and not task.done() else "stopped"
     else:
         checks["worker"] = "off"  # a web node of a distributed set-up runs none
-    if all(v in ("ok", "off") for v in checks.values()):
-        return ok({"status": "ready", "checks": checks})
-    failing = ", ".join(k for k, v in checks.items() if v not in ("ok", "off"))
-    error = NOT_READY(failing=failing)
+    no_key = await app[PROVIDER].unusable() if checks["store"] == "ok" else None
+    checks["keys"] = "unknown" if checks["store"] != "ok" else "none_usable" if no_key else "ok"
+    fine = ("ok", "off", "unknown")  # unknown: the store is down, and that is what fails
+    # Listed, not judged: a web node serves whether or not any worker counts.
+    workers = (await liveness(app[STORE])).workers() if checks["store"] == "ok" else []
+    if all(v in fine for v in checks.values()):
+        return ok({"status": "ready", "checks": checks, "workers": workers})
+    failing = ", ".join(k for k, v in checks.items() if v not in fine)
+    # Every key retired: the service cannot count, and says which keys and why.
+    error = NO_USABLE_KEY(detail=no_key) if no_key else NOT_READY(failing=failing)
     return web.json_response(
-        {"success": False, "error": error.message, "code": error.code, "checks": checks},
+        {
+            "success": False,
+            "error": error.message,
+            "code": error.code,
+            "checks": checks,
+            "workers": workers,
+        },
         status=error.status,
         headers=error.headers,
         dumps=dumps,
@@ -70,7 +86,9 @@ async def upstream_usage(app: web.Application, now_ms: int) -> dict[str, Any]:
         for (_, outcome), n in stats.calls.items():
             outcomes[outcome] = outcomes.get(outcome, 0) + n
         retries = stats.retries
-    retired = await app[STORE].key_registry().retired() if settings.naver_keys else {}
+    registry = app[STORE].key_registry()
+    retired = await registry.retired() if settings.naver_keys else {}
+    reasons = await registry.reasons() if retired else {}
     keys = []
     for key in settings.naver_keys if settings.provider == "naver" else ():
         calls = calls_by_id.get(key.client_id, 0)
@@ -82,6 +100,7 @@ async def upstream_usage(app: web.Application, now_ms: int) -> dict[str, Any]:
                 "remaining": max(0, DAILY_QUOTA_CALLS - calls),
                 "retired": key.client_id in retired,
                 "retiredUntil": retired.get(key.client_id),
+                "retiredReason": reasons.get(key.client_id),
             }
         )
     return {
@@ -113,6 +132,7 @@ async def stats(request: web.Request) -> web.Response:
                 "avgJobMs": jobs["avgJobMs"],
             },
             "upstream": await upstream_usage(app, int(time.time() * 1000)),
+            "workers": (await liveness(app[STORE])).workers(),
         }
     )
 
@@ -121,9 +141,23 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(build_spec(request.app[SETTINGS]), dumps=dumps)
 
 
+async def clear_retired_keys(request: web.Request) -> web.Response:
+    """An operator brings retired keys back (after fixing credentials, or when a refusal was
+    the upstream's mistake). Behind the API token: without one, anyone who can reach the
+    service could make it spend a key the upstream refuses."""
+    if request.app[SETTINGS].api_token is None:
+        raise ADMIN_DISABLED()
+    cleared = await request.app[STORE].key_registry().clear()
+    labels = {k.client_id: k.label for k in request.app[SETTINGS].naver_keys}
+    shown = [labels.get(k, "?") for k in cleared]
+    log.warning("[관리] 사용 중지된 키 복구: %s", ", ".join(shown) or "없음")
+    return ok({"cleared": shown})
+
+
 def setup_ops_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/stats", stats)
+    app.router.add_delete("/api/keys/retired", clear_retired_keys)
     app.router.add_get("/api/openapi.json", openapi)

@@ -19,6 +19,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/documents/jobs/{job_id}/export", views.export_job)
     app.router.add_post("/api/documents/expand", views.expand_keywords)
     app.router.add_post("/api/documents/keywords/parse", views.parse_keywords)
+    app.router.add_post("/api/documents/jobs/{job_id}/retry", views.retry_job)
     app.router.add_get("/api/config", views.config)
     app.router.add_get("/api/documents/events", sse.stream_events)
     app.router.add_get("/api/documents/ws", ws.websocket)

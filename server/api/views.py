@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from server.appkeys import COUNTER, PROVIDER, SETTINGS, STORE, VOLUMES
+from server.appkeys import COUNTER, HEALTH, PROVIDER, SETTINGS, STORE, VOLUMES
 from server.categories import CATEGORIES
 from server.codec import dumps, loads
 from server.errors import (
@@ -24,8 +24,11 @@ from server.errors import (
     INVALID_IDEMPOTENCY_KEY,
     INVALID_JSON,
     INVALID_LIMIT,
+    INVALID_SINCE,
     JOB_NOT_FOUND,
     MISSING_KEYWORD,
+    NO_USABLE_KEY,
+    NOTHING_TO_RETRY,
     TOO_MANY_JOBS,
     UPSTREAM_ERROR,
     VOLUME_AUTH_FAILED,
@@ -36,8 +39,10 @@ from server.events import EVENT_TYPES
 from server.export import CONTENT_TYPES, FORMATS, render
 from server.keyfiles import SAMPLE_SIZE, KeywordFileError, kind_of, read_table
 from server.model import (
+    PRIORITIES,
     JobSpec,
     check_job_id,
+    default_name,
     new_job_id,
     now_ms,
     parse_name,
@@ -97,7 +102,6 @@ def idempotency_key(request: web.Request) -> str | None:
 
 async def create_batch(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    store = request.app[STORE]
     body = await read_json(request)
     keywords, categories, priority = parse_submission(
         body,
@@ -106,6 +110,23 @@ async def create_batch(request: web.Request) -> web.Response:
         max_keyword_chars=settings.max_keyword_chars,
     )
     name = parse_name(body, keywords)
+    return await start_job(request, keywords, categories, priority, name)
+
+
+async def start_job(
+    request: web.Request,
+    keywords: tuple[str, ...],
+    categories: tuple[str, ...],
+    priority: int,
+    name: str,
+) -> web.Response:
+    """Queue a job for this client (a batch, or the retry of one) and answer like /batch."""
+    settings = request.app[SETTINGS]
+    store = request.app[STORE]
+    # A job that must fail is not started: say now that no key can count.
+    no_key = await request.app[PROVIDER].unusable()
+    if no_key:
+        raise NO_USABLE_KEY(detail=no_key)
     client = client_address(request)
     created = now_ms()
     spec = JobSpec(
@@ -135,14 +156,69 @@ async def create_batch(request: web.Request) -> web.Response:
     return ok({"jobId": spec.id, "message": "배치 작업이 시작되었습니다"})
 
 
+def failed_part(job: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The keywords whose lookup failed (each once, in order) and the categories that failed
+    for any of them (in the job's order). Empty when nothing failed."""
+    keywords: dict[str, None] = {}
+    failed_categories: set[str] = set()
+    for result in job["results"]:
+        if result.get("error") is None:
+            continue
+        keywords[result["keyword"]] = None
+        # ``errors`` names the categories that failed; without one, the keyword failed whole.
+        # (It may also say why the search volume is missing: not a category to count again.)
+        named = [c for c in result.get("errors") or {} if c in job["categories"]]
+        failed_categories.update(named or job["categories"])
+    categories = tuple(c for c in job["categories"] if c in failed_categories)
+    return tuple(keywords), categories
+
+
+async def retry_job(request: web.Request) -> web.Response:
+    """A new job of exactly the failed keywords of a job (and the categories that failed)."""
+    job_id = check_job_id(request.match_info["job_id"])
+    job = await request.app[STORE].get_job(job_id)
+    if job is None:
+        raise JOB_NOT_FOUND()
+    keywords, categories = failed_part(job)
+    if not keywords:
+        raise NOTHING_TO_RETRY()
+    log.info("[배치] 실패한 키워드 %d개 재조회: %s", len(keywords), job_id)
+    priority = PRIORITIES.get(job["priority"], 1)
+    return await start_job(request, keywords, categories, priority, default_name(keywords))
+
+
 async def job_status(request: web.Request) -> web.Response:
     job_id = check_job_id(request.query.get("jobId"))
+    since = request.query.get("since")
+    if since is not None:
+        return await job_status_since(request, job_id, since)
     # The stored result texts go out as they are: no decode and re-encode per poll.
     job_json = await request.app[STORE].get_job_json(job_id)
     if job_json is None:
         raise JOB_NOT_FOUND()
+    # A job nobody counts says so ("waiting": "no_worker", "stalled"): server/work/health.py.
+    job_json = await request.app[HEALTH].splice(job_id, job_json)
     return web.Response(
         text='{"success":true,"job":' + job_json + "}", content_type="application/json"
+    )
+
+
+async def job_status_since(request: web.Request, job_id: str, since: str) -> web.Response:
+    """The incremental poll: the job's fields and only the results after event ``since`` (a
+    ``lastEventId`` this client saw), so a poll with nothing new costs a few hundred bytes
+    whatever the job's size. ``gap``: the log no longer reaches back to ``since``, and
+    ``results`` holds every result (replace, do not append)."""
+    try:
+        got = await request.app[STORE].get_job_json_since(job_id, since)
+    except ValueError:
+        raise INVALID_SINCE() from None
+    if got is None:
+        raise JOB_NOT_FOUND()
+    job_json, gap = got
+    tail = ',"gap":true}' if gap else "}"
+    return web.Response(
+        text='{"success":true,"job":' + job_json + ',"since":' + dumps(since) + tail,
+        content_type="application/json",
     )
 
 
@@ -154,7 +230,8 @@ async def list_jobs(request: web.Request) -> web.Response:
         raise INVALID_LIMIT() from None
     if not 1 <= limit <= 200:
         raise INVALID_LIMIT()
-    return ok({"jobs": await request.app[STORE].list_jobs(limit)})
+    jobs = await request.app[STORE].list_jobs(limit)
+    return ok({"jobs": await request.app[HEALTH].annotate(jobs)})
 
 
 def export_filename(job: dict[str, Any], fmt: str) -> str:

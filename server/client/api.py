@@ -11,6 +11,8 @@
 Watching a job = one poll of ``/api/documents/status`` (the results so far and their
 ``lastEventId``), then the SSE stream from that id. A dropped stream is reopened with
 ``Last-Event-ID``, so every result is yielded exactly once, whatever happens to the connection.
+``watch_polling`` does without a stream: polls with ``?since=<lastEventId>``, each answer
+carrying only the results not seen yet.
 
 Imports nothing of the server (only aiohttp's client and orjson): ``doccount status`` and
 ``watch`` start without loading the web app, the store or the worker. docs/client.md.
@@ -43,6 +45,11 @@ EVENTS_PATH = "/api/documents/events"
 RECONNECT_FIRST_S = 0.2
 RECONNECT_MAX_S = 5.0
 RECONNECT_ATTEMPTS = 10  # consecutive failures before giving up
+POLL_EVERY_S = 1.0  # watch_polling: the job's status every second (only what is new each time)
+# Not reached, or briefly unable to answer: poll again (after a growing pause).
+RETRIED_CODES = frozenset(
+    {"connection_error", "invalid_response", "store_unavailable", "shutting_down"}
+)
 
 
 class DocCountError(Exception):
@@ -240,6 +247,15 @@ class DocCount:
         job: dict[str, Any] = body["job"]
         return job
 
+    async def status_since(self, job_id: str, since: str) -> tuple[Job, bool]:
+        """The incremental poll: the job with only the results committed after event
+        ``since`` (a ``last_event_id`` it gave; ``"0"``: all), and whether the server sent
+        every result instead because its log no longer reaches back that far (a gap)."""
+        body = await self._json(
+            "GET", "/api/documents/status", params={"jobId": job_id, "since": since}
+        )
+        return Job.from_json(body["job"]), bool(body.get("gap"))
+
     async def export(self, job_id: str, fmt: str = "xlsx") -> bytes:
         """The job's results as the server's export: ``xlsx`` (a workbook) or ``csv`` (UTF-8
         with a BOM), the same table the dashboard's buttons download."""
@@ -368,6 +384,8 @@ class DocCount:
                             progress,
                             float(rate) if isinstance(rate, int | float) else None,
                             eta if isinstance(eta, int) else None,
+                            data.get("waiting"),
+                            data.get("stalled") is True,
                         )
                     elif kind == "status":
                         status = str(data["status"])
@@ -385,6 +403,45 @@ class DocCount:
             # reopen from the last id seen, after a short pause that grows while it fails.
             self.reconnects += 1
             await asyncio.sleep(min(RECONNECT_MAX_S, RECONNECT_FIRST_S * 2 ** max(0, failures - 1)))
+
+    async def watch_polling(
+        self, job_id: str, *, every_s: float = POLL_EVERY_S, start: Job | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """``watch`` without a stream (for a proxy that buffers SSE): a poll every ``every_s``
+        with ``since``, so each answer carries only the results not seen yet. The same events
+        as ``watch`` but progress ticks; every result exactly once, in keyword order."""
+        job = start
+        since = "0"
+        status = ""
+        next_index = 0  # results are a prefix in keyword order
+        failures = 0
+        while True:
+            if job is None:
+                try:
+                    # After a gap every result comes again: those below next_index are skipped.
+                    job, _ = await self.status_since(job_id, since)
+                    failures = 0
+                except DocCountError as exc:
+                    if exc.code not in RETRIED_CODES:
+                        raise  # the server said no: the job is gone, the token is wrong, ...
+                    failures += 1
+                    if failures > self.reconnect_attempts:
+                        raise
+                    await asyncio.sleep(min(RECONNECT_MAX_S, every_s * 2**failures))
+                    continue
+            since = job.last_event_id
+            if job.status != status and job.status not in TERMINAL:
+                status = job.status
+                yield StatusEvent(since, status, job.progress, job.error)
+            for result in job.results:
+                if result.index >= next_index:
+                    next_index = result.index + 1
+                    yield ResultEvent(since, result, job.progress)
+            if job.status in TERMINAL:
+                yield StatusEvent(since, job.status, job.progress, job.error)
+                return
+            job = None
+            await asyncio.sleep(every_s)
 
     async def wait(self, job_id: str) -> Job:
         """Follow the job to its end; the final job, every result included."""

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
-from server.client.api import DocCount, DocCountError
+from server.client.api import POLL_EVERY_S, DocCount, DocCountError
 from server.client.output import EXPORT_FORMATS, FORMATS, ProgressBar, ResultWriter, is_terminal
-from server.client.types import Job, ResultEvent, StatusEvent
+from server.client.types import Job, ProgressEvent, ResultEvent, StatusEvent, health_text
 from server.keyfiles import KeywordFileError
 from server.keyfiles import read_keywords as read_file_keywords
 
@@ -62,6 +62,8 @@ class Command:
     job_name: str | None = None
     output: str | None = None  # csv/xlsx: write the export here instead of stdout
     column: str | None = None  # the keyword column of a .csv/.xlsx file
+    poll: bool = False  # follow by polling with ?since= instead of the event stream
+    poll_every_s: float = POLL_EVERY_S
 
 
 def summary_line(job: Job) -> str:
@@ -74,21 +76,38 @@ def exit_code(job: Job) -> int:
     return EXIT_JOB_FAILED if job.status in ("failed", "cancelled") else EXIT_OK
 
 
-async def follow(dc: DocCount, job_id: str, writer: ResultWriter | None, bar: ProgressBar) -> Job:
+async def follow(
+    dc: DocCount,
+    job_id: str,
+    writer: ResultWriter | None,
+    bar: ProgressBar,
+    poll_every_s: float | None = None,
+) -> Job:
     """Write every result of the job as it comes (without a writer: only the bar); the job at
-    its end."""
+    its end. ``poll_every_s``: by polling (only the new results each time) instead of the
+    event stream."""
     job = await dc.status(job_id)
     if writer is not None:
         writer.begin(list(job.categories))
     final: StatusEvent | None = None
     progress = job.progress
-    async for event in dc.watch(job_id, start=job):
+    note = health_text(job.raw)  # nobody counts it: say so instead of a rate and an ETA
+    events = (
+        dc.watch(job_id, start=job)
+        if poll_every_s is None
+        else dc.watch_polling(job_id, every_s=poll_every_s, start=job)
+    )
+    async for event in events:
         progress = event.progress
-        if isinstance(event, ResultEvent) and writer is not None:
-            writer.write(event.result.raw)
+        if isinstance(event, ResultEvent):
+            if writer is not None:
+                writer.write(event.result.raw)
+            note = None  # counting again
         elif isinstance(event, StatusEvent):
             final = event
-        bar.update(progress.current, progress.total)
+        elif isinstance(event, ProgressEvent):
+            note = health_text({"waiting": event.waiting, "stalled": event.stalled})
+        bar.update(progress.current, progress.total, note=note)
     bar.update(progress.current, progress.total, force=True)
     assert final is not None  # watch ends with a terminal status
     return replace(job, status=final.status, error=final.error, progress=progress)
@@ -130,7 +149,8 @@ async def run_command(
                     for result in job.results:
                         writer.write(result.raw)
             else:
-                job = await follow(dc, job_id, writer, bar)
+                every_s = cmd.poll_every_s if cmd.poll else None
+                job = await follow(dc, job_id, writer, bar, every_s)
             if exporting:
                 write_export(await dc.export(job_id, cmd.fmt), out, cmd.output)
         except (DocCountError, OSError) as exc:
@@ -185,6 +205,14 @@ def add_client_parsers(sub: Any) -> None:
             "-o", "--output", default=None, help="csv/xlsx: write the export to this file"
         )
 
+    def polling(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--poll",
+            action="store_true",
+            help="follow by polling (only the new results each time) instead of the event "
+            "stream: for a proxy that buffers SSE",
+        )
+
     submit = sub.add_parser("submit", help="start a batch from a keywords file (one per line)")
     submit.add_argument(
         "keywords_file",
@@ -203,9 +231,11 @@ def add_client_parsers(sub: Any) -> None:
         "--name", dest="job_name", help="the job's name (default: its first keyword 외 N개)"
     )
     common(submit)
+    polling(submit)
     watch = sub.add_parser("watch", help="follow a job and write its results")
     watch.add_argument("job_id", metavar="JOBID")
     common(watch)
+    polling(watch)
     status = sub.add_parser("status", help="a job's status and its results so far")
     status.add_argument("job_id", metavar="JOBID")
     common(status)
@@ -226,6 +256,7 @@ def command_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Comma
         job_name=getattr(args, "job_name", None),
         output=getattr(args, "output", None),
         column=getattr(args, "column", None),
+        poll=getattr(args, "poll", False),
     )
 
 

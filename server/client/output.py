@@ -78,17 +78,21 @@ class ProgressBar:
         self.last_text = ""
 
     @staticmethod
-    def render(current: int, total: int, rate_per_s: float | None) -> str:
+    def render(current: int, total: int, rate_per_s: float | None, note: str | None = None) -> str:
         fraction = current / total if total else 1.0
         filled = round(BAR_WIDTH * fraction)
         bar = "#" * filled + "." * (BAR_WIDTH - filled)
         text = f"[{bar}] {current}/{total} {fraction:4.0%}"
-        if rate_per_s is not None and rate_per_s > 0:
+        if note is not None:  # nobody counts the job: a rate and a time left would be untrue
+            text += f"  {note}"
+        elif rate_per_s is not None and rate_per_s > 0:
             left_s = round((total - current) / rate_per_s)
             text += f"  {rate_per_s:.1f}/s  남은 시간 {left_s // 60}:{left_s % 60:02d}"
         return text
 
-    def update(self, current: int, total: int, *, force: bool = False) -> None:
+    def update(
+        self, current: int, total: int, *, force: bool = False, note: str | None = None
+    ) -> None:
         now = self.clock()
         if self.started_s is None:
             self.started_s, self.start_current = now, current
@@ -100,7 +104,7 @@ class ProgressBar:
         elapsed_s = now - self.started_s
         done_here = current - self.start_current
         rate = done_here / elapsed_s if elapsed_s > 0 and done_here > 0 else None
-        self._draw(self.render(current, total, rate))
+        self._draw(self.render(current, total, rate, note))
 
     def _draw(self, text: str) -> None:
         self.err.write(CLEAR_LINE + text)

@@ -133,6 +133,23 @@ class ProgressEvent:
     progress: Progress
     rate_per_s: float | None = None
     eta_ms: int | None = None
+    # Nobody counts the job: "no_worker" while pending; stalled when its worker stopped.
+    waiting: str | None = None
+    stalled: bool = False
+
+
+NO_WORKER_TEXT = "작업자 없음"
+STALLED_TEXT = "멈춤, 곧 다른 작업자가 이어받습니다"
+
+
+def health_text(data: dict[str, Any]) -> str | None:
+    """What a person is told instead of a rate and an ETA when nobody counts the job (the
+    ``waiting`` / ``stalled`` fields of a job or a progress event), or None."""
+    if data.get("stalled") is True:
+        return STALLED_TEXT
+    if data.get("waiting") == "no_worker":
+        return NO_WORKER_TEXT
+    return None
 
 
 @dataclass(frozen=True, slots=True)

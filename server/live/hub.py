@@ -28,6 +28,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from server.aio import cancel_and_wait
 from server.codec import dumps, loads
 from server.errors import (
     FOREIGN_EVENT_ID,
@@ -43,6 +44,7 @@ from server.live.outbox import Delivery, Outbox, Page
 from server.model import JOBS_FEED, TERMINAL
 from server.settings import Settings
 from server.store.base import Store
+from server.work.health import HealthView
 
 log = logging.getLogger("doccount.hub")
 
@@ -256,8 +258,9 @@ class Feed:
 
 
 class Hub:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, health: HealthView | None = None) -> None:
         self.store = store
+        self.health = health
         self.capacity = max(2, settings.subscriber_queue_max)
         # Bytes one connection may have queued or unsent before it is cut (outbox.py).
         self.backlog_bytes = settings.max_stream_backlog_bytes
@@ -327,6 +330,7 @@ class Hub:
                 raise JOB_NOT_FOUND()
             final = job["status"] in TERMINAL
             if resume is None:
+                await self._annotate([job])
                 snapshot = Delivery(job["lastEventId"], SNAPSHOT, snapshot_json(job), final)
                 return Start([snapshot], None)
             end = job["lastEventId"]
@@ -451,6 +455,7 @@ class Hub:
         job = await self.store.get_job(key)
         if job is None:
             return Delivery.end(error_json(JOB_NOT_FOUND(), key))
+        await self._annotate([job])
         return Delivery(
             job["lastEventId"],
             SNAPSHOT,
@@ -471,7 +476,13 @@ class Hub:
                 break
             end = after
             jobs = await self.store.list_jobs(JOBS_LIST_LIMIT)
+        await self._annotate(jobs)
         return Delivery(end, "jobs", jobs_json(jobs, end, gap=gap))
+
+    async def _annotate(self, jobs: list[dict[str, Any]]) -> None:
+        """Snapshots say what the status JSON says of a job nobody counts (health.py)."""
+        if self.health is not None:
+            await self.health.annotate(jobs)
 
     # --- lifetime -------------------------------------------------------------------------
 
@@ -483,9 +494,4 @@ class Hub:
 
     async def close(self) -> None:
         self.closing = True  # cancelled feeds must not hand their subscribers back to the store
-        feeds = list(self._feeds.values())
-        for feed in feeds:
-            feed.task.cancel()
-        for feed in feeds:
-            with contextlib.suppress(asyncio.CancelledError):
-                await feed.task
+        await cancel_and_wait([feed.task for feed in self._feeds.values()])

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server.appkeys import HUB, SETTINGS, STORE
+from server.appkeys import HEALTH, HUB, SETTINGS, STORE
 from server.live.hub import Hub
 
 
 async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
-    hub = Hub(app[STORE], app[SETTINGS])
+    hub = Hub(app[STORE], app[SETTINGS], app.get(HEALTH))
     app[HUB] = hub
     yield
     await hub.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from server.codec import dumps
 from server.events import Event, EventPage
@@ -25,6 +25,25 @@ class CreateRequest:
     spec: JobSpec
     max_queued: int | None = None
     idempotency_key: str | None = None
+
+
+class CachedCount(NamedTuple):
+    """A cached count and when the upstream said it (epoch ms)."""
+
+    total: int
+    observed_ms: int
+
+
+# A silent worker's last heartbeat is kept this long: it says since when a job is stalled.
+BEAT_KEEP_MS = 3_600_000
+
+
+class WorkerBeat(NamedTuple):
+    """A worker's last heartbeat: when, and the jobs it held then."""
+
+    id: str
+    seen_ms: int
+    jobs: tuple[str, ...]
 
 
 class Store(abc.ABC):
@@ -68,6 +87,14 @@ class Store(abc.ABC):
         override it to splice the stored result texts in as they are, without decoding them."""
         job = await self.get_job(job_id)
         return None if job is None else dumps(job)
+
+    @abc.abstractmethod
+    async def get_job_json_since(self, job_id: str, since: str) -> tuple[str, bool] | None:
+        """The incremental poll: ``(json, gap)``, where json is the job as ``get_job_json``
+        encodes it but with only the results committed after event ``since`` of its log
+        (``"0"``: all of them). When the log no longer holds ``since``, json has every result
+        and gap is True. None: no such job. ValueError: ``since`` is malformed or past the
+        job's last event (an id this log never issued)."""
 
     @abc.abstractmethod
     async def list_jobs(self, limit: int) -> list[dict[str, Any]]:
@@ -146,19 +173,25 @@ class Store(abc.ABC):
     # --- upstream support ---------------------------------------------------------------
 
     @abc.abstractmethod
-    async def cache_get(self, keyword: str, categories: tuple[str, ...]) -> dict[str, int]:
-        """Cached counts of ``keyword`` for those of ``categories`` that are cached and fresh."""
+    async def cache_get(
+        self, origin: str, keyword: str, categories: tuple[str, ...]
+    ) -> dict[str, CachedCount]:
+        """Cached counts of ``keyword`` for those of ``categories`` that are cached and fresh,
+        and were observed from ``origin`` (the provider and its upstream: a demo number is never
+        served as Naver's, nor one upstream's as another's)."""
 
     @abc.abstractmethod
-    async def cache_put(self, keyword: str, category: str, count: int) -> None: ...
+    async def cache_put(
+        self, origin: str, keyword: str, category: str, count: int, observed_ms: int
+    ) -> None: ...
 
     @abc.abstractmethod
-    async def volume_cache_get(self, scope: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+    async def volume_cache_get(self, origin: str, keys: list[str]) -> dict[str, dict[str, Any]]:
         """Fresh cached volume rows of normalised keywords ``keys``, as produced by the volume
-        source ``scope`` (provider and upstream: never another's), each with ``observedAt``."""
+        source ``origin`` (provider and upstream: never another's), each with ``observedAt``."""
 
     @abc.abstractmethod
-    async def volume_cache_put(self, scope: str, rows: dict[str, dict[str, Any]]) -> None:
+    async def volume_cache_put(self, origin: str, rows: dict[str, dict[str, Any]]) -> None:
         """Cache volume rows (normalised keyword -> row with ``observedAt``) for
         ``volume_cache_ttl_s``. Advisory: never fails a job."""
 
@@ -176,6 +209,21 @@ class Store(abc.ABC):
     async def cleanup(self, now_ms: int) -> int:
         """Delete terminal jobs older than the TTL (results and logs too) and stale cache rows.
         Returns the number of jobs deleted."""
+
+    # --- worker heartbeats ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def heartbeat(self, worker_id: str, job_ids: list[str], now_ms: int) -> None:
+        """Record that ``worker_id`` is alive at ``now_ms`` and holds ``job_ids``."""
+
+    @abc.abstractmethod
+    async def forget_worker(self, worker_id: str) -> None:
+        """A worker that stops cleanly takes its heartbeat with it."""
+
+    @abc.abstractmethod
+    async def heartbeats(self, now_ms: int) -> list[WorkerBeat]:
+        """Every worker's last heartbeat, newest first (silent ones are forgotten after
+        BEAT_KEEP_MS), live or not: the caller judges liveness by ``seen_ms``."""
 
     @abc.abstractmethod
     async def job_stats(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ scripts touch keys of several jobs at once):
                              worker, qkey/qid (its queue entry), cancel, order
     dc:job:{id}:results      hash: keyword index -> result JSON
     dc:job:{id}:events       stream: the job's event log, entry ids "<seq>-0", capped
+    dc:job:{id}:upd          hash: index -> seq of the event that replaced a result (since)
     dc:queue:{0,1,2}         streams by priority (high, normal, low), consumer group "workers"
     dc:pending               zset: pending jobs by (priority, arrival): queuePosition = rank+1
     dc:processing            set: jobs being processed
@@ -16,8 +17,15 @@ scripts touch keys of several jobs at once):
     dc:ended, dc:ended:info  zset by end time, hash status|duration: cleanup and stats
     dc:stats                 hash: terminal counts, sum and count of completed job times
     dc:feed, dc:feed:seq     stream: the jobs feed (JOBS_FEED), capped, and its counter
-    dc:cache:{cat}:{keyword} string with a TTL: a cached count
-    dc:vol:{scope}:{keyword} string with a TTL: a cached search volume row (JSON)
+    dc:count:{origin}:{cat}:{keyword}
+                             string "<count>:<observed ms>" with a TTL: a cached count, under
+                             a digest of its origin (provider and upstream base URL)
+    dc:vol:{origin}:{keyword}
+                             string with a TTL: a cached search volume row (JSON, with
+                             observedAt), under a digest of its origin like counts
+    dc:workers               hash: worker id -> {"seenMs", "jobs"}, its last heartbeat
+    dc:layout                hash: layout versions (cache=2: the old dc:cache:* keys, of
+                             unknown origin, were dropped)
     dc:rl:{key}, dc:retired  the shared pacer and key retirements (redis_limits)
 
 The queue: ``create_job`` XADDs to its priority's stream. A worker's claim (one Lua script)
@@ -34,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Iterator
@@ -53,7 +62,13 @@ from server.events import Event, EventPage, parse_seq
 from server.model import JOBS_FEED, PENDING, PROCESSING, TERMINAL, ClaimedJob, JobSpec, now_ms
 from server.settings import Settings
 from server.store import redis_scripts as lua
-from server.store.base import IDEMPOTENCY_WINDOW_MS, Store
+from server.store.base import (
+    BEAT_KEEP_MS,
+    IDEMPOTENCY_WINDOW_MS,
+    CachedCount,
+    Store,
+    WorkerBeat,
+)
 from server.store.jsoncache import TerminalJsonCache
 from server.store.redis_limits import RedisKeyRegistry, RedisRateLimiter, is_unavailable
 from server.work.providers.base import KeyRegistry, RateLimiter
@@ -70,13 +85,37 @@ CONNECT_TIMEOUT_S = 2.0
 COMMAND_POOL_SIZE = 64  # commands in flight at once per process; more wait for a connection
 BLOCKING_POOL_SIZE = 1024  # blocking reads at once per process (jobs watched live on a node)
 POOL_WAIT_S = 5.0
+SLOW_POOL_WAIT_S = 1.0  # a store call that waits longer than this for a connection is logged
 BLOCK_GRACE_S = 2.0  # a blocking read may take this much longer than its BLOCK before we give up
 CANCEL_POLL_S = 0.2
-CLEANUP_BATCH = 500
+CLEANUP_BATCH = 200  # jobs per script: Redis serves nobody else while one runs
 # A terminal job's JSON is served from this node's memory for up to this long: another node's
 # cleanup (or a late write by a worker that lost the job) shows here at most this late.
 JSON_CACHE_TTL_S = 1.0
+CACHE_LAYOUT = "2"
 IDLE_CONSUMER_MS = 3_600_000  # forget a worker name with nothing pending after an hour
+
+
+class WatchedPool(BlockingConnectionPool):
+    """A blocking pool that says when a store call waited long for a connection: a pool that
+    runs dry (connections held by calls that never end) shows in the log, not as silence."""
+
+    label = "commands"
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        try:
+            return await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        finally:
+            waited_s = time.monotonic() - started
+            if waited_s > SLOW_POOL_WAIT_S:
+                log.warning(
+                    "Redis: a store call waited %.1fs for a connection (%s pool, %d of %d in use)",
+                    waited_s,
+                    self.label,
+                    len(self._in_use_connections),
+                    self.max_connections,
+                )
 
 
 @contextlib.contextmanager
@@ -123,18 +162,17 @@ class RedisStore(Store):
             # fail the command instead (a burst of a hundred subscribers is not an outage).
             "timeout": POOL_WAIT_S,
         }
-        self._r = aioredis.Redis.from_pool(
-            BlockingConnectionPool.from_url(
-                url, max_connections=COMMAND_POOL_SIZE, socket_timeout=COMMAND_TIMEOUT_S, **common
-            )
+        self._pool = WatchedPool.from_url(
+            url, max_connections=COMMAND_POOL_SIZE, socket_timeout=COMMAND_TIMEOUT_S, **common
         )
+        self._r = aioredis.Redis.from_pool(self._pool)
         # Blocking reads (XREAD BLOCK: one per feed the hub runs, one per waiting worker) get
         # their own pool with no socket timeout; each call is bounded by asyncio.timeout.
-        self._rb = aioredis.Redis.from_pool(
-            BlockingConnectionPool.from_url(
-                url, max_connections=BLOCKING_POOL_SIZE, socket_timeout=None, **common
-            )
+        blocking = WatchedPool.from_url(
+            url, max_connections=BLOCKING_POOL_SIZE, socket_timeout=None, **common
         )
+        blocking.label = "blocking reads"
+        self._rb = aioredis.Redis.from_pool(blocking)
         scripts = {
             "create": lua.CREATE,
             "claim": lua.CLAIM,
@@ -146,6 +184,7 @@ class RedisStore(Store):
             "finish": lua.FINISH,
             "cancel": lua.CANCEL,
             "get": lua.GET,
+            "since": lua.SINCE,
             "list": lua.LIST,
             "feed": lua.FEED,
             "cleanup": lua.CLEANUP,
@@ -195,6 +234,7 @@ class RedisStore(Store):
         try:
             with unavailable_as_error():
                 await self._ensure_groups()
+                await self._drop_old_cache()
         except StoreUnavailableError as exc:
             log.warning("Redis not reachable at start (%s); will keep trying", exc)
 
@@ -273,6 +313,14 @@ class RedisStore(Store):
             self._json_cache.put(job_id, text, generation)
         return text
 
+    async def get_job_json_since(self, job_id: str, since: str) -> tuple[str, bool] | None:
+        raw = await self._run("since", job_id, parse_seq(since))
+        if raw is None:
+            return None
+        if raw[1] == "future":
+            raise ValueError(f"event {since!r} is past the job's last")
+        return splice_results(raw[0], raw[2]), raw[1] == "1"
+
     async def list_jobs(self, limit: int) -> list[dict[str, Any]]:
         rows: list[str] = await self._run("list", limit)
         return [loads(row) for row in rows]
@@ -290,7 +338,7 @@ class RedisStore(Store):
         while True:
             raw = await self._claim_once(worker_id)
             if raw[0]:
-                job_id, keywords, categories, current, started = raw
+                job_id, keywords, categories, current, started, priority = raw
                 self._held[job_id] = (worker_id, time.monotonic())
                 return ClaimedJob(
                     id=job_id,
@@ -298,6 +346,7 @@ class RedisStore(Store):
                     categories=tuple(loads(categories)),
                     next_index=int(current),
                     started_ms=int(started),
+                    priority=int(priority),
                 )
             remaining_s = deadline - time.monotonic()
             if remaining_s <= 0:
@@ -341,7 +390,8 @@ class RedisStore(Store):
     async def record_result(
         self, job_id: str, index: int, result: dict[str, Any], worker_id: str
     ) -> Event:
-        raw = await self._run("record", job_id, index, dumps(result))
+        failed = "1" if result.get("error") is not None else "0"
+        raw = await self._run("record", job_id, index, dumps(result), failed)
         self._json_cache.drop(job_id)
         if raw is None:
             raise LookupError(f"job {job_id} no longer exists")
@@ -386,7 +436,9 @@ class RedisStore(Store):
             try:
                 with unavailable_as_error():
                     status, flag = await self._r.hmget(key, ["status", "cancel"])
-                if status is None or flag == "1":
+                # Ended (by whoever): nothing left to cancel, and a watcher whose own cancel
+                # was lost (see server/aio.py) stops by itself.
+                if status is None or flag == "1" or status in TERMINAL:
                     return
             except StoreUnavailableError:
                 pass  # Redis down: the worker's other calls report it; keep watching
@@ -440,48 +492,62 @@ class RedisStore(Store):
     # --- upstream support ---------------------------------------------------------------
 
     @staticmethod
-    def _cache_key(keyword: str, category: str) -> str:
-        return f"{PREFIX}cache:{category}:{keyword}"
+    def _cache_key(origin: str, keyword: str, category: str) -> str:
+        digest = hashlib.sha256(origin.encode()).hexdigest()[:16]
+        return f"{PREFIX}count:{digest}:{category}:{keyword}"
 
-    async def cache_get(self, keyword: str, categories: tuple[str, ...]) -> dict[str, int]:
+    async def cache_get(
+        self, origin: str, keyword: str, categories: tuple[str, ...]
+    ) -> dict[str, CachedCount]:
         if not categories:
             return {}
         try:
             with unavailable_as_error():
-                values = await self._r.mget([self._cache_key(keyword, c) for c in categories])
+                values = await self._r.mget(
+                    [self._cache_key(origin, keyword, c) for c in categories]
+                )
         except StoreUnavailableError as exc:
             # The cache saves calls; it is never a reason to fail a keyword.
             log.warning("cache read skipped, Redis unavailable (%s)", exc)
             return {}
-        return {c: int(v) for c, v in zip(categories, values, strict=True) if v is not None}
+        got: dict[str, CachedCount] = {}
+        for category, value in zip(categories, values, strict=True):
+            if value is not None:
+                count, _, observed = str(value).partition(":")
+                got[category] = CachedCount(int(count), int(observed))
+        return got
 
-    async def cache_put(self, keyword: str, category: str, count: int) -> None:
+    async def cache_put(
+        self, origin: str, keyword: str, category: str, count: int, observed_ms: int
+    ) -> None:
         try:
             with unavailable_as_error():
                 await self._r.set(
-                    self._cache_key(keyword, category),
-                    count,
-                    px=max(1, round(self.settings.cache_ttl_s * 1000)),
+                    self._cache_key(origin, keyword, category),
+                    f"{count}:{observed_ms}",
+                    # Fresh for the TTL from when it was observed, as on the embedded store.
+                    px=max(1, observed_ms + round(self.settings.cache_ttl_s * 1000) - now_ms()),
                 )
         except StoreUnavailableError as exc:
             log.warning("cache write skipped, Redis unavailable (%s)", exc)
 
     @staticmethod
-    def _volume_key(scope: str, keyword: str) -> str:
-        return f"{PREFIX}vol:{scope}:{keyword}"
+    def _volume_key(origin: str, keyword: str) -> str:
+        digest = hashlib.sha256(origin.encode()).hexdigest()[:16]
+        return f"{PREFIX}vol:{digest}:{keyword}"
 
-    async def volume_cache_get(self, scope: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+    async def volume_cache_get(self, origin: str, keys: list[str]) -> dict[str, dict[str, Any]]:
         if not keys:
             return {}
         try:
             with unavailable_as_error():
-                values = await self._r.mget([self._volume_key(scope, k) for k in keys])
+                values = await self._r.mget([self._volume_key(origin, k) for k in keys])
         except StoreUnavailableError as exc:
             log.warning("volume cache read skipped, Redis unavailable (%s)", exc)
             return {}
         return {k: loads(v) for k, v in zip(keys, values, strict=True) if v is not None}
 
-    async def volume_cache_put(self, scope: str, rows: dict[str, dict[str, Any]]) -> None:
+    async def volume_cache_put(self, origin: str, rows: dict[str, dict[str, Any]]) -> None:
         if not rows:
             return
         ttl_ms = max(1, round(self.settings.volume_cache_ttl_s * 1000))
@@ -489,10 +555,23 @@ class RedisStore(Store):
             with unavailable_as_error():
                 async with self._r.pipeline(transaction=False) as pipe:
                     for k, row in rows.items():
-                        pipe.set(self._volume_key(scope, k), dumps(row), px=ttl_ms)
+                        pipe.set(self._volume_key(origin, k), dumps(row), px=ttl_ms)
                     await pipe.execute()
         except StoreUnavailableError as exc:
             log.warning("volume cache write skipped, Redis unavailable (%s)", exc)
+
+    async def _drop_old_cache(self) -> None:
+        """Counts cached before they carried their origin (``dc:cache:*``) cannot be trusted
+        to be Naver's: drop them, once per Redis."""
+        if await self._r.hget(f"{PREFIX}layout", "cache") == CACHE_LAYOUT:
+            return
+        dropped = 0
+        async for key in self._r.scan_iter(match=f"{PREFIX}cache:*", count=1000):
+            dropped += int(await self._r.unlink(key))
+        await self._r.hset(f"{PREFIX}layout", "cache", CACHE_LAYOUT)
+        if dropped:
+            log.info("dropped %d cached counts of unknown origin (cache layout %s)", dropped,
+                     CACHE_LAYOUT)  # fmt: skip
 
     def limiter(self, rate_per_s: float) -> RateLimiter:
         limiter = self._limiters.get(rate_per_s)
@@ -532,6 +611,31 @@ class RedisStore(Store):
                 for c in consumers:
                     if int(c["pending"]) == 0 and int(c["idle"]) > IDLE_CONSUMER_MS:
                         await self._r.xgroup_delconsumer(stream, GROUP, c["name"])
+
+    async def heartbeat(self, worker_id: str, job_ids: list[str], now_ms: int) -> None:
+        beat = dumps({"seenMs": now_ms, "jobs": job_ids})
+        with unavailable_as_error():
+            await self._r.hset(f"{PREFIX}workers", worker_id, beat)
+
+    async def forget_worker(self, worker_id: str) -> None:
+        with unavailable_as_error():
+            await self._r.hdel(f"{PREFIX}workers", worker_id)
+
+    async def heartbeats(self, now_ms: int) -> list[WorkerBeat]:
+        with unavailable_as_error():
+            rows = await self._r.hgetall(f"{PREFIX}workers")
+        beats: list[WorkerBeat] = []
+        gone: list[str] = []
+        for key, raw in rows.items():
+            worker_id, beat = str(key), loads(raw)
+            if beat["seenMs"] < now_ms - BEAT_KEEP_MS:
+                gone.append(worker_id)
+            else:
+                beats.append(WorkerBeat(worker_id, beat["seenMs"], tuple(beat["jobs"])))
+        if gone:
+            with unavailable_as_error():
+                await self._r.hdel(f"{PREFIX}workers", *gone)
+        return sorted(beats, key=lambda b: -b.seen_ms)
 
     async def job_stats(self) -> dict[str, Any]:
         with unavailable_as_error():

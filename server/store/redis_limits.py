@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
 from server.errors import StoreUnavailableError
-from server.store.redis_scripts import ACQUIRE, PENALIZE
+from server.store.redis_scripts import ACQUIRE, PENALIZE, RETIRE
 
 log = logging.getLogger("doccount.redis")
 
@@ -85,16 +85,13 @@ class RedisKeyRegistry:
         self._reasons = f"{prefix}retired:why"
         self._calls_prefix = f"{prefix}calls:"
         self._known: dict[str, int | None] = {}
+        self._retire: AsyncScript = client.register_script(RETIRE)
 
     async def retire(self, key: str, until_ms: int | None, reason: str) -> None:
-        score = math.inf if until_ms is None else float(until_ms)
+        score = "+inf" if until_ms is None else str(until_ms)
         self._known[key] = until_ms
         try:
-            async with self._client.pipeline(transaction=True) as pipe:
-                # GT: a retirement for good is never shortened by a later daily-quota one.
-                pipe.zadd(self._key, {key: score}, gt=True)
-                pipe.hset(self._reasons, key, reason)
-                await pipe.execute()
+            await self._retire(keys=[self._key, self._reasons], args=[key, score, reason])
         except Exception as exc:
             if not is_unavailable(exc):
                 raise
@@ -114,6 +111,25 @@ class RedisKeyRegistry:
             log.warning("key registry: Redis unavailable (%s); using last known", exc)
         self._known = {k: u for k, u in self._known.items() if u is None or u > now_ms}
         return dict(self._known)
+
+    async def clear(self) -> list[str]:
+        cleared = sorted(await self.retired())
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key)
+            pipe.delete(self._reasons)
+            await pipe.execute()
+        self._known = {}
+        return cleared
+
+    async def reasons(self) -> dict[str, str]:
+        retired = await self.retired()
+        try:
+            rows = await self._client.hgetall(self._reasons)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            return {}
+        return {_text(k): _text(v) for k, v in rows.items() if _text(k) in retired}
 
     async def record_call(self, key: str, day: int) -> None:
         counter = f"{self._calls_prefix}{day}"

@@ -49,11 +49,13 @@ PROGRESS = _script("progress")
 FINISH = _script("finish")
 CANCEL = _script("cancel")
 GET = _script("get")
+SINCE = _script("since")
 LIST = _script("list")
 FEED = _script("feed")
 CLEANUP = _script("cleanup")
 ACQUIRE = _script("acquire")
 PENALIZE = _script("penalize")
+RETIRE = _script("retire")
 
 
 def with_prelude(body: str, *, prefix: str, event_maxlen: int, feed_maxlen: int) -> str:

@@ -17,7 +17,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     source TEXT NOT NULL,
     client TEXT NOT NULL DEFAULT '',
-    name TEXT
+    name TEXT,
+    -- results with an error (failedCount): a "completed" job may still have failed keywords
+    failed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (status, priority);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
@@ -27,6 +29,15 @@ CREATE TABLE IF NOT EXISTS results (
     job_id TEXT NOT NULL,
     idx INTEGER NOT NULL,
     data TEXT NOT NULL,
+    PRIMARY KEY (job_id, idx)
+) WITHOUT ROWID;
+-- Results replaced after their commit (a search volume arriving after the counts), with the
+-- event that replaced them: the incremental poll (?since=) sends them again, though their index
+-- is below the prefix the event it was asked from showed.
+CREATE TABLE IF NOT EXISTS result_updates (
+    job_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
     PRIMARY KEY (job_id, idx)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
@@ -87,20 +98,92 @@ CREATE TABLE IF NOT EXISTS idempotency (
     created_at INTEGER NOT NULL,
     PRIMARY KEY (client, key)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS cache (
+-- A cached count says where it came from (origin: the provider and its upstream) and when it was
+-- observed; a lookup only takes counts of its own origin. It replaced the table "cache", whose
+-- rows said neither (dropped at open: a count of unknown origin is not served).
+CREATE TABLE IF NOT EXISTS counts (
+    origin TEXT NOT NULL,
     keyword TEXT NOT NULL,
     category TEXT NOT NULL,
     count INTEGER NOT NULL,
+    observed_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
-    PRIMARY KEY (keyword, category)
+    PRIMARY KEY (origin, keyword, category)
 ) WITHOUT ROWID;
--- Monthly search volumes by (source scope, normalised keyword): a row is reused only by the
+-- Monthly search volumes by (origin, normalised keyword), like counts: a row is reused only by the
 -- provider and upstream that produced it.
-CREATE TABLE IF NOT EXISTS volume_cache (
-    scope TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS volumes (
+    origin TEXT NOT NULL,
     keyword TEXT NOT NULL,
     data TEXT NOT NULL,
     observed_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
-    PRIMARY KEY (scope, keyword)
+    PRIMARY KEY (origin, keyword)
 ) WITHOUT ROWID;
+-- Cleanup finds what expired through these, a batch at a time, instead of reading every row.
+-- (completed_at is set exactly when a job turns terminal.)
+CREATE INDEX IF NOT EXISTS jobs_completed ON jobs (completed_at);
+CREATE INDEX IF NOT EXISTS counts_expiry ON counts (expires_at);
+CREATE INDEX IF NOT EXISTS volumes_expiry ON volumes (expires_at);
+CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);
+-- /api/stats and /metrics: jobs per status and the running sum of completed jobs' times, kept
+-- by triggers in the same transactions as the jobs, so a scrape reads a handful of rows
+-- whatever the number of jobs (AVG over the table took a second at 100,000 jobs).
+CREATE TABLE IF NOT EXISTS jobs_by_status (
+    status TEXT PRIMARY KEY,
+    n INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS job_time (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    sum_ms INTEGER NOT NULL,
+    n INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO job_time (id, sum_ms, n) VALUES (0, 0, 0);
+CREATE TRIGGER IF NOT EXISTS jobs_stats_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO jobs_by_status (status, n) VALUES (NEW.status, 1)
+        ON CONFLICT (status) DO UPDATE SET n = n + 1;
+    UPDATE job_time SET sum_ms = sum_ms + (NEW.completed_at - NEW.started_at), n = n + 1
+        WHERE NEW.status = 'completed' AND NEW.started_at IS NOT NULL
+        AND NEW.completed_at IS NOT NULL;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_stats_update AFTER UPDATE OF status, started_at, completed_at
+ON jobs BEGIN
+    UPDATE jobs_by_status SET n = n - 1
+        WHERE OLD.status IS NOT NEW.status AND status = OLD.status;
+    INSERT INTO jobs_by_status (status, n) SELECT NEW.status, 1
+        WHERE OLD.status IS NOT NEW.status ON CONFLICT (status) DO UPDATE SET n = n + 1;
+    UPDATE job_time SET sum_ms = sum_ms - (OLD.completed_at - OLD.started_at), n = n - 1
+        WHERE OLD.status = 'completed' AND OLD.started_at IS NOT NULL
+        AND OLD.completed_at IS NOT NULL;
+    UPDATE job_time SET sum_ms = sum_ms + (NEW.completed_at - NEW.started_at), n = n + 1
+        WHERE NEW.status = 'completed' AND NEW.started_at IS NOT NULL
+        AND NEW.completed_at IS NOT NULL;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_stats_delete AFTER DELETE ON jobs BEGIN
+    UPDATE jobs_by_status SET n = n - 1 WHERE status = OLD.status;
+    UPDATE job_time SET sum_ms = sum_ms - (OLD.completed_at - OLD.started_at), n = n - 1
+        WHERE OLD.status = 'completed' AND OLD.started_at IS NOT NULL
+        AND OLD.completed_at IS NOT NULL;
+END;
+DROP TABLE IF EXISTS cache;
+DROP TABLE IF EXISTS volume_cache;  -- the volumes' table before it was named like counts
+-- Naver's quota is per key per KST day: calls counted here survive a restart, as on Redis.
+CREATE TABLE IF NOT EXISTS key_calls (
+    day INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (day, key)
+) WITHOUT ROWID;
+-- Worker heartbeats: who counts, when last seen, and the jobs held then (a JSON list).
+CREATE TABLE IF NOT EXISTS workers (
+    id TEXT PRIMARY KEY,
+    seen_at INTEGER NOT NULL,
+    jobs TEXT NOT NULL
+);
+-- Keys out of service: until_ms NULL is for good.
+CREATE TABLE IF NOT EXISTS key_retired (
+    key TEXT PRIMARY KEY,
+    until_ms INTEGER,
+    reason TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);

@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 from server.categories import CATEGORIES
+from server.model import now_ms
 from server.store.base import Store
 from server.work.providers.base import FatalProviderError, KeywordError, Provider
 
@@ -22,12 +23,12 @@ class KeywordCounter:
 
     async def _fetch(self, keyword: str, category: str) -> int:
         count = await self.provider.count(keyword, category)
-        await self.store.cache_put(keyword, category, count)
+        await self.store.cache_put(self.provider.origin, keyword, category, count, now_ms())
         return count
 
     async def count(self, keyword: str, categories: tuple[str, ...]) -> dict[str, Any]:
         """The result item of the contract (without ``index``). Raises FatalProviderError."""
-        cached = await self.store.cache_get(keyword, categories)
+        cached = await self.store.cache_get(self.provider.origin, keyword, categories)
         missing = [c for c in categories if c not in cached]
         outcomes = await asyncio.gather(
             *(self._fetch(keyword, c) for c in missing), return_exceptions=True
@@ -44,7 +45,7 @@ class KeywordCounter:
             else:
                 fetched[category] = outcome
         counts = {
-            c: cached[c] if c in cached else fetched[c] for c in categories if c not in errors
+            c: cached[c].total if c in cached else fetched[c] for c in categories if c not in errors
         }
         result: dict[str, Any] = {
             "keyword": keyword,
@@ -53,6 +54,10 @@ class KeywordCounter:
             "cached": [c for c in categories if c in cached],
             "error": None,
         }
+        if cached:
+            # When the upstream said each cached count (epoch ms): a cached number is as old as
+            # this, not as old as the job.
+            result["observedAt"] = {c: cached[c].observed_ms for c in categories if c in cached}
         if errors:
             result["errors"] = errors
             result["error"] = "; ".join(f"{CATEGORIES[c].label_ko}: {m}" for c, m in errors.items())

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from server.aio import cancel_and_wait
 from server.metrics import MeteredCounter, MeteredLimiter, Metrics
 from server.model import now_ms
 from server.settings import Settings
@@ -23,6 +24,8 @@ from server.store.base import Store
 from server.work.counting import KeywordCounter
 from server.work.providers import make_provider, make_volume_provider
 from server.work.providers.base import Provider
+from server.work.providers.naver import NaverProvider
+from server.work.shares import WeightedShares
 from server.work.volumes import VolumeLookup
 from server.work.worker import Worker
 
@@ -38,6 +41,7 @@ class Counting:
     session: aiohttp.ClientSession
     provider: Provider
     counter: KeywordCounter
+    shares: WeightedShares
     volumes: VolumeLookup | None  # None: search volumes are off
 
 
@@ -51,6 +55,21 @@ async def open_store(settings: Settings) -> AsyncIterator[Store]:
         await store.close()
 
 
+def log_start(settings: Settings) -> None:
+    """What this process counts with, in one line: a wrong key or address shows at start."""
+    if settings.provider == "naver":
+        labels = ", ".join(k.label for k in settings.naver_keys)
+        log.info(
+            "provider naver: %d key(s) (%s), rate %g calls/s per key, upstream %s",
+            len(settings.naver_keys),
+            labels,
+            settings.rate_per_s,
+            settings.naver_base_url,
+        )
+    else:
+        log.info("provider demo: offline placeholder numbers, rate %g calls/s", settings.rate_per_s)
+
+
 @contextlib.asynccontextmanager
 async def open_counting(
     settings: Settings, store: Store, metrics: Metrics
@@ -60,7 +79,14 @@ async def open_counting(
         connector=aiohttp.TCPConnector(limit=UPSTREAM_CONNECTIONS, ttl_dns_cache=DNS_CACHE_TTL_S),
     )
     try:
-        limiter = MeteredLimiter(store.limiter(settings.rate_per_s), metrics)
+        # One turn past the shares gate per key: the limiter always has a caller for each key.
+        slots = len(settings.naver_keys) if settings.provider == "naver" else 1
+        shares = WeightedShares(
+            store.limiter(settings.rate_per_s),
+            slots=slots,
+            capacity_per_s=settings.rate_per_s * slots,
+        )
+        limiter = MeteredLimiter(shares, metrics)
         provider = make_provider(settings, session, limiter, store.key_registry())
         # Its own limiter: the Search Ad API's speed limit has nothing to do with the search
         # API's.
@@ -69,7 +95,12 @@ async def open_counting(
         )
         volumes = None if volume_provider is None else VolumeLookup(store, volume_provider)
         try:
-            yield Counting(session, provider, MeteredCounter(store, provider, metrics), volumes)
+            log_start(settings)
+            if isinstance(provider, NaverProvider) and settings.check_keys:
+                await provider.check_keys()
+            yield Counting(
+                session, provider, MeteredCounter(store, provider, metrics), shares, volumes
+            )
         finally:
             if volume_provider is not None:
                 await volume_provider.close()
@@ -99,9 +130,7 @@ async def background(
     try:
         yield task
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait([task])
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
@@ -112,7 +141,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         open_store(settings) as store,
         open_counting(settings, store, metrics) as counting,
     ):
-        worker = Worker(store, counting.counter, settings, volumes=counting.volumes)
+        worker = Worker(
+            store, counting.counter, settings, shares=counting.shares, volumes=counting.volumes
+        )
         async with (
             background(worker.run(), "worker"),
             background(cleanup_loop(store, settings), "cleanup"),

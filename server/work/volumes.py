@@ -2,7 +2,7 @@
 
 Naver matches hint keywords without spaces and upper-cases Latin letters, so everything here
 is keyed by ``normalise(keyword)``: two keywords that differ only in spacing share one row.
-A row fetched is cached the moment it arrives (with its source scope and time), so a job that
+A row fetched is cached the moment it arrives (with its origin and time), so a job that
 is resumed or repeated within a day pays nothing again.
 """
 
@@ -73,7 +73,7 @@ class VolumeLookup:
         return self.provider.name
 
     async def _cached(self, keys: list[str]) -> dict[str, VolumeRow]:
-        cached = await self.store.volume_cache_get(self.provider.cache_scope, keys)
+        cached = await self.store.volume_cache_get(self.provider.origin, keys)
         return {k: {**row, "cached": True} for k, row in cached.items()}
 
     async def _fetch(self, batch: list[str]) -> tuple[dict[str, VolumeOutcome], list[VolumeRow]]:
@@ -88,7 +88,7 @@ class VolumeLookup:
             if key in batch and key not in rows:
                 rows[key] = full
             related.append({"keyword": rel_keyword, **full})
-        await self.store.volume_cache_put(self.provider.cache_scope, rows)
+        await self.store.volume_cache_put(self.provider.origin, rows)
         outcomes = {
             k: VolumeOutcome({**rows[k], "cached": False})
             if k in rows

@@ -20,13 +20,16 @@ from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
+from server.aio import cancel_and_wait
 from server.errors import StoreUnavailableError
-from server.model import CANCELLED, COMPLETED, FAILED, TERMINAL, ClaimedJob
+from server.model import CANCELLED, COMPLETED, FAILED, TERMINAL, ClaimedJob, now_ms
 from server.settings import Settings
 from server.store.base import Store
 from server.work.counting import KeywordCounter
+from server.work.health import HEARTBEAT_S
 from server.work.providers.base import FatalProviderError
 from server.work.providers.volume_base import normalise
+from server.work.shares import WeightedShares
 from server.work.volumes import VolumeLookup, VolumeOutcome, attach
 
 log = logging.getLogger("doccount.batch")
@@ -64,13 +67,16 @@ class Worker:
         *,
         worker_id: str | None = None,
         volumes: VolumeLookup | None = None,
+        shares: WeightedShares | None = None,
     ) -> None:
         self.store = store
         self.counter = counter
         self.settings = settings
         self.volumes = volumes
+        self.shares = shares
         self.worker_id = worker_id or f"w-{secrets.token_hex(4)}"
         self._active: set[asyncio.Task[None]] = set()
+        self._holding: dict[str, asyncio.Task[None]] = {}  # job id -> its task
 
     # --- driving ------------------------------------------------------------------------
 
@@ -78,6 +84,7 @@ class Worker:
         """Forever: keep up to ``max_active_jobs`` jobs running. Cancel to stop; jobs being
         processed stay claimable and resume on the next start."""
         retry_s = STORE_RETRY_FIRST_S
+        beat = asyncio.create_task(self._beat(), name="heartbeat")
         try:
             while True:
                 if len(self._active) >= self.settings.max_active_jobs:
@@ -94,13 +101,26 @@ class Worker:
                 if job is not None:
                     task = asyncio.create_task(self.process(job), name=f"job {job.id}")
                     self._active.add(task)
+                    self._holding[job.id] = task
                     task.add_done_callback(self._active.discard)
+                    task.add_done_callback(partial(self._let_go, job.id))
         finally:
-            for task in list(self._active):
-                task.cancel()
-            for task in list(self._active):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait([*self._active, beat])
+            # Stopping cleanly: no live worker is claimed where there is none.
+            with contextlib.suppress(StoreUnavailableError):
+                await asyncio.shield(self.store.forget_worker(self.worker_id))
+
+    def _let_go(self, job_id: str, _: object) -> None:
+        self._holding.pop(job_id, None)
+
+    async def _beat(self) -> None:
+        """The heartbeat: this worker is alive and holds these jobs (server/work/health.py)."""
+        while True:
+            try:
+                await self.store.heartbeat(self.worker_id, list(self._holding), now_ms())
+            except StoreUnavailableError as exc:
+                log.warning("[배치] 작업자 신호 기록 실패, 저장소 연결 불가 (%s)", exc)
+            await asyncio.sleep(HEARTBEAT_S)
 
     async def process_one(self) -> str | None:
         """Claim one job and process it to the end. Returns its id, or None if none waited."""
@@ -152,13 +172,9 @@ class Worker:
         try:
             done, _ = await asyncio.wait({counting, *watchers}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            # Cancelled from outside (shutdown): leave the job claimable as it is.
-            for task in (counting, *watchers):
-                if not task.done():
-                    task.cancel()
-            for task in (counting, *watchers):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            # Cancelled from outside (shutdown): leave the job claimable as it is. The watchers
+            # poll the store; one that ignores its cancel must not hold the job's end.
+            await cancel_and_wait((counting, *watchers))
 
         if counting not in done:
             if lease in done and lease.exception() is None:
@@ -211,6 +227,33 @@ class Worker:
                 log.warning("[배치] 소유권 갱신 실패, 저장소 연결 불가: %s (%s)", job_id, exc)
 
     async def _count_all(self, job: ClaimedJob) -> None:
+        if self.shares is None:
+            await self._count_with_volumes(job)
+            return
+        # Every lookup task started inside inherits the job's share of the upstream rate.
+        with self.shares.job(job.id, job.priority):
+            await self._count_with_volumes(job)
+
+    def _eta_tick(self, job: ClaimedJob, remaining: int, observed_per_s: float) -> dict[str, Any]:
+        """The progress tick's rate and time left. With a shares gate both come from the job's
+        own share of the upstream rate as it is now (jobs may have started or ended since this
+        one began, so its average so far would mislead), counting one call per category."""
+        rate = observed_per_s
+        share: float | None = None
+        if self.shares is not None:
+            share = self.shares.share(job.id)
+            share_rate = self.shares.capacity_per_s * share / max(1, len(job.categories))
+            if share_rate > 0:
+                rate = share_rate
+        tick: dict[str, Any] = {
+            "ratePerSec": round(rate, 2),
+            "etaMs": round(remaining / rate * 1000) if rate > 0 else None,
+        }
+        if share is not None:
+            tick["share"] = round(share, 3)
+        return tick
+
+    async def _count_with_volumes(self, job: ClaimedJob) -> None:
         part = _VolumePart(self, job)
         volume_task = (
             asyncio.create_task(part.run(), name=f"volumes {job.id}")
@@ -218,7 +261,7 @@ class Worker:
             else None
         )
         try:
-            await self._count_keywords(job, part)
+            await self._count_each(job, part)
             if volume_task is not None:
                 # The job ends once every keyword has its volume (or the reason it has none).
                 await volume_task
@@ -228,7 +271,7 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await volume_task
 
-    async def _count_keywords(self, job: ClaimedJob, part: _VolumePart) -> None:
+    async def _count_each(self, job: ClaimedJob, part: _VolumePart) -> None:
         total = len(job.keywords)
         # Duplicates are counted once and reported at each position.
         shared: dict[str, asyncio.Task[dict[str, Any]]] = {}
@@ -261,12 +304,8 @@ class Worker:
                 now = time.monotonic()
                 if now - last_tick >= self.settings.progress_interval_s and index + 1 < total:
                     last_tick = now
-                    rate = done_here / (now - started)
-                    remaining = total - (index + 1)
-                    tick = {
-                        "ratePerSec": round(rate, 2),
-                        "etaMs": round(remaining / rate * 1000) if rate > 0 else None,
-                    }
+                    observed = done_here / (now - started)
+                    tick = self._eta_tick(job, total - (index + 1), observed)
                     await retry_store(
                         "append_progress", partial(self.store.append_progress, job.id, tick)
                     )

@@ -74,8 +74,9 @@ async def test_the_cli_exits_1_when_the_job_is_cancelled(
     tmp_path, fake_naver: tuple[FakeNaver, str], serve
 ) -> None:
     fake, base = fake_naver
-    url = await serve(base_settings(tmp_path, base))
-    fake.pause(after=4)  # one keyword's four categories, then held: the job stays running
+    # One keyword at a time: its four categories, then every call held, the job running.
+    url = await serve(base_settings(tmp_path, base, keyword_concurrency=1))
+    fake.pause(after=4)
     proc = await start_cli("submit", "-", "--follow", "--server", url)
     assert proc.stdin is not None
     proc.stdin.write("하나\n둘\n셋\n".encode())

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -265,3 +266,53 @@ async def test_csv_and_xlsx_are_the_servers_export(tmp_path, fake_naver, serve):
         resp = await session.get(f"{url}/api/documents/jobs/{job_id}/export?format=csv")
         assert out.encode() == await resp.read()
     assert export_rows(out)[2][0] == "'=1+1"  # defused in CSV; the workbook keeps text as text
+
+
+async def test_watch_by_polling_asks_only_for_what_is_new(tmp_path, serve):
+    """``--poll``: every result written once, in order, across a dropped connection, and every
+    poll but the first carries ``since`` = the last answer's lastEventId."""
+    fake = FakeNaver(latency_s=0.05)
+    upstream = TestServer(fake.app(), host="127.0.0.1")
+    await upstream.start_server()
+    settings = replace(
+        base_settings(tmp_path, str(upstream.make_url("/v1/search"))), keyword_concurrency=1
+    )
+    url = await serve(settings)
+    host, port = url.removeprefix("http://").split(":")
+    proxy = TcpProxy(host, int(port))
+    await proxy.start()
+    keywords = [f"폴링{i}" for i in range(6)]
+    out, err = io.StringIO(), io.StringIO()
+    cmd = Command(
+        "submit",
+        f"http://127.0.0.1:{proxy.port}",
+        None,
+        fmt="jsonl",
+        follow=True,
+        keywords_file=keywords_file(tmp_path, keywords),
+        poll=True,
+        poll_every_s=0.05,
+    )
+    try:
+        task = asyncio.create_task(run_command(cmd, out, err, io.StringIO()))
+        await wait_until(lambda: out.getvalue().count("\n") >= 2)
+        proxy.cut()
+        assert await asyncio.wait_for(task, 30) == 0, err.getvalue()
+    finally:
+        await proxy.close()
+        await upstream.close()
+    results = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["keyword"] for r in results] == keywords
+    assert [r["index"] for r in results] == list(range(6))
+    polls = [h.split("\r\n", 1)[0] for h in proxy.requests("/api/documents/status")]
+    # The first read is the full one (what watch starts from); every later one asks for less.
+    assert len(polls) >= 3 and "since=" not in polls[0]
+    assert all(re.search(r"since=[1-9]\d* ", p) for p in polls[1:]), polls
+    assert proxy.requests("/api/documents/events") == []
+
+
+def test_poll_flag_on_watch_and_submit() -> None:
+    parser = build_parser()
+    for argv in (["watch", "JOB", "--poll"], ["submit", "k.txt", "--follow", "--poll"]):
+        assert command_from_args(parser.parse_args(argv), {}).poll is True
+    assert command_from_args(parser.parse_args(["watch", "JOB"]), {}).poll is False

@@ -78,6 +78,9 @@ async def test_real_responses_match_the_document(client, fake_naver):
     await client.app[WORKER].run_until_idle()
     code, body = await call(client, spec, "GET", f"{status}?jobId={job_id}", status, headers=AUTH)
     assert body["job"]["status"] == "completed" and body["job"]["results"][1]["error"]
+    since = f"{status}?jobId={job_id}&since=1"
+    code, body = await call(client, spec, "GET", since, status, headers=AUTH)
+    assert code == 200 and body["since"] == "1" and len(body["job"]["results"]) == 2
     jobs = "/api/documents/jobs"
     assert (await call(client, spec, "GET", jobs, jobs, headers=AUTH))[0] == 200
     cancel = "/api/documents/jobs/{job_id}"
@@ -94,6 +97,7 @@ async def test_real_responses_match_the_document(client, fake_naver):
         ("POST", batch, batch, {"json": {"keywords": []}}, 401),
         ("GET", status, status, {"headers": AUTH}, 400),
         ("GET", f"{status}?jobId=batch_1700000000000_{'x' * 22}", status, {"headers": AUTH}, 404),
+        ("GET", f"{status}?jobId={job_id}&since=x", status, {"headers": AUTH}, 400),
         ("DELETE", f"{jobs}/nope", cancel, {"headers": AUTH}, 400),
         ("GET", f"{jobs}?limit=0", jobs, {"headers": AUTH}, 400),
         ("GET", count, count, {"headers": AUTH}, 400),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -36,18 +37,27 @@ async def test_healthz_and_readyz(tmp_path, fake_naver, make_client):
     resp = await client.get("/healthz")
     assert (resp.status, await resp.json()) == (200, {"success": True, "status": "ok"})
     await wait_until(lambda: not client.app[WORKER_TASK].done())
-    resp = await client.get("/readyz")
-    assert await resp.json() == {
+    worker_id = client.app[WORKER].worker_id
+
+    async def beating() -> bool:
+        body = await (await client.get("/readyz")).json()
+        return bool(body["workers"])
+
+    await wait_until(beating)
+    body = await (await client.get("/readyz")).json()
+    (worker,) = body.pop("workers")  # the in-app worker, alive, holding nothing
+    assert (worker["id"], worker["jobs"], type(worker["seenMs"])) == (worker_id, 0, int)
+    assert body == {
         "success": True,
         "status": "ready",
-        "checks": {"store": "ok", "worker": "ok"},
+        "checks": {"store": "ok", "worker": "ok", "keys": "ok"},
     }
 
 
 async def test_readyz_says_worker_off_on_a_web_only_node(tmp_path, fake_naver, make_client):
     client = await make_client(replace(base_settings(tmp_path, fake_naver[1]), run_worker=False))
     body = await (await client.get("/readyz")).json()
-    assert body["checks"] == {"store": "ok", "worker": "off"}
+    assert body["checks"] == {"store": "ok", "worker": "off", "keys": "ok"}
 
 
 async def test_readyz_503_when_store_gone_or_worker_dead(tmp_path, fake_naver, make_client):
@@ -72,13 +82,14 @@ async def readyz_503_when_store_gone_or_worker_dead(tmp_path, fake_naver, make_c
         "success": False,
         "error": "준비되지 않았습니다: worker",
         "code": "not_ready",
-        "checks": {"store": "ok", "worker": "stopped"},
+        "checks": {"store": "ok", "worker": "stopped", "keys": "ok"},
+        "workers": [],  # it stopped cleanly: its heartbeat went with it
     }
     redis.kill()  # the real store goes away
     resp = await client.get("/readyz")
     assert resp.status == 503 and resp.headers["Retry-After"] == "5"
     body = await resp.json()
-    assert body["checks"] == {"store": "unavailable", "worker": "stopped"}
+    assert body["checks"] == {"store": "unavailable", "worker": "stopped", "keys": "unknown"}
     assert body["error"] == "준비되지 않았습니다: store, worker"
 
 
@@ -122,7 +133,9 @@ async def test_stats_counts_jobs_and_calls_per_key_label(tmp_path, fake_naver, m
     client = await make_client(
         replace(base_settings(tmp_path, base), run_worker=False, naver_keys=keys)
     )
-    # Round robin: the second key is tried, fails auth (401: retired), the first takes over.
+    # Round robin: the second key is tried, fails auth twice (retired until a re-check in
+    # 10 minutes), the first takes over.
+    started_ms = int(time.time() * 1000)
     await run_job(client, ["맥북"])
     body = await (await client.get("/api/stats")).json()
     jobs = body["jobs"]
@@ -138,6 +151,8 @@ async def test_stats_counts_jobs_and_calls_per_key_label(tmp_path, fake_naver, m
     calls = {c.client_id: 0 for c in keys}
     for call in fake.calls:
         calls[call.client_id] += 1
+    retired_until = upstream["keys"][1].pop("retiredUntil")
+    assert started_ms + 600_000 <= retired_until <= int(time.time() * 1000) + 600_000
     assert upstream["keys"] == [
         {
             "label": "test…",
@@ -146,6 +161,7 @@ async def test_stats_counts_jobs_and_calls_per_key_label(tmp_path, fake_naver, m
             "remaining": 25_000 - calls["test-id"],
             "retired": False,
             "retiredUntil": None,
+            "retiredReason": None,
         },
         {
             "label": "othe…",
@@ -153,11 +169,11 @@ async def test_stats_counts_jobs_and_calls_per_key_label(tmp_path, fake_naver, m
             "dailyQuota": 25_000,
             "remaining": 25_000 - calls["other-app"],
             "retired": True,
-            "retiredUntil": None,
+            "retiredReason": "auth failed (HTTP 401 024)",
         },
     ]
     # Categories run concurrently: how many reached the bad key before it was retired varies.
-    assert calls["test-id"] == 4 and calls["other-app"] >= 1
+    assert calls["test-id"] == 4 and calls["other-app"] >= 2
     assert upstream["callsByOutcome"] == {"ok": 4, "auth": calls["other-app"]}
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 
 from server.appkeys import WORKER
-from server.logs import RedactSecrets, secrets_of
 from server.settings import NaverKey
 from tests.support.common import base_settings
 from tests.support.fakeupstream import FAULTS
@@ -15,7 +15,6 @@ GOOD_ID, GOOD_SECRET = "test-id", "test-secret"
 BAD_ID, BAD_SECRET = "second-app-id", "second-app-secret-value"
 TOKEN = "api-token-value-123"
 NEVER = (GOOD_SECRET, BAD_SECRET, TOKEN, GOOD_ID, BAD_ID)  # full ids too: only labels go out
-SECRETS = (GOOD_SECRET, BAD_SECRET, TOKEN)
 
 
 async def test_no_credential_in_any_output(tmp_path, fake_naver, make_client, caplog, monkeypatch):
@@ -69,24 +68,25 @@ async def test_no_credential_in_any_output(tmp_path, fake_naver, make_client, ca
     await collect("GET", f"/api/documents/events?jobId={job_id}&token=wrong{TOKEN}")
     ws = await client.ws_connect(f"/api/documents/ws?token={TOKEN}")
     await ws.send_str(f'{{"type": "subscribe", "jobId": "{job_id}"}}')
-    bodies.append(str((await ws.receive()).data))
+    frame = (await ws.receive(timeout=10)).data
+    bodies.append(str(frame))
     await ws.close()
+    snapshot = json.loads(frame)  # the WebSocket's copy of the job, scrubbed the same way
+    assert (snapshot["type"], snapshot["jobId"]) == ("snapshot", job_id)
+    assert snapshot["job"]["status"] == "completed"
+    assert "bad secret *** here" in frame
 
     assert any("HTTP 418" in b for b in bodies)
     assert len(fake.calls) > 16  # retries and the key that failed auth really happened
-    # Our own log lines carry no secret at all. Everything else (aiohttp's access log quotes
-    # ?token=, though `doccount serve` turns it off) goes through the handler's redaction.
-    for record in caplog.records:
-        if record.name.startswith("doccount"):
-            for secret in NEVER:
-                assert secret not in record.getMessage(), record.getMessage()
-    redact = RedactSecrets(secrets_of(settings))
-    for record in caplog.records:
-        redact.filter(record)
-    logged = "\n".join(r.getMessage() + "\n" + (r.exc_text or "") for r in caplog.records)
-    assert "retired" in logged  # the bad key was logged about, by label
+    # Our own log lines carry no secret at all, before any handler's filter. (That the served
+    # app's handler masks whatever else slips into a line is checked through a started server
+    # in tests/procs/test_nodes.py.)
+    ours = [r for r in caplog.records if r.name.startswith("doccount")]
+    for record in ours:
+        for secret in NEVER:
+            assert secret not in record.getMessage(), record.getMessage()
+            assert secret not in (record.exc_text or ""), record.exc_text
+    assert any("retired" in r.getMessage() for r in ours)  # the bad key, logged by label
     for secret in NEVER:
         for body in bodies:
             assert secret not in body, (secret, body[:300])
-    for secret in SECRETS:
-        assert secret not in logged, secret

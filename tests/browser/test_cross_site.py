@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from playwright.async_api import expect
 
 from tests.browser.test_dashboard import (  # noqa: F401 (fixtures)
     WAIT_MS,
@@ -18,6 +17,7 @@ from tests.browser.test_dashboard import (  # noqa: F401 (fixtures)
     Serve,
     browser,
     dash,
+    expect,
     serve,
     start_job,
     unique_keywords,

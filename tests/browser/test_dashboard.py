@@ -23,7 +23,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from server.api.app import create_app
-from tests.support.common import base_settings, skip_or_fail
+from tests.support.common import base_settings, wait_until
 from tests.support.fakeupstream import FakeNaver, fake_total
 
 CHROMIUM = os.environ.get("DOCCOUNT_CHROMIUM") or "/usr/bin/chromium"  # Debian's package
@@ -56,17 +56,15 @@ except ImportError:  # pragma: no cover - the dev extra installs it
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if async_playwright is None:
-        skip_or_fail("playwright is not installed (pip install -e '.[dev]')")
-    if not Path(CHROMIUM).exists():  # noqa: ASYNC240 - a stat, once per test
-        skip_or_fail(f"{CHROMIUM} not found (apt-get install chromium, or set DOCCOUNT_CHROMIUM)")
+async def browser(chromium_endpoint: str) -> AsyncIterator[Browser]:
     async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        b = await p.chromium.connect_over_cdp(chromium_endpoint)
         try:
             yield b
         finally:
-            await b.close()
+            for context in b.contexts[1:]:  # the first is the browser's own default context
+                await context.close()
+            await b.close()  # disconnects; the process stays for the next test
 
 
 Serve = Callable[..., Awaitable[str]]
@@ -188,16 +186,15 @@ async def test_rows_stream_in_live_before_the_job_completes(
     serve: Serve, dash: Dash, fake_naver: tuple[FakeNaver, str]
 ) -> None:
     fake, _ = fake_naver
-    base = await serve(rate_per_s=1000.0)
+    base = await serve(rate_per_s=1000.0, keyword_concurrency=1)
     page = await dash.page(base)
     await expect(page.locator("#demo-banner")).to_be_hidden()  # naver provider: no banner
     keywords = unique_keywords(30)
-    fake.pause(after=3)  # three keywords answered, the rest held until released
+    fake.pause(after=3)  # one keyword at a time: three answered, the rest held until released
     await start_job(page, keywords, ["blog"])
 
-    await wait_rows(page, 2)
-    # rows are on screen while the job is still running (in order: a held one stops the rest)
-    assert len(await rows(page)) in (2, 3)
+    await wait_rows(page, 3)
+    assert await rows(page) == [0, 1, 2]  # on screen while the job is still running
     await expect(page.locator("#job-status")).to_have_text("진행 중")
     await expect(page.locator("#conn-transport")).to_have_text("SSE")
     await expect(page.locator("#conn-state")).to_have_text("연결됨")
@@ -205,6 +202,7 @@ async def test_rows_stream_in_live_before_the_job_completes(
     fake.release()
 
     await wait_status(page, "완료")
+    await wait_rows(page, len(keywords))  # drawn on the next frame
     assert sorted(await rows(page)) == list(range(len(keywords)))
     await expect(page.locator("#progress-count")).to_have_text("30 / 30")
     # Counts of ten thousand or more also read in 만 (a tooltip); nearly every blog total is.
@@ -228,7 +226,7 @@ async def test_reload_and_second_tab_resume_with_every_row_once(
     serve: Serve, dash: Dash, fake_naver: tuple[FakeNaver, str]
 ) -> None:
     fake, _ = fake_naver
-    base = await serve(rate_per_s=1000.0)
+    base = await serve(rate_per_s=1000.0, keyword_concurrency=1)
     page = await dash.page(base)
     stream_urls: list[str] = []
     keywords = unique_keywords(40)
@@ -276,13 +274,18 @@ async def test_polling_finishes_the_job_when_sse_and_websocket_fail(
     serve: Serve, dash: Dash, fake_naver: tuple[FakeNaver, str], how: str
 ) -> None:
     fake, _ = fake_naver
-    base = await serve(rate_per_s=1000.0)
+    base = await serve(rate_per_s=1000.0, keyword_concurrency=1)
     page = await dash.page()
     if how == "blocked":  # a proxy that kills both streaming transports
         await page.route("**/api/documents/events**", lambda route: route.abort())
         await page.route_web_socket("**/api/documents/ws**", lambda ws: ws.close())
     else:  # a browser without either API
         await page.add_init_script("delete window.EventSource; delete window.WebSocket;")
+    polls: list[str] = []
+    page.on(
+        "request",
+        lambda request: polls.append(request.url) if "/documents/status" in request.url else None,
+    )
     await page.goto(base)
     keywords = unique_keywords(20, "폴링")
     fake.pause(after=4)  # held mid-job until the page has fallen back to polling
@@ -291,15 +294,19 @@ async def test_polling_finishes_the_job_when_sse_and_websocket_fail(
     await expect(page.locator("#job-status")).to_have_text("진행 중")
     fake.release()
     await wait_status(page, "완료")
+    await wait_rows(page, len(keywords))  # drawn on the next frame
     assert sorted(await rows(page)) == list(range(len(keywords)))
     await expect(cell(page, 7, "news")).to_have_text(ko(fake_total(keywords[7], "news")))
+    # Once the page has seen an event, each poll asks only for what came after it.
+    first = next(i for i, url in enumerate(polls) if "since=" in url)
+    assert all("since=" in url for url in polls[first:]), polls
 
 
 async def test_websocket_takes_over_when_sse_is_blocked(
     serve: Serve, dash: Dash, fake_naver: tuple[FakeNaver, str]
 ) -> None:
     fake, _ = fake_naver
-    base = await serve(rate_per_s=1000.0)
+    base = await serve(rate_per_s=1000.0, keyword_concurrency=1)
     page = await dash.page()
     await page.route("**/api/documents/events**", lambda route: route.abort())
     sent: list[str] = []
@@ -314,11 +321,15 @@ async def test_websocket_takes_over_when_sse_is_blocked(
     sent.clear()
     await page.reload()  # resumes over WebSocket from the cached last event id
     await wait_rows(page, 4)
+    # Held until the reloaded page has subscribed again (Playwright reports frames a moment
+    # after they are sent).
+    await wait_until(lambda: any(job_id in f for f in sent), timeout_s=WAIT_MS / 1000)
+    subscribes = [f for f in sent if job_id in f]
+    assert '"lastEventId"' in subscribes[0]
     fake.release()
     await wait_status(page, "완료")
+    await wait_rows(page, len(keywords))  # drawn on the next frame
     assert sorted(await rows(page)) == list(range(len(keywords)))
-    subscribes = [f for f in sent if job_id in f]
-    assert subscribes and '"lastEventId"' in subscribes[0]
 
 
 async def test_page_modules_dedupe_format_and_escape(serve: Serve, dash: Dash) -> None:
@@ -377,7 +388,7 @@ async def test_cancel_a_running_job(
     serve: Serve, dash: Dash, fake_naver: tuple[FakeNaver, str]
 ) -> None:
     fake, _ = fake_naver
-    base = await serve(rate_per_s=1000.0)
+    base = await serve(rate_per_s=1000.0, keyword_concurrency=1)
     page = await dash.page(base)
     keywords = unique_keywords(40, "취소")
     fake.pause(after=3)  # held mid-job: the cancel always lands while it runs
@@ -406,7 +417,7 @@ async def test_queued_job_shows_its_position_and_starts_after_a_cancel(
     serve: Serve, dash: Dash, fake_naver: tuple[FakeNaver, str]
 ) -> None:
     fake, _ = fake_naver
-    base = await serve(rate_per_s=1000.0, max_active_jobs=1)
+    base = await serve(rate_per_s=1000.0, max_active_jobs=1, keyword_concurrency=1)
     page = await dash.page(base)
     fake.pause(after=2)  # the first job holds the only slot until released
     first = await start_job(page, unique_keywords(40, "앞"), ["blog"])
@@ -470,7 +481,7 @@ async def test_failed_category_shows_the_error_not_zero(
     base = await serve()
     page = await dash.page(base)
     await start_job(page, keywords, ["blog", "news"])
-    await wait_status(page, "완료")
+    await wait_status(page, "완료 (오류 1)")  # not a clean success (issue 11.6)
     failed = cell(page, 1, "news")
     await expect(failed).to_have_text("실패")
     assert "뉴스" in (await failed.get_attribute("title") or "")
@@ -522,7 +533,9 @@ async def test_server_restart_mid_job_is_survived(
     """The server goes away mid-job and comes back on the same port and store: the page says
     so in Korean, reconnects by itself and ends with every row exactly once."""
     fake, _ = fake_naver
-    settings = base_settings(tmp_path, fake_naver[1], rate_per_s=1000.0, progress_interval_s=0.2)
+    settings = base_settings(
+        tmp_path, fake_naver[1], rate_per_s=1000.0, progress_interval_s=0.2, keyword_concurrency=1
+    )
     first = TestServer(create_app(settings), host="127.0.0.1")
     await first.start_server()
     port = first.port
@@ -540,6 +553,7 @@ async def test_server_restart_mid_job_is_survived(
     await second.start_server()
     try:
         await wait_status(page, "완료")
+        await wait_rows(page, len(keywords))  # drawn on the next frame
         assert sorted(await rows(page)) == list(range(len(keywords)))
         await expect(page.locator("#global-alert")).to_be_hidden(timeout=WAIT_MS)
         await expect(page.locator("#conn-transport")).to_have_text("SSE")  # not demoted

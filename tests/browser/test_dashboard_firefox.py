@@ -103,7 +103,9 @@ def cell_numbers(row: list[str]) -> list[int]:
 
 async def test_job_streams_live_over_sse_in_firefox(ff, tmp_path, fake_naver, make_client):
     fake, base = fake_naver
-    settings = base_settings(tmp_path, base, rate_per_s=1000.0, progress_interval_s=0.2)
+    settings = base_settings(
+        tmp_path, base, rate_per_s=1000.0, progress_interval_s=0.2, keyword_concurrency=1
+    )
     client = await make_client(settings)
     await ff.navigate(str(client.make_url("/")))
     tag = uuid.uuid4().hex[:6]
@@ -122,6 +124,8 @@ async def test_job_streams_live_over_sse_in_firefox(ff, tmp_path, fake_naver, ma
     fake.release()
 
     await ff.wait_for("document.querySelector('#job-status').textContent === '완료'")
+    # Rows are drawn on the next animation frame: the status can show a moment before them.
+    await ff.wait_for(f"{ROWS_JS}.length >= {len(keywords)}")
     assert sorted(await ff.eval(ROWS_JS)) == list(range(len(keywords)))
     # The first keyword's row shows the upstream's counts in category order.
     first: list[Any] = await ff.eval(
@@ -144,4 +148,5 @@ async def test_polling_finishes_the_job_without_sse_or_websocket(
     await start_job(ff, keywords)
     await ff.wait_for("document.querySelector('#job-status').textContent === '완료'")
     assert await ff.eval("document.querySelector('#conn-transport').textContent") == "폴링"
+    await ff.wait_for(f"{ROWS_JS}.length >= {len(keywords)}")  # drawn on the next frame
     assert sorted(await ff.eval(ROWS_JS)) == list(range(len(keywords)))

@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import io
 
-from playwright.async_api import expect
-
 from tests.browser.test_dashboard import (  # noqa: F401 (fixtures)
     ROWS_JS,
     WAIT_MS,
@@ -20,6 +18,7 @@ from tests.browser.test_dashboard import (  # noqa: F401 (fixtures)
     Serve,
     browser,
     dash,
+    expect,
     serve,
     unique_keywords,
     wait_rows,

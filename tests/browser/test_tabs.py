@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from typing import TYPE_CHECKING
 
 import aiohttp
-from playwright.async_api import Page, Route, expect
 
 from tests.browser.test_dashboard import (  # noqa: F401 (fixtures)
     ROWS_JS,
@@ -21,6 +21,7 @@ from tests.browser.test_dashboard import (  # noqa: F401 (fixtures)
     Serve,
     browser,
     dash,
+    expect,
     serve,
     start_job,
     unique_keywords,
@@ -28,6 +29,10 @@ from tests.browser.test_dashboard import (  # noqa: F401 (fixtures)
     wait_status,
 )
 from tests.support.common import wait_until
+from tests.support.fakeupstream import FakeNaver
+
+if TYPE_CHECKING:  # Playwright itself is imported (or its absence reported) in test_dashboard
+    from playwright.async_api import Page, Route
 
 TABS = 10
 LOAD_S = 10.0  # "within a few seconds", on a loaded 2-core machine; the seventh tab never loaded
@@ -58,8 +63,13 @@ async def open_job(page: Page, job_id: str) -> None:
     await page.evaluate("id => { location.hash = '#job=' + encodeURIComponent(id); }", job_id)
 
 
-async def test_ten_tabs_load_and_share_one_connection(serve: Serve, dash: Dash) -> None:  # noqa: F811
-    base = await serve(rate_per_s=10.0)
+async def test_ten_tabs_load_and_share_one_connection(
+    serve: Serve,  # noqa: F811
+    dash: Dash,  # noqa: F811
+    fake_naver: tuple[FakeNaver, str],
+) -> None:
+    fake, _ = fake_naver
+    base = await serve(rate_per_s=1000.0, keyword_concurrency=1)
     tabs: list[Page] = []
     for _ in range(TABS):
         started = time.monotonic()
@@ -79,12 +89,14 @@ async def test_ten_tabs_load_and_share_one_connection(serve: Serve, dash: Dash) 
 
     first, last = tabs[0], tabs[-1]
     keywords = unique_keywords(40, "탭")
+    fake.pause(after=2)  # the job is held after two rows until released
     job_id = await start_job(last, keywords, ["blog"])
     await open_job(first, job_id)
-    for t in (first, last):  # rows arrive live, before the job ends (40 calls at 10/s: ~4 s)
+    for t in (first, last):  # rows arrive live, before the job ends
         await wait_rows(t, 1)
         assert await t.locator("#job-status").text_content() == "진행 중"
     assert await open_streams(base) <= 2  # the feed and the job, whatever the number of tabs
+    fake.release()
     for t in (first, last):
         await wait_status(t, "완료")
         await wait_rows(t, len(keywords))
@@ -102,14 +114,17 @@ async def test_ten_tabs_load_and_share_one_connection(serve: Serve, dash: Dash) 
 async def test_closing_the_leader_mid_job_loses_and_doubles_nothing(
     serve: Serve,  # noqa: F811
     dash: Dash,  # noqa: F811
+    fake_naver: tuple[FakeNaver, str],
 ) -> None:
-    base = await serve(rate_per_s=8.0)
+    fake, _ = fake_naver
+    base = await serve(rate_per_s=1000.0, keyword_concurrency=1)
     tabs = [await dash.page(base) for _ in range(3)]
     for t in tabs:
         await expect(t.locator("#conn")).to_have_attribute(
             "data-state", "connected", timeout=WAIT_MS
         )
     keywords = unique_keywords(40, "리더")
+    fake.pause(after=2)  # held mid-job until the leader is gone and another has taken over
     job_id = await start_job(tabs[1], keywords, ["blog"])
     for t in tabs:
         await open_job(t, job_id)
@@ -128,6 +143,7 @@ async def test_closing_the_leader_mid_job_loses_and_doubles_nothing(
     await wait_until(someone_leads, timeout_s=WAIT_MS / 1000, step_s=0.1)
     for t in others:
         assert await t.locator("#job-status").text_content() == "진행 중"
+    fake.release()
     for t in others:
         await wait_status(t, "완료")
         await wait_rows(t, len(keywords))

@@ -135,7 +135,7 @@ async def test_a_stalled_subscriber_is_cut_off_while_10000_events_flow(
     writing = asyncio.create_task(write_results(store, job_id, n, pad, before_finish=both_cut))
     await wait_until(lambda: hub.stats()["slowConsumersCut"] == 2, timeout_s=60)
     late_reader = asyncio.create_task(ws_until_end(stalled_ws))
-    slowest_write_s, writing_s = await writing
+    slowest_write_s, _ = await writing
     async with asyncio.timeout(60):
         received = await asyncio.gather(*readers)
         cut_ws_ids, cut_ws_end = await late_reader
@@ -143,11 +143,10 @@ async def test_a_stalled_subscriber_is_cut_off_while_10000_events_flow(
     everything = ids_between(1, n + 3)  # snapshot at 1, processing, n results, completed
     for ids in received:
         assert ids == everything
-    # The writer never waited on anyone: no append stalled (a wait for a slow reader would be
-    # its close_timeout_s of 10 s; one append takes milliseconds, 2 s is slack for a loaded
-    # machine), and all of them took seconds.
-    assert slowest_write_s < 2.0
-    assert writing_s < 30.0
+    # The writer never waited on anyone: no append stalled as long as a wait for a slow reader
+    # would (its close_timeout_s, 10 s). One append takes milliseconds; half the timeout is
+    # slack for a loaded machine. (How fast appends are is measured in bench/, not here.)
+    assert slowest_write_s < hub.close_timeout_s / 2
     assert (cut_ws_end.type, cut_ws_end.data, cut_ws_end.extra) == (
         WSMsgType.CLOSE,
         4008,

@@ -191,8 +191,8 @@ async def test_redis_down_is_store_unavailable_and_fast(open_store: OpenStore) -
             await call
     assert time.monotonic() - started < 5.0
     # The cache is an optimisation: a miss, not an error.
-    assert await store.cache_get("a", ("blog",)) == {}
-    await store.cache_put("a", "blog", 1)
+    assert await store.cache_get("demo", "a", ("blog",)) == {}
+    await store.cache_put("demo", "a", "blog", 1, now_ms())
     # Key retirements are remembered locally meanwhile.
     await store.key_registry().retire("k1", None, "auth")
     assert await store.key_registry().retired() == {"k1": None}

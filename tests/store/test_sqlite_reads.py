@@ -1,14 +1,17 @@
-"""Short point reads run on the event loop (read-only connection); long ones on the thread."""
+"""Short point reads run on the event loop (read-only connection); long ones on the reader
+thread: no status read waits for the writer thread."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from server.codec import dumps
+from server.codec import dumps, loads
 from server.model import JobSpec, new_job_id, now_ms
 from server.settings import Settings
 from server.store.sqlite import LOOP_READ_MAX_RESULTS, SqliteStore
@@ -69,16 +72,30 @@ async def test_a_finished_job_is_read_on_the_loop(
     assert hops == []
 
 
-async def test_pending_and_big_jobs_are_read_on_the_thread(
-    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_no_status_read_queues_behind_the_writer(store: SqliteStore) -> None:
+    """Big and pending jobs (read on the reader thread), a finished one (on the loop), the
+    incremental poll and the stats all answer while the writer thread is stuck in a write."""
     big = await finished(store, LOOP_READ_MAX_RESULTS + 1)
+    small = await finished(store, 3)
     pending = spec(2)
     await store.create_job(pending)
-    hops = count_thread_hops(store, monkeypatch)
-    for job_id in (big, pending.id):
-        assert await store.get_job_json(job_id) == dumps(await store.get_job(job_id))
-    assert len(hops) == 4  # two get_job, two get_job_json
+    expected = {j: dumps(await store.get_job(j)) for j in (big, small, pending.id)}
+    stats = await store.job_stats()
+    release = threading.Event()
+    stuck = asyncio.get_running_loop().run_in_executor(store._executor, release.wait, 30)
+    try:
+        async with asyncio.timeout(10):
+            for job_id, text in expected.items():
+                assert await store.get_job_json(job_id) == text
+                assert await store.get_job(job_id) == loads(text)
+            got = await store.get_job_json_since(big, "3")
+            assert got is not None and len(loads(got[0])["results"]) == LOOP_READ_MAX_RESULTS
+            assert await store.job_stats() == stats
+            assert [j["id"] for j in await store.list_jobs(3)] == [pending.id, small, big]
+        assert not stuck.done()
+    finally:
+        release.set()
+        await stuck
 
 
 async def test_submission_counters_follow_the_jobs_and_are_rebuilt_at_open(

@@ -64,6 +64,7 @@ JOB_KEYS = [
     "error",
     "lastEventId",
     "source",
+    "failedCount",
     "name",
 ]
 
@@ -152,6 +153,7 @@ async def test_create_then_get_shows_the_pending_job(store: Store) -> None:
         "error": None,
         "lastEventId": "1",
         "source": "naver",
+        "failedCount": 0,
         "name": '봄 "캠핑" 외 2개',
         "results": [],
     }
@@ -550,19 +552,43 @@ async def test_finish_sets_the_terminal_status_and_appends_its_event(store: Stor
 # --- cache, cleanup, stats ----------------------------------------------------------------
 
 
+NAVER = "naver https://openapi.naver.com/v1/search"
+
+
 async def test_cache_get_put_and_ttl(make_store: MakeStore) -> None:
     store = await make_store(cache_ttl_s=0.5)
-    assert await store.cache_get("맥북", ("blog", "news")) == {}
-    await store.cache_put("맥북", "blog", 12543)
-    await store.cache_put("맥북", "cafe", 7)
-    await store.cache_put("리뷰", "news", 3)
-    assert await store.cache_get("맥북", ("blog", "news")) == {"blog": 12543}
-    assert await store.cache_get("맥북", ("blog", "cafe")) == {"blog": 12543, "cafe": 7}
+    at = now_ms()
+    assert await store.cache_get(NAVER, "맥북", ("blog", "news")) == {}
+    await store.cache_put(NAVER, "맥북", "blog", 12543, at)
+    await store.cache_put(NAVER, "맥북", "cafe", 7, at + 1)
+    await store.cache_put(NAVER, "리뷰", "news", 3, at)
+    assert await store.cache_get(NAVER, "맥북", ("blog", "news")) == {"blog": (12543, at)}
+    assert await store.cache_get(NAVER, "맥북", ("blog", "cafe")) == {
+        "blog": (12543, at),
+        "cafe": (7, at + 1),
+    }
 
     async def expired() -> bool:
-        return await store.cache_get("맥북", ("blog", "cafe")) == {}
+        return await store.cache_get(NAVER, "맥북", ("blog", "cafe")) == {}
 
     await wait_until(expired, timeout_s=5.0, step_s=0.05)
+
+
+async def test_cache_serves_a_count_only_to_its_own_origin(make_store: MakeStore) -> None:
+    """Issue 11.1: a demo number is never served as Naver's, nor one upstream's as another's,
+    and a cached count says when it was observed."""
+    store = await make_store()
+    other = "naver http://127.0.0.1:9/v1/search"
+    at = now_ms() - 5_000
+    await store.cache_put("demo", "맥북", "blog", 111, at)
+    await store.cache_put(NAVER, "맥북", "blog", 222, at + 1)
+    assert await store.cache_get("demo", "맥북", ("blog",)) == {"blog": (111, at)}
+    assert await store.cache_get(NAVER, "맥북", ("blog",)) == {"blog": (222, at + 1)}
+    assert await store.cache_get(other, "맥북", ("blog",)) == {}
+    # "Another process" on the same data sees the same, origin included.
+    second = await make_store()
+    assert await second.cache_get(NAVER, "맥북", ("blog",)) == {"blog": (222, at + 1)}
+    assert await second.cache_get(other, "맥북", ("blog",)) == {}
 
 
 async def test_cleanup_deletes_terminal_jobs_past_the_ttl(make_store: MakeStore) -> None:
@@ -664,3 +690,45 @@ async def test_key_usage_counted_per_day_across_workers(
     # A new day counts from zero.
     await keys.record_call("key-a", 20_001)
     assert await keys.calls_on(20_001) == {"key-a": 1}
+
+
+async def test_key_use_and_retirements_survive_a_restart(make_store: MakeStore) -> None:
+    """Issue 11.2: quota use per key per KST day, and retirements with their reason and until
+    when, are in the store on both engines: a restarted process sees them."""
+    first = await make_store()
+    keys = first.key_registry()
+    later = now_ms() + 3_600_000
+    for _ in range(280):
+        await keys.record_call("key-a", 20_000)
+    await keys.record_call("key-b", 20_001)
+    await keys.retire("key-auth", None, "auth failed (HTTP 401)")
+    await keys.retire("key-quota", later, "daily quota exceeded (HTTP 429 010)")
+    # A retirement for good is not shortened by a later one until a time.
+    await keys.retire("key-auth", later, "daily quota exceeded (HTTP 429 010)")
+    await make_store.close(first)
+
+    again = (await make_store()).key_registry()
+    assert await again.calls_on(20_000) == {"key-a": 280}
+    assert await again.calls_on(20_001) == {"key-b": 1}
+    assert await again.retired() == {"key-auth": None, "key-quota": later}
+    assert await again.reasons() == {
+        "key-auth": "auth failed (HTTP 401)",
+        "key-quota": "daily quota exceeded (HTTP 429 010)",
+    }
+
+
+async def test_failed_count_counts_results_with_an_error(store: Store) -> None:
+    """Issue 11.6: a completed job says how many of its keywords failed."""
+    spec = make_spec(("a", "b", "c"))
+    await store.create_job(spec)
+    await store.claim_next("w1", 0)
+    await store.record_result(spec.id, 0, {"index": 0, **result_of("a", 1)}, "w1")
+    broken = {**result_of("b", 2), "counts": {}, "error": "네이버 API 일시 오류"}
+    await store.record_result(spec.id, 1, {"index": 1, **broken}, "w1")
+    await store.record_result(spec.id, 1, {"index": 1, **broken}, "w1")  # a repeat: no change
+    await store.record_result(spec.id, 2, {"index": 2, **broken, "keyword": "c"}, "w1")
+    await store.finish(spec.id, COMPLETED, None, "w1")
+    job = await store.get_job(spec.id)
+    assert job is not None and (job["status"], job["failedCount"]) == ("completed", 2)
+    listed = await store.list_jobs(1)
+    assert listed[0]["failedCount"] == 2

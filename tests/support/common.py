@@ -53,5 +53,12 @@ def base_settings(tmp_path: Path, naver_base_url: str, **overrides: Any) -> Sett
         request_timeout_s=2.0,
         progress_interval_s=3600.0,
         cleanup_interval_s=3600.0,
+        # Power-cut durability is not what these tests test, and an fsync per commit would make
+        # the event-heavy ones crawl on a shared disk (test_sqlite_durability checks FULL).
+        sqlite_synchronous="normal",
+        # Tests count upstream calls exactly; those of the start-up key check are tested apart.
+        check_keys=False,
+        # Tests read job logs event by event; the health watch's events are tested apart.
+        health_watch_s=0.0,
     )
     return replace(settings, **overrides)

@@ -2,7 +2,8 @@
 
 Naver cannot be reached from here. This app answers ``GET /v1/search/{api}.json`` like Naver
 does, with deterministic totals, optional latency, scripted faults (429 012/010, 401, 500 SE99,
-timeouts, connection resets) and a call log that proves what was (not) counted twice.
+timeouts, connection resets, an error quoting the caller's secret) and a call log that proves
+what was (not) counted twice.
 A gate holds answers: ``pause(after=n)`` lets ``n`` more calls through and holds the rest until
 ``release()``, so a test stops a job exactly where it needs it, then lets it run at full speed.
 Control endpoints (``/_calls``, ``/_faults``, ``/_reset``, ``/_pause``, ``/_release``) let
@@ -137,6 +138,11 @@ class FakeNaver:
             assert request.transport is not None
             request.transport.abort()
             return web.Response()
+        if fault == "echo":  # an upstream that quotes the caller's secret back in an error
+            secret = request.headers.get("X-Naver-Client-Secret", "")
+            return web.json_response(
+                {"errorMessage": f"bad secret {secret} here", "errorCode": "X1"}, status=418
+            )
         if fault:
             status, code, message = FAULTS[fault]
             return web.json_response({"errorMessage": message, "errorCode": code}, status=status)

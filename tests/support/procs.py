@@ -78,13 +78,25 @@ class Procs(ProcessGroup):
     async def web(self, name: str, store_url: str, *extra: str) -> Proc:
         return await self.listening(
             name,
-            *("-m", "server", "serve", "--no-worker", "--store", store_url, "--port", "{port}"),
+            *(
+                "-m",
+                "server",
+                "serve",
+                "--no-worker",
+                "--no-key-check",
+                "--store",
+                store_url,
+                "--port",
+                "{port}",
+            ),
             *extra,
             ready_path="/api/config",
         )
 
     def worker(self, name: str, store_url: str, *extra: str) -> Proc:
-        return self.run(name, "-m", "server", "worker", "--store", store_url, *extra)
+        return self.run(
+            name, "-m", "server", "worker", "--no-key-check", "--store", store_url, *extra
+        )
 
 
 async def log_shows(proc: Proc, text: str, timeout_s: float = 15.0) -> None:

@@ -18,6 +18,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "host": ("0.0.0.0", "0.0.0.0"),
     "port": ("9090", 9090),
     "store_url": ("redis://h:6379/1", "redis://h:6379/1"),
+    "sqlite_synchronous": ("normal", "normal"),
     "provider": ("demo", "demo"),
     "naver_base_url": ("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1"),
     "rate_per_s": ("2.5", 2.5),
@@ -43,6 +44,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "ad_api_base": ("http://127.0.0.1:9", "http://127.0.0.1:9"),
     "ad_rate_per_s": ("5", 5.0),
     "volume_cache_ttl_s": ("60", 60.0),
+    "check_keys": ("", False),  # --no-key-check, a switch
 }
 
 
@@ -74,7 +76,8 @@ def test_each_flag_reaches_its_setting(name: str, monkeypatch: pytest.MonkeyPatc
     opt = dict((f.name, o) for f, o in options())[name]
     text, value = SAMPLES[name]
     assert opt.flag is not None
-    argv = ["serve", opt.flag] if name == "uvloop" else ["serve", opt.flag, text]
+    switch = name in ("uvloop", "check_keys")
+    argv = ["serve", opt.flag] if switch else ["serve", opt.flag, text]
     settings = flags.settings_from_args(build_parser().parse_args(argv))
     unset = flags.settings_from_args(build_parser().parse_args(["serve"]))
     assert getattr(settings, name) == value != getattr(unset, name)

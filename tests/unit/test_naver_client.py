@@ -24,7 +24,7 @@ from server.store.sqlite_limits import LocalKeyRegistry, LocalRateLimiter
 from server.work.providers import make_provider
 from server.work.providers.base import FatalProviderError, KeywordError
 from server.work.providers.demo import DemoProvider, demo_count
-from server.work.providers.naver import NaverProvider, NaverStats
+from server.work.providers.naver import AUTH_RECHECK_S, NaverProvider, NaverStats
 from tests.support.aiohttp_compat import CompatClientResponse
 
 BASE = "https://openapi.naver.com/v1/search"
@@ -370,27 +370,46 @@ async def test_redirect_is_not_followed_and_is_a_config_error(
         (403, {"errorMessage": "Scope Status Invalid", "errorCode": "024"}, "HTTP 403 024"),
     ],
 )  # fmt: skip
-async def test_auth_failure_retires_key_for_good_and_uses_the_next(
+async def test_auth_failure_retires_key_once_confirmed_and_uses_the_next(
     rig: Rig, mocked: aioresponses, status: int, payload: dict[str, str], shown: str
 ) -> None:
     reply(mocked, status, payload)
+    reply(mocked, status, payload)  # the confirming call
     reply(mocked, payload={"total": 9})
     assert await rig.provider.count("x", "blog") == 9
-    assert sent_ids(mocked) == [KEY_A.client_id, KEY_B.client_id]
-    assert rig.keys.retirements == [(KEY_A.client_id, None, f"auth failed ({shown})")]
-    assert rig.limiter.acquired == [KEY_A.client_id, KEY_B.client_id]
+    assert sent_ids(mocked) == [KEY_A.client_id, KEY_A.client_id, KEY_B.client_id]
+    until_ms = NOW_MS + int(AUTH_RECHECK_S * 1000)
+    assert rig.keys.retirements == [(KEY_A.client_id, until_ms, f"auth failed ({shown})")]
+    assert rig.limiter.acquired == [KEY_A.client_id, KEY_A.client_id, KEY_B.client_id]
     assert rig.sleeps.delays_s == []  # rotation is not a retry
     assert rig.provider.stats.retries == 0
-    # The retired key stays out of later lookups.
+    # The retired key stays out of later lookups...
     reply(mocked, payload={"total": 10})
     assert await rig.provider.count("y", "blog") == 10
     assert sent_ids(mocked)[-1] == KEY_B.client_id
+    # ...until its re-check is due: then real calls try it again, and it is back if it works.
+    rig.clock.now_ms = until_ms
+    reply(mocked, payload={"total": 11})
+    reply(mocked, payload={"total": 12})
+    assert await rig.provider.count("z", "blog") == 11
+    assert await rig.provider.count("w", "blog") == 12
+    assert sorted(sent_ids(mocked)[-2:]) == [KEY_A.client_id, KEY_B.client_id]
+
+
+async def test_one_spurious_auth_failure_retires_nothing(rig: Rig, mocked: aioresponses) -> None:
+    reply(mocked, 401, {"errorCode": "024"})
+    reply(mocked, payload={"total": 5})  # the confirming call succeeds
+    assert await rig.provider.count("x", "blog") == 5
+    assert sent_ids(mocked) == [KEY_A.client_id, KEY_A.client_id]
+    assert rig.keys.retirements == []
 
 
 async def test_auth_failure_on_every_key_is_fatal_with_a_readable_message(
     rig: Rig, mocked: aioresponses
 ) -> None:
     error(mocked, 401, "024", "Authentication failed (인증에 실패하였습니다.)")
+    error(mocked, 401, "024", "Authentication failed (인증에 실패하였습니다.)")
+    reply(mocked, 403, {})
     reply(mocked, 403, {})
     with pytest.raises(FatalProviderError) as ei:
         await rig.provider.count("x", "blog")
@@ -401,9 +420,10 @@ async def test_auth_failure_on_every_key_is_fatal_with_a_readable_message(
         "idBB… API 권한 없음 또는 HTTPS가 아닌 주소(HTTP 403) - "
         "Client ID/Secret과 검색 API 사용 설정을 확인하세요"
     )
+    recheck_ms = NOW_MS + int(AUTH_RECHECK_S * 1000)
     assert [r[:2] for r in rig.keys.retirements] == [
-        (KEY_A.client_id, None),
-        (KEY_B.client_id, None),
+        (KEY_A.client_id, recheck_ms),
+        (KEY_B.client_id, recheck_ms),
     ]
 
 
@@ -417,7 +437,7 @@ async def test_keys_already_retired_are_skipped_and_explained(
     assert ei.value.code == "no_usable_key"
     assert str(ei.value) == (
         "사용 가능한 네이버 API 키가 없습니다: idAA… 사용 중지됨(인증 실패 또는 권한 없음); "
-        "idBB… 2024-05-02 00:00 KST까지 사용 중지됨(일일 한도)"
+        "idBB… 2024-05-02 00:00 KST까지 사용 중지됨(일일 한도 또는 인증 실패)"
     )
     assert sent(mocked) == []
     # Once the quota resets, the key is back in the pool.
@@ -630,7 +650,9 @@ async def test_real_timeout_is_enforced_and_retried(aiohttp_server: Any) -> None
     app = web.Application()
     app.router.add_get("/v1/search/{api}", handler)
     server = await aiohttp_server(app)
-    cfg = settings(naver_base_url=str(server.make_url("/v1/search")), request_timeout_s=0.05)
+    # 0.5 s: far below the 10 s default, yet long enough that the retry's loopback answer
+    # is not cut too on a loaded machine.
+    cfg = settings(naver_base_url=str(server.make_url("/v1/search")), request_timeout_s=0.5)
     async with aiohttp.ClientSession() as s:
         rig = Rig(s, cfg)
         started = time.monotonic()
@@ -639,9 +661,9 @@ async def test_real_timeout_is_enforced_and_retried(aiohttp_server: Any) -> None
     release.set()
     assert calls == 2
     assert rig.provider.stats.calls[("blog", "timeout")] == 1
-    # The 50 ms timeout, not the 10 s default, cut the stalled call; the upper bound leaves a
+    # The 0.5 s timeout, not the 10 s default, cut the stalled call; the upper bound leaves a
     # loaded machine seconds for the retry, still far below the default.
-    assert 0.04 <= elapsed_s < 3.0
+    assert 0.45 <= elapsed_s < 5.0
 
 
 # --- backoff -------------------------------------------------------------------------------
@@ -712,6 +734,7 @@ async def test_stats_count_calls_outcomes_retries_and_keys_per_day(
     reply(mocked, exception=TimeoutError())
     reply(mocked, payload={"total": 2})
     reply(mocked, 401, {"errorCode": "024"}, api="news")
+    reply(mocked, 401, {"errorCode": "024"}, api="news")
     reply(mocked, payload={"total": 3}, api="news")
     assert await rig.provider.count("a", "blog") == 1
     assert await rig.provider.count("b", "blog") == 2
@@ -722,11 +745,11 @@ async def test_stats_count_calls_outcomes_retries_and_keys_per_day(
             ("blog", "429"): 1,
             ("blog", "5xx"): 1,
             ("blog", "timeout"): 1,
-            ("news", "auth"): 1,
+            ("news", "auth"): 2,
             ("news", "ok"): 1,
         },
         retries=3,
-        calls_per_key_today={KEY_A.client_id: 4, KEY_B.client_id: 3},
+        calls_per_key_today={KEY_A.client_id: 4, KEY_B.client_id: 4},
         day_kst=19844,
     )
     # A new KST day starts the per-key counts from zero.
@@ -765,7 +788,7 @@ async def test_secret_never_in_exceptions_or_logs(
         [TimeoutError()] * 4,
         [(200, {"total": echo})],
         [(429, {"errorCode": "012", "errorMessage": echo})] * 4,
-        [(401, {"errorCode": "024", "errorMessage": echo}), (429, {"errorCode": "010"})],
+        [(401, {"errorCode": "024", "errorMessage": echo})] * 2 + [(429, {"errorCode": "010"})],
     ]
     for steps in scenarios:
         for step in steps:

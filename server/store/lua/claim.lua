@@ -1,5 +1,5 @@
 -- ARGV: group, consumer, lease ms, now ms, held job ids...
--- Returns {job id, keywords, categories, current, started} or {'', mark0, mark1, mark2}: the
+-- Returns {job id, keywords, categories, current, started, prio} or {'', mark0, mark1, mark2}: the
 -- last entry ids of the three queues when nothing was claimable, taken atomically with the
 -- attempt, so a worker that then blocks on XREAD from them misses no job added meanwhile.
 local G, C, lease, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -24,8 +24,8 @@ local function take(q, eid, id)
   else
     redis.call('HSET', jk, 'worker', C)
   end
-  local f = redis.call('HMGET', jk, 'keywords', 'categories', 'current', 'started')
-  return {id, f[1], f[2], f[3], f[4]}
+  local f = redis.call('HMGET', jk, 'keywords', 'categories', 'current', 'started', 'prio')
+  return {id, f[1], f[2], f[3], f[4], f[5]}
 end
 
 -- First jobs whose holder let the lease run out (a dead worker), highest priority first.

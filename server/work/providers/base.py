@@ -50,6 +50,14 @@ class KeyRegistry(Protocol):
         """Currently retired keys and until when (expired retirements are not returned)."""
         ...
 
+    async def clear(self) -> list[str]:
+        """Bring every retired key back at once (an operator's call); returns their ids."""
+        ...
+
+    async def reasons(self) -> dict[str, str]:
+        """Why each currently retired key was retired (as given to ``retire``)."""
+        ...
+
     async def record_call(self, key: str, day: int) -> None:
         """Count one upstream call on ``key`` for ``day`` (days since the epoch, in KST: the
         unit Naver's daily quota is counted in). Advisory: never fails the call."""
@@ -62,10 +70,17 @@ class KeyRegistry(Protocol):
 
 class Provider(Protocol):
     name: str  # "naver" or "demo": shown as each result's "source"
+    # Where its numbers come from, finer than ``name`` (the upstream base URL too): a cached
+    # count is served only to a provider of the same origin.
+    origin: str
 
     async def count(self, keyword: str, category: str) -> int:
         """Documents for ``keyword`` in ``category`` (our category name, e.g. "cafe").
         Raises KeywordError or FatalProviderError; never returns a made-up number."""
+        ...
+
+    async def unusable(self) -> str | None:
+        """None while it can count; else why not, for people (no usable key)."""
         ...
 
     async def close(self) -> None: ...

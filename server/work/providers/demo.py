@@ -44,6 +44,7 @@ def demo_count(keyword: str, category: str) -> int:
 
 class DemoProvider:
     name: str = "demo"
+    origin: str = "demo"
 
     def __init__(self, limiter: RateLimiter) -> None:
         self._limiter = limiter
@@ -54,6 +55,9 @@ class DemoProvider:
         # Paced like the real thing, so the dashboard and fairness behave as they would live.
         await self._limiter.acquire(DEMO_KEY)
         return demo_count(keyword, category)
+
+    async def unusable(self) -> str | None:
+        return None
 
     async def close(self) -> None:
         pass
@@ -90,7 +94,7 @@ class DemoVolumeProvider:
     paced like the real API so a demo job behaves as a live one would."""
 
     name: str = "demo"
-    cache_scope: str = "demo"
+    origin: str = "demo"
 
     def __init__(self, limiter: RateLimiter) -> None:
         self._limiter = limiter

@@ -25,7 +25,13 @@ import aiohttp
 from server.categories import CATEGORIES
 from server.kst import format_kst, kst_day, next_kst_midnight_ms
 from server.settings import NaverKey, Settings
-from server.work.providers.base import FatalProviderError, KeyRegistry, KeywordError, RateLimiter
+from server.work.providers.base import (
+    FatalProviderError,
+    KeyRegistry,
+    KeywordError,
+    ProviderError,
+    RateLimiter,
+)
 
 log = logging.getLogger("doccount.naver")
 
@@ -42,6 +48,15 @@ _BAD_REQUEST_CODES: Mapping[str, str] = {
 _QUOTA_CODE = "010"  # daily quota spent for this Client ID
 _RATE_CODE = "012"  # per-second rate exceeded
 _SYSTEM_ERROR_CODE = "SE99"
+
+
+# The query of the start-up key check: any query costs one call; this one says who asked.
+KEY_CHECK_QUERY = "doccount"
+
+
+def naver_origin(settings: Settings) -> str:
+    """The cache origin of counts from this upstream: another base URL is another source."""
+    return f"naver {settings.naver_base_url.rstrip('/')}"
 
 
 def _wall_clock_ms() -> int:
@@ -76,6 +91,11 @@ class _Transient(Exception):
         super().__init__(what)
         self.what = what
         self.rate_limited = rate_limited
+
+
+# A key refused twice (401/403) rests this long, then real calls try it again: a key whose
+# credentials were fixed, or whose refusal was the upstream's mistake, comes back by itself.
+AUTH_RECHECK_S = 600.0
 
 
 class _KeyUnusable(Exception):
@@ -113,6 +133,7 @@ class NaverProvider:
         self._turn = 0  # round-robin position over the usable keys
         self._secrets = tuple(k.client_secret for k in settings.naver_keys if k.client_secret)
         self.stats = NaverStats()
+        self.origin = naver_origin(settings)
 
     async def count(self, keyword: str, category: str) -> int:
         cat = CATEGORIES.get(category)
@@ -122,20 +143,39 @@ class NaverProvider:
         url = s.naver_path_template.format(base=s.naver_base_url.rstrip("/"), api=cat.api)
         params = {"query": keyword, "display": "1"}
         lost: dict[str, str] = {}  # client id -> why it dropped out during this lookup
+        confirming: set[str] = set()  # keys refused once (auth) during this lookup
+        again: NaverKey | None = None  # the key to call once more, to confirm a refusal
         retries = 0
         while True:
-            key = await self._pick_key(lost)
+            key = again if again is not None else await self._pick_key(lost)
+            again = None
             await self._limiter.acquire(key.client_id)
             try:
                 return await self._call_once(key, url, params, category)
             except _KeyUnusable as gone:
+                until_ms = gone.until_ms
+                if until_ms is None:
+                    # One 401/403 may be the upstream's hiccup: retire only when a second call
+                    # confirms it, and then until a re-check, never for good.
+                    if key.client_id not in confirming:
+                        confirming.add(key.client_id)
+                        again = key
+                        log.warning(
+                            "naver key %s refused (%s); calling once more before retiring it",
+                            key.label,
+                            gone.reason,
+                        )
+                        continue
+                    until_ms = self._clock_ms() + int(AUTH_RECHECK_S * 1000)
                 lost[key.client_id] = gone.reason_ko
-                await self._keys.retire(key.client_id, gone.until_ms, gone.reason)
+                await self._keys.retire(key.client_id, until_ms, gone.reason)
+                left = sum(1 for k in s.naver_keys if k.client_id not in lost)
                 log.warning(
-                    "naver key %s retired (%s)%s; trying the next key",
+                    "naver key %s retired (%s)%s; %s",
                     key.label,
                     gone.reason,
-                    "" if gone.until_ms is None else f" until {format_kst(gone.until_ms)}",
+                    f" until {format_kst(until_ms)}",
+                    "trying the next key" if left else "no other key to try",
                 )
             except _Transient as failure:
                 if retries >= s.retry_attempts:
@@ -194,6 +234,51 @@ class NaverProvider:
         self._turn += 1
         return key
 
+    async def unusable(self) -> str | None:
+        """None while some key may serve; else why none can (Korean, names keys by label)."""
+        retired = await self._keys.retired()
+        if any(k.client_id not in retired for k in self._settings.naver_keys):
+            return None
+        return self._no_key_message({}, retired)
+
+    async def check_keys(self) -> list[str]:
+        """At start: one cheap call per key not already retired (it counts against the key's
+        quota like any call). A key Naver rejects (401/403) or whose daily quota is spent is
+        retired now, not by the first job. Returns the labels of the keys retired here; a key
+        that could not be checked (timeout, 5xx) is kept."""
+        s = self._settings
+        url = s.naver_path_template.format(base=s.naver_base_url.rstrip("/"), api="blog")
+        params = {"query": KEY_CHECK_QUERY, "display": "1"}
+        retired = await self._keys.retired()
+        rejected: list[str] = []
+        for key in s.naver_keys:
+            if key.client_id in retired:
+                log.warning("naver key %s is retired (until %s); not checked", key.label,
+                            "for good" if retired[key.client_id] is None
+                            else format_kst(retired[key.client_id] or 0))  # fmt: skip
+                continue
+            await self._limiter.acquire(key.client_id)
+            try:
+                await self._call_once(key, url, params, "blog")
+            except _KeyUnusable as gone:
+                await self._keys.retire(key.client_id, gone.until_ms, gone.reason)
+                rejected.append(key.label)
+                log.error(
+                    "naver key %s rejected at start (%s)%s: retired",
+                    key.label,
+                    gone.reason,
+                    "" if gone.until_ms is None else f" until {format_kst(gone.until_ms)}",
+                )
+            except _Transient as failure:
+                log.warning("naver key %s not checked at start (%s); kept", key.label,
+                            failure.what)  # fmt: skip
+            except ProviderError as exc:  # answered, but not about the key: the key works
+                log.warning("naver key %s: start-up check answered %s (%s)", key.label,
+                            exc.code, exc)  # fmt: skip
+            else:
+                log.info("naver key %s: ok", key.label)
+        return rejected
+
     def _no_key_message(self, lost: Mapping[str, str], retired: Mapping[str, int | None]) -> str:
         parts: list[str] = []
         for k in self._settings.naver_keys:
@@ -204,7 +289,8 @@ class NaverProvider:
                 if until_ms is None:
                     parts.append(f"{k.label} 사용 중지됨(인증 실패 또는 권한 없음)")
                 else:
-                    parts.append(f"{k.label} {format_kst(until_ms)}까지 사용 중지됨(일일 한도)")
+                    until = format_kst(until_ms)
+                    parts.append(f"{k.label} {until}까지 사용 중지됨(일일 한도 또는 인증 실패)")
         return "사용 가능한 네이버 API 키가 없습니다: " + "; ".join(parts)
 
     async def _call_once(

@@ -120,7 +120,7 @@ class SearchAdProvider:
         self._clock_ms = clock_ms
         self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout_s)
         self._url = settings.ad_api_base.rstrip("/") + KEYWORDSTOOL_PATH
-        self.cache_scope = f"naver@{settings.ad_api_base.rstrip('/')}"
+        self.origin = f"naver-searchad {settings.ad_api_base.rstrip('/')}"
         self.calls = 0
         self.retries = 0
 

@@ -48,7 +48,9 @@ class VolumeAuthError(ProviderError):
 
 class VolumeProvider(Protocol):
     name: str  # "naver" or "demo": shown as each volume's "source"
-    cache_scope: str  # the provider and its upstream: a cached row is reused only within it
+    # The provider and its upstream (like a count provider's): a cached row is reused only
+    # by the same origin.
+    origin: str
 
     async def lookup(self, hints: list[str]) -> list[tuple[str, VolumeRow]]:
         """One call for up to 5 hint keywords: (relKeyword as answered, row) for the hints

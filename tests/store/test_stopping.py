@@ -1,0 +1,132 @@
+"""Issue 11.7: a job's end held for over a minute on Redis under fan-out load.
+
+Cause: on Python 3.11 ``asyncio.wait_for`` swallows a cancel that arrives as the awaited thing
+completes (CPython gh-86296), and redis-py awaits every socket write through it. The worker
+cancels its cancel watch (a Redis poll every 0.2 s) when the counting ends and then awaited
+it: a watch whose cancel was swallowed kept polling, and the job's "completed" waited for it.
+Now every stop cancels again until the task has ended (server/aio.py), the Redis watch also
+stops by itself once the job has ended, and a store call that waits over a second for a
+connection says so in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.aio import cancel_and_wait
+from server.model import JobSpec, new_job_id, now_ms
+from server.settings import Settings
+from server.store import Store, store_from_url
+from server.store.redis import COMMAND_POOL_SIZE, RedisStore
+from server.work.counting import KeywordCounter
+from server.work.providers.demo import DemoProvider
+from server.work.worker import Worker
+
+
+def spec(keywords: tuple[str, ...]) -> JobSpec:
+    created = now_ms()
+    return JobSpec(new_job_id(created), keywords, ("blog",), 1, created, "demo", "c1")
+
+
+def deaf_once(store: Store) -> Store:
+    """The store, but its cancel watch ignores the first cancel, as a watch does whose cancel
+    redis-py's socket write swallowed."""
+    engine: Any = type(store)
+
+    class DeafOnce(engine):  # type: ignore[misc,valid-type]
+        async def wait_cancel(self, job_id: str) -> None:
+            ignored = False
+            while True:
+                try:
+                    await super().wait_cancel(job_id)
+                    return
+                except asyncio.CancelledError:
+                    if ignored:
+                        raise
+                    ignored = True
+
+    store.__class__ = DeafOnce
+    return store
+
+
+async def test_a_job_ends_though_its_cancel_watch_ignores_a_cancel(
+    store_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(store_url=store_url, provider="demo", rate_per_s=1000.0)
+    store = deaf_once(store_from_url(store_url, settings))
+    await store.open()
+    try:
+        worker = Worker(store, KeywordCounter(store, DemoProvider(store.limiter(1000.0))), settings)
+        job = spec(("맥북", "리뷰"))
+        await store.create_job(job)
+        # Before the fix this never returned: the worker awaited the watch it had cancelled.
+        # (Waited for without cancelling it: a cancel from outside would unstick it.) The fix
+        # takes one re-cancel, 0.5 s; the bound is loose for a loaded machine.
+        task = asyncio.create_task(worker.process_one())
+        await asyncio.wait({task}, timeout=8.0)
+        assert task.done(), "the job's end waited for a watch that ignored its cancel"
+        assert task.result() == job.id
+        got = await store.get_job(job.id)
+        assert got is not None
+        assert (got["status"], got["progress"]) == ("completed", {"current": 2, "total": 2})
+    finally:
+        await store.close()
+
+
+async def test_cancelled_redis_calls_all_stop_and_free_their_connections(redis_url: str) -> None:
+    """Hundreds of tasks in Redis calls on one pool, cancelled at once (the end of a job under
+    fan-out): every one stops, and no connection stays taken."""
+    store = store_from_url(redis_url, Settings(store_url=redis_url))
+    await store.open()
+    assert isinstance(store, RedisStore)
+    try:
+        job = spec(("a",))
+        await store.create_job(job)
+
+        async def poll() -> None:
+            while True:
+                await store._r.hmget(f"dc:job:{job.id}", ["status", "cancel"])
+
+        for _ in range(3):
+            tasks = [asyncio.create_task(poll()) for _ in range(300)]
+            await asyncio.sleep(0.05)  # let them get into their calls
+            await asyncio.wait_for(cancel_and_wait(tasks), timeout=30.0)
+            assert all(t.done() for t in tasks)
+            assert len(store._pool._in_use_connections) == 0
+        assert await store.get_job(job.id) is not None  # the pool still serves
+    finally:
+        await store.close()
+
+
+async def test_a_long_wait_for_a_redis_connection_is_logged(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = store_from_url(redis_url, replace(Settings(store_url=redis_url)))
+    await store.open()
+    assert isinstance(store, RedisStore)
+    pool = store._pool
+    held = [await pool.get_connection() for _ in range(COMMAND_POOL_SIZE)]
+    try:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="doccount.redis"):
+            ping = asyncio.create_task(store.ping())
+            await asyncio.sleep(1.2)  # the wait being measured, not a stand-in for a signal
+            assert not ping.done()
+            await pool.release(held.pop())
+            await asyncio.wait_for(ping, timeout=5.0)
+        waits = [r.getMessage() for r in caplog.records if "for a connection" in r.message]
+        assert len(waits) == 1
+        assert waits[0].startswith("Redis: a store call waited 1.")
+        assert waits[0].endswith(
+            f"(commands pool, {COMMAND_POOL_SIZE} of {COMMAND_POOL_SIZE} in use)"
+        )
+    finally:
+        for conn in held:
+            await pool.release(conn)
+        await store.close()

@@ -1,0 +1,61 @@
+"""Issue 11.5: active jobs share the upstream rate by weight, high 4 : normal 2 : low 1."""
+
+from __future__ import annotations
+
+import asyncio
+
+from server.model import PRIORITIES
+from server.store.sqlite_limits import LocalRateLimiter
+from server.work.shares import WeightedShares
+
+
+async def test_turns_go_by_weight_and_low_never_starves() -> None:
+    shares = WeightedShares(LocalRateLimiter(5_000.0), slots=1, capacity_per_s=5_000.0)
+    order: list[str] = []
+
+    async def calls(name: str, n: int) -> None:
+        async def one() -> None:
+            await shares.acquire("key")
+            order.append(name)
+
+        with shares.job(name, PRIORITIES[name]):
+            await asyncio.gather(*(one() for _ in range(n)))
+
+    # A call of no job holds the one turn (the key is busy for 50 ms) while the three jobs'
+    # calls all queue up behind it.
+    limiter = shares._inner
+    await limiter.penalize("key", 0.05)
+    blocker = asyncio.create_task(shares.acquire("key"))
+    await asyncio.gather(calls("high", 30), calls("normal", 30), calls("low", 30))
+    await blocker
+    first = order[:35]
+    # Tags 1/w apart: up to tag 5, high has 20 turns, normal 10, low 5 (ties: arrival order).
+    assert (first.count("high"), first.count("normal"), first.count("low")) == (20, 10, 5)
+    assert order[35:42] == ["high", "high", "normal", "high", "high", "normal", "low"]
+    assert len(order) == 90
+
+
+async def test_share_is_weight_over_the_active_jobs_weights() -> None:
+    shares = WeightedShares(LocalRateLimiter(10.0), slots=1, capacity_per_s=10.0)
+    with shares.job("n", PRIORITIES["normal"]):
+        assert shares.share("n") == 1.0
+        with shares.job("h", PRIORITIES["high"]):
+            assert (shares.share("h"), shares.share("n")) == (4 / 6, 2 / 6)
+            with shares.job("l", PRIORITIES["low"]):
+                assert (shares.share("h"), shares.share("n"), shares.share("l")) == (
+                    4 / 7,
+                    2 / 7,
+                    1 / 7,
+                )
+    assert shares.share("n") == 0.0
+
+
+async def test_a_cancelled_waiter_passes_its_turn_on() -> None:
+    shares = WeightedShares(LocalRateLimiter(1_000.0), slots=1, capacity_per_s=1_000.0)
+    first = asyncio.create_task(shares.acquire("key"))
+    waiting = asyncio.create_task(shares.acquire("key"))
+    after = asyncio.create_task(shares.acquire("key"))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await asyncio.wait_for(asyncio.gather(first, after), timeout=5.0)
+    assert waiting.cancelled()
