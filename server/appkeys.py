@@ -27,6 +27,10 @@ WORKER = web.AppKey("worker", Worker)
 WORKER_TASK = web.AppKey("worker_task", asyncio.Task[None])
 METRICS = web.AppKey("metrics", Metrics)
 HUB = web.AppKey("hub", Hub)
+
+# What a request's stream token lets it watch (a job id, or JOBS_FEED), when it came with one
+# (server/api/streamtokens.py); the WebSocket checks every subscription against it.
+STREAM_SCOPE = web.RequestKey("stream_scope", str)
 SHARES = web.AppKey("shares", WeightedShares)
 HEALTH = web.AppKey("health", HealthView)
 # Absent when search volumes are off.

@@ -180,6 +180,60 @@ INVALID_EXPAND_LIMIT = ErrorKind(
 INVALID_LIMIT = ErrorKind(
     "invalid_limit", 400, "limit은 1~200 사이의 정수여야 합니다", "limit is not an integer in range"
 )
+INVALID_SEARCH_LIMIT = ErrorKind(
+    "invalid_limit",
+    400,
+    "limit은 1~{limit} 사이의 정수여야 합니다",
+    "a history or search limit outside its range",
+)
+
+# --- keyword history --------------------------------------------------------------------------
+
+MISSING_QUERY = ErrorKind(
+    "missing_query", 400, "q 파라미터(검색어)가 필요합니다", "no q query parameter, or only spaces"
+)
+QUERY_TOO_LONG = ErrorKind(
+    "query_too_long", 400, "검색어가 너무 깁니다 (최대 {limit}자)", "q longer than a keyword may be"
+)
+INVALID_TIME = ErrorKind(
+    "invalid_time",
+    400,
+    "{name}는 epoch 밀리초 또는 ISO 8601 날짜(예: 2026-01-31)여야 합니다",
+    "from or to is neither epoch ms nor an ISO 8601 date/time (a date alone is KST midnight)",
+)
+INVALID_TIME_RANGE = ErrorKind(
+    "invalid_time_range", 400, "from은 to보다 늦을 수 없습니다", "from is later than to"
+)
+
+# --- watchlists -------------------------------------------------------------------------------
+
+INVALID_WATCHLIST_ID = ErrorKind(
+    "invalid_watchlist_id",
+    400,
+    "관심 키워드 목록 id 형식이 올바르지 않습니다",
+    "not a watchlist id",
+)
+WATCHLIST_NOT_FOUND = ErrorKind(
+    "watchlist_not_found", 404, "관심 키워드 목록을 찾을 수 없습니다", "no such watchlist"
+)
+INVALID_WATCHLIST = ErrorKind(
+    "invalid_watchlist",
+    400,
+    "관심 키워드 목록은 name, keywords, categories, schedule, paused(참/거짓)만 가질 수 있습니다",
+    "an unknown field, an empty change, or paused that is not a boolean",
+)
+INVALID_WATCHLIST_NAME = ErrorKind(
+    "invalid_watchlist_name",
+    400,
+    "이름은 1~{limit}자의 문자열이어야 합니다",
+    "name missing, empty or too long",
+)
+INVALID_SCHEDULE = ErrorKind(
+    "invalid_schedule",
+    400,
+    'schedule은 {{"daily": "09:30"}}(한국 시간) 또는 {{"everyHours": 1~{limit}}} 형식이어야 합니다',
+    "schedule is neither daily HH:MM (KST) nor every N hours",
+)
 
 INVALID_IDEMPOTENCY_KEY = ErrorKind(
     "invalid_idempotency_key",
@@ -386,6 +440,72 @@ VOLUME_AUTH_FAILED = ErrorKind(
     503,
     "{detail}",
     "the Search Ad API refused the credentials or the signature (403)",
+)
+
+# --- webhooks and exports -----------------------------------------------------------------
+
+INVALID_WEBHOOK = ErrorKind(
+    "invalid_webhook",
+    400,
+    'webhook은 {"url": "https://..."} 형식이어야 합니다',
+    "webhook is not an object with an http(s) url",
+)
+INVALID_WEBHOOK_URL = ErrorKind(
+    "invalid_webhook",
+    400,
+    "webhook.url은 2048자 이하의 http:// 또는 https:// URL이어야 합니다",
+    "webhook is not an object with an http(s) url",
+)
+UNKNOWN_WEBHOOK_HOST = ErrorKind(
+    "invalid_webhook",
+    400,
+    "webhook.url의 호스트를 찾을 수 없습니다: {host}",
+    "webhook is not an object with an http(s) url",
+)
+WEBHOOK_ADDRESS_REFUSED = ErrorKind(
+    "webhook_address_refused",
+    400,
+    "webhook.url이 내부망(사설·루프백 등) 주소를 가리킵니다. "
+    "서버가 --webhook-allow-private로 시작된 경우에만 허용됩니다",
+    "the webhook's host resolves to a private, loopback or otherwise non-public address",
+)
+WEBHOOKS_DISABLED = ErrorKind(
+    "webhooks_disabled",
+    400,
+    "이 서버에는 웹훅 서명 키(--webhook-secret)가 없어 웹훅을 보낼 수 없습니다",
+    "a webhook was asked for but the server has no --webhook-secret",
+)
+INVALID_FORMAT = ErrorKind(
+    "invalid_format", 400, "format은 csv, tsv, jsonl 중 하나여야 합니다", "unknown export format"
+)
+
+# --- stream tokens ------------------------------------------------------------------------
+
+STREAM_TOKEN_INVALID = ErrorKind(
+    "unauthorized",
+    401,
+    "스트림 토큰이 만료되었거나 올바르지 않습니다. 새로 발급받으세요",
+    "an API token is set and the request did not present it",
+    headers=(("WWW-Authenticate", "Bearer"),),
+)
+TOKEN_IN_URL = ErrorKind(
+    "token_in_url",
+    401,
+    "API 토큰은 URL에 넣을 수 없습니다. Authorization 헤더나 스트림 토큰(streamToken)을 쓰세요",
+    "the API token itself came in a URL (?token=); use a stream token "
+    "(or start the server with --allow-token-in-url)",
+)
+STREAM_TOKEN_SCOPE = ErrorKind(
+    "stream_token_scope",
+    403,
+    "이 스트림 토큰으로는 볼 수 없는 작업입니다",
+    "a stream token was used for another job, or for anything but its job's streams and status",
+)
+STREAM_TOKENS_DISABLED = ErrorKind(
+    "stream_tokens_disabled",
+    400,
+    "API 토큰이 설정되지 않은 서버에는 스트림 토큰이 필요 없습니다",
+    "stream tokens exist only when the server has an API token",
 )
 
 # --- HTTP errors aiohttp raises (routing, body size), in the same JSON ------------------------

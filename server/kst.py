@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 # Korea has had no daylight saving time since 1988: a fixed offset is exact.
 KST_OFFSET_MS = 9 * 3600 * 1000
 DAY_MS = 24 * 3600 * 1000
+# naver-api.md: 25,000 calls a day per application (Client ID), all categories together.
+DAILY_QUOTA_CALLS = 25_000
 KST = timezone(timedelta(hours=9), "KST")
 
 

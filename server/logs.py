@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from server.codec import dumps
 from server.settings import Settings
 
+# A stream token (server/api/streamtokens.py), wherever it appears: a URL, an error message.
+STREAM_TOKEN = re.compile(r"st1\.[A-Za-z0-9_-]+\.\d+\.[A-Za-z0-9_-]+")
 # Characters a terminal or a log viewer would act on rather than show: C0/C1 controls (NUL,
 # ESC of ANSI sequences, CR/LF that would forge a line) and the bidi/zero-width marks.
 CONTROL_RE = re.compile(
@@ -43,18 +45,18 @@ class RedactSecrets(logging.Filter):
     def mask(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
-        return text
+        return STREAM_TOKEN.sub("st1.***", text) if "st1." in text else text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            masked = self.mask(message)
-            if masked != message:
-                record.msg, record.args = masked, None
-            # A traceback quotes exception messages: format it now, masked. Formatters use
-            # exc_text when it is set instead of formatting exc_info again.
-            if record.exc_info and not record.exc_text:
-                record.exc_text = self.mask(_PLAIN.formatException(record.exc_info))
+        # Not only when secrets are configured: stream tokens are masked on every server.
+        message = record.getMessage()
+        masked = self.mask(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        # A traceback quotes exception messages: format it now, masked. Formatters use
+        # exc_text when it is set instead of formatting exc_info again.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.mask(_PLAIN.formatException(record.exc_info))
         return True
 
 
@@ -81,6 +83,8 @@ def secrets_of(settings: Settings) -> list[str]:
     if settings.api_token:
         found.append(settings.api_token)
     found.extend(s for s in (settings.ad_secret_key, settings.ad_access_license) if s)
+    if settings.webhook_secret:
+        found.append(settings.webhook_secret)
     return found
 
 

@@ -165,6 +165,18 @@ class Settings:
         env="DOCCOUNT_API_TOKEN",
         repr=False,
     )
+    stream_token_ttl_s: float = option(
+        3600.0,
+        "how long a stream token (job-scoped, for EventSource/WebSocket URLs) stays valid",
+        flag="--stream-token-ttl-s",
+    )
+    allow_token_in_url: bool = option(
+        False,
+        "accept the API token itself in stream URLs (`?token=`), as before stream tokens; "
+        "for one release",
+        flag="--allow-token-in-url",
+        env="DOCCOUNT_ALLOW_TOKEN_IN_URL",
+    )
     cors_origins: tuple[str, ...] = option(
         (),
         "allowed browser origins (repeatable / comma list)",
@@ -247,7 +259,14 @@ class Settings:
         3600.0, "a (keyword, category) count is reused for this long", flag="--cache-ttl-s"
     )
     job_ttl_s: float = option(86400.0, "finished jobs are deleted after this", flag="--job-ttl-s")
+    history_days: float = option(
+        400.0,
+        "keyword history (every fresh count) is kept this many days; 0 keeps it forever",
+        flag="--history-days",
+    )
     cleanup_interval_s: float = 60.0
+    # How often a node looks for due watchlist runs (a run starts at most this late).
+    watch_tick_s: float = 20.0
     progress_interval_s: float = 1.0
     # How often a web node looks for jobs that wait for a worker or stalled, and tells their
     # watchers (server/work/health.py); 0: never (their status JSON still says so).
@@ -263,6 +282,45 @@ class Settings:
     # How long a hub feed's store read blocks; an idle feed nobody watches stops after one.
     feed_block_s: float = 5.0
 
+    # Webhooks (server/work/webhooks.py): a job's "webhook", or this server-wide URL, is POSTed
+    # the job's summary when it ends, signed with the secret.
+    webhook_url: str | None = option(
+        None,
+        "POST every job's summary here when it ends ([docs/webhooks.md](docs/webhooks.md)); "
+        "a job's own webhook wins",
+        flag="--webhook-url",
+        env="DOCCOUNT_WEBHOOK_URL",
+    )
+    webhook_secret: str | None = option(
+        None,
+        "HMAC key of the webhook signature; webhooks need it",
+        flag="--webhook-secret",
+        env="DOCCOUNT_WEBHOOK_SECRET",
+        repr=False,
+    )
+    webhook_allow_private: bool = option(
+        False,
+        "allow webhook URLs on private and loopback addresses",
+        flag="--webhook-allow-private",
+        env="DOCCOUNT_WEBHOOK_ALLOW_PRIVATE",
+    )
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = option(
+        6,
+        "deliveries tried per job (backoff from 2 s, doubling) before giving up",
+        flag="--webhook-max-attempts",
+    )
+    webhook_retry_base_s: float = 2.0
+    webhook_retry_max_s: float = 300.0
+    webhook_poll_s: float = 1.0
+    public_url: str | None = option(
+        None,
+        "the service's address as users reach it (links in webhooks)",
+        flag="--public-url",
+        env="DOCCOUNT_PUBLIC_URL",
+        default_text="`http://HOST:PORT`",
+    )
+
     log_format: str = option(
         "text",
         "`text` (the seed's lines) or `json`",
@@ -274,6 +332,10 @@ class Settings:
     uvloop: bool = option(
         False, "run on uvloop (the benchmarks do)", flag="--uvloop", env="DOCCOUNT_UVLOOP"
     )
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 def options() -> list[tuple[Field[Any], Option]]:
@@ -368,10 +430,19 @@ def validate(settings: Settings) -> None:
         raise ValueError("rate must be > 0 calls per second")
     if not settings.store_url.startswith(("sqlite://", "redis://", "rediss://")):
         raise ValueError("store must be a sqlite:// or redis:// URL")
+    if settings.history_days < 0:
+        raise ValueError("history days must be >= 0 (0 keeps the history forever)")
     if settings.sqlite_synchronous not in ("full", "normal"):
         raise ValueError("sqlite synchronous must be full or normal")
     if settings.log_format not in ("text", "json"):
         raise ValueError("log format must be text or json")
+    if settings.webhook_url is not None:
+        if not settings.webhook_url.startswith(("http://", "https://")):
+            raise ValueError("webhook URL must be an http:// or https:// URL")
+        if not settings.webhook_secret:
+            raise ValueError("--webhook-url needs a signing secret (DOCCOUNT_WEBHOOK_SECRET)")
+    if settings.webhook_max_attempts < 1:
+        raise ValueError("webhook max attempts must be >= 1")
 
 
 # The settings' types, resolved once (annotations are strings under `from __future__`); a

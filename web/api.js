@@ -64,10 +64,32 @@ export function requestToken(invalid = false, { force = false } = {}) {
   return pending;
 }
 
-/** Adds ?token= for EventSource/WebSocket URLs, which cannot send an Authorization header. */
-export function withToken(url) {
+// Stream tokens by scope ('jobs' or a job id): EventSource and WebSocket cannot send the API
+// token in a header, and the server refuses it in a URL (proxies log URLs). A stream token is
+// short-lived and good for one job (or the jobs feed) only.
+const streamTokens = new Map();
+const RENEW_BEFORE_MS = 60_000;
+
+/**
+ * `url` with `?token=<stream token>` for `scope` ({jobId} or {jobs: 'all'}), fetched (and
+ * renewed before it expires) with the API token. Without an API token: `url` as it is.
+ */
+export async function withStreamToken(url, scope) {
   if (!token) return url;
-  return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
+  const key = scope.jobs === 'all' ? 'jobs' : scope.jobId;
+  let held = streamTokens.get(key);
+  if (!held || held.token !== token || held.expiresAt - Date.now() < RENEW_BEFORE_MS) {
+    let data;
+    try {
+      data = await api('/api/documents/stream-token', { method: 'POST', body: scope });
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'stream_tokens_disabled') return url; // open server
+      throw e;
+    }
+    held = { token, stream: data.streamToken, expiresAt: data.streamTokenExpiresAt };
+    streamTokens.set(key, held);
+  }
+  return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(held.stream)}`;
 }
 
 // Requests still unanswered after SLOW_MS: the page says so (setSlowNotice) rather than

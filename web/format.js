@@ -70,3 +70,43 @@ export function fmtRate(perSec) {
   if (typeof perSec !== 'number' || !Number.isFinite(perSec) || perSec <= 0) return '';
   return `초당 ${nf1.format(perSec)}개`;
 }
+
+/** A change: 1204 -> "▲1,204", -5 -> "▼5", 0 -> "변동 없음"; `compact` shortens 10,000 and
+ *  more to 만 ("▲1.3만") and 0 to "–", for the small mark beside a count. */
+export function fmtDelta(d, { compact = false } = {}) {
+  if (typeof d !== 'number' || !Number.isFinite(d)) return '';
+  if (d === 0) return compact ? '–' : '변동 없음';
+  const a = Math.abs(d);
+  const text = compact && a >= 10_000 ? `${nf1.format(a / 10_000)}만` : nf.format(a);
+  return `${d > 0 ? '▲' : '▼'}${text}`;
+}
+
+// Naver's day and the service's schedules are Korean time, whatever the browser's zone.
+const kstDateTime = new Intl.DateTimeFormat('ko-KR', {
+  timeZone: 'Asia/Seoul',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  hourCycle: 'h23',
+});
+const kstDay = new Intl.DateTimeFormat('ko-KR', { timeZone: 'Asia/Seoul', month: 'numeric', day: 'numeric' });
+
+function kstParts(ms) {
+  const p = {};
+  for (const { type, value } of kstDateTime.formatToParts(new Date(ms))) p[type] = value;
+  return p;
+}
+
+/** Epoch ms -> "2026-01-05 14:03 KST". */
+export function fmtKst(ms) {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) return '';
+  const p = kstParts(ms);
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} KST`;
+}
+
+/** Epoch ms -> "1. 5." style short KST day, for chart axes. */
+export function fmtKstDay(ms) {
+  return kstDay.format(new Date(ms));
+}

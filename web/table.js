@@ -5,7 +5,7 @@
 // row's cells are built once, when first shown, and kept. Copy and export read the arrays, so
 // they see every row, not only those on screen.
 
-import { fmtMan, fmtNum } from './format.js';
+import { fmtDelta, fmtKst, fmtMan, fmtNum } from './format.js';
 
 const NOTE_MIN_EM = 6;
 const OVERSCAN_ROWS = 12;
@@ -40,6 +40,7 @@ export function rowModel(r, categories) {
     counts,
     errors,
     cached,
+    previous: r.previous || {}, // per category: the last earlier observation (history)
     error: r.error || null,
     source: r.source || null,
     total: have ? total : null,
@@ -485,8 +486,14 @@ export class ResultTable {
     const kw = document.createElement('th');
     kw.scope = 'row';
     kw.className = 'col-kw';
-    kw.textContent = m.keyword;
-    kw.title = m.keyword;
+    // a button: clicking a keyword opens its history chart (history.js listens on the table)
+    const link = document.createElement('button');
+    link.type = 'button';
+    link.className = 'kw-link';
+    link.dataset.keyword = m.keyword;
+    link.textContent = m.keyword;
+    link.title = `${m.keyword}: 이력 차트 보기`;
+    kw.append(link);
     tr.append(kw);
 
     for (const c of this.categories) {
@@ -499,6 +506,16 @@ export class ResultTable {
         td.textContent = fmtNum(n);
         const tip = [];
         if (n >= 10_000) tip.push(fmtMan(n));
+        const prev = m.previous[c];
+        if (prev && typeof prev.value === 'number') {
+          // the change since the last earlier observation: a small mark, the whole story on hover
+          const d = n - prev.value;
+          const mark = document.createElement('span');
+          mark.className = `delta ${d > 0 ? 'delta-up' : d < 0 ? 'delta-down' : 'delta-same'}`;
+          mark.textContent = fmtDelta(d, { compact: true });
+          td.append(' ', mark);
+          tip.push(`이전 ${fmtNum(prev.value)} (${fmtKst(prev.observedAt)}) 대비 ${fmtDelta(d)}`);
+        }
         if (m.cached.has(c)) {
           td.classList.add('cached');
           tip.push('캐시된 값');

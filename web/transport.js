@@ -5,7 +5,7 @@
 // A transport that never delivers is only blamed after a probe through plain HTTP succeeds:
 // if the probe fails too, the server is down and we keep retrying the same transport.
 
-import { api, ApiError, MSG_UNREACHABLE, requestToken, withToken } from './api.js';
+import { api, ApiError, MSG_UNREACHABLE, requestToken, withStreamToken } from './api.js';
 
 export const TRANSPORT_LABELS = { sse: 'SSE', ws: 'WebSocket', poll: '폴링' };
 const ORDER = ['sse', 'ws', 'poll'];
@@ -138,18 +138,39 @@ export class LiveStream {
     return this.kind === 'job' ? this.lastEventId?.() || null : null;
   }
 
+  /** `url` with a stream token of this stream's scope; null when the stream moved on meanwhile. */
+  async streamUrl(url, gen) {
+    const scope = this.kind === 'jobs' ? { jobs: 'all' } : { jobId: this.jobId };
+    let full;
+    try {
+      full = await withStreamToken(url, scope);
+    } catch (e) {
+      if (!this.live(gen)) return null;
+      if (e instanceof ApiError && e.status === 404) {
+        this.stop('idle');
+        this.onGone?.(e);
+      } else {
+        this.failed(gen, false);
+      }
+      return null;
+    }
+    return this.live(gen) ? full : null;
+  }
+
   // --- SSE -------------------------------------------------------------------------------
 
-  openSSE(gen) {
+  async openSSE(gen) {
     let url =
       this.kind === 'jobs'
         ? '/api/documents/events?jobs=all'
         : `/api/documents/events?jobId=${encodeURIComponent(this.jobId)}`;
     const last = this.resumeId();
     if (last) url += `&lastEventId=${encodeURIComponent(last)}`;
+    url = await this.streamUrl(url, gen);
+    if (url === null) return;
     let es;
     try {
-      es = new EventSource(withToken(url));
+      es = new EventSource(url);
     } catch {
       demote('sse');
       this.connect();
@@ -195,11 +216,13 @@ export class LiveStream {
 
   // --- WebSocket -------------------------------------------------------------------------
 
-  openWS(gen) {
+  async openWS(gen) {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const url = await this.streamUrl(`${proto}//${location.host}/api/documents/ws`, gen);
+    if (url === null) return;
     let ws;
     try {
-      ws = new WebSocket(withToken(`${proto}//${location.host}/api/documents/ws`));
+      ws = new WebSocket(url);
     } catch {
       demote('ws');
       this.connect();

@@ -37,6 +37,8 @@ from server.metrics import Metrics
 from server.settings import Settings
 from server.work.health import HealthView, watch_jobs
 from server.work.runtime import background, cleanup_loop, open_counting, open_store
+from server.work.scheduler import scheduler_loop
+from server.work.webhooks import delivering
 from server.work.worker import Worker
 
 log = logging.getLogger("doccount")
@@ -73,6 +75,11 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def webhook_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with delivering(app[STORE], app[SETTINGS]):
+        yield
+
+
 async def health_ctx(app: web.Application) -> AsyncIterator[None]:
     app[HEALTH] = HealthView(app[STORE])
     every_s = app[SETTINGS].health_watch_s
@@ -84,7 +91,12 @@ async def health_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with background(cleanup_loop(app[STORE], app[SETTINGS]), "cleanup"):
+    # Every web node looks for due watchlist runs; the store lets one of them start each.
+    watch = scheduler_loop(app[STORE], app[SETTINGS], app[PROVIDER].name)
+    async with (
+        background(cleanup_loop(app[STORE], app[SETTINGS]), "cleanup"),
+        background(watch, "watchlists"),
+    ):
         yield
 
 
@@ -115,6 +127,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(provider_ctx)
     app.cleanup_ctx.append(worker_ctx)
     app.cleanup_ctx.append(cleanup_ctx)
+    app.cleanup_ctx.append(webhook_ctx)
     app.cleanup_ctx.append(health_ctx)
     setup_live(app)
     setup_routes(app)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.api.openapi_clients import STREAM_TOKEN_FIELDS, client_paths
+from server.api.openapi_history import history_paths, watchlist_paths
 from server.api.openapi_research import research_paths
 from server.api.openapi_schemas import (
     CATEGORY_LIST_RE,
@@ -43,13 +45,17 @@ TOKEN_QUERY = {
     "in": "query",
     "required": False,
     "schema": {"type": "string"},
-    "description": "the API token, for clients that cannot set headers (EventSource, browsers)",
+    "description": "a stream token (streamToken of POST /batch or /stream-token), for clients "
+    "that cannot set headers (EventSource, browsers); the API token itself only when the server "
+    "runs with --allow-token-in-url",
 }
 
 
 def paths(settings: Settings) -> dict[str, Schema]:
     job_body = success({"job": ref("Job")})
     return {
+        **history_paths(settings),
+        **watchlist_paths(),
         "/api/documents/batch": {
             "post": {
                 "summary": "Start a batch job (answered at once; counting runs in the background)",
@@ -71,7 +77,15 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 "responses": {
                     "200": ok_response(
                         "Job queued",
-                        success({"jobId": {"type": "string"}, "message": {"type": "string"}}),
+                        success(
+                            {
+                                "jobId": {"type": "string"},
+                                "message": {"type": "string"},
+                                "quota": nullable(ref("QuotaPlan")),
+                                **STREAM_TOKEN_FIELDS,
+                            },
+                            required=["jobId", "message"],
+                        ),
                     ),
                     **{str(s): error(s) for s in (400, 401, 403, 413, 429, 503)},
                 },
@@ -91,6 +105,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 "operationId": "jobStatus",
                 "parameters": [
                     job_id_param("query"),
+                    TOKEN_QUERY,
                     {
                         "name": "since",
                         "in": "query",
@@ -111,7 +126,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                             ["job"],
                         ),
                     ),
-                    **{str(s): error(s) for s in (400, 401, 404, 503)},
+                    **{str(s): error(s) for s in (400, 401, 403, 404, 503)},
                 },
             }
         },
@@ -183,6 +198,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 },
             }
         },
+        **client_paths(),
         "/api/documents/jobs/{job_id}/retry": {
             "post": {
                 "summary": "Start a new job of exactly the failed keywords of a job",

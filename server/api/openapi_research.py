@@ -30,7 +30,8 @@ def research_paths() -> dict[str, Schema]:
                     "Korean headers (키워드, categories, 합계, PC/모바일/총 검색량, 경쟁률, "
                     '광고 경쟁도, 오류); numbers as numbers, "< 10" as text, failed cells 오류. '
                     "xlsx: header row frozen, autofilter. csv: UTF-8 with a BOM, formulas "
-                    "defused."
+                    "defused. tsv, jsonl: the command line's streaming formats (every result "
+                    "as stored)."
                 ),
                 "operationId": "exportJob",
                 "parameters": [
@@ -39,7 +40,11 @@ def research_paths() -> dict[str, Schema]:
                         "name": "format",
                         "in": "query",
                         "required": False,
-                        "schema": {"type": "string", "enum": ["xlsx", "csv"], "default": "xlsx"},
+                        "schema": {
+                            "type": "string",
+                            "enum": ["csv", "xlsx", "tsv", "jsonl"],
+                            "default": "csv",
+                        },
                     },
                 ],
                 "responses": {
@@ -50,6 +55,8 @@ def research_paths() -> dict[str, Schema]:
                                 "schema": {"type": "string", "format": "binary"}
                             },
                             "text/csv": {"schema": {"type": "string"}},
+                            "text/tab-separated-values": {"schema": {"type": "string"}},
+                            "application/x-ndjson": {"schema": {"type": "string"}},
                         },
                     },
                     **{str(s): error(s) for s in (400, 401, 404, 503)},

@@ -19,6 +19,7 @@ from server.model import (
     PROCESSING,
 )
 from server.settings import Settings
+from server.watchlists import HHMM_RE, INTERVAL_HOURS_MAX, NAME_MAX_CHARS
 
 Schema = dict[str, Any]
 
@@ -115,6 +116,11 @@ def schemas(settings: Settings) -> dict[str, Schema]:
                     "(null when the volume is unknown)",
                 }
             ),
+            "previous": {
+                "type": "object",
+                "description": "per category, the last observation before this one (history)",
+                "additionalProperties": ref("PreviousCount"),
+            },
             "observedAt": {
                 "type": "object",
                 "additionalProperties": {"type": "integer"},
@@ -137,6 +143,28 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "observedAt": {"type": "integer", "description": "epoch ms the source answered"},
         },
         required=["pc", "pcBelow", "mobile", "mobileBelow", "total", "totalBelow", "source"],
+    )
+    previous = obj({"value": {"type": "integer", "minimum": 0}, "observedAt": {"type": "integer"}})
+    observation = obj(
+        {
+            "value": {"type": "integer", "minimum": 0},
+            "observedAt": {"type": "integer", "description": "epoch ms"},
+            "provider": {"type": "string"},
+        }
+    )
+    series = obj(
+        {
+            "kind": {"type": "string", "description": "a category (or a search-volume kind)"},
+            "label": {"type": "string", "description": "for people (Korean)"},
+            "points": {"type": "array", "items": ref("Observation")},
+        }
+    )
+    keyword_found = obj(
+        {
+            "keyword": {"type": "string"},
+            "lastObservedAt": nullable({"type": "integer"}),
+            "latest": {"type": "object", "additionalProperties": ref("Observation")},
+        }
     )
     job = obj(
         {
@@ -161,6 +189,7 @@ def schemas(settings: Settings) -> dict[str, Schema]:
                 {"type": "string", "description": 'given at submit, else "<first> 외 N개"'}
             ),
             "results": {"type": "array", "items": ref("Result")},
+            "webhook": ref("WebhookDelivery"),
         },
         required=[
             "id", "status", "progress", "categories", "createdAt", "startedAt",
@@ -188,25 +217,45 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "code": {"type": "string", "description": "stable, for programs"},
         }
     )
+    keywords_schema = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": settings.max_keywords,
+        "items": {"type": "string", "minLength": 1, "maxLength": settings.max_keyword_chars},
+    }
     submission = {
         "type": "object",
         "properties": {
-            "keywords": {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": settings.max_keywords,
-                "items": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": settings.max_keyword_chars,
-                },
-            },
+            "keywords": keywords_schema,
             "categories": {"type": "array", "items": category},
             "priority": {"type": "string", "enum": list(PRIORITIES)},
             "name": {"type": "string", "maxLength": 100},
+            "webhook": {
+                "type": "object",
+                "description": "POST the job's summary here when it ends (docs/webhooks.md)",
+                "properties": {"url": {"type": "string", "format": "uri", "maxLength": 2048}},
+                "required": ["url"],
+            },
         },
         "required": ["keywords"],
     }
+    webhook_delivery = obj(
+        {
+            "url": {"type": "string", "description": "without user info, query or fragment"},
+            "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+            "attempts": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "at": {"type": "integer", "description": "epoch ms"},
+                        "status": nullable({"type": "integer"}),
+                        "ok": {"type": "boolean"},
+                        "error": nullable({"type": "string"}),
+                    }
+                ),
+            },
+        }
+    )
     key_usage = obj(
         {
             "label": {"type": "string", "description": "short non-secret name of the key"},
@@ -217,8 +266,54 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "retiredUntil": nullable({"type": "integer"}),
         }
     )
+    schedule = {
+        "oneOf": [
+            obj({"daily": {"type": "string", "pattern": HHMM_RE.pattern}}),
+            obj({"everyHours": {"type": "integer", "minimum": 1, "maximum": INTERVAL_HOURS_MAX}}),
+        ],
+        "description": "daily at HH:MM KST, or every N hours from creation",
+    }
+    watch_fields: dict[str, Schema] = {
+        "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX_CHARS},
+        "keywords": keywords_schema,
+        "categories": {"type": "array", "items": category},
+        "schedule": schedule,
+        "paused": {"type": "boolean"},
+    }
+    watch_input = {
+        "type": "object",
+        "properties": watch_fields,
+        "required": ["name", "keywords", "schedule"],
+        "additionalProperties": False,
+    }
+    watchlist = obj(
+        {
+            "id": {"type": "string"},
+            **watch_fields,
+            "createdAt": {"type": "integer"},
+            "updatedAt": {"type": "integer"},
+            "lastRunAt": nullable({"type": "integer"}),
+            "lastJobId": nullable({"type": "string"}),
+            "lastDueAt": nullable({"type": "integer"}),
+            "nextRunAt": nullable({"type": "integer", "description": "null while paused"}),
+            "quota": nullable(ref("QuotaPlan")),
+        }
+    )
+    quota_plan = obj(
+        {
+            "callsNeeded": {"type": "integer", "description": "distinct keywords x categories"},
+            "callsLeftToday": {"type": "integer", "description": "the usable keys, this KST day"},
+            "fits": {"type": "boolean"},
+            "finishesNotBefore": nullable(
+                {"type": "integer", "description": "epoch ms of the KST midnight it waits for"}
+            ),
+        }
+    )
     return {
         "Error": error_body,
+        "QuotaPlan": quota_plan,
+        "Watchlist": watchlist,
+        "WatchlistInput": watch_input,
         "Progress": progress,
         "Result": result,
         "SearchVolume": search_volume,
@@ -226,4 +321,9 @@ def schemas(settings: Settings) -> dict[str, Schema]:
         "Event": event,
         "Submission": submission,
         "KeyUsage": key_usage,
+        "PreviousCount": previous,
+        "Observation": observation,
+        "Series": series,
+        "KeywordFound": keyword_found,
+        "WebhookDelivery": webhook_delivery,
     }

@@ -14,13 +14,11 @@ from server.api.views import ok
 from server.appkeys import METRICS, PROVIDER, SETTINGS, STORE, WORKER_TASK
 from server.codec import dumps
 from server.errors import ADMIN_DISABLED, NO_USABLE_KEY, NOT_READY
-from server.kst import kst_date, kst_day
+from server.kst import DAILY_QUOTA_CALLS, kst_date, kst_day
 from server.work.health import liveness
 
 log = logging.getLogger("doccount.ops")
 
-# naver-api.md: 25,000 calls a day per application (Client ID), all categories together.
-DAILY_QUOTA_CALLS = 25_000
 PING_TIMEOUT_S = 2.0
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -3,8 +3,10 @@
 Three pieces, all driven by Settings:
 
 - ``auth_middleware``: with an API token set, every ``/api/`` call needs
-  ``Authorization: Bearer <token>``; the two stream endpoints may pass ``?token=`` instead,
-  because EventSource and browser WebSockets cannot set headers. ``/api/config`` stays open
+  ``Authorization: Bearer <token>``. EventSource and browser WebSockets cannot set headers:
+  they pass a job-scoped stream token (server/api/streamtokens.py) as ``?token=``, which also
+  works for the job's status poll; the API token itself in a URL is refused (401
+  ``token_in_url``) unless ``--allow-token-in-url``. ``/api/config`` stays open
   (the dashboard reads ``authRequired`` there before it has a token), and so does the
   OpenAPI document, which describes the API and holds nothing secret.
 - CORS: ``cors_middleware`` answers preflights; ``cors_on_prepare`` stamps the allow headers on
@@ -23,9 +25,18 @@ from dataclasses import dataclass, field
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
+from server.api import streamtokens
 from server.api.middlewares import error_response
-from server.appkeys import METRICS, SETTINGS
-from server.errors import ORIGIN_NOT_ALLOWED, TOO_MANY_STREAMS, UNAUTHORIZED
+from server.appkeys import METRICS, SETTINGS, STREAM_SCOPE
+from server.errors import (
+    ORIGIN_NOT_ALLOWED,
+    STREAM_TOKEN_INVALID,
+    STREAM_TOKEN_SCOPE,
+    TOKEN_IN_URL,
+    TOO_MANY_STREAMS,
+    UNAUTHORIZED,
+)
+from server.model import JOBS_FEED
 from server.settings import Settings
 
 SSE_PATH = "/api/documents/events"
@@ -75,14 +86,21 @@ def token_matches(expected: str, presented: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), presented.encode())
 
 
-def presented_token(request: web.Request) -> str | None:
+STATUS_PATH = "/api/documents/status"
+# Where a token may come in the URL (``?token=``): what EventSource, a WebSocket and a plain
+# link cannot send a header to. The API token itself only with --allow-token-in-url.
+URL_TOKEN_PATHS = STREAM_PATHS | {STATUS_PATH}
+
+
+def presented_token(request: web.Request) -> tuple[str | None, bool]:
+    """(the token, whether it came in the URL)."""
     header = request.headers.get(hdrs.AUTHORIZATION)
     if header is not None:
         scheme, _, value = header.partition(" ")
-        return value.strip() if scheme.lower() == "bearer" else None
-    if request.path in STREAM_PATHS:
-        return request.query.get("token")
-    return None
+        return (value.strip() if scheme.lower() == "bearer" else None), False
+    if request.path in URL_TOKEN_PATHS:
+        return request.query.get("token"), True
+    return None, False
 
 
 def needs_token(request: web.Request, settings: Settings) -> bool:
@@ -93,13 +111,40 @@ def needs_token(request: web.Request, settings: Settings) -> bool:
     )
 
 
+def scope_allows(request: web.Request, scope: str) -> bool:
+    """Whether a stream token for ``scope`` (a job id, or JOBS_FEED) may make this request:
+    its job's SSE and status, a WebSocket (each subscription is checked there), and a new
+    stream token for the same job."""
+    if request.method == hdrs.METH_GET and request.path == SSE_PATH:
+        if "jobs" in request.query:
+            return scope == JOBS_FEED and request.query["jobs"] == "all"
+        return request.query.get("jobId") == scope
+    if request.method == hdrs.METH_GET and request.path == WS_PATH:
+        return True
+    if request.method == hdrs.METH_GET and request.path == STATUS_PATH:
+        return request.query.get("jobId") == scope
+    if request.method == hdrs.METH_POST and request.path.endswith("/stream-token"):
+        return request.match_info.get("job_id") == scope
+    return False
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     if needs_token(request, settings):
         assert settings.api_token is not None
-        if not token_matches(settings.api_token, presented_token(request)):
+        token, in_url = presented_token(request)
+        if token is not None and streamtokens.looks_like(token):
+            scope = streamtokens.verify(settings.api_token, token)
+            if scope is None:
+                raise STREAM_TOKEN_INVALID()
+            if not scope_allows(request, scope):
+                raise STREAM_TOKEN_SCOPE()
+            request[STREAM_SCOPE] = scope
+        elif not token_matches(settings.api_token, token):
             raise UNAUTHORIZED()
+        elif in_url and not (settings.allow_token_in_url and request.path in STREAM_PATHS):
+            raise TOKEN_IN_URL()
     return await handler(request)
 
 

@@ -7,10 +7,11 @@ import logging
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
 
+from server.api import streamtokens
+from server.api.quota import quota_plan
 from server.appkeys import COUNTER, HEALTH, PROVIDER, SETTINGS, STORE, VOLUMES
 from server.categories import CATEGORIES
 from server.codec import dumps, loads
@@ -20,7 +21,6 @@ from server.errors import (
     FOR_PROVIDER_CODE,
     INVALID_BODY,
     INVALID_EXPAND_LIMIT,
-    INVALID_FORMAT,
     INVALID_IDEMPOTENCY_KEY,
     INVALID_JSON,
     INVALID_LIMIT,
@@ -36,7 +36,6 @@ from server.errors import (
     QueueFullError,
 )
 from server.events import EVENT_TYPES
-from server.export import CONTENT_TYPES, FORMATS, render
 from server.keyfiles import SAMPLE_SIZE, KeywordFileError, kind_of, read_table
 from server.model import (
     PRIORITIES,
@@ -50,6 +49,7 @@ from server.model import (
 )
 from server.work.providers.base import FatalProviderError, KeywordError
 from server.work.providers.volume_base import VolumeAuthError
+from server.work.webhooks import webhook_of_submission, with_webhook
 
 log = logging.getLogger("doccount.batch")
 
@@ -102,15 +102,16 @@ def idempotency_key(request: web.Request) -> str | None:
 
 async def create_batch(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    body = await read_json(request)
+    submission = await read_json(request)
     keywords, categories, priority = parse_submission(
-        body,
+        submission,
         default_categories=settings.categories,
         max_keywords=settings.max_keywords,
         max_keyword_chars=settings.max_keyword_chars,
     )
-    name = parse_name(body, keywords)
-    return await start_job(request, keywords, categories, priority, name)
+    name = parse_name(submission, keywords)
+    webhook_url = await webhook_of_submission(submission, settings)
+    return await start_job(request, keywords, categories, priority, name, webhook_url)
 
 
 async def start_job(
@@ -119,9 +120,12 @@ async def start_job(
     categories: tuple[str, ...],
     priority: int,
     name: str,
+    webhook_url: str | None = None,
 ) -> web.Response:
-    """Queue a job for this client (a batch, or the retry of one) and answer like /batch."""
+    """Queue a job for this client (a batch, or the retry of one) and answer like /batch.
+    ``webhook_url``: where its summary goes when it ends (a retry: the server-wide one)."""
     settings = request.app[SETTINGS]
+    webhook_url = webhook_url or settings.webhook_url
     store = request.app[STORE]
     # A job that must fail is not started: say now that no key can count.
     no_key = await request.app[PROVIDER].unusable()
@@ -147,13 +151,23 @@ async def start_job(
         )
     except QueueFullError as exc:
         raise TOO_MANY_JOBS(limit=exc.limit) from None
+    plan = await quota_plan(request.app, keywords, categories, created)
+    answer: dict[str, Any] = {
+        "jobId": job_id,
+        "message": "배치 작업이 시작되었습니다",
+        "quota": plan,
+    }
+    if settings.api_token is not None:  # for EventSource/WebSocket URLs, instead of the token
+        answer.update(streamtokens.token_body(settings, job_id))
     if job_id != spec.id:
         log.info("[배치] 같은 Idempotency-Key: 기존 작업 %s 반환", job_id)
-        body = ok({"jobId": job_id, "message": "배치 작업이 시작되었습니다"})
-        body.headers["Idempotent-Replayed"] = "true"
-        return body
+        replayed = ok(answer)
+        replayed.headers["Idempotent-Replayed"] = "true"
+        return replayed
+    if webhook_url is not None:
+        await store.webhook_ledger().register(spec.id, webhook_url, created)
     log.info("[배치] 작업 생성: %s, 키워드 %d개", spec.id, len(keywords))
-    return ok({"jobId": spec.id, "message": "배치 작업이 시작되었습니다"})
+    return ok(answer)
 
 
 def failed_part(job: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -198,6 +212,7 @@ async def job_status(request: web.Request) -> web.Response:
         raise JOB_NOT_FOUND()
     # A job nobody counts says so ("waiting": "no_worker", "stalled"): server/work/health.py.
     job_json = await request.app[HEALTH].splice(job_id, job_json)
+    job_json = await with_webhook(request.app[STORE], request.app[SETTINGS], job_id, job_json)
     return web.Response(
         text='{"success":true,"job":' + job_json + "}", content_type="application/json"
     )
@@ -232,35 +247,6 @@ async def list_jobs(request: web.Request) -> web.Response:
         raise INVALID_LIMIT()
     jobs = await request.app[STORE].list_jobs(limit)
     return ok({"jobs": await request.app[HEALTH].annotate(jobs)})
-
-
-def export_filename(job: dict[str, Any], fmt: str) -> str:
-    """The job's name when it has one (characters a file system refuses replaced)."""
-    name = job.get("name") or job["id"]
-    safe = "".join("_" if ch in '\\/:*?"<>|' or ord(ch) < 32 else ch for ch in name)
-    return f"{safe}.{fmt}"
-
-
-async def export_job(request: web.Request) -> web.Response:
-    job_id = check_job_id(request.match_info["job_id"])
-    fmt = request.query.get("format", "xlsx")
-    if fmt not in FORMATS:
-        raise INVALID_FORMAT()
-    job = await request.app[STORE].get_job(job_id)
-    if job is None:
-        raise JOB_NOT_FOUND()
-    # A 1,000-row workbook takes tens of ms to build: off the event loop.
-    body = await asyncio.to_thread(render, job, fmt)
-    name = export_filename(job, fmt)
-    return web.Response(
-        body=body,
-        headers={
-            "Content-Type": CONTENT_TYPES[fmt],
-            "Content-Disposition": f'attachment; filename="doccount.{fmt}"; '
-            f"filename*=UTF-8''{quote(name)}",
-            "Cache-Control": "no-store",
-        },
-    )
 
 
 async def parse_keywords(request: web.Request) -> web.Response:
@@ -335,7 +321,8 @@ async def cancel_job(request: web.Request) -> web.Response:
     if job is None:
         raise JOB_NOT_FOUND()
     log.info("[배치] 작업 취소 요청: %s", job_id)
-    return ok({"job": job})
+    text = await with_webhook(request.app[STORE], request.app[SETTINGS], job_id, dumps(job))
+    return web.Response(text='{"success":true,"job":' + text + "}", content_type="application/json")
 
 
 async def count_keyword(request: web.Request) -> web.Response:

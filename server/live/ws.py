@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from server.appkeys import HUB, SETTINGS
+from server.appkeys import HUB, SETTINGS, STREAM_SCOPE
 from server.codec import loads
 from server.errors import (
     BINARY_FRAME,
@@ -27,6 +27,7 @@ from server.errors import (
     NOT_SUBSCRIBED,
     SHUTTING_DOWN,
     STORE_UNAVAILABLE_FRAME,
+    STREAM_TOKEN_SCOPE,
     TOO_MANY_FRAMES,
     TOO_MANY_SUBSCRIPTIONS,
     UNKNOWN_TYPE,
@@ -250,6 +251,9 @@ class WsConnection:
         return check_job_id(frame.get("jobId"))
 
     async def _subscribe(self, key: str, resume: str | None) -> None:
+        scope = self.request.get(STREAM_SCOPE)
+        if scope is not None and key != scope:
+            raise STREAM_TOKEN_SCOPE()  # a stream token's socket watches its own job only
         if key not in self.subs and len(self.subs) >= self.max_subscriptions:
             raise TOO_MANY_SUBSCRIPTIONS(limit=self.max_subscriptions)
         start = await self.hub.open(key, resume)

@@ -14,6 +14,9 @@ from typing import Any, NamedTuple
 from server.codec import dumps
 from server.events import Event, EventPage
 from server.model import ClaimedJob, JobSpec
+from server.store.history_base import HistoryStore
+from server.store.watch_base import WatchStore
+from server.store.webhooks import WebhookLedger
 from server.work.providers.base import KeyRegistry, RateLimiter
 
 # How long an Idempotency-Key of a client keeps returning the job it first made.
@@ -48,6 +51,10 @@ class WorkerBeat(NamedTuple):
 
 class Store(abc.ABC):
     url: str
+    # Observations kept past their jobs (server/store/history_base.py).
+    history: HistoryStore
+    # Keyword lists counted on a schedule (server/store/watch_base.py).
+    watchlists: WatchStore
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -202,6 +209,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def key_registry(self) -> KeyRegistry:
         """Key retirements shared by every worker on this store."""
+
+    @abc.abstractmethod
+    def webhook_ledger(self) -> WebhookLedger:
+        """Webhook deliveries, shared by every node on this store (server.store.webhooks)."""
 
     # --- upkeep -------------------------------------------------------------------------
 

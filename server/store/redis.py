@@ -27,6 +27,8 @@ scripts touch keys of several jobs at once):
     dc:layout                hash: layout versions (cache=2: the old dc:cache:* keys, of
                              unknown origin, were dropped)
     dc:rl:{key}, dc:retired  the shared pacer and key retirements (redis_limits)
+    dc:h:...                 the keyword history (redis_history)
+    dc:wl...                 watchlists and their claimed runs (redis_watch)
 
 The queue: ``create_job`` XADDs to its priority's stream. A worker's claim (one Lua script)
 first takes over entries whose holder let the lease run out (XAUTOCLAIM, min-idle = lease; a
@@ -70,7 +72,11 @@ from server.store.base import (
     WorkerBeat,
 )
 from server.store.jsoncache import TerminalJsonCache
+from server.store.redis_history import RedisHistory
 from server.store.redis_limits import RedisKeyRegistry, RedisRateLimiter, is_unavailable
+from server.store.redis_watch import RedisWatch
+from server.store.redis_webhooks import RedisWebhookLedger
+from server.store.webhooks import WebhookLedger
 from server.work.providers.base import KeyRegistry, RateLimiter
 
 log = logging.getLogger("doccount.redis")
@@ -199,10 +205,13 @@ class RedisStore(Store):
         }
         self._limiters: dict[float, RedisRateLimiter] = {}
         self._keys = RedisKeyRegistry(self._r, PREFIX)
+        self._webhooks = RedisWebhookLedger(self._r, PREFIX, self.ttl_ms)
         # Jobs this process holds: job id -> (worker id, monotonic time of the last renewal
         # attempt). A claim never takes over a job its own worker is still renewing.
         self._held: dict[str, tuple[str, float]] = {}
         self._json_cache = TerminalJsonCache(ttl_s=JSON_CACHE_TTL_S)
+        self.history = RedisHistory(self._r, settings.history_days)
+        self.watchlists = RedisWatch(self._r)
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -581,6 +590,9 @@ class RedisStore(Store):
 
     def key_registry(self) -> KeyRegistry:
         return self._keys
+
+    def webhook_ledger(self) -> WebhookLedger:
+        return self._webhooks
 
     # --- upkeep -------------------------------------------------------------------------
 

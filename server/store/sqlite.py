@@ -60,7 +60,11 @@ from server.store.base import (
     WorkerBeat,
 )
 from server.store.jsoncache import TerminalJsonCache
+from server.store.sqlite_history import SqliteHistory
 from server.store.sqlite_limits import LocalRateLimiter, SqliteKeyRegistry
+from server.store.sqlite_watch import SqliteWatch
+from server.store.sqlite_webhooks import SqliteWebhookLedger
+from server.store.webhooks import WebhookLedger
 from server.work.providers.base import KeyRegistry, RateLimiter
 
 T = TypeVar("T")
@@ -175,10 +179,13 @@ class SqliteStore(Store):
         self._signals: dict[str, asyncio.Event] = {}
         self._limiters: dict[float, LocalRateLimiter] = {}
         self._keys = SqliteKeyRegistry(self._tx)
+        self.history = SqliteHistory(self)
+        self.watchlists = SqliteWatch(self)
         self._file_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
         # The last write that failed for lack of space (disk full, I/O error); None once one
         # succeeds. While set, the store is "unavailable": 503s, not ready, the worker waits.
         self._write_error: str | None = None
+        self._webhooks = SqliteWebhookLedger(self)
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -976,6 +983,9 @@ class SqliteStore(Store):
 
     def key_registry(self) -> KeyRegistry:
         return self._keys
+
+    def webhook_ledger(self) -> WebhookLedger:
+        return self._webhooks
 
     # --- upkeep -------------------------------------------------------------------------
 

@@ -187,3 +187,44 @@ CREATE TABLE IF NOT EXISTS key_retired (
     reason TEXT NOT NULL,
     at_ms INTEGER NOT NULL
 );
+-- Keyword history (server/store/sqlite_history.py): outlives jobs; only --history-days prunes it.
+-- A keyword is stored once and observations refer to it by id: an observation row is then a
+-- few integers (about 40 bytes with its index entry, bench/history.py measures it).
+CREATE TABLE IF NOT EXISTS keywords (
+    id INTEGER PRIMARY KEY,
+    keyword TEXT NOT NULL UNIQUE,
+    initials TEXT NOT NULL,
+    last_at INTEGER NOT NULL,
+    latest TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS keywords_initials ON keywords (initials, keyword);
+CREATE INDEX IF NOT EXISTS keywords_last ON keywords (last_at);
+-- Every two-character piece of each keyword: a contains-search starts from one piece's rows
+-- instead of reading every keyword.
+CREATE TABLE IF NOT EXISTS keyword_grams (
+    gram TEXT NOT NULL,
+    keyword_id INTEGER NOT NULL,
+    PRIMARY KEY (gram, keyword_id)
+) WITHOUT ROWID;
+-- Rows arrive in time order, so pruning walks the rowid from the oldest (no time index).
+CREATE TABLE IF NOT EXISTS observations (
+    id INTEGER PRIMARY KEY,
+    keyword_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    observed_at INTEGER NOT NULL,
+    value INTEGER NOT NULL,
+    provider TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS observations_series ON observations (keyword_id, kind, observed_at);
+-- Watchlists (server/store/sqlite_watch.py) and the runs the scheduler has claimed: one row per
+-- (watchlist, due time), so a due run makes one job however often the scheduler looks.
+CREATE TABLE IF NOT EXISTS watchlists (
+    id TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS watch_runs (
+    watchlist_id TEXT NOT NULL,
+    due_at INTEGER NOT NULL,
+    PRIMARY KEY (watchlist_id, due_at)
+) WITHOUT ROWID;

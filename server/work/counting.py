@@ -8,12 +8,17 @@ is committed does not pay for that call again when the job resumes.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from server.categories import CATEGORIES
+from server.errors import StoreUnavailableError
+from server.history import Observation, previous_of
 from server.model import now_ms
 from server.store.base import Store
 from server.work.providers.base import FatalProviderError, KeywordError, Provider
+
+log = logging.getLogger("doccount.history")
 
 
 class KeywordCounter:
@@ -23,12 +28,29 @@ class KeywordCounter:
 
     async def _fetch(self, keyword: str, category: str) -> int:
         count = await self.provider.count(keyword, category)
-        await self.store.cache_put(self.provider.origin, keyword, category, count, now_ms())
+        observed_ms = now_ms()
+        await self.store.cache_put(self.provider.origin, keyword, category, count, observed_ms)
+        try:
+            await self.store.history.add(keyword, category, count, self.provider.name, observed_ms)
+        except StoreUnavailableError as exc:
+            # Like the cache: the count stands; only its place in the history is lost.
+            log.warning("history write skipped, store unavailable (%s)", exc)
         return count
+
+    async def _recent(
+        self, keyword: str, categories: tuple[str, ...]
+    ) -> dict[str, list[Observation]]:
+        try:
+            return await self.store.history.recent(keyword, categories, 2)
+        except StoreUnavailableError as exc:
+            log.warning("history read skipped, store unavailable (%s)", exc)
+            return {}
 
     async def count(self, keyword: str, categories: tuple[str, ...]) -> dict[str, Any]:
         """The result item of the contract (without ``index``). Raises FatalProviderError."""
         cached = await self.store.cache_get(self.provider.origin, keyword, categories)
+        # Read before this count's observations are stored: what it is compared with.
+        recent = await self._recent(keyword, categories)
         missing = [c for c in categories if c not in cached]
         outcomes = await asyncio.gather(
             *(self._fetch(keyword, c) for c in missing), return_exceptions=True
@@ -53,6 +75,7 @@ class KeywordCounter:
             "source": self.provider.name,
             "cached": [c for c in categories if c in cached],
             "error": None,
+            "previous": previous_of(recent, categories, {c: cached[c].observed_ms for c in cached}),
         }
         if cached:
             # When the upstream said each cached count (epoch ms): a cached number is as old as

@@ -27,6 +27,7 @@ from server.work.providers.base import Provider
 from server.work.providers.naver import NaverProvider
 from server.work.shares import WeightedShares
 from server.work.volumes import VolumeLookup
+from server.work.webhooks import delivering
 from server.work.worker import Worker
 
 log = logging.getLogger("doccount")
@@ -109,13 +110,36 @@ async def open_counting(
         await session.close()
 
 
+HISTORY_PRUNE_BATCH = 5000
+HISTORY_PRUNE_ROUNDS = 20  # per cleanup round: the rest waits for the next one
+
+
+async def prune_history(store: Store, settings: Settings, now: int) -> int:
+    """Observations older than ``--history-days`` (0: kept forever), in short transactions.
+    Job cleanup never touches the history: this is its only deletion."""
+    if settings.history_days <= 0:
+        return 0
+    cutoff = now - round(settings.history_days * 86_400_000)
+    removed = 0
+    for _ in range(HISTORY_PRUNE_ROUNDS):
+        batch = await store.history.prune(cutoff, HISTORY_PRUNE_BATCH)
+        removed += batch
+        if batch == 0:
+            break
+    return removed
+
+
 async def cleanup_loop(store: Store, settings: Settings) -> None:
     """Deletes expired jobs every ``cleanup_interval_s``, whatever a round's failure."""
     while True:
         try:
-            removed = await store.cleanup(now_ms())
+            now = now_ms()
+            removed = await store.cleanup(now)
             if removed:
                 log.info("[정리] 만료된 작업 %d개 삭제", removed)
+            pruned = await prune_history(store, settings, now)
+            if pruned:
+                log.info("[정리] 보관 기간이 지난 키워드 이력 %d건 삭제", pruned)
         except Exception:
             log.exception("cleanup failed; retrying next round")
         await asyncio.sleep(settings.cleanup_interval_s)
@@ -147,6 +171,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         async with (
             background(worker.run(), "worker"),
             background(cleanup_loop(store, settings), "cleanup"),
+            delivering(store, settings),
         ):
             log.info(
                 "worker started on %s (id %s)", settings.store_url.split("@")[-1], worker.worker_id

@@ -29,7 +29,7 @@ async def test_batch_answers_at_once_with_seed_shape(client, fake_naver):
     fake, _ = fake_naver
     status, body = await post_batch(client, {"keywords": ["맥북", "아이폰"]})
     assert status == 200
-    assert set(body) == {"success", "jobId", "message"}
+    assert set(body) == {"success", "jobId", "message", "quota"}  # quota: new, see test_quota_plan
     assert body["success"] is True
     assert body["message"] == "배치 작업이 시작되었습니다"
     assert body["jobId"].startswith("batch_")

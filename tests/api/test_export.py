@@ -1,5 +1,6 @@
 """GET /api/documents/jobs/{id}/export: the xlsx read back with openpyxl (values and types,
-frozen header, autofilter, failed cells), and the CSV (BOM, Korean headers, formulas defused)."""
+frozen header, autofilter, failed cells), the CSV (BOM, Korean headers, formulas defused, the
+default), and the CLI's streaming formats TSV and JSON lines."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from urllib.parse import quote
 import openpyxl
 
 from server.appkeys import WORKER
+from server.codec import loads
 from server.work.providers.volume_base import normalise
-from tests.support.common import base_settings
+from tests.support.common import base_settings, wait_until
 from tests.support.fakesearchad import AD_CUSTOMER, AD_LICENSE, AD_SECRET, FakeSearchAd, fake_volume
 from tests.support.fakeupstream import FakeNaver, fake_total
 
@@ -146,3 +148,39 @@ async def test_export_errors_are_json(
     assert resp.status == 404 and (await resp.json())["code"] == "job_not_found"
     resp = await client.get("/api/documents/jobs/nope/export")
     assert resp.status == 400 and (await resp.json())["code"] == "invalid_job_id"
+
+
+async def test_export_formats(make_client, settings):
+    client = await make_client(settings)
+    resp = await client.post(
+        "/api/documents/batch", json={"keywords": ["=1+1", "맥북"], "categories": ["blog", "news"]}
+    )
+    job_id = (await resp.json())["jobId"]
+
+    async def done() -> bool:
+        r = await client.get("/api/documents/status", params={"jobId": job_id})
+        return bool((await r.json())["job"]["status"] == "completed")
+
+    await wait_until(done)
+    url = f"/api/documents/jobs/{job_id}/export"
+    resp = await client.get(url)  # the default: the Korean CSV (the link webhooks send)
+    assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert resp.headers["Content-Disposition"].startswith(f'attachment; filename="{job_id}.csv"')
+    text = await resp.text()
+    assert text.startswith("\ufeff")
+    assert text == await (await client.get(url, params={"format": "csv"})).text()
+    rows = list(csv.reader(io.StringIO(text[1:])))
+    assert rows[0][:3] == ["키워드", "블로그", "뉴스"]
+    assert [r[:3] for r in rows[1:]] == [
+        [shown, str(fake_total(k, "blog")), str(fake_total(k, "news"))]
+        for k, shown in (("=1+1", "'=1+1"), ("맥북", "맥북"))
+    ]
+    resp = await client.get(url, params={"format": "tsv"})
+    assert (await resp.text()).splitlines()[1].startswith("'=1+1\t")
+    resp = await client.get(url, params={"format": "jsonl"})
+    lines = [loads(line) for line in (await resp.text()).splitlines()]
+    assert [r["keyword"] for r in lines] == ["=1+1", "맥북"]  # JSON is data, not a sheet
+    resp = await client.get(url, params={"format": "xls"})
+    assert (resp.status, (await resp.json())["code"]) == (400, "invalid_format")
+    resp = await client.get("/api/documents/jobs/batch_1700000000000_AAAAAAAAAAAAAAAAAAAAAA/export")
+    assert (resp.status, (await resp.json())["code"]) == (404, "job_not_found")

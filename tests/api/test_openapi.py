@@ -87,6 +87,11 @@ async def test_real_responses_match_the_document(client, fake_naver):
     assert (await call(client, spec, "DELETE", f"{jobs}/{job_id}", cancel, headers=AUTH))[0] == 200
     count = "/api/documents/count"
     assert (await call(client, spec, "GET", f"{count}?keyword=맥북", count, headers=AUTH))[0] == 200
+    history, keywords = "/api/keywords/history", "/api/keywords"
+    code, body = await call(client, spec, "GET", f"{history}?keyword=맥북", history, headers=AUTH)
+    assert code == 200 and [s["kind"] for s in body["series"]] == ["blog", "cafe", "news", "web"]
+    code, body = await call(client, spec, "GET", f"{keywords}?q=맥", keywords, headers=AUTH)
+    assert code == 200 and [k["keyword"] for k in body["keywords"]] == ["맥북"]
     for path in ("/api/config", "/api/stats", "/healthz", "/readyz"):
         assert (await call(client, spec, "GET", path, path, headers=AUTH))[0] == 200
 
@@ -101,6 +106,8 @@ async def test_real_responses_match_the_document(client, fake_naver):
         ("DELETE", f"{jobs}/nope", cancel, {"headers": AUTH}, 400),
         ("GET", f"{jobs}?limit=0", jobs, {"headers": AUTH}, 400),
         ("GET", count, count, {"headers": AUTH}, 400),
+        ("GET", history, history, {"headers": AUTH}, 400),
+        ("GET", f"{keywords}?q=", keywords, {"headers": AUTH}, 400),
         ("GET", "/api/stats", "/api/stats", {}, 401),
         ("GET", events, events, {"headers": AUTH}, 400),
         ("GET", f"{events}?jobs=x", events, {"headers": AUTH}, 400),
@@ -131,12 +138,11 @@ async def test_streamed_events_match_the_event_schema(client):
     validator = Draft202012Validator(
         {"$ref": "#/components/schemas/Event", "components": spec["components"]}
     )
-    job_id = (
-        await (
-            await client.post("/api/documents/batch", json={"keywords": ["맥북"]}, headers=AUTH)
-        ).json()
-    )["jobId"]
-    resp = await client.get(f"/api/documents/events?jobId={job_id}&token={TOKEN}")
+    created = await (
+        await client.post("/api/documents/batch", json={"keywords": ["맥북"]}, headers=AUTH)
+    ).json()
+    job_id, stream_token = created["jobId"], created["streamToken"]
+    resp = await client.get(f"/api/documents/events?jobId={job_id}&token={stream_token}")
     assert resp.headers["Content-Type"].startswith("text/event-stream")
     await client.app[WORKER].run_until_idle()
     events = await read_until_terminal(resp)

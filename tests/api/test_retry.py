@@ -42,7 +42,7 @@ async def test_retry_starts_a_job_of_exactly_the_failed_keywords(
     resp = await client.post(f"/api/documents/jobs/{first_id}/retry")
     answer = await resp.json()
     assert resp.status == 200
-    assert set(answer) == {"success", "jobId", "message"} and answer["success"] is True
+    assert set(answer) == {"success", "jobId", "message", "quota"} and answer["success"] is True
     assert answer["message"] == "배치 작업이 시작되었습니다"
     calls_before = len(fake.calls)
     await client.app[WORKER].run_until_idle()

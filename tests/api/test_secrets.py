@@ -63,10 +63,13 @@ async def test_no_credential_in_any_output(tmp_path, fake_naver, make_client, ca
         await collect("GET", url, headers=auth)
     for url in ("/metrics", "/healthz", "/readyz"):
         await collect("GET", url)
-    # Streams take the token in the query; a finished job's stream ends by itself.
+    # Streams take a stream token in the query (the API token there is refused, and says so
+    # without echoing it); a finished job's stream ends by itself.
+    stream_token = created.split('"streamToken":"')[1].split('"')[0]
+    await collect("GET", f"/api/documents/events?jobId={job_id}&token={stream_token}")
     await collect("GET", f"/api/documents/events?jobId={job_id}&token={TOKEN}")
     await collect("GET", f"/api/documents/events?jobId={job_id}&token=wrong{TOKEN}")
-    ws = await client.ws_connect(f"/api/documents/ws?token={TOKEN}")
+    ws = await client.ws_connect(f"/api/documents/ws?token={stream_token}")
     await ws.send_str(f'{{"type": "subscribe", "jobId": "{job_id}"}}')
     frame = (await ws.receive(timeout=10)).data
     bodies.append(str(frame))

@@ -595,6 +595,9 @@ async def test_api_token_is_asked_once_and_sent(serve: Serve, dash: Dash) -> Non
     await page.fill("#token-input", "잘못된 토큰")  # not ASCII: cannot go in a header
     await page.click("#token-dialog button[value='ok']")
     await expect(page.locator("#token-error")).to_contain_text("영문, 숫자, 기호")
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    page.on("websocket", lambda ws: urls.append(ws.url))
     await page.fill("#token-input", "s3cret-token")
     await page.click("#token-dialog button[value='ok']")
     await expect(page.locator("#token-dialog")).to_be_hidden()
@@ -602,6 +605,11 @@ async def test_api_token_is_asked_once_and_sent(serve: Serve, dash: Dash) -> Non
     await start_job(page, keywords, ["blog"])
     await wait_status(page, "완료")
     assert sorted(await rows(page)) == list(range(5))
+    # The live streams ran on SSE with stream tokens: the API token never went into a URL.
+    await expect(page.locator("#conn-transport")).to_have_text("SSE")
+    assert not [u for u in urls if "s3cret-token" in u]
+    streams = [u for u in urls if "/api/documents/events" in u]
+    assert streams and all("token=st1." in u for u in streams), streams
     assert await page.evaluate("localStorage.getItem('doccount:v1:token')") == "s3cret-token"
     await page.reload()  # no second question
     await expect(page.locator("#conn")).to_have_attribute(

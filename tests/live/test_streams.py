@@ -72,10 +72,11 @@ async def test_websocket_origin_must_be_same_or_allowed(settings, make_client):
     await ws.close()
 
 
-async def test_streams_take_the_token_in_the_query(settings, make_client):
-    client = await make_client(replace(settings, api_token="stream-token"))
+async def test_streams_take_the_api_token_in_the_query_only_when_allowed(settings, make_client):
+    """The way before stream tokens, kept for a release behind --allow-token-in-url."""
+    client = await make_client(replace(settings, api_token="api-token", allow_token_in_url=True))
     assert (await client.get(f"{EVENTS}?jobs=all")).status == 401
-    resp = await client.get(f"{EVENTS}?jobs=all&token=stream-token")
+    resp = await client.get(f"{EVENTS}?jobs=all&token=api-token")
     assert resp.status == 200
     resp.close()
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
@@ -88,15 +89,20 @@ async def test_streams_take_the_token_in_the_query(settings, make_client):
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await client.ws_connect(WS, headers={"Authorization": "Bearer wrong-token"})
     assert refused.value.status == 401
-    ws = await client.ws_connect(f"{WS}?token=stream-token")
+    ws = await client.ws_connect(f"{WS}?token=api-token")
     await ws.send_json({"type": "subscribe", "jobs": "all"})
     assert (await ws.receive_json(timeout=10))["type"] == "jobs"  # the feed's snapshot
     await ws.close()
     # A non-browser client may send the token as a Bearer header on the upgrade instead.
-    ws = await client.ws_connect(WS, headers={"Authorization": "Bearer stream-token"})
+    ws = await client.ws_connect(WS, headers={"Authorization": "Bearer api-token"})
     await ws.send_json({"type": "subscribe", "jobs": "all"})
     assert (await ws.receive_json(timeout=10))["type"] == "jobs"  # the feed's snapshot
     await ws.close()
+    # Only streams: a status poll still wants the header.
+    resp = await client.get(
+        "/api/documents/status?jobId=batch_1700000000000_AAAAAAAAAAAAAAAAAAAAAA&token=api-token"
+    )
+    assert (resp.status, (await resp.json())["code"]) == (401, "token_in_url")
 
 
 async def read_until_terminal(resp: Any) -> list[dict[str, Any]]:

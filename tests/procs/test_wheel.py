@@ -101,6 +101,9 @@ async def test_a_wheel_installed_in_a_fresh_venv_serves_the_dashboard(
     names = zipfile.ZipFile(wheel).namelist()
     assert "server/web/index.html" in names
     assert {f"server/web/{p.name}" for p in (REPO / "web").glob("*.js")} <= set(names)
+    # the vendored chart library of the history dialog, with its licence
+    vendored = {"uPlot.esm.js", "uPlot.min.css", "LICENSE"}
+    assert {f"server/web/vendor/uplot/{n}" for n in vendored} <= set(names)
     assert {"server/store/sqlite_schema.sql", "server/store/lua/claim.lua"} <= set(names)
     # pyproject.toml lists the packages: a new one left out of the list would be missing here.
     source = {str(p.relative_to(REPO)) for p in (REPO / "server").rglob("*.py")}

@@ -70,6 +70,8 @@ class FakeNaver:
     _open: asyncio.Event = field(default_factory=asyncio.Event)
     _passes: int | None = None
     held: int = 0  # calls waiting at the gate right now
+    # (query, api) -> the total to report instead of fake_total's: a count that changes.
+    totals: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._open.set()
@@ -170,7 +172,7 @@ class FakeNaver:
         return web.json_response(
             {
                 "lastBuildDate": "Mon, 26 Sep 2016 11:01:35 +0900",
-                "total": fake_total(query, api),
+                "total": self.totals.get((query, api), fake_total(query, api)),
                 "start": 1,
                 "display": 1,
                 "items": [{"title": f"<b>{query}</b>", "link": "https://example.invalid/"}],

@@ -56,23 +56,23 @@ def test_search_ad_settings_from_env_and_flags(monkeypatch: pytest.MonkeyPatch) 
     assert plain.ad_rate_per_s == 2.0 and plain.volume_cache_ttl_s == 86400.0
     assert plain.ad_api_base == "https://api.searchad.naver.com"
     monkeypatch.setenv("NAVER_AD_CUSTOMER_ID", "123")
-    monkeypatch.setenv("NAVER_AD_ACCESS_LICENSE", "lic")
-    monkeypatch.setenv("NAVER_AD_SECRET_KEY", "sek")
+    monkeypatch.setenv("NAVER_AD_ACCESS_LICENSE", "lic-8d2f")
+    monkeypatch.setenv("NAVER_AD_SECRET_KEY", "sek-4c1a")
     monkeypatch.setenv("NAVER_AD_API_BASE", "http://127.0.0.1:9000")
     args = build_parser().parse_args(["serve", "--ad-rate", "5", "--volume-cache-ttl-s", "60"])
     s = settings_from_args(args)
     assert (s.volume_provider, s.ad_customer_id, s.ad_access_license, s.ad_secret_key) == (
         "naver",
         "123",
-        "lic",
-        "sek",
+        "lic-8d2f",
+        "sek-4c1a",
     )
     assert (s.ad_api_base, s.ad_rate_per_s, s.volume_cache_ttl_s) == (
         "http://127.0.0.1:9000",
         5.0,
         60.0,
     )
-    assert "sek" not in repr(s) and "lic" not in repr(s)
+    assert "sek-4c1a" not in repr(s) and "lic-8d2f" not in repr(s)
     args = build_parser().parse_args(
         ["serve", "--ad-api-base", "http://x", "--volume-provider", "off"]
     )

@@ -38,6 +38,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "retry_base_s": ("0.25", 0.25),
     "cache_ttl_s": ("60", 60.0),
     "job_ttl_s": ("120", 120.0),
+    "history_days": ("30", 30.0),
     "lease_s": ("9", 9.0),
     "log_format": ("json", "json"),
     "uvloop": ("1", True),
@@ -45,6 +46,17 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "ad_rate_per_s": ("5", 5.0),
     "volume_cache_ttl_s": ("60", 60.0),
     "check_keys": ("", False),  # --no-key-check, a switch
+    "webhook_url": ("https://hooks.example/doccount", "https://hooks.example/doccount"),
+    "webhook_secret": ("whsec", "whsec"),
+    "webhook_allow_private": ("1", True),
+    "webhook_max_attempts": ("2", 2),
+    "public_url": ("https://doccount.example", "https://doccount.example"),
+    "stream_token_ttl_s": ("60", 60.0),
+    "allow_token_in_url": ("1", True),
+}
+# Settings that are only valid with another one: the webhook URL needs its signing secret.
+COMPANIONS: dict[str, tuple[str, str, str]] = {
+    "webhook_url": ("--webhook-secret", "DOCCOUNT_WEBHOOK_SECRET", "whsec"),
 }
 
 
@@ -76,8 +88,10 @@ def test_each_flag_reaches_its_setting(name: str, monkeypatch: pytest.MonkeyPatc
     opt = dict((f.name, o) for f, o in options())[name]
     text, value = SAMPLES[name]
     assert opt.flag is not None
-    switch = name in ("uvloop", "check_keys")
+    switch = isinstance(value, bool)  # --uvloop, --no-key-check, --webhook-allow-private, ...
     argv = ["serve", opt.flag] if switch else ["serve", opt.flag, text]
+    if name in COMPANIONS:
+        argv += [COMPANIONS[name][0], COMPANIONS[name][2]]
     settings = flags.settings_from_args(build_parser().parse_args(argv))
     unset = flags.settings_from_args(build_parser().parse_args(["serve"]))
     assert getattr(settings, name) == value != getattr(unset, name)
@@ -89,7 +103,8 @@ def test_each_flag_reaches_its_setting(name: str, monkeypatch: pytest.MonkeyPatc
 def test_each_environment_variable_reaches_its_setting(name: str) -> None:
     (var,) = dict((f.name, o) for f, o in options())[name].env
     text, value = SAMPLES[name]
-    assert getattr(settings_from_env({var: text}), name) == value
+    extra = {COMPANIONS[name][1]: COMPANIONS[name][2]} if name in COMPANIONS else {}
+    assert getattr(settings_from_env({var: text, **extra}), name) == value
     # An empty variable is unset: the default holds.
     default = Settings.__dataclass_fields__[name].default
     assert getattr(settings_from_env({var: ""}), name) == default

@@ -1,0 +1,178 @@
+// Types of doccount-client.js, served beside it (/static/doccount-client.d.ts).
+// The shapes below are the API's own: tests/unit/test_client_types.py checks every interface
+// and union here against the OpenAPI document's schemas (GET /api/openapi.json), so they cannot
+// drift apart. Fields the server adds later are compatible: ignore what you do not know.
+
+export type JobStatus = 'pending' | 'processing' | 'completed' | 'failed' | 'cancelled';
+export type Priority = 'high' | 'normal' | 'low';
+export type Category =
+  | 'blog' | 'book' | 'cafe' | 'doc' | 'encyc' | 'image' | 'kin' | 'news' | 'shop' | 'web';
+export type EventType = 'snapshot' | 'status' | 'progress' | 'result' | 'job' | 'jobs';
+export type Transport = 'sse' | 'ws' | 'poll';
+export type TransportState = 'connecting' | 'open' | 'failed';
+
+export interface Progress {
+  current: number;
+  total: number;
+}
+
+export interface Result {
+  index?: number;
+  keyword: string;
+  counts: Record<string, number>;
+  source: 'naver' | 'demo';
+  cached: string[];
+  error: string | null;
+  errors?: Record<string, string>;
+  /** Cached categories: when the upstream said the count (epoch ms). */
+  observedAt?: Record<string, number>;
+  /** Per category, the last observation before this one (history). */
+  previous?: Record<string, PreviousCount>;
+  /** Monthly searches (Search Ad keyword tool); null when off, not in yet, or failed. */
+  searchVolume?: SearchVolume | null;
+  /** 경쟁률 per category: documents / monthly searches (null when the volume is unknown). */
+  ratio?: Record<string, number> | null;
+}
+
+export interface PreviousCount {
+  value: number;
+  observedAt: number;
+}
+
+/** Naver's "< 10" is 10 with its ...Below flag set. */
+export interface SearchVolume {
+  pc: number;
+  pcBelow: boolean;
+  mobile: number;
+  mobileBelow: boolean;
+  total: number;
+  totalBelow: boolean;
+  compIdx?: '높음' | '중간' | '낮음' | null;
+  source: 'naver' | 'demo';
+  cached?: boolean;
+  observedAt?: number;
+}
+
+export interface QuotaPlan {
+  callsNeeded: number;
+  callsLeftToday: number;
+  fits: boolean;
+  finishesNotBefore: number | null;
+}
+
+export interface WebhookAttempt {
+  at: number;
+  status: number | null;
+  ok: boolean;
+  error: string | null;
+}
+
+export interface WebhookDelivery {
+  url: string;
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: WebhookAttempt[];
+}
+
+export interface Job {
+  id: string;
+  status: JobStatus;
+  progress: Progress;
+  categories: Category[];
+  priority?: Priority;
+  queuePosition?: number | null;
+  createdAt: number;
+  startedAt: number | null;
+  completedAt: number | null;
+  error: string | null;
+  lastEventId: string;
+  source?: string;
+  results?: Result[];
+  /** Results with an error (a completed job may have some). */
+  failedCount?: number;
+  /** Given at submit, else "<first keyword> 외 N개"; null for jobs from before names. */
+  name?: string | null;
+  webhook?: WebhookDelivery;
+}
+
+export interface Event {
+  id: string;
+  jobId: string;
+  type: EventType;
+  progress?: Progress;
+  result?: Result;
+  status?: JobStatus;
+  error?: string | null;
+  job?: Job;
+  gap?: boolean;
+}
+
+export interface WebhookRequest {
+  url: string;
+}
+
+export interface Submission {
+  keywords: string[];
+  categories?: Category[];
+  priority?: Priority;
+  name?: string;
+  webhook?: WebhookRequest;
+}
+
+/** What DocCount.start resolves to (POST /api/documents/batch). */
+export interface BatchStarted {
+  jobId: string;
+  message: string;
+  /** Only when the server has an API token: pass it to watch() as streamToken. */
+  streamToken?: string;
+  streamTokenExpiresAt?: number;
+  quota?: QuotaPlan | null;
+}
+
+export interface ClientOptions {
+  /** The service's address, e.g. 'https://doccount.example' ('' = this page's origin). */
+  baseUrl?: string;
+  /** The API token. Sent only as an Authorization header, never in a URL. */
+  token?: string;
+}
+
+export interface WatchOptions extends ClientOptions {
+  /** A stream token for this job (BatchStarted.streamToken), instead of the API token. */
+  streamToken?: string;
+  streamTokenExpiresAt?: number;
+  /** Which transports to try, in this order (default all three). */
+  transports?: Transport[];
+  /** Every result exactly once, whatever happens to the connection. */
+  onResult?: (result: Result, info: { progress: Progress; eventId: string | null }) => void;
+  onProgress?: (progress: Progress, extra: { ratePerSec?: number; etaMs?: number | null }) => void;
+  onStatus?: (
+    status: JobStatus,
+    extra: { error: string | null; progress?: Progress; job?: Job },
+  ) => void;
+  onTransport?: (transport: Transport, state: TransportState) => void;
+}
+
+export interface Watch {
+  /** Stop following; `done` then resolves to null. */
+  close(): void;
+  /** The final job with every result; rejects with DocCountError on 401/403/404. */
+  readonly done: Promise<Job | null>;
+  /** The transport in use now. */
+  readonly transport: Transport;
+}
+
+export declare class DocCountError extends Error {
+  /** HTTP status (0: the server could not be reached). */
+  status: number;
+  /** The server's stable code: job_not_found, unauthorized, stream_token_scope, ... */
+  code: string;
+}
+
+export declare const DocCount: {
+  start(submission: Submission, options?: ClientOptions): Promise<BatchStarted>;
+  watch(jobId: string, options?: WatchOptions): Watch;
+  streamToken(
+    jobId: string,
+    options?: ClientOptions & { streamToken?: string },
+  ): Promise<{ jobId: string; streamToken: string; streamTokenExpiresAt: number }>;
+};
+export default DocCount;
