@@ -24,19 +24,14 @@ export interface Result {
   cached: string[];
   error: string | null;
   errors?: Record<string, string>;
+  /** Per category, the last observation before this one (the keyword's history). */
+  previous?: Record<string, PreviousCount>;
   /** Cached categories: when the upstream said the count (epoch ms). */
   observedAt?: Record<string, number>;
-  /** Per category, the last observation before this one (history). */
-  previous?: Record<string, PreviousCount>;
   /** Monthly searches (Search Ad keyword tool); null when off, not in yet, or failed. */
   searchVolume?: SearchVolume | null;
   /** 경쟁률 per category: documents / monthly searches (null when the volume is unknown). */
   ratio?: Record<string, number> | null;
-}
-
-export interface PreviousCount {
-  value: number;
-  observedAt: number;
 }
 
 /** Naver's "< 10" is 10 with its ...Below flag set. */
@@ -53,10 +48,18 @@ export interface SearchVolume {
   observedAt?: number;
 }
 
+export interface PreviousCount {
+  value: number;
+  /** epoch ms */
+  observedAt: number;
+}
+
+/** What a batch costs against the day's quota (distinct keywords x categories). */
 export interface QuotaPlan {
   callsNeeded: number;
   callsLeftToday: number;
   fits: boolean;
+  /** epoch ms of the KST midnight it waits for, when it does not fit today */
   finishesNotBefore: number | null;
 }
 
@@ -125,6 +128,7 @@ export interface BatchStarted {
   /** Only when the server has an API token: pass it to watch() as streamToken. */
   streamToken?: string;
   streamTokenExpiresAt?: number;
+  /** The calls it needs and what the keys have left today. */
   quota?: QuotaPlan | null;
 }
 
