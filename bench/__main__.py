@@ -11,7 +11,7 @@ import time
 import traceback
 
 from . import report
-from .common import Section, raise_nofile
+from .common import Burner, Section, raise_nofile
 
 BENCHES: dict[str, str] = {
     "jobtime": "Job time vs the rate-limit bound",
@@ -19,6 +19,7 @@ BENCHES: dict[str, str] = {
     "idle": "Idle subscribers: memory per connection, drops",
     "polling": "Polling and submitting",
     "push": "Push (SSE, WebSocket) vs the seed's 2 s polling",
+    "wire": "Bytes on the wire, plain and compressed",
     "priority": "Priority: a small job beside a big one vs its weighted share",
     "dashboard": "The dashboard under a 1,000-keyword job (Chromium)",
     "scale": "The stores at 10,000 and 100,000 jobs",
@@ -37,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="run our server on the standard asyncio loop (default: --uvloop)",
     )
+    parser.add_argument(
+        "--busy",
+        action="store_true",
+        help="keep one core busy with a burner process while each case runs "
+        "(figures saved beside the quiet ones, as NAME-busy)",
+    )
     args = parser.parse_args(argv)
     names = args.names or list(BENCHES)
     # Idle and fan-out hold tens of thousands of sockets; children inherit this limit.
@@ -44,12 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for name in names:
         print(f"== {name}: {BENCHES[name]}", flush=True)
-        section = Section(name, BENCHES[name], quick=args.quick)
+        title = BENCHES[name] + (" (busy: one core burned)" if args.busy else "")
+        section = Section(
+            name + ("-busy" if args.busy else ""), title, quick=args.quick, busy=args.busy
+        )
         module = importlib.import_module(f"bench.{name}")
         started = time.monotonic()
         section.load.append(os.getloadavg()[0])
         try:
-            asyncio.run(module.run(section, quick=args.quick, uvloop=args.uvloop))
+            with Burner(args.busy):
+                asyncio.run(module.run(section, quick=args.quick, uvloop=args.uvloop))
         except Exception:
             traceback.print_exc()
             section.notes.append("The run failed: " + traceback.format_exc(limit=3)[-600:])

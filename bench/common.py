@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,6 +66,8 @@ class Section:
     quick: bool = False
     # 1-minute load average before and after: the machine may be shared with other work.
     load: list[float] = field(default_factory=list)
+    # Run with one core kept busy by a burner process (``--busy``).
+    busy: bool = False
 
     def add(self, row: Row) -> Row:
         self.rows.append(row)
@@ -189,6 +192,38 @@ async def wait_port(port: int, proc: Proc | None = None, timeout_s: float = 20.0
             if time.monotonic() > deadline:
                 raise RuntimeError(f"port {port} did not open in {timeout_s}s") from None
             await asyncio.sleep(0.05)
+
+
+def patience() -> float:
+    """How much longer than on a quiet machine a wait may take: the run queue per core
+    (1-minute load average ÷ cores), never less than 1. A bound on a wait is its quiet bound
+    times this, so a loaded machine slows a case down instead of failing it; a case that still
+    runs out of time says so in its notes (how far it got) rather than raising."""
+    cores = os.cpu_count() or 1
+    return max(1.0, os.getloadavg()[0] / cores)
+
+
+BURN = "import time\nwhile True:\n    sum(range(10_000))\n"
+
+
+class Burner:
+    """One process spinning on one core for the length of a ``with`` block (``--busy``): the
+    cases then run on what is left, as they would beside another tenant's busy process."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Burner:
+        if self.enabled:
+            self.proc = subprocess.Popen([PY, "-c", BURN], start_new_session=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
 
 
 def pct(values: list[float], q: float) -> float | None:

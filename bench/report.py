@@ -27,6 +27,7 @@ ORDER = [
     "idle",
     "polling",
     "push",
+    "wire",
     "dashboard",
     "priority",
     "scale",
@@ -82,7 +83,7 @@ def save(section: Section) -> None:
 
 def _load() -> list[tuple[Section, dict[str, Any], list[str]]]:
     out = []
-    for name in ORDER:
+    for name in [n + suffix for n in ORDER for suffix in ("", "-busy")]:
         path = RESULTS_DIR / f"{name}.json"
         if path.exists():
             data = json.loads(path.read_text())
@@ -115,6 +116,30 @@ def table(rows: list[Row]) -> list[str]:
     return lines
 
 
+def side_by_side(quiet: Section, busy: Section) -> list[str]:
+    """The rows both runs have, quiet beside busy (cases match when they ran the same size)."""
+    theirs = {(r.case, r.metric): r for r in busy.rows}
+    lines = [
+        'Without and with `--busy` (one core burned), side by side. "Without" is only quiet if '
+        f"its load average says so: {' → '.join(f'{x:.1f}' for x in quiet.load)} without, "
+        f"{' → '.join(f'{x:.1f}' for x in busy.load)} with (the burner adds ~1):",
+        "",
+        "| case | metric | without --busy | with --busy | unit | with ÷ without |",
+        "|---|---|---:|---:|---|---:|",
+    ]
+    n = 0
+    for r in quiet.rows:
+        b = theirs.get((r.case, r.metric))
+        if b is None:
+            continue
+        ratio = fmt(b.value / r.value) if b.value and r.value else "n/a"
+        lines.append(
+            f"| {r.case} | {r.metric} | {fmt(r.value)} | {fmt(b.value)} | {r.unit} | {ratio} |"
+        )
+        n += 1
+    return [*lines, ""] if n else []
+
+
 def render() -> str:
     loaded = _load()
     out = [
@@ -126,6 +151,7 @@ def render() -> str:
         "generator's CPU is taken from the same 2 cores the server runs on.",
         "",
     ]
+    by_name = {section.name: section for section, _, _ in loaded}
     for section, mach, argv in loaded:
         v = mach["versions"]
         out += [
@@ -149,6 +175,9 @@ def render() -> str:
             out += ["Processes (exact command lines):", "", "```sh"]
             out += section.commands
             out += ["```", ""]
+        quiet = by_name.get(section.name.removesuffix("-busy"))
+        if section.busy and quiet is not None and quiet is not section:
+            out += side_by_side(quiet, section)
     return "\n".join(out)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import shutil
 import tempfile
 import time
@@ -16,7 +17,7 @@ import orjson
 
 from tests.support.processes import free_port
 
-from .common import NAVER_KEYS, PY, Proc, Procs, wait_http, wait_port
+from .common import NAVER_KEYS, PY, Proc, Procs, patience, wait_http, wait_port
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -224,7 +225,9 @@ async def wait_done(
     timeout_s: float,
     every_s: float = 0.25,
 ) -> dict[str, Any]:
-    """Poll lightly: the jobs list carries no results, so watching costs the server little."""
+    """Poll lightly: the jobs list carries no results, so watching costs the server little.
+    ``timeout_s`` is the quiet bound; a loaded machine stretches it by ``patience()``."""
+    timeout_s *= patience()
     deadline = time.monotonic() + timeout_s
     while True:
         async with http.get(f"{server.base}/api/documents/jobs", params={"limit": "20"}) as resp:
@@ -233,7 +236,10 @@ async def wait_done(
         if job["status"] in TERMINAL:
             return job
         if time.monotonic() > deadline:
-            raise RuntimeError(f"job {job_id} not done in {timeout_s}s: {job['progress']}")
+            raise RuntimeError(
+                f"job {job_id} not done in {timeout_s:.0f} s (load "
+                f"{os.getloadavg()[0]:.1f}): {job.get('progress')}"
+            )
         if not server.proc.alive():
             raise RuntimeError(f"server died:\n{server.proc.tail()}")
         await asyncio.sleep(every_s)

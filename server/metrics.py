@@ -162,9 +162,11 @@ class MeteredCounter(KeywordCounter):
         super().__init__(store, provider)
         self._metrics = metrics
 
-    async def count(self, keyword: str, categories: tuple[str, ...]) -> dict[str, Any]:
+    async def count(
+        self, keyword: str, categories: tuple[str, ...], *, final: bool = True
+    ) -> dict[str, Any]:
         started_s = time.perf_counter()
-        result = await super().count(keyword, categories)
+        result = await super().count(keyword, categories, final=final)
         self._metrics.keyword_seconds.observe(time.perf_counter() - started_s)
         for category in result["cached"]:
             self._metrics.cache_hits.labels(category).inc()

@@ -255,6 +255,16 @@ class Settings:
         0.5, "first upstream retry delay; doubles per attempt, with jitter", flag="--retry-base-s"
     )
     retry_max_s: float = 8.0
+    storm_retry_s: float = option(
+        300.0,
+        "a keyword whose quick retries all met a transient fault (429, 5xx, timeout) is set "
+        "aside and looked up again later, for at most this long before its error is final "
+        "(0: the error is final at once)",
+        flag="--storm-retry-s",
+    )
+    # The first wait before a set-aside keyword is looked up again; doubles per try, capped.
+    storm_retry_first_s: float = 2.0
+    storm_retry_max_s: float = 30.0
     cache_ttl_s: float = option(
         3600.0, "a (keyword, category) count is reused for this long", flag="--cache-ttl-s"
     )
@@ -277,6 +287,14 @@ class Settings:
 
     # Live push
     heartbeat_s: float = 15.0
+    ws_deflate: bool = option(
+        False,
+        "offer WebSocket permessage-deflate; snapshots over 1 KiB then go compressed "
+        "(live events never are: RESULTS.md, bytes on the wire)",
+        flag="--ws-deflate",
+        env="DOCCOUNT_WS_DEFLATE",
+        serve_only=True,
+    )
     subscriber_queue_max: int = 1024
     sse_retry_ms: int = 2000
     # How long a hub feed's store read blocks; an idle feed nobody watches stops after one.

@@ -145,6 +145,14 @@ export interface WatchOptions extends ClientOptions {
   streamTokenExpiresAt?: number;
   /** Which transports to try, in this order (default all three). */
   transports?: Transport[];
+  /**
+   * One connection per browser instead of one per tab: every tab of this origin that watches
+   * with `share: true` follows the job through one leader tab's stream (Web Locks +
+   * BroadcastChannel; a new leader resumes by id when it closes). Browsers allow an origin six
+   * HTTP/1.1 connections, so a stream per tab starves the seventh. Ignored (each tab streams for
+   * itself) where the browser lacks either API.
+   */
+  share?: boolean;
   /** Every result exactly once, whatever happens to the connection. */
   onResult?: (result: Result, info: { progress: Progress; eventId: string | null }) => void;
   onProgress?: (progress: Progress, extra: { ratePerSec?: number; etaMs?: number | null }) => void;
@@ -152,7 +160,13 @@ export interface WatchOptions extends ClientOptions {
     status: JobStatus,
     extra: { error: string | null; progress?: Progress; job?: Job },
   ) => void;
-  onTransport?: (transport: Transport, state: TransportState) => void;
+  /** `info` only with `share`: whether this tab is the one holding the connection. */
+  onTransport?: (transport: Transport, state: TransportState, info?: SharedInfo) => void;
+}
+
+export interface SharedInfo {
+  shared: boolean;
+  leader: boolean;
 }
 
 export interface Watch {
@@ -162,6 +176,8 @@ export interface Watch {
   readonly done: Promise<Job | null>;
   /** The transport in use now. */
   readonly transport: Transport;
+  /** Whether this watch follows a shared connection (`share` asked and supported). */
+  readonly shared: boolean;
 }
 
 export declare class DocCountError extends Error {
@@ -169,6 +185,18 @@ export declare class DocCountError extends Error {
   status: number;
   /** The server's stable code: job_not_found, unauthorized, stream_token_scope, ... */
   code: string;
+}
+
+/**
+ * The transport core watch() and the dashboard's streams run on (SSE, then WebSocket, then
+ * polling; resume by id; the probe). Advanced: watch() is the way to follow a job.
+ */
+export declare class TransportCore {
+  constructor(options: Record<string, unknown>);
+  start(): void;
+  stop(state?: string, detail?: string): void;
+  readonly stopped: boolean;
+  readonly transport: Transport | null;
 }
 
 export declare const DocCount: {

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from server.api import streamtokens
+from server.api.compression import gzip_if_accepted
 from server.api.quota import quota_plan
 from server.appkeys import COUNTER, HEALTH, PROVIDER, SETTINGS, STORE, VOLUMES
 from server.categories import CATEGORIES
@@ -213,9 +214,10 @@ async def job_status(request: web.Request) -> web.Response:
     # A job nobody counts says so ("waiting": "no_worker", "stalled"): server/work/health.py.
     job_json = await request.app[HEALTH].splice(job_id, job_json)
     job_json = await with_webhook(request.app[STORE], request.app[SETTINGS], job_id, job_json)
-    return web.Response(
+    resp = web.Response(
         text='{"success":true,"job":' + job_json + "}", content_type="application/json"
     )
+    return gzip_if_accepted(request, resp)
 
 
 async def job_status_since(request: web.Request, job_id: str, since: str) -> web.Response:
@@ -231,10 +233,11 @@ async def job_status_since(request: web.Request, job_id: str, since: str) -> web
         raise JOB_NOT_FOUND()
     job_json, gap = got
     tail = ',"gap":true}' if gap else "}"
-    return web.Response(
+    resp = web.Response(
         text='{"success":true,"job":' + job_json + ',"since":' + dumps(since) + tail,
         content_type="application/json",
     )
+    return gzip_if_accepted(request, resp)
 
 
 async def list_jobs(request: web.Request) -> web.Response:
@@ -246,7 +249,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     if not 1 <= limit <= 200:
         raise INVALID_LIMIT()
     jobs = await request.app[STORE].list_jobs(limit)
-    return ok({"jobs": await request.app[HEALTH].annotate(jobs)})
+    return gzip_if_accepted(request, ok({"jobs": await request.app[HEALTH].annotate(jobs)}))
 
 
 async def parse_keywords(request: web.Request) -> web.Response:

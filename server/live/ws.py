@@ -47,6 +47,8 @@ log = logging.getLogger("doccount.ws")
 SLOW_CONSUMER = 4008
 SLOW_CONSUMER_REASON = b"slow consumer"
 GOING_AWAY_REASON = b"server shutdown"
+# Frames at least this long (a snapshot) go deflated on a socket that negotiated it.
+WS_DEFLATE_MIN_CHARS = 1024
 # Client frames a socket may send at once before the per-second rate applies: each subscribe
 # may load a whole job from the store, so a socket must not be able to ask for thousands.
 FRAME_BURST = 20.0
@@ -74,6 +76,7 @@ class FrameRate:
 class WsConnection:
     __slots__ = (
         "_closing",
+        "deflate",
         "frame_rate",
         "hub",
         "max_subscriptions",
@@ -89,6 +92,9 @@ class WsConnection:
         self.hub = hub
         self.request = request
         self.ws = ws
+        # permessage-deflate negotiated (only offered with --ws-deflate): big frames (a
+        # snapshot) go deflated; live events stay plain, the same bytes for every socket.
+        self.deflate = bool(ws.compress)
         self.max_subscriptions = request.app[SETTINGS].max_streams_per_client
         self.outbox: Outbox[Subscription] = Outbox(
             hub.capacity,
@@ -166,7 +172,11 @@ class WsConnection:
                     if sub is not None and self.subs.get(sub.key) is not sub:
                         continue  # unsubscribed (or replaced) since this was queued
                     if delivery.json:
-                        frames.append(delivery.ws())
+                        frames.append(
+                            delivery.ws_deflated()
+                            if self.deflate and len(delivery.json) >= WS_DEFLATE_MIN_CHARS
+                            else delivery.ws()
+                        )
                     if sub is not None and delivery.final:
                         # A job's subscription ends with its terminal status; the socket stays.
                         del self.subs[sub.key]
@@ -280,13 +290,13 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     settings = request.app[SETTINGS]
     if hub.closing:
         raise SHUTTING_DOWN()
-    # No permessage-deflate: it would compress every event once per socket, the cost the hub
-    # avoids by framing each event once for all subscribers.
+    # permessage-deflate only when asked for (--ws-deflate): aiohttp would compress every
+    # message once per socket; we deflate only big frames, once per delivery (outbox.py).
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat_s,
         # aiohttp refuses a message of max_msg_size bytes already; the limit is "over" it.
         max_msg_size=settings.max_ws_message_bytes + 1,
-        compress=False,
+        compress=settings.ws_deflate,
     )
     await ws.prepare(request)
     await WsConnection(hub, request, ws).run()

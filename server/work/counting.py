@@ -21,6 +21,19 @@ from server.work.providers.base import FatalProviderError, KeywordError, Provide
 log = logging.getLogger("doccount.history")
 
 
+# KeywordError codes for a fault that may pass: the keyword is worth asking again later.
+TRANSIENT_CODES = frozenset({"rate_limited", "upstream_unavailable"})
+
+
+class TransientLookupError(Exception):
+    """Some categories failed only with transient faults (after the provider's quick retries).
+    ``result`` is what the keyword's result would be if these errors were final."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__(result["error"])
+        self.result = result
+
+
 class KeywordCounter:
     def __init__(self, store: Store, provider: Provider) -> None:
         self.store = store
@@ -46,8 +59,13 @@ class KeywordCounter:
             log.warning("history read skipped, store unavailable (%s)", exc)
             return {}
 
-    async def count(self, keyword: str, categories: tuple[str, ...]) -> dict[str, Any]:
-        """The result item of the contract (without ``index``). Raises FatalProviderError."""
+    async def count(
+        self, keyword: str, categories: tuple[str, ...], *, final: bool = True
+    ) -> dict[str, Any]:
+        """The result item of the contract (without ``index``). Raises FatalProviderError.
+        With ``final=False``, errors that are all transient raise TransientLookupError instead
+        of being reported: the caller asks again later (the counts that did arrive are cached,
+        so asking again costs only the failed categories)."""
         cached = await self.store.cache_get(self.provider.origin, keyword, categories)
         # Read before this count's observations are stored: what it is compared with.
         recent = await self._recent(keyword, categories)
@@ -57,11 +75,13 @@ class KeywordCounter:
         )
         fetched: dict[str, int] = {}
         errors: dict[str, str] = {}
+        transient = True
         for category, outcome in zip(missing, outcomes, strict=True):
             if isinstance(outcome, FatalProviderError):
                 raise outcome
             if isinstance(outcome, KeywordError):
                 errors[category] = str(outcome)
+                transient = transient and outcome.code in TRANSIENT_CODES
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:
@@ -84,4 +104,6 @@ class KeywordCounter:
         if errors:
             result["errors"] = errors
             result["error"] = "; ".join(f"{CATEGORIES[c].label_ko}: {m}" for c, m in errors.items())
+            if transient and not final:
+                raise TransientLookupError(result)
         return result

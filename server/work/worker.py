@@ -14,9 +14,8 @@ import contextlib
 import logging
 import secrets
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -25,7 +24,7 @@ from server.errors import StoreUnavailableError
 from server.model import CANCELLED, COMPLETED, FAILED, TERMINAL, ClaimedJob, now_ms
 from server.settings import Settings
 from server.store.base import Store
-from server.work.counting import KeywordCounter
+from server.work.counting import KeywordCounter, TransientLookupError
 from server.work.health import HEARTBEAT_S
 from server.work.providers.base import FatalProviderError
 from server.work.providers.volume_base import normalise
@@ -272,46 +271,130 @@ class Worker:
                     await volume_task
 
     async def _count_each(self, job: ClaimedJob, part: _VolumePart) -> None:
+        """Look keywords up, up to ``keyword_concurrency`` at once, and commit in order.
+
+        A keyword whose quick retries all met a transient fault (a 429 storm, an upstream down,
+        timeouts) is set aside ("parked") rather than failed: the keywords after it are looked
+        up meanwhile, and it is asked again after a wait that doubles, for at most
+        ``storm_retry_s`` from when it was first parked; then its error is final. Commits stop
+        at a parked keyword and resume, in order, once it has its count or its final error."""
         total = len(job.keywords)
-        # Duplicates are counted once and reported at each position.
-        shared: dict[str, asyncio.Task[dict[str, Any]]] = {}
-        window: deque[tuple[int, asyncio.Task[dict[str, Any]]]] = deque()
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        # Per distinct keyword (duplicates are counted once and reported at each position).
+        lookups: dict[asyncio.Task[dict[str, Any]], str] = {}
+        # A lookup's error (FatalProviderError, ...) is raised when its turn to commit comes,
+        # so the results before it are committed first, as when lookups ran strictly in order.
+        outcomes: dict[str, dict[str, Any] | BaseException] = {}
+        parks: dict[str, _Parked] = {}  # every keyword parked so far: its retry schedule
+        waiting: set[str] = set()  # parked and not in flight now
         next_dispatch = job.next_index
+        next_commit = job.next_index
         started = time.monotonic()
         done_here = 0
         last_tick = started
+
+        def look_up(keyword: str, *, final: bool) -> None:
+            coro = self.counter.count(keyword, job.categories, final=final)
+            lookups[asyncio.create_task(coro)] = keyword
+
         try:
-            while window or next_dispatch < total:
-                while next_dispatch < total and len(window) < self.settings.keyword_concurrency:
+            while next_commit < total:
+                now = loop.time()
+                # Parked keywords due again first: they come before the rest in commit order.
+                for keyword in sorted(waiting, key=lambda k: parks[k].index):
+                    if len(lookups) >= s.keyword_concurrency:
+                        break
+                    if parks[keyword].due_s <= now:
+                        waiting.discard(keyword)
+                        look_up(keyword, final=now >= parks[keyword].deadline_s)
+                while next_dispatch < total and len(lookups) < s.keyword_concurrency:
                     keyword = job.keywords[next_dispatch]
-                    task = shared.get(keyword)
-                    if task is None:
-                        task = asyncio.create_task(self.counter.count(keyword, job.categories))
-                        shared[keyword] = task
-                    window.append((next_dispatch, task))
+                    seen = keyword in outcomes or keyword in parks
+                    if not seen and keyword not in lookups.values():
+                        look_up(keyword, final=s.storm_retry_s <= 0)
                     next_dispatch += 1
-                index, task = window.popleft()
-                result = await part.commit(index, {"index": index, **await task})
-                done_here += 1
-                log.info(
-                    "[배치] %d/%d 완료: %s %s",
-                    index + 1,
-                    total,
-                    result["keyword"],
-                    format_counts(result["counts"])
-                    + (f" 오류: {result['error']}" if result["error"] else ""),
-                )
-                now = time.monotonic()
-                if now - last_tick >= self.settings.progress_interval_s and index + 1 < total:
-                    last_tick = now
-                    observed = done_here / (now - started)
-                    tick = self._eta_tick(job, total - (index + 1), observed)
-                    await retry_store(
-                        "append_progress", partial(self.store.append_progress, job.id, tick)
+                # Commit the ready prefix.
+                while next_commit < total and job.keywords[next_commit] in outcomes:
+                    index = next_commit
+                    outcome = outcomes[job.keywords[index]]
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                    result = await part.commit(index, {"index": index, **outcome})
+                    next_commit += 1
+                    done_here += 1
+                    log.info(
+                        "[배치] %d/%d 완료: %s %s",
+                        index + 1,
+                        total,
+                        result["keyword"],
+                        format_counts(result["counts"])
+                        + (f" 오류: {result['error']}" if result["error"] else ""),
                     )
+                    now = time.monotonic()
+                    if now - last_tick >= s.progress_interval_s and index + 1 < total:
+                        last_tick = now
+                        observed = done_here / (now - started)
+                        tick = self._eta_tick(job, total - (index + 1), observed)
+                        await retry_store(
+                            "append_progress", partial(self.store.append_progress, job.id, tick)
+                        )
+                if next_commit >= total:
+                    break
+                # Wait for a lookup to end, or for the first parked keyword to fall due.
+                wake_s = min((parks[k].due_s for k in waiting), default=None)
+                timeout_s = None if wake_s is None else max(0.0, wake_s - loop.time())
+                if not lookups:
+                    assert timeout_s is not None, "nothing in flight, parked or left to commit"
+                    await asyncio.sleep(timeout_s)
+                    continue
+                done, _ = await asyncio.wait(
+                    lookups, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    keyword = lookups.pop(task)
+                    storm = task.exception()
+                    if isinstance(storm, TransientLookupError):
+                        parks[keyword] = self._park(job, keyword, storm, parks.get(keyword))
+                        waiting.add(keyword)
+                    else:
+                        outcomes[keyword] = storm if storm is not None else task.result()
         finally:
-            for task in shared.values():
+            for task in lookups:
                 task.cancel()
+
+    def _park(
+        self, job: ClaimedJob, keyword: str, storm: TransientLookupError, park: _Parked | None
+    ) -> _Parked:
+        s = self.settings
+        now = asyncio.get_running_loop().time()
+        if park is None:
+            park = _Parked(
+                index=job.keywords.index(keyword),
+                deadline_s=now + s.storm_retry_s,
+                wait_s=s.storm_retry_first_s,
+                due_s=now,
+            )
+        else:
+            park.wait_s = min(park.wait_s * 2, s.storm_retry_max_s)
+        # Never past the deadline: the last try falls on it, and its error is then final.
+        park.due_s = min(now + park.wait_s, park.deadline_s)
+        log.warning(
+            "[배치] 일시 오류로 보류, %.1f초 후 다시 조회: %s %s (%s)",
+            park.due_s - now,
+            job.id,
+            keyword,
+            storm,
+        )
+        return park
+
+
+@dataclass
+class _Parked:
+    index: int  # where the keyword first comes in the job
+    deadline_s: float  # loop time after which its error is final
+    wait_s: float  # the wait before the next try; doubles per try
+    due_s: float  # loop time of the next try
 
 
 class _VolumePart:

@@ -103,7 +103,8 @@ async def test_log_format_json_through_a_started_server(
     # own filter can mask that line.
     await post(session, f"{upstream.url}/_faults", {"kind": "echo", "query": "에코", "times": 10})
     body = {"keywords": ["에코", f"붙여넣은 {TOKEN}"], "categories": ["blog"]}
-    job_id = (await post(session, f"{node.url}/api/documents/batch", body, headers=auth))["jobId"]
+    started = await post(session, f"{node.url}/api/documents/batch", body, headers=auth)
+    job_id, stream_token = started["jobId"], started["streamToken"]
     status_url = f"{node.url}/api/documents/status?jobId={job_id}"
 
     async def completed() -> bool:
@@ -113,7 +114,11 @@ async def test_log_format_json_through_a_started_server(
     await wait_until(completed, timeout_s=30)
     async with session.get(status_url, headers={"Authorization": "Bearer wrong"}) as resp:
         assert resp.status == 401
-    async with session.get(f"{node.url}/api/documents/events?jobId={job_id}&token={TOKEN}") as r:
+    # A URL carries the job's stream token, never the API token (which would be refused).
+    events_url = f"{node.url}/api/documents/events?jobId={job_id}"
+    async with session.get(f"{events_url}&token={TOKEN}") as r:
+        assert r.status == 401
+    async with session.get(f"{events_url}&token={stream_token}") as r:
         assert r.status == 200
         await r.read()  # a finished job's stream ends by itself
     await log_shows(node, job_id)
@@ -125,5 +130,5 @@ async def test_log_format_json_through_a_started_server(
     assert any(e["level"] == "info" and e["logger"].startswith("doccount") for e in entries)
     assert "bad secret" in messages  # the upstream's error was logged ...
     assert "붙여넣은 ***" in messages  # ... and the keyword line, masked ...
-    for secret in (NAVER_SECRET, TOKEN):
+    for secret in (NAVER_SECRET, TOKEN, stream_token):
         assert secret not in node.log(), secret  # ... and no secret in any line

@@ -60,5 +60,7 @@ def base_settings(tmp_path: Path, naver_base_url: str, **overrides: Any) -> Sett
         check_keys=False,
         # Tests read job logs event by event; the health watch's events are tested apart.
         health_watch_s=0.0,
+        # Tests of a keyword's error expect it at once; parking is tested apart (test_storm).
+        storm_retry_s=0.0,
     )
     return replace(settings, **overrides)

@@ -31,6 +31,8 @@ MIRRORS: dict[str, Any] = {
     "Submission": SCHEMAS["Submission"],
     "WebhookRequest": SCHEMAS["Submission"]["properties"]["webhook"],
     "BatchStarted": BATCH_OK,
+    "QuotaPlan": SCHEMAS["QuotaPlan"],
+    "PreviousCount": SCHEMAS["PreviousCount"],
 }
 # d.ts union alias -> the enum it mirrors.
 UNIONS: dict[str, list[str]] = {

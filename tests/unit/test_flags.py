@@ -36,6 +36,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "max_active_jobs": ("2", 2),
     "keyword_concurrency": ("5", 5),
     "retry_base_s": ("0.25", 0.25),
+    "storm_retry_s": ("90", 90.0),
     "cache_ttl_s": ("60", 60.0),
     "job_ttl_s": ("120", 120.0),
     "history_days": ("30", 30.0),
@@ -45,6 +46,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "ad_api_base": ("http://127.0.0.1:9", "http://127.0.0.1:9"),
     "ad_rate_per_s": ("5", 5.0),
     "volume_cache_ttl_s": ("60", 60.0),
+    "ws_deflate": ("1", True),
     "check_keys": ("", False),  # --no-key-check, a switch
     "webhook_url": ("https://hooks.example/doccount", "https://hooks.example/doccount"),
     "webhook_secret": ("whsec", "whsec"),
