@@ -24,6 +24,7 @@ BENCHES: dict[str, str] = {
     "dashboard": "The dashboard under a 1,000-keyword job (Chromium)",
     "scale": "The stores at 10,000 and 100,000 jobs",
     "durability": "SQLite synchronous=FULL vs NORMAL: submitting and a job's commits",
+    "volumes": "A job with search volumes: makespan vs max(counts bound, volume bound)",
 }
 
 

@@ -32,6 +32,7 @@ ORDER = [
     "priority",
     "scale",
     "durability",
+    "volumes",
 ]
 
 

@@ -52,6 +52,19 @@ class Upstream:
             data: list[dict[str, Any]] = orjson.loads(await resp.read())
             return data
 
+    @property
+    def ad_base(self) -> str:
+        """The fake Search Ad keyword tool, served by the same process."""
+        return f"http://127.0.0.1:{self.port}"
+
+    async def ad_calls(self) -> list[dict[str, Any]]:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{self.port}/_adcalls") as resp,
+        ):
+            data: list[dict[str, Any]] = orjson.loads(await resp.read())
+            return data
+
     async def reset(self) -> None:
         async with (
             aiohttp.ClientSession() as http,
@@ -143,6 +156,7 @@ async def start_server(
     extra: list[str] | None = None,
     name: str = "server",
     db_path: Path | None = None,
+    env_extra: dict[str, str] | None = None,
 ) -> Server:
     port = free_port()
     # No start-up key check: the benchmarks count every upstream call as the job's.
@@ -157,7 +171,7 @@ async def start_server(
         store_url,
         "--no-key-check",
     ]
-    env: dict[str, str] = {}
+    env: dict[str, str] = dict(env_extra or {})
     if upstream is not None:
         env["NAVER_API_KEYS"] = ",".join(f"{k}:secret-{k}" for k in NAVER_KEYS[:keys])
         env["NAVER_API_BASE"] = upstream.base

@@ -15,6 +15,7 @@ from server.work.counting import KeywordCounter
 from server.work.health import HealthView
 from server.work.providers.base import Provider
 from server.work.shares import WeightedShares
+from server.work.volumes import VolumeLookup
 from server.work.worker import Worker
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -32,3 +33,5 @@ HUB = web.AppKey("hub", Hub)
 STREAM_SCOPE = web.RequestKey("stream_scope", str)
 SHARES = web.AppKey("shares", WeightedShares)
 HEALTH = web.AppKey("health", HealthView)
+# Absent when search volumes are off.
+VOLUMES = web.AppKey("volumes", VolumeLookup)

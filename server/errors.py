@@ -84,8 +84,40 @@ INVALID_PRIORITY = ErrorKind(
     "priority는 high, normal, low 중 하나여야 합니다",
     "priority is not high, normal or low",
 )
+INVALID_NAME = ErrorKind("invalid_name", 400, "name은 문자열이어야 합니다", "name is not a string")
+NAME_TOO_LONG = ErrorKind(
+    "name_too_long",
+    400,
+    "작업 이름이 너무 깁니다 (최대 {limit}자)",
+    "a job name longer than 100 characters",
+)
+INVALID_FORMAT = ErrorKind(
+    "invalid_format",
+    400,
+    "format은 xlsx 또는 csv여야 합니다",
+    "export: format is not xlsx or csv",
+)
+# Keyword files (POST /api/documents/keywords/parse); the message comes from server.keyfiles.
+INVALID_KEYWORD_FILE = ErrorKind(
+    "invalid_keyword_file", 400, "{detail}", "keyword file: unreadable (encoding, corrupt xlsx)"
+)
+UNSUPPORTED_FILE_TYPE = ErrorKind(
+    "unsupported_file_type", 400, "{detail}", "keyword file: a type that cannot be read (.xls)"
+)
+UNKNOWN_COLUMN = ErrorKind(
+    "unknown_column", 400, "{detail}", "keyword file: no column of that name or number"
+)
+NO_KEYWORDS_IN_FILE = ErrorKind(
+    "no_keywords_in_file", 400, "{detail}", "keyword file: nothing but blanks and numbers"
+)
+INVALID_EXPAND_LIMIT = ErrorKind(
+    "invalid_limit",
+    400,
+    "limit은 1~1000 사이의 정수여야 합니다",
+    "limit is not an integer in range",
+)
 INVALID_LIMIT = ErrorKind(
-    "invalid_limit", 400, "limit은 1~200 사이의 정수여야 합니다", "limit is not an integer 1..200"
+    "invalid_limit", 400, "limit은 1~200 사이의 정수여야 합니다", "limit is not an integer in range"
 )
 INVALID_SEARCH_LIMIT = ErrorKind(
     "invalid_limit",
@@ -335,6 +367,19 @@ NO_USABLE_KEY = ErrorKind(
     "every upstream key is retired (daily quota until midnight KST, or rejected)",
 )
 UPSTREAM_ERROR = ErrorKind("upstream_error", 503, "{detail}", "the upstream cannot serve")
+VOLUMES_OFF = ErrorKind(
+    "volumes_off",
+    409,
+    "검색량 조회가 설정되지 않았습니다 (NAVER_AD_CUSTOMER_ID, NAVER_AD_ACCESS_LICENSE, "
+    "NAVER_AD_SECRET_KEY)",
+    "related keywords asked of a server without a search volume provider",
+)
+VOLUME_AUTH_FAILED = ErrorKind(
+    "volume_auth_failed",
+    503,
+    "{detail}",
+    "the Search Ad API refused the credentials or the signature (403)",
+)
 
 # --- webhooks and exports -----------------------------------------------------------------
 
@@ -443,6 +488,13 @@ FOR_HTTP_STATUS: dict[int, ErrorKind] = {
 # A FatalProviderError's code to the entry that renders it.
 FOR_PROVIDER_CODE: dict[str, ErrorKind] = {
     k.code: k for k in (CONFIG_ERROR, NO_USABLE_KEY, UPSTREAM_ERROR)
+}
+
+
+# A KeywordFileError's code to the entry that renders it.
+FOR_KEYWORD_FILE_CODE: dict[str, ErrorKind] = {
+    k.code: k
+    for k in (INVALID_KEYWORD_FILE, UNSUPPORTED_FILE_TYPE, UNKNOWN_COLUMN, NO_KEYWORDS_IN_FILE)
 }
 
 

@@ -82,6 +82,7 @@ def secrets_of(settings: Settings) -> list[str]:
     found = [k.client_secret for k in settings.naver_keys]
     if settings.api_token:
         found.append(settings.api_token)
+    found.extend(s for s in (settings.ad_secret_key, settings.ad_access_license) if s)
     if settings.webhook_secret:
         found.append(settings.webhook_secret)
     return found

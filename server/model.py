@@ -18,10 +18,12 @@ from server.errors import (
     INVALID_JOB_ID,
     INVALID_KEYWORD,
     INVALID_KEYWORDS,
+    INVALID_NAME,
     INVALID_PRIORITY,
     KEYWORD_TOO_LONG,
     MISSING_JOB_ID,
     MISSING_KEYWORDS,
+    NAME_TOO_LONG,
     TOO_MANY_KEYWORDS,
     UNKNOWN_CATEGORY,
 )
@@ -76,6 +78,8 @@ class JobSpec:
     created_ms: int
     source: str
     client: str
+    # Shown in job lists, the CLI and exports; None only for jobs from before names existed.
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,3 +149,27 @@ def parse_submission(
     if not isinstance(raw_priority, str) or raw_priority not in PRIORITIES:
         raise INVALID_PRIORITY()
     return tuple(keywords), categories, PRIORITIES[raw_priority]
+
+
+MAX_NAME_CHARS = 100
+
+
+def default_name(keywords: tuple[str, ...]) -> str:
+    """ "캠핑 의자 외 29개": the first keyword and how many more."""
+    first = keywords[0] if keywords else ""
+    if len(first) > MAX_NAME_CHARS - 12:
+        first = first[: MAX_NAME_CHARS - 13] + "…"
+    return first if len(keywords) <= 1 else f"{first} 외 {len(keywords) - 1:,}개"
+
+
+def parse_name(body: dict[str, Any], keywords: tuple[str, ...]) -> str:
+    """The job's ``name`` from a batch body (trimmed), else ``default_name``. Raises ApiError."""
+    raw = body.get("name")
+    if raw is None:
+        return default_name(keywords)
+    if not isinstance(raw, str):
+        raise INVALID_NAME()
+    name = " ".join(raw.split())
+    if len(name) > MAX_NAME_CHARS:
+        raise NAME_TOO_LONG(limit=MAX_NAME_CHARS)
+    return name or default_name(keywords)

@@ -12,6 +12,8 @@ from server.categories import DEFAULT_CATEGORIES, parse_categories
 
 DEFAULT_STORE_URL = "sqlite:///./data/doccount.db"
 DEFAULT_NAVER_BASE_URL = "https://openapi.naver.com/v1/search"
+DEFAULT_AD_API_BASE = "https://api.searchad.naver.com"
+VOLUME_PROVIDERS = ("off", "naver", "demo")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,43 @@ class Settings:
     naver_secret_header: str = "X-Naver-Client-Secret"
     rate_per_s: float = option(
         10.0, "upstream calls per second, per key", flag="--rate", env="DOCCOUNT_RATE"
+    )
+    # Monthly search volumes (Naver Search Ad keyword tool).
+    volume_provider: str = option(
+        "off",
+        "where monthly search volumes come from (`off`, `naver`, `demo`)",
+        flag="--volume-provider",
+        env="DOCCOUNT_VOLUME_PROVIDER",
+        choices=VOLUME_PROVIDERS,
+        default_text="`naver` with Search Ad credentials, `demo` with the demo provider, "
+        "else `off`",
+    )
+    ad_customer_id: str = option(
+        "", "Search Ad (검색광고) API customer id", env="NAVER_AD_CUSTOMER_ID", default_text="unset"
+    )
+    ad_access_license: str = option(
+        "",
+        "Search Ad API access license",
+        env="NAVER_AD_ACCESS_LICENSE",
+        default_text="unset",
+        repr=False,
+    )
+    ad_secret_key: str = option(
+        "", "Search Ad API secret key", env="NAVER_AD_SECRET_KEY", default_text="unset", repr=False
+    )
+    ad_api_base: str = option(
+        DEFAULT_AD_API_BASE, "Search Ad API base", flag="--ad-api-base", env="NAVER_AD_API_BASE"
+    )
+    ad_rate_per_s: float = option(
+        2.0,
+        "Search Ad calls per second (its own limiter; 5 keywords a call)",
+        flag="--ad-rate",
+        env="DOCCOUNT_AD_RATE",
+    )
+    volume_cache_ttl_s: float = option(
+        86400.0,
+        "a search volume is reused for this long (Naver updates them daily)",
+        flag="--volume-cache-ttl-s",
     )
     categories: tuple[str, ...] = option(
         DEFAULT_CATEGORIES,
@@ -371,6 +410,12 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
             if env.get(var):
                 values[f.name] = parse_text(f.name, env[var])
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if "volume_provider" not in values:
+        has_ad = all(
+            values.get(k) for k in ("ad_customer_id", "ad_access_license", "ad_secret_key")
+        )
+        demo = values.get("provider") == "demo"
+        values["volume_provider"] = "naver" if has_ad else "demo" if demo else "off"
     settings = Settings(**values)  # type: ignore[arg-type]
     validate(settings)
     return settings
@@ -388,6 +433,17 @@ def validate(settings: Settings) -> None:
         raise ValueError(
             "provider naver needs NAVER_CLIENT_ID/NAVER_CLIENT_SECRET or NAVER_API_KEYS"
         )
+    if settings.volume_provider not in VOLUME_PROVIDERS:
+        raise ValueError(f"unknown volume provider {settings.volume_provider!r} (off, naver, demo)")
+    if settings.volume_provider == "naver" and not (
+        settings.ad_customer_id and settings.ad_access_license and settings.ad_secret_key
+    ):
+        raise ValueError(
+            "volume provider naver needs NAVER_AD_CUSTOMER_ID, NAVER_AD_ACCESS_LICENSE "
+            "and NAVER_AD_SECRET_KEY"
+        )
+    if settings.ad_rate_per_s <= 0:
+        raise ValueError("ad rate must be > 0 calls per second")
     if settings.rate_per_s <= 0:
         raise ValueError("rate must be > 0 calls per second")
     if not settings.store_url.startswith(("sqlite://", "redis://", "rediss://")):

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from server.api.app import create_app
 from server.settings import Settings
 from tests.support.common import REQUIRE_SERVICES, base_settings
+from tests.support.fakesearchad import FakeSearchAd
 from tests.support.fakeupstream import FakeNaver
 from tests.support.redis_server import redis_server, redis_url  # noqa: F401 (fixtures)
 
@@ -37,6 +38,16 @@ async def fake_naver() -> AsyncIterator[tuple[FakeNaver, str]]:
     await server.start_server()
     yield fake, str(server.make_url("/v1/search"))
     fake.release()  # a test that paused it lets its held calls finish
+    await server.close()
+
+
+@pytest.fixture
+async def fake_ad() -> AsyncIterator[tuple[FakeSearchAd, str]]:
+    """The fake Search Ad keyword tool and its base URL (``--ad-api-base``)."""
+    fake = FakeSearchAd()
+    server = TestServer(fake.app(), host="127.0.0.1")
+    await server.start_server()
+    yield fake, str(server.make_url("")).rstrip("/")
     await server.close()
 
 

@@ -9,6 +9,7 @@ import { api, ApiError, getToken, MSG_UNREACHABLE, requestToken, setSlowNotice }
 import { $, showGlobalAlert, sleep } from './dom.js';
 import { restartFeed, scheduleListRefresh, startFeed } from './feed.js';
 import { analyzeKeywords, renderCategories, wireForm } from './form.js';
+import { renderExpandButton } from './expand.js';
 import { cancelJob, wireJobActions } from './jobactions.js';
 import { JobList } from './joblist.js';
 import {
@@ -55,6 +56,10 @@ function applyConfig(c) {
   $('demo-banner').hidden = page.config.provider !== 'demo';
   document.body.classList.toggle('is-demo', page.config.provider === 'demo');
   renderCategories();
+  renderExpandButton();
+  const volumes = Boolean(page.config.volumeProvider) && page.config.volumeProvider !== 'off';
+  page.table.setVolumes(volumes);
+  $('hot-tools').hidden = !volumes;
   analyzeKeywords();
   relabelJob();
 }

@@ -28,6 +28,24 @@ export interface Result {
   previous?: Record<string, PreviousCount>;
   /** Cached categories: when the upstream said the count (epoch ms). */
   observedAt?: Record<string, number>;
+  /** Monthly searches (Search Ad keyword tool); null when off, not in yet, or failed. */
+  searchVolume?: SearchVolume | null;
+  /** 경쟁률 per category: documents / monthly searches (null when the volume is unknown). */
+  ratio?: Record<string, number> | null;
+}
+
+/** Naver's "< 10" is 10 with its ...Below flag set. */
+export interface SearchVolume {
+  pc: number;
+  pcBelow: boolean;
+  mobile: number;
+  mobileBelow: boolean;
+  total: number;
+  totalBelow: boolean;
+  compIdx?: '높음' | '중간' | '낮음' | null;
+  source: 'naver' | 'demo';
+  cached?: boolean;
+  observedAt?: number;
 }
 
 export interface PreviousCount {
@@ -74,6 +92,8 @@ export interface Job {
   results?: Result[];
   /** Results with an error (a completed job may have some). */
   failedCount?: number;
+  /** Given at submit, else "<first keyword> 외 N개"; null for jobs from before names. */
+  name?: string | null;
   webhook?: WebhookDelivery;
 }
 
@@ -97,6 +117,7 @@ export interface Submission {
   keywords: string[];
   categories?: Category[];
   priority?: Priority;
+  name?: string;
   webhook?: WebhookRequest;
 }
 

@@ -4,6 +4,8 @@
 import { api, ApiError } from './api.js';
 import { $, hideToast, toast } from './dom.js';
 import { fmtDuration, fmtKst, fmtNum } from './format.js';
+import { wireExpand } from './expand.js';
+import { wireImporter } from './importer.js';
 import { dedupeText, parseKeywords } from './keywords.js';
 import { page, PRIORITY_LABELS } from './page.js';
 import { store } from './store.js';
@@ -113,13 +115,15 @@ export function analyzeKeywords() {
   strong.textContent = `키워드 ${fmtNum(n)}개`;
   count.append(strong, ` / 최대 ${fmtNum(maxKeywords)}개`);
   if (r.duplicateCount) count.append(` · 중복 ${fmtNum(r.duplicateCount)}개`);
-  count.classList.toggle('is-error', r.overLimit > 0);
+  count.classList.remove('is-error');
 
   const issues = [];
   if (r.overLimit) {
+    // Said before starting: a long list becomes several jobs of at most maxKeywords each.
+    const parts = Math.ceil(n / maxKeywords);
     issues.push([
-      'error',
-      `한 번에 최대 ${fmtNum(maxKeywords)}개까지 조회할 수 있습니다. ${fmtNum(r.overLimit)}개를 줄여 주세요.`,
+      'warn',
+      `키워드가 ${fmtNum(n)}개입니다. ${fmtNum(maxKeywords)}개씩 ${fmtNum(parts)}개 작업으로 나눠 시작합니다.`,
     ]);
   }
   if (r.tooLong.length) {
@@ -180,8 +184,6 @@ async function submitBatch(e, onStarted) {
   const cats = selectedCategories();
   let problem = null;
   if (!r.keywords.length) problem = '키워드를 한 개 이상 입력해 주세요.';
-  else if (r.overLimit)
-    problem = `키워드가 너무 많습니다. 최대 ${fmtNum(page.config.maxKeywords)}개까지 가능합니다.`;
   else if (r.tooLong.length)
     problem = `${fmtNum(page.config.maxKeywordChars)}자를 넘는 키워드가 있습니다. 줄이거나 지워 주세요.`;
   else if (!cats.length) problem = '카테고리를 하나 이상 선택해 주세요.';
@@ -195,28 +197,42 @@ async function submitBatch(e, onStarted) {
   btn.disabled = true;
   btn.textContent = '시작하는 중…';
   const priority = $('priority').value;
+  const size = page.config.maxKeywords || 1000;
+  const parts = [];
+  for (let i = 0; i < r.keywords.length; i += size) parts.push(r.keywords.slice(i, i + size));
   try {
-    const res = await api('/api/documents/batch', {
-      method: 'POST',
-      body: { keywords: r.keywords, categories: cats, priority },
-      interactive: true,
-    });
-    const summary = {
-      id: res.jobId,
-      status: 'pending',
-      progress: { current: 0, total: r.keywords.length },
-      categories: cats,
-      priority,
-      queuePosition: null,
-      createdAt: Date.now(),
-      local: true,
-    };
-    const name = jobName(r.keywords.slice(0, 2), r.keywords.length);
-    store.setJobName(res.jobId, name);
-    page.jobList.setName(res.jobId, name);
-    page.jobList.upsert(summary);
-    onStarted(res.jobId, summary);
-    toast(res.message || '배치 작업이 시작되었습니다');
+    let first = null;
+    for (let i = 0; i < parts.length; i++) {
+      const keywords = parts[i];
+      const body = { keywords, categories: cats, priority };
+      if (parts.length > 1) {
+        // "캠핑 외 2,499개 (1/3)": the server's default name, numbered
+        body.name = `${jobName(r.keywords.slice(0, 1), r.keywords.length)} (${i + 1}/${parts.length})`;
+      }
+      const res = await api('/api/documents/batch', { method: 'POST', body, interactive: true });
+      const summary = {
+        id: res.jobId,
+        status: 'pending',
+        progress: { current: 0, total: keywords.length },
+        categories: cats,
+        priority,
+        queuePosition: null,
+        createdAt: Date.now(),
+        local: true,
+        name: body.name || null,
+      };
+      const name = body.name || jobName(keywords.slice(0, 2), keywords.length);
+      store.setJobName(res.jobId, name);
+      page.jobList.setName(res.jobId, name);
+      page.jobList.upsert(summary);
+      if (!first) first = { res, summary };
+    }
+    onStarted(first.res.jobId, first.summary);
+    toast(
+      parts.length > 1
+        ? `${fmtNum(parts.length)}개 작업으로 나눠 시작했습니다`
+        : first.res.message || '배치 작업이 시작되었습니다',
+    );
     if (window.matchMedia('(max-width: 900px)').matches) {
       $('job-panel').scrollIntoView({ behavior: 'smooth', block: 'start' });
     }
@@ -244,6 +260,8 @@ export function wireForm({ onStarted }) {
   $('priority').addEventListener('change', onFormChange);
   $('cats-default').addEventListener('click', () => setCategories(page.config.defaultCategories || []));
   $('cats-all').addEventListener('click', () => setCategories(page.config.categories.map((c) => c.name)));
+  wireImporter(scheduleAnalyze);
+  wireExpand(scheduleAnalyze);
   $('dedupe').addEventListener('click', () => {
     kw.value = dedupeText(kw.value);
     scheduleAnalyze();

@@ -1,9 +1,10 @@
-// What the user can do with a job: cancel it (after a confirmation), export it as CSV, copy it
-// as TSV for a spreadsheet (both take every row, whatever the search box shows), search rows.
+// What the user can do with a job: cancel it (after a confirmation), export it (the server's
+// export: the same table as the CLI's, as .xlsx or Excel-ready CSV), copy it as TSV for a
+// spreadsheet (every row, whatever the search box shows), search rows.
 
-import { api, ApiError } from './api.js';
+import { api, ApiError, getToken } from './api.js';
 import { $, toast } from './dom.js';
-import { copyText, download, toCSV, toTSV } from './export.js';
+import { copyText, toTSV } from './export.js';
 import { fmtNum } from './format.js';
 import { applyToOpenJob } from './jobview.js';
 import { page } from './page.js';
@@ -37,18 +38,49 @@ export async function cancelJob(id, btn) {
   }
 }
 
-function exportName(st, ext) {
-  const d = new Date(st.job.createdAt || Date.now());
-  const p = (x) => String(x).padStart(2, '0');
-  return `문서수_${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}_${p(d.getHours())}${p(d.getMinutes())}.${ext}`;
-}
-
-function exportCSV() {
+/** The server builds the file (GET /api/documents/jobs/{id}/export): numbers as numbers,
+ *  Korean headers, search volumes and 경쟁률, failed cells marked. */
+async function exportJob(fmt, btn) {
   const st = page.job;
   if (!st) return;
-  const rows = page.table.rows();
-  download(exportName(st, 'csv'), toCSV(rows, st.categories, page.labels));
-  toast(`CSV 파일을 저장했습니다 (${fmtNum(rows.length)}행). 엑셀에서 바로 열 수 있습니다.`, 'success');
+  btn.disabled = true;
+  try {
+    const headers = {};
+    const token = getToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const res = await fetch(
+      `/api/documents/jobs/${encodeURIComponent(st.id)}/export?format=${fmt}`,
+      { headers, cache: 'no-store' },
+    );
+    if (!res.ok) {
+      let msg = `내보내지 못했습니다 (${res.status}).`;
+      try {
+        msg = (await res.json()).error || msg;
+      } catch {
+        /* not JSON */
+      }
+      throw new ApiError(msg, { status: res.status });
+    }
+    const blob = await res.blob();
+    const name = /filename\*=UTF-8''([^;]+)/.exec(res.headers.get('Content-Disposition') || '');
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = name ? decodeURIComponent(name[1]) : `doccount.${fmt}`;
+    a.hidden = true;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    const rows = page.table.size;
+    toast(
+      `${fmt === 'xlsx' ? '엑셀' : 'CSV'} 파일을 저장했습니다 (${fmtNum(rows)}행).`,
+      'success',
+    );
+  } catch (e) {
+    toast(e instanceof ApiError ? e.message : '내보내지 못했습니다.', 'error');
+  } finally {
+    btn.disabled = false;
+  }
 }
 
 async function copyTSV() {
@@ -87,7 +119,15 @@ export function wireJobActions({ onStarted } = {}) {
     'click',
     (e) => page.job && onStarted && retryFailed(page.job.id, e.currentTarget, onStarted),
   );
-  $('export-csv').addEventListener('click', exportCSV);
+  $('export-csv').addEventListener('click', (e) => exportJob('csv', e.currentTarget));
+  $('export-xlsx').addEventListener('click', (e) => exportJob('xlsx', e.currentTarget));
   $('copy-tsv').addEventListener('click', copyTSV);
   $('table-filter').addEventListener('input', (e) => page.table.setFilter(e.currentTarget.value));
+  const hot = () => {
+    const vol = Number($('hot-min-volume').value);
+    const ratio = Number($('hot-max-ratio').value);
+    page.table.setHot(Number.isFinite(vol) ? vol : 0, Number.isFinite(ratio) ? ratio : 0);
+  };
+  $('hot-min-volume').addEventListener('input', hot);
+  $('hot-max-ratio').addEventListener('input', hot);
 }

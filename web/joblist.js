@@ -9,7 +9,7 @@ const LIMIT = 50;
 /** What an item shows; an item is rebuilt only when this changes. */
 function signature(j) {
   const p = j.progress || {};
-  return [j.status, p.current, p.total, j.queuePosition, j.error, j.source, j.createdAt, (j.categories || []).join()].join('|');
+  return [j.status, p.current, p.total, j.queuePosition, j.error, j.source, j.createdAt, (j.categories || []).join(), j.name].join('|');
 }
 
 export class JobList {
@@ -148,7 +148,9 @@ export class JobList {
     main.className = 'job-main';
     const total = j.progress?.total ?? 0;
     const cats = (j.categories || []).map((c) => this.labels[c] || c).join('·');
-    const name = this.names[j.id];
+    // The server's name ("캠핑 의자 외 29개", or the one given); this browser's guess for jobs
+    // from before names existed.
+    const name = j.name || this.names[j.id];
     main.textContent = name || `키워드 ${fmtNum(total)}개${cats ? ` · ${cats}` : ''}`;
     main.title = `키워드 ${fmtNum(total)}개${cats ? ` · ${cats}` : ''}`;
 

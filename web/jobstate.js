@@ -43,6 +43,15 @@ export function newerId(a, b) {
 }
 const SERVER_RATE_FRESH_MS = 8_000;
 
+/** Whether `next` says more than `held` about the same keyword: its search volume (or why
+ *  there is none) arrived after its counts. Never the other way: a stale poll without the
+ *  volume does not take it back. */
+function updates(held, next) {
+  if (next.searchVolume && !held.searchVolume) return true;
+  const why = (x) => x.errors?.searchVolume;
+  return Boolean(why(next)) && !why(held) && !held.searchVolume;
+}
+
 export class JobState {
   constructor(id) {
     this.id = id;
@@ -117,7 +126,7 @@ export class JobState {
     const added = [];
     (results || []).forEach((r, i) => {
       const row = r.index == null ? { ...r, index: i } : r;
-      if (!this.results.has(row.index)) {
+      if (!this.results.has(row.index) || updates(this.results.get(row.index), row)) {
         this.results.set(row.index, row);
         added.push(row);
       }
@@ -199,11 +208,13 @@ export class JobState {
     return out;
   }
 
-  /** @returns the result when it is new, else null */
+  /** @returns the result when it is new, or newer than the one held (a second `result`
+   *  event with the same index: its search volume arrived after its counts), else null */
   addResult(r) {
     if (!r) return null;
     const row = r.index == null ? { ...r, index: this.results.size } : r;
-    if (this.results.has(row.index)) return null;
+    const held = this.results.get(row.index);
+    if (held && !updates(held, row)) return null;
     this.results.set(row.index, row);
     return row;
   }

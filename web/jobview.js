@@ -234,6 +234,7 @@ export function renderNow() {
     $('cancel-job').hidden = true;
     setText($('job-meta'), '');
     $('export-csv').disabled = true;
+    $('export-xlsx').disabled = true;
     $('copy-tsv').disabled = true;
     $('legend').hidden = true;
     $('table-tools').hidden = true;
@@ -301,6 +302,7 @@ export function renderNow() {
     ? `${fmtNum(page.table.size)}개 중 ${fmtNum(shown)}개`
     : '');
   $('export-csv').disabled = !hasRows;
+  $('export-xlsx').disabled = !hasRows;
   $('copy-tsv').disabled = !hasRows;
   const title = j.status === 'processing' ? `(${pct}%) 문서수 조회` : '문서수 조회';
   if (document.title !== title) document.title = title;

@@ -28,9 +28,15 @@ export function rowModel(r, categories) {
       have++;
     }
   }
+  const volume = r.searchVolume || null;
+  const first = categories[0];
+  const ratio = r.ratio && typeof r.ratio[first] === 'number' ? r.ratio[first] : null;
   return {
     index: r.index,
     keyword: r.keyword ?? '',
+    volume, // searchVolume: {pc, mobile, total, ...Below, compIdx} or null
+    ratio, // 경쟁률 of the first category, or null
+    volumeError: errors.searchVolume || null,
     counts,
     errors,
     cached,
@@ -40,6 +46,7 @@ export function rowModel(r, categories) {
     total: have ? total : null,
     partial: have > 0 && have < categories.length,
     search: String(r.keyword ?? '').toLowerCase(),
+    raw: r,
     el: null, // the <tr>, built when first shown
   };
 }
@@ -49,7 +56,14 @@ function compareBy(key, dir) {
   const byIndex = (a, b) => a.index - b.index;
   if (key === 'index') return (a, b) => sign * byIndex(a, b);
   if (key === 'keyword') return (a, b) => sign * collator.compare(a.keyword, b.keyword) || byIndex(a, b);
-  const value = key === 'total' ? (r) => r.total : (r) => r.counts[key.slice(4)];
+  const value =
+    key === 'total'
+      ? (r) => r.total
+      : key === 'ratio'
+        ? (r) => r.ratio
+        : key.startsWith('vol:')
+          ? (r) => r.volume?.[key.slice(4)]
+          : (r) => r.counts[key.slice(4)];
   return (a, b) => {
     const va = value(a);
     const vb = value(b);
@@ -82,6 +96,9 @@ export class ResultTable {
     this.rowPx = ROW_PX_GUESS;
     this.measured = false;
     this.active = -1; // keyboard position in `view`
+    this.volumes = false; // the server has a search volume source: PC / 모바일 / 합계, 경쟁률
+    // Keywords worth writing about: many searches, few documents (thresholds set on screen).
+    this.hot = { minVolume: 1000, maxRatio: 1 };
     this.sort = { key: 'index', dir: 'asc' };
     this.cmp = compareBy('index', 'asc');
     this.topSpacer = spacerRow();
@@ -106,6 +123,35 @@ export class ResultTable {
 
   get size() {
     return this.byIndex.size + this.queue.length;
+  }
+
+  /** Show the search volume columns or not (the server's config says whether it has them). */
+  setVolumes(on) {
+    if (this.volumes === on) return;
+    this.volumes = on;
+    const rows = [...this.all.map((m) => m.raw), ...this.queue];
+    this.renderHead();
+    this.clear();
+    this.add(rows);
+  }
+
+  /** Highlight rows with at least `minVolume` monthly searches and a 경쟁률 of at most
+   *  `maxRatio`; rows already built are rebuilt when next shown. */
+  setHot(minVolume, maxRatio) {
+    if (this.hot.minVolume === minVolume && this.hot.maxRatio === maxRatio) return;
+    this.hot = { minVolume, maxRatio };
+    for (const m of this.all) m.el = null;
+    this.changed();
+  }
+
+  isHot(m) {
+    return (
+      this.volumes &&
+      m.volume !== null &&
+      m.ratio !== null &&
+      m.volume.total >= this.hot.minVolume &&
+      m.ratio <= this.hot.maxRatio
+    );
   }
 
   /** New column set: clears everything. */
@@ -134,6 +180,14 @@ export class ResultTable {
       { key: 'keyword', label: '키워드', cls: 'col-kw' },
       ...this.categories.map((c) => ({ key: `cat:${c}`, label: this.labels[c] || c, cls: 'col-num' })),
       { key: 'total', label: '합계', cls: 'col-num col-total' },
+      ...(this.volumes
+        ? [
+            { key: 'vol:pc', label: 'PC 검색량', cls: 'col-num col-vol' },
+            { key: 'vol:mobile', label: '모바일 검색량', cls: 'col-num col-vol' },
+            { key: 'vol:total', label: '합계 검색량', cls: 'col-num col-vol' },
+            { key: 'ratio', label: '경쟁률', cls: 'col-num col-vol col-ratio' },
+          ]
+        : []),
       { key: null, label: '비고', cls: 'col-note' },
     ];
     for (const col of cols) {
@@ -159,7 +213,7 @@ export class ResultTable {
     // columns are sized in styles.css (--idx-w, --kw-w: the keyword column narrows on a phone
     // so it never covers the counts); the rest in em of the table's font; the note column
     // takes what is left, at least NOTE_MIN_EM.
-    const widths = [...this.categories.map(() => 6.6), 8.6];
+    const widths = [...this.categories.map(() => 6.6), 8.6, ...(this.volumes ? [7, 7.4, 7.4, 6] : [])];
     const colgroup = document.createElement('colgroup');
     for (const w of ['var(--idx-w)', 'var(--kw-w)', ...widths.map((x) => `${x}em`), null]) {
       const col = document.createElement('col');
@@ -228,15 +282,32 @@ export class ResultTable {
     this.scheduleWindow();
   }
 
-  /** Queue results; they reach the table on the next animation frame. Duplicates (same index) are ignored. */
+  /** Queue results; they reach the table on the next animation frame. A result for an index
+   *  already in the table replaces its row (its search volume arrived after its counts). */
   add(results) {
     for (const r of results) {
-      if (this.byIndex.has(r.index)) continue;
+      const held = this.byIndex.get(r.index);
+      if (held) {
+        this.update(held, r);
+        continue;
+      }
       this.queue.push(r);
     }
     if (this.queue.length && !this.frame) {
       this.frame = requestAnimationFrame(() => this.flush());
     }
+  }
+
+  update(held, r) {
+    if (held.raw === r) return;
+    const m = rowModel(r, this.categories);
+    this.byIndex.set(m.index, m);
+    const at = this.all.indexOf(held);
+    if (at >= 0) this.all[at] = m;
+    if (this.sort.key === 'ratio' || this.sort.key.startsWith('vol:')) this.all.sort(this.cmp);
+    if (this.filter || this.view !== this.all) this.applyFilter();
+    else this.changed();
+    this.onChange?.();
   }
 
   /** Replace all rows (a snapshot with gap, or a job opened from cache). */
@@ -399,6 +470,7 @@ export class ResultTable {
     tr.id = `${this.table.id || 'rt'}-row-${m.index}`;
     tr.dataset.index = String(m.index);
     if (m.error) tr.classList.add('row-error');
+    if (this.isHot(m)) tr.classList.add('row-hot');
     if (m.fresh) {
       m.fresh = false;
       tr.classList.add('row-new');
@@ -474,6 +546,7 @@ export class ResultTable {
       if (tip.length) total.title = tip.join(' · ');
     }
     tr.append(total);
+    if (this.volumes) this.renderVolume(tr, m);
 
     const note = document.createElement('td');
     note.className = 'col-note';
@@ -483,6 +556,37 @@ export class ResultTable {
     }
     tr.append(note);
     return tr;
+  }
+
+  /** PC / 모바일 / 합계 검색량 and 경쟁률 cells. Naver's "< 10" is shown as such. */
+  renderVolume(tr, m) {
+    const v = m.volume;
+    for (const part of ['pc', 'mobile', 'total']) {
+      const td = document.createElement('td');
+      td.className = 'col-num col-vol';
+      td.dataset.vol = part;
+      if (v) {
+        const below = v[`${part}Below`];
+        td.textContent = below ? (part === 'total' ? `≈ ${fmtNum(v.total)}` : '< 10') : fmtNum(v[part]);
+        if (below) {
+          td.classList.add('below');
+          td.title = '네이버가 "< 10"(10회 미만)으로 알려 준 값입니다';
+        }
+      } else {
+        td.textContent = '—';
+        td.title = m.volumeError || '검색량을 아직 받지 못했습니다';
+        if (m.volumeError) td.classList.add('failed');
+      }
+      tr.append(td);
+    }
+    const ratio = document.createElement('td');
+    ratio.className = 'col-num col-vol col-ratio';
+    ratio.textContent = m.ratio === null ? '—' : m.ratio.toFixed(2);
+    if (m.ratio !== null) {
+      const label = this.labels[this.categories[0]] || this.categories[0];
+      ratio.title = `${label} 문서 수 ÷ 월간 검색량${v?.totalBelow ? ' ("< 10"은 10으로 계산)' : ''}`;
+    }
+    tr.append(ratio);
   }
 
   /** Every row model in the current sort order (pending rows included; the filter ignored:

@@ -28,6 +28,7 @@ from server.appkeys import (
     SETTINGS,
     SHARES,
     STORE,
+    VOLUMES,
     WORKER,
     WORKER_TASK,
 )
@@ -55,12 +56,16 @@ async def provider_ctx(app: web.Application) -> AsyncIterator[None]:
         app[PROVIDER] = counting.provider
         app[COUNTER] = counting.counter
         app[SHARES] = counting.shares
+        if counting.volumes is not None:
+            app[VOLUMES] = counting.volumes
         yield
 
 
 async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    worker = Worker(app[STORE], app[COUNTER], settings, shares=app[SHARES])
+    worker = Worker(
+        app[STORE], app[COUNTER], settings, shares=app[SHARES], volumes=app.get(VOLUMES)
+    )
     app[WORKER] = worker
     if not settings.run_worker:
         yield

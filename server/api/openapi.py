@@ -10,6 +10,7 @@ from typing import Any
 
 from server.api.openapi_clients import STREAM_TOKEN_FIELDS, client_paths
 from server.api.openapi_history import history_paths, watchlist_paths
+from server.api.openapi_research import research_paths
 from server.api.openapi_schemas import (
     CATEGORY_LIST_RE,
     error,
@@ -230,6 +231,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                 },
             }
         },
+        **research_paths(),
         "/api/documents/events": {
             "get": {
                 "summary": "SSE of one job (?jobId=) or of the jobs feed (?jobs=all)",
@@ -317,6 +319,10 @@ def paths(settings: Settings) -> dict[str, Schema]:
                                 "maxKeywords": {"type": "integer"},
                                 "maxKeywordChars": {"type": "integer"},
                                 "ratePerSec": {"type": "number"},
+                                "volumeProvider": {
+                                    "type": "string",
+                                    "enum": ["off", "naver", "demo"],
+                                },
                                 "authRequired": {"type": "boolean"},
                             }
                         ),

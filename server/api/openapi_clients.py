@@ -1,5 +1,5 @@
 """The OpenAPI paths of what integrators' clients use besides the core API: stream tokens
-(server/api/streamtokens.py) and the results export (server/api/export.py)."""
+(server/api/streamtokens.py)."""
 
 from __future__ import annotations
 
@@ -62,33 +62,6 @@ def client_paths() -> dict[str, Schema]:
                 "responses": {
                     "200": ok_response("The token", success(STREAM_TOKEN_FIELDS)),
                     **{str(s): error(s) for s in (400, 401, 403, 404, 503)},
-                },
-            }
-        },
-        "/api/documents/jobs/{job_id}/export": {
-            "get": {
-                "summary": "The job's results as a file (CSV with BOM, TSV or JSON lines)",
-                "description": "Text cells starting with = + - @ tab or CR get a leading '.",
-                "operationId": "exportJob",
-                "parameters": [
-                    job_id_param("path"),
-                    {
-                        "name": "format",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "enum": ["csv", "tsv", "jsonl"]},
-                    },
-                ],
-                "responses": {
-                    "200": {
-                        "description": "The file",
-                        "content": {
-                            "text/csv": {"schema": {"type": "string"}},
-                            "text/tab-separated-values": {"schema": {"type": "string"}},
-                            "application/x-ndjson": {"schema": {"type": "string"}},
-                        },
-                    },
-                    **{str(s): error(s) for s in (400, 401, 404, 503)},
                 },
             }
         },

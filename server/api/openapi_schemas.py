@@ -58,7 +58,7 @@ ERROR_TEXT = {
     404: "No such job (expired or never existed)",
     405: "Method not allowed",
     413: "Request body too large",
-    409: "Nothing to do for this job (see code)",
+    409: "Nothing to do for this job, or not possible in this configuration (see code)",
     429: "Too many queued jobs or open streams for this client address; see Retry-After",
     503: "Store unreachable, or the upstream cannot serve (no usable key, misconfiguration)",
 }
@@ -102,7 +102,20 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "source": {"type": "string", "enum": ["naver", "demo"]},
             "cached": {"type": "array", "items": {"type": "string"}},
             "error": nullable({"type": "string"}),
-            "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+            "errors": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "per category, and searchVolume: why a part is missing",
+            },
+            "searchVolume": nullable(ref("SearchVolume")),
+            "ratio": nullable(
+                {
+                    "type": "object",
+                    "additionalProperties": {"type": "number"},
+                    "description": "경쟁률 per category: documents / monthly searches "
+                    "(null when the volume is unknown)",
+                }
+            ),
             "previous": {
                 "type": "object",
                 "description": "per category, the last observation before this one (history)",
@@ -115,6 +128,21 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             },
         },
         required=["keyword", "counts", "source", "cached", "error"],
+    )
+    search_volume = obj(
+        {
+            "pc": {"type": "integer", "minimum": 0},
+            "pcBelow": {"type": "boolean", "description": 'Naver said "< 10"; pc is then 10'},
+            "mobile": {"type": "integer", "minimum": 0},
+            "mobileBelow": {"type": "boolean"},
+            "total": {"type": "integer", "minimum": 0},
+            "totalBelow": {"type": "boolean"},
+            "compIdx": nullable({"type": "string", "enum": ["높음", "중간", "낮음"]}),
+            "source": {"type": "string", "enum": ["naver", "demo"]},
+            "cached": {"type": "boolean"},
+            "observedAt": {"type": "integer", "description": "epoch ms the source answered"},
+        },
+        required=["pc", "pcBelow", "mobile", "mobileBelow", "total", "totalBelow", "source"],
     )
     previous = obj({"value": {"type": "integer", "minimum": 0}, "observedAt": {"type": "integer"}})
     observation = obj(
@@ -157,6 +185,9 @@ def schemas(settings: Settings) -> dict[str, Schema]:
                 "minimum": 0,
                 "description": "results with an error (a completed job may have some)",
             },
+            "name": nullable(
+                {"type": "string", "description": 'given at submit, else "<first> 외 N개"'}
+            ),
             "results": {"type": "array", "items": ref("Result")},
             "webhook": ref("WebhookDelivery"),
         },
@@ -198,6 +229,7 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "keywords": keywords_schema,
             "categories": {"type": "array", "items": category},
             "priority": {"type": "string", "enum": list(PRIORITIES)},
+            "name": {"type": "string", "maxLength": 100},
             "webhook": {
                 "type": "object",
                 "description": "POST the job's summary here when it ends (docs/webhooks.md)",
@@ -284,6 +316,7 @@ def schemas(settings: Settings) -> dict[str, Schema]:
         "WatchlistInput": watch_input,
         "Progress": progress,
         "Result": result,
+        "SearchVolume": search_volume,
         "Job": job,
         "Event": event,
         "Submission": submission,

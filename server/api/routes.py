@@ -20,6 +20,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/documents/jobs/{job_id}/export", export.export_job)
     app.router.add_post("/api/documents/jobs/{job_id}/stream-token", tokenviews.job_stream_token)
     app.router.add_post("/api/documents/stream-token", tokenviews.stream_token)
+    app.router.add_post("/api/documents/expand", views.expand_keywords)
+    app.router.add_post("/api/documents/keywords/parse", views.parse_keywords)
     app.router.add_post("/api/documents/jobs/{job_id}/retry", views.retry_job)
     app.router.add_get("/api/config", views.config)
     app.router.add_get("/api/keywords", history.search_keywords)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from pathlib import Path
@@ -12,12 +13,15 @@ from aiohttp import web
 from server.api import streamtokens
 from server.api.compression import gzip_if_accepted
 from server.api.quota import quota_plan
-from server.appkeys import COUNTER, HEALTH, PROVIDER, SETTINGS, STORE
+from server.appkeys import COUNTER, HEALTH, PROVIDER, SETTINGS, STORE, VOLUMES
 from server.categories import CATEGORIES
 from server.codec import dumps, loads
 from server.errors import (
     EMPTY_BODY,
+    FOR_KEYWORD_FILE_CODE,
     FOR_PROVIDER_CODE,
+    INVALID_BODY,
+    INVALID_EXPAND_LIMIT,
     INVALID_IDEMPOTENCY_KEY,
     INVALID_JSON,
     INVALID_LIMIT,
@@ -28,11 +32,24 @@ from server.errors import (
     NOTHING_TO_RETRY,
     TOO_MANY_JOBS,
     UPSTREAM_ERROR,
+    VOLUME_AUTH_FAILED,
+    VOLUMES_OFF,
     QueueFullError,
 )
 from server.events import EVENT_TYPES
-from server.model import PRIORITIES, JobSpec, check_job_id, new_job_id, now_ms, parse_submission
-from server.work.providers.base import FatalProviderError
+from server.keyfiles import SAMPLE_SIZE, KeywordFileError, kind_of, read_table
+from server.model import (
+    PRIORITIES,
+    JobSpec,
+    check_job_id,
+    default_name,
+    new_job_id,
+    now_ms,
+    parse_name,
+    parse_submission,
+)
+from server.work.providers.base import FatalProviderError, KeywordError
+from server.work.providers.volume_base import VolumeAuthError
 from server.work.webhooks import webhook_of_submission, with_webhook
 
 log = logging.getLogger("doccount.batch")
@@ -93,8 +110,9 @@ async def create_batch(request: web.Request) -> web.Response:
         max_keywords=settings.max_keywords,
         max_keyword_chars=settings.max_keyword_chars,
     )
+    name = parse_name(submission, keywords)
     webhook_url = await webhook_of_submission(submission, settings)
-    return await start_job(request, keywords, categories, priority, webhook_url)
+    return await start_job(request, keywords, categories, priority, name, webhook_url)
 
 
 async def plan_batch(request: web.Request) -> web.Response:
@@ -117,6 +135,7 @@ async def start_job(
     keywords: tuple[str, ...],
     categories: tuple[str, ...],
     priority: int,
+    name: str,
     webhook_url: str | None = None,
 ) -> web.Response:
     """Queue a job for this client (a batch, or the retry of one) and answer like /batch.
@@ -138,6 +157,7 @@ async def start_job(
         created_ms=created,
         source=request.app[PROVIDER].name,
         client=client,
+        name=name,
     )
     try:
         job_id = await store.create_job(
@@ -175,8 +195,10 @@ def failed_part(job: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if result.get("error") is None:
             continue
         keywords[result["keyword"]] = None
-        # ``errors`` names the categories that failed; without it, the keyword failed whole.
-        failed_categories.update(result.get("errors") or job["categories"])
+        # ``errors`` names the categories that failed; without one, the keyword failed whole.
+        # (It may also say why the search volume is missing: not a category to count again.)
+        named = [c for c in result.get("errors") or {} if c in job["categories"]]
+        failed_categories.update(named or job["categories"])
     categories = tuple(c for c in job["categories"] if c in failed_categories)
     return tuple(keywords), categories
 
@@ -191,7 +213,8 @@ async def retry_job(request: web.Request) -> web.Response:
     if not keywords:
         raise NOTHING_TO_RETRY()
     log.info("[배치] 실패한 키워드 %d개 재조회: %s", len(keywords), job_id)
-    return await start_job(request, keywords, categories, PRIORITIES.get(job["priority"], 1))
+    priority = PRIORITIES.get(job["priority"], 1)
+    return await start_job(request, keywords, categories, priority, default_name(keywords))
 
 
 async def job_status(request: web.Request) -> web.Response:
@@ -244,6 +267,72 @@ async def list_jobs(request: web.Request) -> web.Response:
     return gzip_if_accepted(request, ok({"jobs": await request.app[HEALTH].annotate(jobs)}))
 
 
+async def parse_keywords(request: web.Request) -> web.Response:
+    """A keyword file (the body, as it is; ``?filename=`` says its type) read into columns the
+    dashboard lets the user pick from, with the keywords of the picked one (``?column=``, a
+    header name or a number from 1; default: the 키워드 column, else the first)."""
+    data = await request.read()  # raises 413 past client_max_size
+    filename = request.query.get("filename", "keywords.txt")
+    try:
+        # openpyxl takes tens of ms on a big sheet: off the event loop.
+        table = await asyncio.to_thread(read_table, data, kind_of(filename))
+        picked = table.pick(request.query.get("column"))
+        if not any(c.keywords for c in table.columns):
+            raise KeywordFileError(
+                "no_keywords_in_file", "파일에 키워드가 없습니다 (숫자와 빈 칸뿐)"
+            )
+    except KeywordFileError as exc:
+        raise FOR_KEYWORD_FILE_CODE[exc.code](detail=str(exc)) from None
+    return ok(
+        {
+            "columns": [
+                {
+                    "index": c.index + 1,
+                    "name": c.name,
+                    "count": len(c.keywords),
+                    "sample": list(c.keywords[:SAMPLE_SIZE]),
+                }
+                for c in table.columns
+            ],
+            "headerRow": table.header,
+            "column": picked.index + 1,
+            "keywords": list(picked.keywords),
+        }
+    )
+
+
+MAX_EXPAND_HINTS = 50  # 10 Search Ad calls, 5 s at the default 2/s: a request's patience
+MAX_EXPAND_LIMIT = 1000
+
+
+async def expand_keywords(request: web.Request) -> web.Response:
+    """Related keywords of the given ones (Naver's keyword tool), with their volumes, by total
+    monthly searches, largest first."""
+    settings = request.app[SETTINGS]
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise INVALID_BODY()
+    keywords, _, _ = parse_submission(
+        {"keywords": body.get("keywords"), "categories": None},
+        default_categories=settings.categories,
+        max_keywords=MAX_EXPAND_HINTS,
+        max_keyword_chars=settings.max_keyword_chars,
+    )
+    limit = body.get("limit", 100)
+    if type(limit) is not int or not 1 <= limit <= MAX_EXPAND_LIMIT:
+        raise INVALID_EXPAND_LIMIT()
+    volumes = request.app.get(VOLUMES)
+    if volumes is None:
+        raise VOLUMES_OFF()
+    try:
+        related = await volumes.related(list(keywords), limit)
+    except VolumeAuthError as exc:
+        raise VOLUME_AUTH_FAILED(detail=str(exc)) from None
+    except KeywordError as exc:
+        raise UPSTREAM_ERROR(detail=str(exc)) from None
+    return ok({"keywords": related, "source": volumes.name})
+
+
 async def cancel_job(request: web.Request) -> web.Response:
     job_id = check_job_id(request.match_info["job_id"])
     job = await request.app[STORE].request_cancel(job_id)
@@ -289,6 +378,8 @@ async def config(request: web.Request) -> web.Response:
             "maxKeywords": settings.max_keywords,
             "maxKeywordChars": settings.max_keyword_chars,
             "ratePerSec": settings.rate_per_s,
+            # "off" hides the volume columns; "demo" volumes are placeholders, like demo counts.
+            "volumeProvider": settings.volume_provider,
             "authRequired": settings.api_token is not None,
         }
     )

@@ -208,9 +208,13 @@ class DocCount:
         categories: Sequence[str] | None = None,
         priority: str | None = None,
         webhook_url: str | None = None,
+        name: str | None = None,
     ) -> str:
-        """Start a batch; its job id (one request, where ``submit`` makes two)."""
+        """Start a batch; its job id (one request, where ``submit`` makes two). ``name``: the
+        job's name (default: its first keyword and how many more)."""
         payload: dict[str, Any] = {"keywords": list(keywords)}
+        if name:
+            payload["name"] = name
         if categories:
             payload["categories"] = list(categories)
         if priority:
@@ -263,6 +267,33 @@ class DocCount:
             "GET", "/api/documents/status", params={"jobId": job_id, "since": since}
         )
         return Job.from_json(body["job"]), bool(body.get("gap"))
+
+    async def export(self, job_id: str, fmt: str = "xlsx") -> bytes:
+        """The job's results as the server's export: ``xlsx`` (a workbook) or ``csv`` (UTF-8
+        with a BOM), the same table the dashboard's buttons download."""
+        url = f"{self.base_url}/api/documents/jobs/{job_id}/export"
+        try:
+            async with self.session.get(
+                url, params={"format": fmt}, headers=self._headers, timeout=self._timeout
+            ) as resp:
+                raw = await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DocCountError(
+                f"서버에 연결할 수 없습니다: {self.base_url} ({exc or type(exc).__name__})",
+                "connection_error",
+            ) from None
+        if resp.status != 200:
+            try:
+                body = loads(raw)
+            except ValueError:
+                body = None
+            body = body if isinstance(body, dict) else {}
+            raise DocCountError(
+                str(body.get("error") or f"내보내기 실패 (HTTP {resp.status})"),
+                str(body.get("code") or "invalid_response"),
+                resp.status,
+            )
+        return raw
 
     async def cancel(self, job_id: str) -> Job:
         """Ask the job to stop; it ends ``cancelled`` after the keyword in hand."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from server.client.api import POLL_EVERY_S, DocCount, DocCountError
-from server.client.output import FORMATS, ProgressBar, ResultWriter
+from server.client.output import EXPORT_FORMATS, FORMATS, ProgressBar, ResultWriter, is_terminal
 from server.client.types import (
     Job,
     ProgressEvent,
@@ -23,6 +23,8 @@ from server.client.types import (
     health_text,
     plan_text,
 )
+from server.keyfiles import KeywordFileError
+from server.keyfiles import read_keywords as read_file_keywords
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 EXIT_OK = 0
@@ -31,23 +33,24 @@ EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
-def read_keywords(path: str, stdin: TextIO) -> list[str]:
-    """One keyword per line; blank lines are skipped. ``-`` reads standard input."""
-    if path == "-":
-        text = stdin.read()
-    else:
+def read_keywords(path: str, stdin: TextIO, column: str | None = None) -> list[str]:
+    """The keywords of a .txt (one per line, or a tab-separated paste), .csv/.tsv or .xlsx
+    file, by the dashboard's rules (server/keyfiles.py: a 키워드/keyword header row is
+    skipped, numbers alone are not keywords; ``column`` by header name or number). ``-`` reads
+    standard input as text."""
+    try:
+        if path == "-":
+            return read_file_keywords(stdin.read().encode("utf-8"), "stdin.txt", column)
         try:
-            with open(path, encoding="utf-8-sig") as f:  # -sig: Excel's files start with a BOM
-                text = f.read()
+            with open(path, "rb") as f:
+                data = f.read()
         except OSError as exc:
             raise DocCountError(
                 f"키워드 파일을 읽을 수 없습니다: {path} ({exc.strerror or exc})", "io_error"
             ) from None
-        except UnicodeDecodeError:
-            raise DocCountError(
-                f"키워드 파일이 UTF-8이 아닙니다: {path}", "invalid_encoding"
-            ) from None
-    return [line.strip() for line in text.splitlines() if line.strip()]
+        return read_file_keywords(data, path, column)
+    except KeywordFileError as exc:
+        raise DocCountError(f"{path}: {exc}", exc.code) from None
 
 
 @dataclass
@@ -63,12 +66,16 @@ class Command:
     keywords_file: str | None = None
     categories: list[str] | None = None
     priority: str | None = None
+    job_name: str | None = None
+    output: str | None = None  # csv/xlsx: write the export here instead of stdout
+    column: str | None = None  # the keyword column of a .csv/.xlsx file
     poll: bool = False  # follow by polling with ?since= instead of the event stream
     poll_every_s: float = POLL_EVERY_S
 
 
 def summary_line(job: Job) -> str:
-    line = f"{job.id}: {job.status} ({job.progress.current}/{job.progress.total})"
+    named = f" {job.name}" if job.name else ""
+    line = f"{job.id}{named}: {job.status} ({job.progress.current}/{job.progress.total})"
     return line + (f" - {job.error}" if job.error else "")
 
 
@@ -79,14 +86,16 @@ def exit_code(job: Job) -> int:
 async def follow(
     dc: DocCount,
     job_id: str,
-    writer: ResultWriter,
+    writer: ResultWriter | None,
     bar: ProgressBar,
     poll_every_s: float | None = None,
 ) -> Job:
-    """Write every result of the job as it comes; the job at its end. ``poll_every_s``: by
-    polling (only the new results each time) instead of the event stream."""
+    """Write every result of the job as it comes (without a writer: only the bar); the job at
+    its end. ``poll_every_s``: by polling (only the new results each time) instead of the
+    event stream."""
     job = await dc.status(job_id)
-    writer.begin(list(job.categories))
+    if writer is not None:
+        writer.begin(list(job.categories))
     final: StatusEvent | None = None
     progress = job.progress
     note = health_text(job.raw)  # nobody counts it: say so instead of a rate and an ETA
@@ -98,7 +107,8 @@ async def follow(
     async for event in events:
         progress = event.progress
         if isinstance(event, ResultEvent):
-            writer.write(event.result.raw)
+            if writer is not None:
+                writer.write(event.result.raw)
             note = None  # counting again
         elif isinstance(event, StatusEvent):
             final = event
@@ -138,17 +148,21 @@ async def run_command(
     bar: ProgressBar | None = None,
 ) -> int:
     bar = bar if bar is not None else ProgressBar(err)
-    writer = ResultWriter(out, cmd.fmt, list(cmd.categories or []), bar)
+    exporting = cmd.fmt in EXPORT_FORMATS
+    writer = None if exporting else ResultWriter(out, cmd.fmt, list(cmd.categories or []), bar)
+    if cmd.fmt == "xlsx" and cmd.output is None and is_terminal(out):
+        bar.finish("doccount: xlsx는 파일로 저장하세요: -o 결과.xlsx 또는 > 결과.xlsx (usage)")
+        return EXIT_ERROR
     async with DocCount(cmd.server, token=cmd.token) as dc:
         try:
             if cmd.name == "submit":
                 assert cmd.keywords_file is not None
-                keywords = read_keywords(cmd.keywords_file, stdin)
+                keywords = read_keywords(cmd.keywords_file, stdin, cmd.column)
                 plan = await plan_of(dc, keywords, cmd.categories)
                 if plan is not None:
                     bar.line(f"할당량: {plan_text(plan)}")
                 job_id = await dc.submit_id(
-                    keywords, categories=cmd.categories, priority=cmd.priority
+                    keywords, categories=cmd.categories, priority=cmd.priority, name=cmd.job_name
                 )
                 bar.line(f"작업 시작: {job_id} (키워드 {len(keywords)}개)")
                 if not cmd.follow:
@@ -159,18 +173,37 @@ async def run_command(
                 job_id = cmd.job_id
             if cmd.name == "status":
                 job = await dc.status(job_id)
-                writer.begin(list(job.categories))
-                for result in job.results:
-                    writer.write(result.raw)
+                if writer is not None:
+                    writer.begin(list(job.categories))
+                    for result in job.results:
+                        writer.write(result.raw)
             else:
                 every_s = cmd.poll_every_s if cmd.poll else None
                 job = await follow(dc, job_id, writer, bar, every_s)
+            if exporting:
+                write_export(await dc.export(job_id, cmd.fmt), out, cmd.output)
         except (DocCountError, OSError) as exc:
             code = exc.code if isinstance(exc, DocCountError) else "io_error"
             bar.finish(f"doccount: {exc} ({code})")
             return EXIT_ERROR
         bar.finish(summary_line(job))
         return exit_code(job)
+
+
+def write_export(data: bytes, out: TextIO, output: str | None) -> None:
+    """The export's bytes as they are (a workbook, or CSV with its BOM) to ``output`` or to
+    standard output."""
+    if output is not None:
+        with open(output, "wb") as f:
+            f.write(data)
+        return
+    out.flush()
+    binary = getattr(out, "buffer", None)
+    if binary is not None:
+        binary.write(data)
+        binary.flush()
+    else:  # a text stream with no bytes below it (tests): CSV only
+        out.write(data.decode("utf-8"))
 
 
 # --- argv ---------------------------------------------------------------------------------
@@ -193,7 +226,12 @@ def add_client_parsers(sub: Any) -> None:
             dest="fmt",
             choices=FORMATS,
             default="csv",
-            help="results on stdout: csv (default), tsv, jsonl, or an aligned table",
+            help="results on stdout: csv (default) or xlsx, the server's export once the job "
+            "ends (Korean headers, search volumes, 경쟁률; the dashboard's table); tsv, jsonl or "
+            "an aligned table stream result by result",
+        )
+        p.add_argument(
+            "-o", "--output", default=None, help="csv/xlsx: write the export to this file"
         )
 
     def polling(p: argparse.ArgumentParser) -> None:
@@ -205,10 +243,22 @@ def add_client_parsers(sub: Any) -> None:
         )
 
     submit = sub.add_parser("submit", help="start a batch from a keywords file (one per line)")
-    submit.add_argument("keywords_file", metavar="FILE", help="keywords, one per line; - = stdin")
+    submit.add_argument(
+        "keywords_file",
+        metavar="FILE",
+        help="keywords: .txt (one per line), .csv/.tsv or .xlsx; - = stdin",
+    )
+    submit.add_argument(
+        "--column",
+        help="the keyword column of a .csv/.xlsx: its header (e.g. 키워드) or number from 1 "
+        "(default: the 키워드/keyword column, else the first)",
+    )
     submit.add_argument("--follow", action="store_true", help="follow it and write the results")
     submit.add_argument("--categories", help="blog,cafe,... (default: the server's)")
     submit.add_argument("--priority", choices=["high", "normal", "low"])
+    submit.add_argument(
+        "--name", dest="job_name", help="the job's name (default: its first keyword 외 N개)"
+    )
     common(submit)
     polling(submit)
     watch = sub.add_parser("watch", help="follow a job and write its results")
@@ -232,6 +282,9 @@ def command_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Comma
         keywords_file=getattr(args, "keywords_file", None),
         categories=[c.strip() for c in categories.split(",") if c.strip()] if categories else None,
         priority=getattr(args, "priority", None),
+        job_name=getattr(args, "job_name", None),
+        output=getattr(args, "output", None),
+        column=getattr(args, "column", None),
         poll=getattr(args, "poll", False),
     )
 

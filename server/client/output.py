@@ -18,7 +18,12 @@ from typing import Any, TextIO
 
 import orjson
 
-FORMATS = ("csv", "tsv", "jsonl", "table")
+FORMATS = ("csv", "xlsx", "tsv", "jsonl", "table")
+# The command line writes these once the job ends, from the server's export: the very table the
+# dashboard downloads (Korean headers, volumes, 경쟁률; the CSV with a BOM). The others stream
+# result by result (ResultWriter; as a library it still streams CSV too).
+EXPORT_FORMATS = ("csv", "xlsx")
+WRITER_FORMATS = ("csv", "tsv", "jsonl", "table")
 BAR_WIDTH = 24
 BAR_MIN_INTERVAL_S = 0.1
 CLEAR_LINE = "\r\033[K"  # to the line's start, then erase to its end
@@ -154,7 +159,7 @@ class ResultWriter:
         categories: list[str] | None = None,
         bar: ProgressBar | None = None,
     ) -> None:
-        if fmt not in FORMATS:
+        if fmt not in WRITER_FORMATS:
             raise ValueError(f"알 수 없는 출력 형식입니다: {fmt}")
         self.out = out
         self.fmt = fmt

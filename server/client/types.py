@@ -87,6 +87,7 @@ class Job:
     completed_at_ms: int | None = None
     error: str | None = None
     source: str | None = None
+    name: str | None = None
     results: tuple[Result, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -109,6 +110,7 @@ class Job:
             completed_at_ms=_int_or_none(data.get("completedAt")),
             error=data.get("error"),
             source=data.get("source"),
+            name=data.get("name"),
             results=tuple(Result.from_json(r, i) for i, r in enumerate(data.get("results") or ())),
             raw=data,
         )

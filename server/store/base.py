@@ -132,6 +132,14 @@ class Store(abc.ABC):
         """Commit keyword ``index``'s result, advance progress, append the ``result`` event."""
 
     @abc.abstractmethod
+    async def update_result(
+        self, job_id: str, index: int, result: dict[str, Any], worker_id: str
+    ) -> Event | None:
+        """Replace keyword ``index``'s committed result (its search volume arrived after its
+        counts) and append a ``result`` event with the same index and the current progress.
+        None, and nothing written, when no result is committed at ``index``."""
+
+    @abc.abstractmethod
     async def append_progress(self, job_id: str, extra: dict[str, Any]) -> Event:
         """Append a ``progress`` tick (current/total from the store, plus ``extra``)."""
 
@@ -187,6 +195,16 @@ class Store(abc.ABC):
     async def cache_put(
         self, origin: str, keyword: str, category: str, count: int, observed_ms: int
     ) -> None: ...
+
+    @abc.abstractmethod
+    async def volume_cache_get(self, origin: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """Fresh cached volume rows of normalised keywords ``keys``, as produced by the volume
+        source ``origin`` (provider and upstream: never another's), each with ``observedAt``."""
+
+    @abc.abstractmethod
+    async def volume_cache_put(self, origin: str, rows: dict[str, dict[str, Any]]) -> None:
+        """Cache volume rows (normalised keyword -> row with ``observedAt``) for
+        ``volume_cache_ttl_s``. Advisory: never fails a job."""
 
     @abc.abstractmethod
     def limiter(self, rate_per_s: float) -> RateLimiter:

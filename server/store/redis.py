@@ -8,6 +8,7 @@ scripts touch keys of several jobs at once):
                              worker, qkey/qid (its queue entry), cancel, order
     dc:job:{id}:results      hash: keyword index -> result JSON
     dc:job:{id}:events       stream: the job's event log, entry ids "<seq>-0", capped
+    dc:job:{id}:upd          hash: index -> seq of the event that replaced a result (since)
     dc:queue:{0,1,2}         streams by priority (high, normal, low), consumer group "workers"
     dc:pending               zset: pending jobs by (priority, arrival): queuePosition = rank+1
     dc:processing            set: jobs being processed
@@ -19,6 +20,9 @@ scripts touch keys of several jobs at once):
     dc:count:{origin}:{cat}:{keyword}
                              string "<count>:<observed ms>" with a TTL: a cached count, under
                              a digest of its origin (provider and upstream base URL)
+    dc:vol:{origin}:{keyword}
+                             string with a TTL: a cached search volume row (JSON, with
+                             observedAt), under a digest of its origin like counts
     dc:workers               hash: worker id -> {"seenMs", "jobs"}, its last heartbeat
     dc:layout                hash: layout versions (cache=2: the old dc:cache:* keys, of
                              unknown origin, were dropped)
@@ -181,6 +185,7 @@ class RedisStore(Store):
             "renew": lua.RENEW,
             "release": lua.RELEASE,
             "record": lua.RECORD,
+            "update": lua.UPDATE,
             "progress": lua.PROGRESS,
             "finish": lua.FINISH,
             "cancel": lua.CANCEL,
@@ -282,6 +287,7 @@ class RedisStore(Store):
             "" if max_queued is None else max_queued,
             idempotency_key or "",
             IDEMPOTENCY_WINDOW_MS,
+            dumps(spec.name),
         )
         if created == 0:
             raise QueueFullError(max_queued or 0)
@@ -399,6 +405,13 @@ class RedisStore(Store):
         if raw is None:
             raise LookupError(f"job {job_id} no longer exists")
         return script_event(raw)
+
+    async def update_result(
+        self, job_id: str, index: int, result: dict[str, Any], worker_id: str
+    ) -> Event | None:
+        raw = await self._run("update", job_id, index, dumps(result))
+        self._json_cache.drop(job_id)
+        return None if raw is None else script_event(raw)
 
     async def append_progress(self, job_id: str, extra: dict[str, Any]) -> Event:
         fragment = "," + dumps(extra)[1:-1] if extra else ""
@@ -526,6 +539,35 @@ class RedisStore(Store):
                 )
         except StoreUnavailableError as exc:
             log.warning("cache write skipped, Redis unavailable (%s)", exc)
+
+    @staticmethod
+    def _volume_key(origin: str, keyword: str) -> str:
+        digest = hashlib.sha256(origin.encode()).hexdigest()[:16]
+        return f"{PREFIX}vol:{digest}:{keyword}"
+
+    async def volume_cache_get(self, origin: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+        if not keys:
+            return {}
+        try:
+            with unavailable_as_error():
+                values = await self._r.mget([self._volume_key(origin, k) for k in keys])
+        except StoreUnavailableError as exc:
+            log.warning("volume cache read skipped, Redis unavailable (%s)", exc)
+            return {}
+        return {k: loads(v) for k, v in zip(keys, values, strict=True) if v is not None}
+
+    async def volume_cache_put(self, origin: str, rows: dict[str, dict[str, Any]]) -> None:
+        if not rows:
+            return
+        ttl_ms = max(1, round(self.settings.volume_cache_ttl_s * 1000))
+        try:
+            with unavailable_as_error():
+                async with self._r.pipeline(transaction=False) as pipe:
+                    for k, row in rows.items():
+                        pipe.set(self._volume_key(origin, k), dumps(row), px=ttl_ms)
+                    await pipe.execute()
+        except StoreUnavailableError as exc:
+            log.warning("volume cache write skipped, Redis unavailable (%s)", exc)
 
     async def _drop_old_cache(self) -> None:
         """Counts cached before they carried their origin (``dc:cache:*``) cannot be trusted

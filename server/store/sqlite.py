@@ -94,7 +94,7 @@ STATS_RECOUNT = (
 
 JOB_COLUMNS = (
     "id, status, priority, categories, total, current, created_at, started_at, completed_at, "
-    "error, last_seq, source, rowid, failed"
+    "error, last_seq, source, rowid, failed, name"
 )
 WORK_SIGNAL = "\x00work"
 # Jobs up to this many keywords are read on the event loop (~60 µs for 100 on a 2-core box);
@@ -270,9 +270,12 @@ class SqliteStore(Store):
                 is None
             )
             add_failed = _missing_column(conn, "jobs", "failed")
+            add_name = _missing_column(conn, "jobs", "name")
             conn.executescript(SCHEMA)
             if add_failed:  # a file from before failedCount: count what its results say
                 conn.executescript(ADD_FAILED)
+            if add_name:  # a file from before job names: old jobs have none
+                conn.execute("ALTER TABLE jobs ADD COLUMN name TEXT")
             if stats_are_new:
                 conn.executescript(STATS_RECOUNT)
             # Only one process owns this file: whatever a previous process held is free again.
@@ -387,7 +390,7 @@ class SqliteStore(Store):
     ) -> dict[str, Any]:
         """``position``: the queuePosition when the caller knows it (a job just queued)."""
         (jid, status, prio, cats, total, current, created, started, completed, error, seq, src,
-         rowid, failed) = row  # fmt: skip
+         rowid, failed, name) = row  # fmt: skip
         if status == PENDING and position is None:
             position = db.execute(
                 "SELECT COUNT(*) + 1 FROM jobs WHERE status = 'pending' AND "
@@ -408,6 +411,7 @@ class SqliteStore(Store):
             "lastEventId": str(seq),
             "source": src,
             "failedCount": failed,
+            "name": name,
         }
 
     def _job_row(self, db: sqlite3.Connection, job_id: str) -> tuple[Any, ...] | None:
@@ -460,7 +464,7 @@ class SqliteStore(Store):
     def _create(self, db: sqlite3.Connection, spec: JobSpec) -> None:
         db.execute(
             "INSERT INTO jobs (id, status, priority, keywords, categories, total, "
-            "created_at, source, client) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, source, client, name) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 spec.id,
                 spec.priority,
@@ -470,6 +474,7 @@ class SqliteStore(Store):
                 spec.created_ms,
                 spec.source,
                 spec.client,
+                spec.name,
             ),
         )
         self._status_event(db, spec.id)
@@ -628,7 +633,19 @@ class SqliteStore(Store):
             summary = self._summary(row, db)
             # Results are a prefix (committed in keyword order): those after the event are
             # the indices from the count it showed.
-            texts = [
+            texts = []
+            if first > 0:
+                # Results of the prefix already sent that were replaced since (their volume).
+                texts = [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT r.data FROM result_updates u JOIN results r ON "
+                        "r.job_id = u.job_id AND r.idx = u.idx WHERE u.job_id = ? AND u.idx < ? "
+                        "AND u.seq > ? ORDER BY u.idx",
+                        (job_id, first, since_seq),
+                    ).fetchall()
+                ]
+            texts += [
                 r[0]
                 for r in db.execute(
                     "SELECT data FROM results WHERE job_id = ? AND idx >= ? ORDER BY idx",
@@ -764,6 +781,32 @@ class SqliteStore(Store):
         event = await self._tx(partial(self._record, job_id=job_id, index=index, result=result))
         self._json_cache.drop(job_id)
         self._notify(job_id)
+        return event
+
+    async def update_result(
+        self, job_id: str, index: int, result: dict[str, Any], worker_id: str
+    ) -> Event | None:
+        def _update(db: sqlite3.Connection) -> Event | None:
+            cur = db.execute(
+                "UPDATE results SET data = ? WHERE job_id = ? AND idx = ?",
+                (dumps(result), job_id, index),
+            )
+            if not cur.rowcount:
+                return None
+            current, total = db.execute(
+                "SELECT current, total FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            event = self._append(db, job_id, "result", result_body(result, current, total))
+            db.execute(
+                "INSERT OR REPLACE INTO result_updates (job_id, idx, seq) VALUES (?, ?, ?)",
+                (job_id, index, int(event.id)),
+            )
+            return event
+
+        event = await self._tx(_update)
+        if event is not None:
+            self._json_cache.drop(job_id)
+            self._notify(job_id)
         return event
 
     async def append_progress(self, job_id: str, extra: dict[str, Any]) -> Event:
@@ -903,6 +946,35 @@ class SqliteStore(Store):
 
         await self._run(_put)
 
+    async def volume_cache_get(self, origin: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+        if not keys:
+            return {}
+
+        def _get() -> dict[str, dict[str, Any]]:
+            marks = ",".join("?" * len(keys))
+            rows = self.db.execute(
+                f"SELECT keyword, data FROM volumes WHERE origin = ? AND keyword IN ({marks}) "
+                "AND expires_at > ?",
+                (origin, *keys, now_ms()),
+            ).fetchall()
+            return {k: loads(d) for k, d in rows}
+
+        return await self._run(_get)
+
+    async def volume_cache_put(self, origin: str, rows: dict[str, dict[str, Any]]) -> None:
+        if not rows:
+            return
+        expires = now_ms() + int(self.settings.volume_cache_ttl_s * 1000)
+
+        def _put(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT OR REPLACE INTO volumes "
+                "(origin, keyword, data, observed_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                [(origin, k, dumps(r), r["observedAt"], expires) for k, r in rows.items()],
+            )
+
+        await self._tx(_put)
+
     def limiter(self, rate_per_s: float) -> RateLimiter:
         limiter = self._limiters.get(rate_per_s)
         if limiter is None:
@@ -1012,6 +1084,7 @@ class SqliteStore(Store):
             if ids:
                 marks = ",".join("?" * len(ids))
                 db.execute(f"DELETE FROM results WHERE job_id IN ({marks})", ids)
+                db.execute(f"DELETE FROM result_updates WHERE job_id IN ({marks})", ids)
                 db.execute(f"DELETE FROM events WHERE job_id IN ({marks})", ids)
                 db.execute(f"DELETE FROM jobs WHERE id IN ({marks})", ids)
             return ids
@@ -1043,10 +1116,15 @@ class SqliteStore(Store):
             "category FROM counts WHERE expires_at <= ? LIMIT ?)",
             (now, CLEANUP_BATCH_ROWS),
         ).rowcount
+        gone_volumes = db.execute(
+            "DELETE FROM volumes WHERE (origin, keyword) IN (SELECT origin, keyword "
+            "FROM volumes WHERE expires_at <= ? LIMIT ?)",
+            (now, CLEANUP_BATCH_ROWS),
+        ).rowcount
         # Yesterday's quota figures are still asked for around midnight; older ones are not
         # (a few rows a key a day, found by the primary key's leading day).
         db.execute("DELETE FROM key_calls WHERE day < ?", (kst_day(now) - 2,))
-        return bool(gone == CLEANUP_BATCH_ROWS)
+        return bool(CLEANUP_BATCH_ROWS in (gone, gone_volumes))
 
     @staticmethod
     def _cleanup_idempotency(db: sqlite3.Connection, before: int) -> bool:

@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     source TEXT NOT NULL,
     client TEXT NOT NULL DEFAULT '',
+    name TEXT,
     -- results with an error (failedCount): a "completed" job may still have failed keywords
     failed INTEGER NOT NULL DEFAULT 0
 );
@@ -28,6 +29,15 @@ CREATE TABLE IF NOT EXISTS results (
     job_id TEXT NOT NULL,
     idx INTEGER NOT NULL,
     data TEXT NOT NULL,
+    PRIMARY KEY (job_id, idx)
+) WITHOUT ROWID;
+-- Results replaced after their commit (a search volume arriving after the counts), with the
+-- event that replaced them: the incremental poll (?since=) sends them again, though their index
+-- is below the prefix the event it was asked from showed.
+CREATE TABLE IF NOT EXISTS result_updates (
+    job_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
     PRIMARY KEY (job_id, idx)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
@@ -100,10 +110,21 @@ CREATE TABLE IF NOT EXISTS counts (
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (origin, keyword, category)
 ) WITHOUT ROWID;
+-- Monthly search volumes by (origin, normalised keyword), like counts: a row is reused only by the
+-- provider and upstream that produced it.
+CREATE TABLE IF NOT EXISTS volumes (
+    origin TEXT NOT NULL,
+    keyword TEXT NOT NULL,
+    data TEXT NOT NULL,
+    observed_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (origin, keyword)
+) WITHOUT ROWID;
 -- Cleanup finds what expired through these, a batch at a time, instead of reading every row.
 -- (completed_at is set exactly when a job turns terminal.)
 CREATE INDEX IF NOT EXISTS jobs_completed ON jobs (completed_at);
 CREATE INDEX IF NOT EXISTS counts_expiry ON counts (expires_at);
+CREATE INDEX IF NOT EXISTS volumes_expiry ON volumes (expires_at);
 CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);
 -- /api/stats and /metrics: jobs per status and the running sum of completed jobs' times, kept
 -- by triggers in the same transactions as the jobs, so a scrape reads a handful of rows
@@ -145,6 +166,7 @@ CREATE TRIGGER IF NOT EXISTS jobs_stats_delete AFTER DELETE ON jobs BEGIN
         AND OLD.completed_at IS NOT NULL;
 END;
 DROP TABLE IF EXISTS cache;
+DROP TABLE IF EXISTS volume_cache;  -- the volumes' table before it was named like counts
 -- Naver's quota is per key per KST day: calls counted here survive a restart, as on Redis.
 CREATE TABLE IF NOT EXISTS key_calls (
     day INTEGER NOT NULL,

@@ -22,10 +22,11 @@ from server.settings import Settings
 from server.store import store_from_url
 from server.store.base import Store
 from server.work.counting import KeywordCounter
-from server.work.providers import make_provider
+from server.work.providers import make_provider, make_volume_provider
 from server.work.providers.base import Provider
 from server.work.providers.naver import NaverProvider
 from server.work.shares import WeightedShares
+from server.work.volumes import VolumeLookup
 from server.work.webhooks import delivering
 from server.work.worker import Worker
 
@@ -42,6 +43,7 @@ class Counting:
     provider: Provider
     counter: KeywordCounter
     shares: WeightedShares
+    volumes: VolumeLookup | None  # None: search volumes are off
 
 
 @contextlib.asynccontextmanager
@@ -87,12 +89,22 @@ async def open_counting(
         )
         limiter = MeteredLimiter(shares, metrics)
         provider = make_provider(settings, session, limiter, store.key_registry())
+        # Its own limiter: the Search Ad API's speed limit has nothing to do with the search
+        # API's.
+        volume_provider = make_volume_provider(
+            settings, session, store.limiter(settings.ad_rate_per_s)
+        )
+        volumes = None if volume_provider is None else VolumeLookup(store, volume_provider)
         try:
             log_start(settings)
             if isinstance(provider, NaverProvider) and settings.check_keys:
                 await provider.check_keys()
-            yield Counting(session, provider, MeteredCounter(store, provider, metrics), shares)
+            yield Counting(
+                session, provider, MeteredCounter(store, provider, metrics), shares, volumes
+            )
         finally:
+            if volume_provider is not None:
+                await volume_provider.close()
             await provider.close()
     finally:
         await session.close()
@@ -153,7 +165,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         open_store(settings) as store,
         open_counting(settings, store, metrics) as counting,
     ):
-        worker = Worker(store, counting.counter, settings, shares=counting.shares)
+        worker = Worker(
+            store, counting.counter, settings, shares=counting.shares, volumes=counting.volumes
+        )
         async with (
             background(worker.run(), "worker"),
             background(cleanup_loop(store, settings), "cleanup"),

@@ -28,7 +28,9 @@ from server.store.base import Store
 from server.work.counting import KeywordCounter, TransientLookupError
 from server.work.health import HEARTBEAT_S
 from server.work.providers.base import FatalProviderError, QuotaExhaustedError
+from server.work.providers.volume_base import normalise
 from server.work.shares import WeightedShares
+from server.work.volumes import VolumeLookup, VolumeOutcome, attach
 
 log = logging.getLogger("doccount.batch")
 
@@ -67,6 +69,7 @@ class Worker:
         settings: Settings,
         *,
         worker_id: str | None = None,
+        volumes: VolumeLookup | None = None,
         shares: WeightedShares | None = None,
         clock_ms: Callable[[], int] = now_ms,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
@@ -77,6 +80,7 @@ class Worker:
         self._sleep = sleep
         self.counter = counter
         self.settings = settings
+        self.volumes = volumes
         self.shares = shares
         self.worker_id = worker_id or f"w-{secrets.token_hex(4)}"
         self._active: set[asyncio.Task[None]] = set()
@@ -291,11 +295,11 @@ class Worker:
 
     async def _count_all(self, job: ClaimedJob) -> None:
         if self.shares is None:
-            await self._count_each(job)
+            await self._count_with_volumes(job)
             return
         # Every lookup task started inside inherits the job's share of the upstream rate.
         with self.shares.job(job.id, job.priority):
-            await self._count_each(job)
+            await self._count_with_volumes(job)
 
     def _eta_tick(self, job: ClaimedJob, remaining: int, observed_per_s: float) -> dict[str, Any]:
         """The progress tick's rate and time left. With a shares gate both come from the job's
@@ -316,7 +320,25 @@ class Worker:
             tick["share"] = round(share, 3)
         return tick
 
-    async def _count_each(self, job: ClaimedJob) -> None:
+    async def _count_with_volumes(self, job: ClaimedJob) -> None:
+        part = _VolumePart(self, job)
+        volume_task = (
+            asyncio.create_task(part.run(), name=f"volumes {job.id}")
+            if self.volumes is not None
+            else None
+        )
+        try:
+            await self._count_each(job, part)
+            if volume_task is not None:
+                # The job ends once every keyword has its volume (or the reason it has none).
+                await volume_task
+        finally:
+            if volume_task is not None and not volume_task.done():
+                volume_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await volume_task
+
+    async def _count_each(self, job: ClaimedJob, part: _VolumePart) -> None:
         """Look keywords up, up to ``keyword_concurrency`` at once, and commit in order.
 
         A keyword whose quick retries all met a transient fault (a 429 storm, an upstream down,
@@ -366,8 +388,7 @@ class Worker:
                     outcome = outcomes[job.keywords[index]]
                     if isinstance(outcome, BaseException):
                         raise outcome
-                    result = {"index": index, **outcome}
-                    await self._commit(job.id, index, result)
+                    result = await part.commit(index, {"index": index, **outcome})
                     next_commit += 1
                     done_here += 1
                     log.info(
@@ -442,3 +463,66 @@ class _Parked:
     deadline_s: float  # loop time after which its error is final
     wait_s: float  # the wait before the next try; doubles per try
     due_s: float  # loop time of the next try
+
+
+class _VolumePart:
+    """A job's search volumes, arriving beside its counts. A keyword's result is committed
+    with its volume when the volume came first; otherwise it is committed without, and
+    updated (a second ``result`` event with the same index) when the volume arrives. One lock
+    orders the two, so no volume is lost between a commit and its registration."""
+
+    def __init__(self, worker: Worker, job: ClaimedJob) -> None:
+        self.worker = worker
+        self.job = job
+        self.enabled = worker.volumes is not None
+        self.known: dict[str, VolumeOutcome] = {}
+        self.waiting: dict[str, list[dict[str, Any]]] = {}  # normalised keyword -> results
+        self.lock = asyncio.Lock()
+
+    async def commit(self, index: int, result: dict[str, Any]) -> dict[str, Any]:
+        async with self.lock:
+            if not self.enabled:
+                result = attach(result, None)
+            else:
+                key = normalise(result["keyword"])
+                result = attach(result, self.known.get(key))
+                if key not in self.known:
+                    self.waiting.setdefault(key, []).append(result)
+            await self.worker._commit(self.job.id, index, result)
+            return result
+
+    async def run(self) -> None:
+        volumes = self.worker.volumes
+        assert volumes is not None
+        todo = list(self.job.keywords[self.job.next_index :])
+        if self.job.next_index > 0:
+            # Resumed: results committed before the stop may still owe their volume.
+            stored = await retry_store("get_job", partial(self.worker.store.get_job, self.job.id))
+            async with self.lock:
+                for result in (stored or {}).get("results", []):
+                    volume_error = (result.get("errors") or {}).get("searchVolume")
+                    if result.get("searchVolume") is None and volume_error is None:
+                        key = normalise(result["keyword"])
+                        self.waiting.setdefault(key, []).append(result)
+                        todo.append(result["keyword"])
+        failed: set[str] = set()
+        async for outcomes in volumes.stream(todo):
+            async with self.lock:
+                self.known.update(outcomes)
+                for key, outcome in outcomes.items():
+                    if outcome.error is not None:
+                        failed.add(outcome.error)
+                    for result in self.waiting.pop(key, []):
+                        updated = attach(result, outcome)
+                        await retry_store(
+                            "update_result",
+                            partial(
+                                self.worker.store.update_result,
+                                self.job.id,
+                                updated["index"],
+                                updated,
+                                self.worker.worker_id,
+                            ),
+                        )
+        for reason in failed:
+            log.warning("[배치] 검색량 조회 실패: %s (%s)", self.job.id, reason)

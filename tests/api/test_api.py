@@ -316,3 +316,24 @@ async def test_config_announces_provider(client):
     assert body["eventTypes"] == ["snapshot", "status", "progress", "result", "job", "jobs"]
     assert body["eventTypes"] == list(EVENT_TYPES)
     assert body["maxKeywords"] == 1000
+
+
+async def test_jobs_have_names(client: Any) -> None:
+    many = [f"캠핑 의자 {i}" for i in range(30)]
+    named = await client.post(
+        "/api/documents/batch", json={"keywords": ["a", "b"], "name": "  봄  캠핑 "}
+    )
+    unnamed = await client.post("/api/documents/batch", json={"keywords": many})
+    single = await client.post("/api/documents/batch", json={"keywords": ["맥북"]})
+    ids = [(await r.json())["jobId"] for r in (named, unnamed, single)]
+    names = []
+    for job_id in ids:
+        job = (await (await client.get(f"/api/documents/status?jobId={job_id}")).json())["job"]
+        names.append(job["name"])
+    assert names == ["봄 캠핑", "캠핑 의자 0 외 29개", "맥북"]
+    listed = (await (await client.get("/api/documents/jobs")).json())["jobs"]
+    assert [j["name"] for j in listed] == names[::-1]
+    bad = await client.post("/api/documents/batch", json={"keywords": ["a"], "name": 5})
+    assert bad.status == 400 and (await bad.json())["code"] == "invalid_name"
+    long = await client.post("/api/documents/batch", json={"keywords": ["a"], "name": "x" * 101})
+    assert long.status == 400 and (await long.json())["code"] == "name_too_long"

@@ -51,15 +51,17 @@ async def start_cli(*args: str) -> asyncio.subprocess.Process:
 
 async def test_csv_from_the_cli_defuses_formula_cells(tmp_path, fake_naver, serve) -> None:
     url = await serve(base_settings(tmp_path, fake_naver[1]))
-    keywords = ["=1+1", "+SUM(1)", "-2", "@A1", "맥북 =1"]
+    keywords = ["=1+1", "+SUM(1)", "-2도", "@A1", "맥북 =1"]
     proc = await start_cli("submit", "-", "--follow", "--server", url)
     out, err = await asyncio.wait_for(proc.communicate("\n".join(keywords).encode()), 60)
     assert proc.returncode == 0, err.decode()
-    rows = list(csv.reader(io.StringIO(out.decode())))
-    assert rows[0] == ["keyword", *CATS, "error"]
-    assert [r[0] for r in rows[1:]] == ["'=1+1", "'+SUM(1)", "'-2", "'@A1", "맥북 =1"]
+    # The server's export: a BOM, Korean headers, a 합계 column.
+    rows = list(csv.reader(io.StringIO(out.decode("utf-8-sig"))))
+    assert rows[0] == ["키워드", "블로그", "카페", "뉴스", "웹문서", "합계", "오류"]
+    assert [r[0] for r in rows[1:]] == ["'=1+1", "'+SUM(1)", "'-2도", "'@A1", "맥북 =1"]
     for keyword, row in zip(keywords, rows[1:], strict=True):
-        assert row[1:] == [*(str(fake_total(keyword, API[c])) for c in CATS), ""]
+        counts = [fake_total(keyword, API[c]) for c in CATS]
+        assert row[1:] == [*(str(n) for n in counts), str(sum(counts)), ""]
 
 
 async def jobs_of(url: str) -> list[dict[str, Any]]:
@@ -101,8 +103,8 @@ async def test_the_cli_exits_1_when_the_job_is_cancelled(
     fake.release()
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1, err.decode()
-    assert f"{job_id}: cancelled (1/3)" in err.decode()
-    assert out.decode().splitlines()[0] == "keyword,blog,cafe,news,web,error"
+    assert f"{job_id} 하나 외 2개: cancelled (1/3)" in err.decode()
+    assert out.decode("utf-8-sig").splitlines()[0] == "키워드,블로그,카페,뉴스,웹문서,합계,오류"
 
 
 async def test_the_cli_exits_1_when_the_job_fails(

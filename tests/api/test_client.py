@@ -14,6 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import openpyxl
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -38,8 +40,18 @@ CATS = ["blog", "cafe", "news", "web"]
 API = {"blog": "blog", "cafe": "cafearticle", "news": "news", "web": "webkr"}
 
 
-def expected_row(keyword: str) -> list[str]:
-    return [keyword, *(str(fake_total(keyword, API[c])) for c in CATS), ""]
+HEADER = ["키워드", "블로그", "카페", "뉴스", "웹문서", "합계", "오류"]
+
+
+def export_row(keyword: str) -> list[str]:
+    counts = [fake_total(keyword, API[c]) for c in CATS]
+    return [keyword, *(str(n) for n in counts), str(sum(counts)), ""]
+
+
+def export_rows(text: str) -> list[list[str]]:
+    """The server's CSV export: a BOM, then CRLF rows."""
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text[1:], newline="")))
 
 
 @pytest.fixture
@@ -114,12 +126,11 @@ async def test_submit_follow_writes_csv_and_progress(tmp_path, fake_naver, serve
         Command("submit", url, TOKEN, follow=True, keywords_file=keywords_file(tmp_path, keywords))
     )
     assert code == 0, err
-    rows = list(csv.reader(io.StringIO(out)))
-    assert rows == [["keyword", *CATS, "error"], *(expected_row(k) for k in keywords)]
+    assert export_rows(out) == [HEADER, *(export_row(k) for k in keywords)]
     # stderr is no terminal here: no bar, no escape codes, just the three lines
     plan = "할당량: API 호출 최대 8회 · 오늘 남은 한도 25,000회 · 오늘 안에 끝납니다\n"
     job_id = err.removeprefix(plan).split(": ", 1)[1].split(" ", 1)[0]
-    assert err == f"{plan}작업 시작: {job_id} (키워드 3개)\n{job_id}: completed (3/3)\n"
+    assert err == f"{plan}작업 시작: {job_id} (키워드 3개)\n{job_id} 맥북 외 2개: completed (3/3)\n"
 
 
 async def test_submit_without_follow_prints_the_id(tmp_path, fake_naver, serve):
@@ -130,7 +141,7 @@ async def test_submit_without_follow_prints_the_id(tmp_path, fake_naver, serve):
     assert code == 0 and out.startswith("batch_") and out.count("\n") == 1
     code, out, err = await run(Command("status", url, None, job_id=out.strip(), fmt="jsonl"))
     assert (code, out) == (0, "")
-    assert err.rstrip().endswith(": pending (0/1)")
+    assert err.rstrip().endswith(" a: pending (0/1)")
 
 
 async def test_wrong_token_is_a_clear_error(tmp_path, fake_naver, serve):
@@ -148,7 +159,7 @@ async def test_a_failed_job_exits_non_zero(tmp_path, fake_naver, serve):
         Command("submit", url, None, follow=True, keywords_file=keywords_file(tmp_path, ["a"]))
     )
     assert code == 1
-    assert out == "keyword,blog,cafe,news,web,error\n"
+    assert export_rows(out) == [HEADER]
     assert ": failed (0/1) - 사용 가능한 네이버 API 키가 없습니다" in err
 
 
@@ -209,8 +220,7 @@ async def test_the_console_script_end_to_end(tmp_path, fake_naver, serve):
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate("맥북\n리뷰\n".encode()), 30)
     assert proc.returncode == 0, err.decode()
-    rows = list(csv.reader(io.StringIO(out.decode())))
-    assert rows == [["keyword", *CATS, "error"], expected_row("맥북"), expected_row("리뷰")]
+    assert export_rows(out.decode()) == [HEADER, export_row("맥북"), export_row("리뷰")]
 
 
 async def test_watch_and_status_of_a_finished_job(tmp_path, fake_naver, serve):
@@ -225,11 +235,38 @@ async def test_watch_and_status_of_a_finished_job(tmp_path, fake_naver, serve):
     assert (result["index"], result["keyword"]) == (0, "맥북")
     assert result["counts"] == {c: fake_total("맥북", API[c]) for c in CATS}
     code, out, err = await run(Command("status", url, None, job_id=job_id))
-    assert (code, out) == (
-        0,
-        "keyword,blog,cafe,news,web,error\n" + ",".join(expected_row("맥북")) + "\n",
-    )
-    assert err == f"{job_id}: completed (1/1)\n"
+    assert code == 0 and export_rows(out) == [HEADER, export_row("맥북")]
+    assert err == f"{job_id} 맥북: completed (1/1)\n"
+
+
+async def test_csv_and_xlsx_are_the_servers_export(tmp_path, fake_naver, serve):
+    url = await serve(base_settings(tmp_path, fake_naver[1]))
+    keywords = keywords_file(tmp_path, ["맥북", "=1+1"])
+    xlsx_path = tmp_path / "out.xlsx"
+    code, out, err = await run(
+        Command(
+            "submit", url, None, fmt="xlsx", follow=True, keywords_file=keywords,
+            job_name="봄 캠핑", output=str(xlsx_path),
+        )
+    )  # fmt: skip
+    assert (code, out) == (0, ""), err
+    job_id = err.split(": ", 1)[1].split(" ", 1)[0]
+    assert err.endswith(f"{job_id} 봄 캠핑: completed (2/2)\n")
+    book = openpyxl.load_workbook(xlsx_path)
+    assert book.active is not None
+    rows = [list(r) for r in book.active.iter_rows(values_only=True)]
+    row = export_row("맥북")
+    assert rows == [
+        HEADER,
+        [row[0], *(int(v) for v in row[1:6]), None],
+        ["=1+1", *(int(v) for v in export_row("=1+1")[1:6]), None],
+    ]
+    # The CLI's CSV is the endpoint's, byte for byte.
+    code, out, _ = await run(Command("status", url, None, job_id=job_id, fmt="csv"))
+    async with aiohttp.ClientSession() as session:
+        resp = await session.get(f"{url}/api/documents/jobs/{job_id}/export?format=csv")
+        assert out.encode() == await resp.read()
+    assert export_rows(out)[2][0] == "'=1+1"  # defused in CSV; the workbook keeps text as text
 
 
 async def test_watch_by_polling_asks_only_for_what_is_new(tmp_path, serve):

@@ -32,9 +32,15 @@ PROCESS_TIMEOUT_S = 60  # a loaded 2-core machine; the job itself takes about a 
 SERVER_MODULES = ("server.api", "server.live", "server.store", "server.work", "aiohttp.web")
 
 
-def csv_row(keyword: str) -> str:
+def tsv_row(keyword: str) -> str:
     shown = "'" + keyword if keyword.startswith("=") else keyword
-    return ",".join([shown, *(str(fake_total(keyword, API[c])) for c in CATS), ""])
+    return "\t".join([shown, *(str(fake_total(keyword, API[c])) for c in CATS), ""])
+
+
+def export_csv_row(keyword: str) -> str:
+    shown = "'" + keyword if keyword.startswith("=") else keyword
+    counts = [fake_total(keyword, API[c]) for c in CATS]
+    return ",".join([shown, *(str(n) for n in counts), str(sum(counts)), ""])
 
 
 @pytest.fixture
@@ -92,7 +98,7 @@ async def test_on_a_terminal_results_never_share_the_bars_line(tmp_path, slow_se
     path = tmp_path / "k.txt"
     path.write_text("\n".join(KEYWORDS) + "\n", encoding="utf-8")
     code, text = await run_on_pty(
-        doccount("submit", str(path), "--follow", "--server", slow_service)
+        doccount("submit", str(path), "--follow", "--format", "tsv", "--server", slow_service)
     )
     assert code == 0, text
     assert "[#" in text  # the bar was drawn, and redrawn in place
@@ -100,9 +106,9 @@ async def test_on_a_terminal_results_never_share_the_bars_line(tmp_path, slow_se
     assert plan == "할당량: API 호출 최대 24회 · 오늘 남은 한도 25,000회 · 오늘 안에 끝납니다"
     assert lines[0].startswith("작업 시작: batch_") and lines[0].endswith(" (키워드 6개)")
     job_id = lines[0].removeprefix("작업 시작: ").split(" ")[0]
-    assert lines[1:8] == ["keyword,blog,cafe,news,web,error", *(csv_row(k) for k in KEYWORDS)]
+    assert lines[1:8] == ["keyword\tblog\tcafe\tnews\tweb\terror", *(tsv_row(k) for k in KEYWORDS)]
     assert lines[8].startswith("[########################] 6/6 100%")
-    assert lines[9:] == [f"{job_id}: completed (6/6)", ""]
+    assert lines[9:] == [f"{job_id} 가평 글램핑 외 5개: completed (6/6)", ""]
 
 
 async def test_into_files_only_text(tmp_path, slow_service):
@@ -115,14 +121,17 @@ async def test_into_files_only_text(tmp_path, slow_service):
             stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err, cwd=REPO,
         )  # fmt: skip
         assert await asyncio.wait_for(proc.wait(), PROCESS_TIMEOUT_S) == 0
-    out_text = out_path.read_text(encoding="utf-8")
+    out_text = out_path.read_bytes().decode("utf-8")
     err_text = err_path.read_text(encoding="utf-8")
-    assert out_text == "\n".join(
-        ["keyword,blog,cafe,news,web,error", *(csv_row(k) for k in KEYWORDS), ""]
+    # The server's export: a BOM, Korean headers, CRLF rows, formulas defused.
+    assert out_text == "\ufeff" + "\r\n".join(
+        ["키워드,블로그,카페,뉴스,웹문서,합계,오류", *(export_csv_row(k) for k in KEYWORDS), ""]
     )
     plan = "할당량: API 호출 최대 24회 · 오늘 남은 한도 25,000회 · 오늘 안에 끝납니다\n"
     job_id = err_text.removeprefix(plan).removeprefix("작업 시작: ").split(" ")[0]
-    assert err_text == f"{plan}작업 시작: {job_id} (키워드 6개)\n{job_id}: completed (6/6)\n"
+    assert err_text == (
+        f"{plan}작업 시작: {job_id} (키워드 6개)\n{job_id} 가평 글램핑 외 5개: completed (6/6)\n"
+    )
 
 
 async def imported_modules(argv: list[str]) -> tuple[int, set[str]]:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from server.api.views import failed_part
 from server.appkeys import WORKER
 from tests.support.common import base_settings
 from tests.support.fakeupstream import FakeNaver, fake_total
@@ -48,6 +49,7 @@ async def test_retry_starts_a_job_of_exactly_the_failed_keywords(
     retry = await job_of(client, answer["jobId"])
     assert [r["keyword"] for r in retry["results"]] == ["리뷰", "커피"]
     assert (retry["categories"], retry["priority"]) == (["blog", "news"], "low")
+    assert retry["name"] == "리뷰 외 1개"  # named after its own keywords
     assert (retry["status"], retry["failedCount"]) == ("completed", 0)
     assert retry["results"][1]["counts"] == {c: fake_total("커피", c) for c in ("blog", "news")}
     # 리뷰/blog came from the cache: only the three failed lookups went upstream.
@@ -71,3 +73,16 @@ async def test_retry_of_an_unknown_job_is_a_404(
     assert (resp.status, (await resp.json())["code"]) == (404, "job_not_found")
     resp = await client.post("/api/documents/jobs/nope/retry")
     assert (resp.status, (await resp.json())["code"]) == (400, "invalid_job_id")
+
+
+def test_a_missing_search_volume_is_not_a_category_to_retry() -> None:
+    """``errors`` may also say why a keyword's search volume is missing: a keyword that failed
+    whole is retried in every category, and a volume failure alone is nothing to retry."""
+    job = {
+        "categories": ["blog", "cafe"],
+        "results": [
+            {"keyword": "a", "error": "실패", "errors": {"searchVolume": "volume_auth_failed"}},
+            {"keyword": "b", "error": None, "errors": {"searchVolume": "volume_auth_failed"}},
+        ],
+    }
+    assert failed_part(job) == (("a",), ("blog", "cafe"))

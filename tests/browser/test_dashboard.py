@@ -453,16 +453,16 @@ async def test_csv_export_and_tsv_copy_keep_korean(serve: Serve, dash: Dash) -> 
     async with page.expect_download() as info:
         await page.click("#export-csv")
     download = await info.value
-    assert download.suggested_filename.startswith("문서수_")
-    assert download.suggested_filename.endswith(".csv")
+    # The server's export (the CLI's table too), named after the job.
+    assert download.suggested_filename == f"{keywords[0]} 외 2개.csv"
     raw = read_bytes(await download.path())
     assert raw.startswith(b"\xef\xbb\xbf"), "no UTF-8 BOM: Excel would garble Korean"
     table = list(csv.reader(io.StringIO(raw[3:].decode("utf-8"), newline="")))
-    assert table[0] == ["번호", "키워드", "블로그", "뉴스", "합계", "캐시", "오류", "출처"]
+    assert table[0] == ["키워드", "블로그", "뉴스", "합계", "오류"]
     assert len(table) == 4
     blog, news = fake_total(keywords[1], "blog"), fake_total(keywords[1], "news")
-    assert table[2] == ["2", keywords[1], str(blog), str(news), str(blog + news), "", "", "네이버"]
-    assert table[3][1] == "'" + keywords[2]  # a formula-looking cell is defused
+    assert table[2] == [keywords[1], str(blog), str(news), str(blog + news), ""]
+    assert table[3][0] == "'" + keywords[2]  # a formula-looking cell is defused
 
     await page.click("#copy-tsv")
     await expect(page.locator("#toast")).to_contain_text("복사했습니다")
@@ -493,9 +493,9 @@ async def test_failed_category_shows_the_error_not_zero(
     async with page.expect_download() as info:
         await page.click("#export-csv")
     text = read_bytes(await (await info.value).path()).decode("utf-8-sig")
-    row = next(r for r in csv.reader(io.StringIO(text)) if r[1:2] == [keywords[1]])
-    assert row[3] == ""  # no count, not 0
-    assert row[6]  # the error message
+    row = next(r for r in csv.reader(io.StringIO(text)) if r[:1] == [keywords[1]])
+    assert row[2] == "오류"  # marked failed, not 0
+    assert row[4]  # the error message
 
 
 async def test_job_failure_is_explained_in_korean(
@@ -573,13 +573,19 @@ async def test_keyword_box_counts_and_flags_before_submit(serve: Serve, dash: Da
     await expect(page.locator("#keywords")).to_have_value("맥북\n아이폰\n갤럭시")
     await expect(page.locator("#kw-count")).to_contain_text("키워드 3개")
 
-    await page.fill("#keywords", "\n".join(f"k{i}" for i in range(7)))
-    await expect(page.locator("#kw-issues")).to_contain_text("2개를 줄여 주세요")
-    await page.click("#start")
-    await expect(page.locator("#form-error")).to_contain_text("최대 5개")
     await page.fill("#keywords", "아주아주아주아주긴키워드입니다")
     await expect(page.locator("#kw-issues")).to_contain_text("10자를 넘는")
+    await page.click("#start")
+    await expect(page.locator("#form-error")).to_contain_text("10자를 넘는")
     assert await page.evaluate("location.hash") == ""  # nothing was submitted
+
+    # Over the limit: said before starting, then split into jobs of at most the limit.
+    await page.fill("#keywords", "\n".join(f"k{i}" for i in range(7)))
+    await expect(page.locator("#kw-issues")).to_contain_text("5개씩 2개 작업으로 나눠 시작합니다")
+    await page.click("#start")
+    await expect(page.locator("#job-list .job-main")).to_have_text(
+        ["k0 외 6개 (2/2)", "k0 외 6개 (1/2)"], timeout=WAIT_MS
+    )
 
 
 async def test_api_token_is_asked_once_and_sent(serve: Serve, dash: Dash) -> None:

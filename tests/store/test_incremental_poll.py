@@ -77,6 +77,22 @@ async def test_since_follows_a_job_to_its_end(store: Store) -> None:
     assert empty["results"] == [] and empty["status"] == COMPLETED
 
 
+async def test_since_sends_again_a_result_replaced_after_it(store: Store) -> None:
+    """A search volume that arrives after its keyword's counts replaces a result of the prefix
+    a poller already has: the next incremental poll sends it again, once."""
+    job_id, ids = await running_job(store, done=3, total=4)
+    last = ids[-1]
+    updated = {"index": 1, **result_of("k1", 1), "searchVolume": {"total": 70}}
+    await store.update_result(job_id, 1, updated, "w1")
+    await store.record_result(job_id, 3, {"index": 3, **result_of("k3", 3)}, "w1")
+    job, gap = await since(store, job_id, last)
+    assert not gap
+    assert [r["index"] for r in job["results"]] == [1, 3]
+    assert job["results"][0]["searchVolume"] == {"total": 70}
+    again, _ = await since(store, job_id, job["lastEventId"])
+    assert again["results"] == []
+
+
 async def test_since_a_trimmed_event_answers_everything_with_gap(store: Store) -> None:
     job_id, _ = await running_job(store, done=4)
     await trim_log(store, job_id, 3)  # events 1..3 are gone

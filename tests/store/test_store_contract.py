@@ -65,6 +65,7 @@ JOB_KEYS = [
     "lastEventId",
     "source",
     "failedCount",
+    "name",
 ]
 
 
@@ -134,7 +135,7 @@ async def trim_log(store: Store, job_id: str, through_seq: int) -> None:
 
 
 async def test_create_then_get_shows_the_pending_job(store: Store) -> None:
-    spec = make_spec()
+    spec = replace(make_spec(), name='봄 "캠핑" 외 2개')
     await store.create_job(spec)
     job = await store.get_job(spec.id)
     assert job is not None
@@ -153,6 +154,7 @@ async def test_create_then_get_shows_the_pending_job(store: Store) -> None:
         "lastEventId": "1",
         "source": "naver",
         "failedCount": 0,
+        "name": '봄 "캠핑" 외 2개',
         "results": [],
     }
     without = await store.get_job(spec.id, with_results=False)

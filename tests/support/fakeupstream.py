@@ -7,7 +7,8 @@ what was (not) counted twice.
 A gate holds answers: ``pause(after=n)`` lets ``n`` more calls through and holds the rest until
 ``release()``, so a test stops a job exactly where it needs it, then lets it run at full speed.
 Control endpoints (``/_calls``, ``/_faults``, ``/_reset``, ``/_pause``, ``/_release``) let
-another process drive it.
+another process drive it. The command also serves the fake Search Ad keyword tool
+(``/keywordstool``, fakesearchad.py) on the same port, with ``/_adcalls`` listing its calls.
 
     python -m tests.support.fakeupstream --port 9000 --latency-ms 50
 """
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.support.fakesearchad import FakeSearchAd
 
 API_SCALE = {
     "blog": 2_000_000,
@@ -241,7 +244,17 @@ def main() -> None:
     fake = FakeNaver(
         keys=keys, latency_s=args.latency_ms / 1000, enforce_rate_per_s=args.enforce_rate
     )
-    web.run_app(fake.app(), host=args.host, port=args.port, print=None, access_log=None)
+    app = fake.app()
+    searchad = FakeSearchAd(latency_s=args.latency_ms / 1000)
+    searchad.routes(app)
+
+    async def ad_calls(request: web.Request) -> web.Response:
+        return web.json_response(
+            [{"t": c.t_s, "hints": c.hints, "status": c.status} for c in searchad.calls]
+        )
+
+    app.router.add_get("/_adcalls", ad_calls)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
 
 
 if __name__ == "__main__":

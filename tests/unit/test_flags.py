@@ -43,6 +43,9 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "lease_s": ("9", 9.0),
     "log_format": ("json", "json"),
     "uvloop": ("1", True),
+    "ad_api_base": ("http://127.0.0.1:9", "http://127.0.0.1:9"),
+    "ad_rate_per_s": ("5", 5.0),
+    "volume_cache_ttl_s": ("60", 60.0),
     "ws_deflate": ("1", True),
     "check_keys": ("", False),  # --no-key-check, a switch
     "webhook_url": ("https://hooks.example/doccount", "https://hooks.example/doccount"),
@@ -68,6 +71,12 @@ def test_every_option_has_a_sample_here() -> None:
     settable = {f.name for f, opt in options() if opt.flag or opt.env} - {
         "naver_keys",
         "run_worker",
+        # Its default depends on the credentials and the provider; the Search Ad credentials
+        # have no flag: test_cli_flags covers them.
+        "volume_provider",
+        "ad_customer_id",
+        "ad_access_license",
+        "ad_secret_key",
     }
     assert settable == set(SAMPLES)
 

@@ -7,7 +7,8 @@ import ast
 from pathlib import Path
 
 SERVER = Path(__file__).resolve().parents[2] / "server"
-LONG_ALLOWED = {"store/sqlite.py", "store/redis.py"}
+# The engines, and the error catalogue (one flat list of kinds, a few lines each).
+LONG_ALLOWED = {"store/sqlite.py", "store/redis.py", "errors.py"}
 MAX_LINES = 500
 
 

@@ -15,7 +15,7 @@ for _, id in ipairs(ids) do
     end
   end
   local jk = jkey(id)
-  redis.call('DEL', jk, jk .. ':results', jk .. ':events')
+  redis.call('DEL', jk, jk .. ':results', jk .. ':events', jk .. ':upd')
   redis.call('ZREM', PFX .. 'jobs', id)
   redis.call('ZREM', PFX .. 'ended', id)
   redis.call('HDEL', PFX .. 'ended:info', id)

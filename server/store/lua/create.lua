@@ -1,5 +1,6 @@
 -- ARGV: id, idj, prio, keywords json, categories json, total, created ms, source json, client,
--- max queued jobs of this client ('' = no cap), idempotency key ('' = none), its window in ms.
+-- max queued jobs of this client ('' = no cap), idempotency key ('' = none), its window in ms,
+-- name json.
 -- Returns the job id (new, or the one the idempotency key made before), or 0 when the client's
 -- queue is full: checked and inserted in one script, so concurrent submissions cannot all pass.
 local id, prio, client = ARGV[1], ARGV[3], ARGV[9]
@@ -22,7 +23,8 @@ local qid = redis.call('XADD', q, '*', 'job', id)
 redis.call('HSET', jk, 'idj', ARGV[2], 'status', 'pending', 'prio', prio,
   'keywords', ARGV[4], 'categories', ARGV[5], 'total', ARGV[6], 'current', 0,
   'created', ARGV[7], 'started', 'null', 'completed', 'null', 'error', 'null', 'seq', 0,
-  'source', ARGV[8], 'client', client, 'qkey', q, 'qid', qid, 'order', order)
+  'source', ARGV[8], 'client', client, 'qkey', q, 'qid', qid, 'order', order,
+  'name', ARGV[13])
 -- Queue position = rank by (priority, arrival): the streams deliver in that same order.
 redis.call('ZADD', PFX .. 'pending', tonumber(prio) * 1e13 + order, id)
 redis.call('ZADD', PFX .. 'jobs', order, id)

@@ -40,7 +40,7 @@ end
 -- The job as the status endpoint shows it, without results (server.store.sqlite._summary).
 local function summary(id)
   local f = redis.call('HMGET', jkey(id), 'idj', 'status', 'current', 'total', 'categories',
-    'prio', 'created', 'started', 'completed', 'error', 'seq', 'source', 'failed')
+    'prio', 'created', 'started', 'completed', 'error', 'seq', 'source', 'failed', 'name')
   if not f[1] then return nil end
   local pos = 'null'
   if f[2] == 'pending' then
@@ -51,7 +51,8 @@ local function summary(id)
     .. ',"categories":' .. f[5] .. ',"priority":"' .. (PRIO_NAMES[f[6]] or 'normal')
     .. '","queuePosition":' .. pos .. ',"createdAt":' .. f[7] .. ',"startedAt":' .. f[8]
     .. ',"completedAt":' .. f[9] .. ',"error":' .. f[10] .. ',"lastEventId":"' .. f[11]
-    .. '","source":' .. f[12] .. ',"failedCount":' .. (f[13] or '0') .. '}'
+    .. '","source":' .. f[12] .. ',"failedCount":' .. (f[13] or '0') .. ',"name":'
+    .. (f[14] or 'null') .. '}'
 end
 
 local function feed_event(job_json)
@@ -85,7 +86,7 @@ local function ended(id, status, now_ms, ttl_ms)
   redis.call('HSET', PFX .. 'ended:info', id, status .. '|' .. dur)
   redis.call('HINCRBY', PFX .. 'stats', status, 1)
   -- Cleanup deletes precisely; the TTL is the safety net when no process runs cleanup.
-  for _, k in ipairs({jk, jk .. ':results', jk .. ':events'}) do
+  for _, k in ipairs({jk, jk .. ':results', jk .. ':events', jk .. ':upd'}) do
     redis.call('PEXPIRE', k, ttl_ms)
   end
 end

@@ -23,6 +23,18 @@ if seq > 0 then
   end
 end
 local texts, last = {}, tonumber(f[2]) - 1
+if first > 0 then
+  -- Results of the prefix already sent that were replaced since (update.lua: their volume).
+  local upd, again = redis.call('HGETALL', jk .. ':upd'), {}
+  for i = 1, #upd, 2 do
+    local idx = tonumber(upd[i])
+    if idx < first and tonumber(upd[i + 1]) > seq then again[#again + 1] = idx end
+  end
+  table.sort(again)
+  for _, idx in ipairs(again) do
+    texts[#texts + 1] = redis.call('HGET', jk .. ':results', tostring(idx))
+  end
+end
 for from = first, last, 500 do
   local fields = {}
   for i = from, math.min(from + 499, last) do fields[#fields + 1] = tostring(i) end

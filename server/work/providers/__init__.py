@@ -8,8 +8,10 @@ import aiohttp
 
 from server.settings import Settings
 from server.work.providers.base import KeyRegistry, Provider, RateLimiter
-from server.work.providers.demo import DemoProvider
+from server.work.providers.demo import DemoProvider, DemoVolumeProvider
 from server.work.providers.naver import NaverProvider
+from server.work.providers.searchad import SearchAdProvider
+from server.work.providers.volume_base import VolumeProvider
 
 log = logging.getLogger("doccount.providers")
 
@@ -26,3 +28,15 @@ def make_provider(
         )
         return DemoProvider(limiter)
     raise ValueError(f"unknown provider {settings.provider!r} (naver or demo)")
+
+
+def make_volume_provider(
+    settings: Settings, session: aiohttp.ClientSession, limiter: RateLimiter
+) -> VolumeProvider | None:
+    """The monthly search volume source, or None when volumes are off."""
+    if settings.volume_provider == "naver":
+        return SearchAdProvider(settings, session, limiter)
+    if settings.volume_provider == "demo":
+        log.warning("volume provider demo: search volumes are deterministic placeholders")
+        return DemoVolumeProvider(limiter)
+    return None

@@ -11,6 +11,7 @@ import hashlib
 
 from server.categories import CATEGORIES
 from server.work.providers.base import KeywordError, RateLimiter
+from server.work.providers.volume_base import BELOW_VALUE, VolumeRow, normalise, volume_row
 
 DEMO_KEY = "demo"
 
@@ -57,6 +58,57 @@ class DemoProvider:
 
     async def unusable(self) -> str | None:
         return None
+
+    async def close(self) -> None:
+        pass
+
+
+DEMO_AD_KEY = "demo-searchad"
+# Relatives the demo invents for a hint: plausible Korean search suffixes.
+_DEMO_SUFFIXES = ("추천", "후기", "가격", "순위", "비교", "방법", "브랜드", "할인")
+_DEMO_COMP = ("낮음", "중간", "높음")
+
+
+def demo_volume(keyword: str) -> VolumeRow:
+    """Deterministic monthly searches for ``keyword`` (normalised, as Naver would see it).
+    Shares the demo counts' popularity, and about one keyword in eight is "< 10" on PC."""
+    key = normalise(keyword)
+    popularity = _unit(f"{key}|*") ** 3
+    pc = int(60_000 * popularity * (0.5 + 0.5 * _unit(f"{key}|pc")))
+    mobile = int(180_000 * popularity * (0.5 + 0.5 * _unit(f"{key}|mobile")))
+    pc_below = pc < BELOW_VALUE or _unit(f"{key}|rare") < 0.125
+    mobile_below = mobile < BELOW_VALUE
+    comp = _DEMO_COMP[int(_unit(f"{key}|comp") * 3)]
+    return volume_row(
+        BELOW_VALUE if pc_below else pc,
+        pc_below,
+        BELOW_VALUE if mobile_below else mobile,
+        mobile_below,
+        comp,
+        "demo",
+    )
+
+
+class DemoVolumeProvider:
+    """Search volumes for a machine without Search Ad credentials, marked ``"source": "demo"``,
+    paced like the real API so a demo job behaves as a live one would."""
+
+    name: str = "demo"
+    origin: str = "demo"
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self._limiter = limiter
+        self.calls = 0
+
+    async def lookup(self, hints: list[str]) -> list[tuple[str, VolumeRow]]:
+        await self._limiter.acquire(DEMO_AD_KEY)
+        self.calls += 1
+        rows = [(normalise(h), demo_volume(h)) for h in hints]
+        for hint in hints:
+            for suffix in _DEMO_SUFFIXES:
+                related = f"{normalise(hint)}{suffix}"
+                rows.append((related, demo_volume(related)))
+        return rows
 
     async def close(self) -> None:
         pass
