@@ -8,7 +8,7 @@ tests/store/test_history_plans.py can check each one's plan uses an index.
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from server.codec import loads
 from server.history import (
@@ -20,9 +20,7 @@ from server.history import (
     normalise,
 )
 from server.store.history_base import HistoryStore
-
-if TYPE_CHECKING:
-    from server.store.sqlite import SqliteStore
+from server.store.sqlite_access import SqliteAccess
 
 # Past every character a keyword can hold: ``x >= q AND x < q || TOP`` is a prefix range.
 TOP = "\U0010ffff"
@@ -69,7 +67,7 @@ def found(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 
 class SqliteHistory(HistoryStore):
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqliteAccess) -> None:
         self._store = store
 
     async def add(

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from server.codec import dumps, loads
+from server.store.sqlite_access import SqliteAccess
 from server.store.watch_base import WatchStore
-
-if TYPE_CHECKING:
-    from server.store.sqlite import SqliteStore
 
 
 class SqliteWatch(WatchStore):
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqliteAccess) -> None:
         self._store = store
 
     async def create(self, watchlist: dict[str, Any]) -> None:

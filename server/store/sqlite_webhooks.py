@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import sqlite3
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from server.codec import dumps, loads
+from server.store.sqlite_access import SqliteAccess
 from server.store.webhooks import PENDING, Delivery, WebhookLedger, shown_url
-
-if TYPE_CHECKING:
-    from server.store.sqlite import SqliteStore
 
 SCHEMA = resources.files("server.store").joinpath("sqlite_webhooks.sql").read_text(encoding="utf-8")
 TERMINAL_SQL = "('completed', 'failed', 'cancelled')"
 
 
 class SqliteWebhookLedger(WebhookLedger):
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqliteAccess) -> None:
         self._store = store
         self._ready = False
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from server.aio import cancel_and_wait
 from server.errors import StoreUnavailableError
@@ -28,33 +28,18 @@ from server.store.base import Store
 from server.work.counting import KeywordCounter, TransientLookupError
 from server.work.health import HEARTBEAT_S
 from server.work.providers.base import FatalProviderError, QuotaExhaustedError
-from server.work.providers.volume_base import normalise
 from server.work.shares import WeightedShares
-from server.work.volumes import VolumeLookup, VolumeOutcome, attach
+from server.work.storecalls import STORE_RETRY_FIRST_S, STORE_RETRY_MAX_S, retry_store
+from server.work.volume_part import VolumePart
+from server.work.volumes import VolumeLookup
 
 log = logging.getLogger("doccount.batch")
 
 INTERNAL_ERROR = "내부 오류로 작업이 중단되었습니다"
 
-T = TypeVar("T")
-STORE_RETRY_FIRST_S = 0.1
-STORE_RETRY_MAX_S = 5.0
 # A job waiting for the quota reset re-reads the clock at least this often: a machine that slept
 # through midnight, or a clock that was set, does not keep it waiting for a stale deadline.
 QUOTA_WAIT_STEP_S = 60.0
-
-
-async def retry_store(what: str, call: Callable[[], Awaitable[T]]) -> T:
-    """The store is down (Redis restarting): wait for it with backoff instead of failing a
-    job whose counting is fine. Each attempt is one call; nothing is assumed written."""
-    delay_s = STORE_RETRY_FIRST_S
-    while True:
-        try:
-            return await call()
-        except StoreUnavailableError as exc:
-            log.warning("[배치] 저장소 연결 불가 (%s): %.1f초 후 재시도 (%s)", what, delay_s, exc)
-            await asyncio.sleep(delay_s)
-            delay_s = min(delay_s * 2, STORE_RETRY_MAX_S)
 
 
 def format_counts(counts: dict[str, int]) -> str:
@@ -321,7 +306,7 @@ class Worker:
         return tick
 
     async def _count_with_volumes(self, job: ClaimedJob) -> None:
-        part = _VolumePart(self, job)
+        part = VolumePart(self.store, self.worker_id, self.volumes, job, self._commit)
         volume_task = (
             asyncio.create_task(part.run(), name=f"volumes {job.id}")
             if self.volumes is not None
@@ -338,7 +323,7 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await volume_task
 
-    async def _count_each(self, job: ClaimedJob, part: _VolumePart) -> None:
+    async def _count_each(self, job: ClaimedJob, part: VolumePart) -> None:
         """Look keywords up, up to ``keyword_concurrency`` at once, and commit in order.
 
         A keyword whose quick retries all met a transient fault (a 429 storm, an upstream down,
@@ -463,66 +448,3 @@ class _Parked:
     deadline_s: float  # loop time after which its error is final
     wait_s: float  # the wait before the next try; doubles per try
     due_s: float  # loop time of the next try
-
-
-class _VolumePart:
-    """A job's search volumes, arriving beside its counts. A keyword's result is committed
-    with its volume when the volume came first; otherwise it is committed without, and
-    updated (a second ``result`` event with the same index) when the volume arrives. One lock
-    orders the two, so no volume is lost between a commit and its registration."""
-
-    def __init__(self, worker: Worker, job: ClaimedJob) -> None:
-        self.worker = worker
-        self.job = job
-        self.enabled = worker.volumes is not None
-        self.known: dict[str, VolumeOutcome] = {}
-        self.waiting: dict[str, list[dict[str, Any]]] = {}  # normalised keyword -> results
-        self.lock = asyncio.Lock()
-
-    async def commit(self, index: int, result: dict[str, Any]) -> dict[str, Any]:
-        async with self.lock:
-            if not self.enabled:
-                result = attach(result, None)
-            else:
-                key = normalise(result["keyword"])
-                result = attach(result, self.known.get(key))
-                if key not in self.known:
-                    self.waiting.setdefault(key, []).append(result)
-            await self.worker._commit(self.job.id, index, result)
-            return result
-
-    async def run(self) -> None:
-        volumes = self.worker.volumes
-        assert volumes is not None
-        todo = list(self.job.keywords[self.job.next_index :])
-        if self.job.next_index > 0:
-            # Resumed: results committed before the stop may still owe their volume.
-            stored = await retry_store("get_job", partial(self.worker.store.get_job, self.job.id))
-            async with self.lock:
-                for result in (stored or {}).get("results", []):
-                    volume_error = (result.get("errors") or {}).get("searchVolume")
-                    if result.get("searchVolume") is None and volume_error is None:
-                        key = normalise(result["keyword"])
-                        self.waiting.setdefault(key, []).append(result)
-                        todo.append(result["keyword"])
-        failed: set[str] = set()
-        async for outcomes in volumes.stream(todo):
-            async with self.lock:
-                self.known.update(outcomes)
-                for key, outcome in outcomes.items():
-                    if outcome.error is not None:
-                        failed.add(outcome.error)
-                    for result in self.waiting.pop(key, []):
-                        updated = attach(result, outcome)
-                        await retry_store(
-                            "update_result",
-                            partial(
-                                self.worker.store.update_result,
-                                self.job.id,
-                                updated["index"],
-                                updated,
-                                self.worker.worker_id,
-                            ),
-                        )
-        for reason in failed:
-            log.warning("[배치] 검색량 조회 실패: %s (%s)", self.job.id, reason)

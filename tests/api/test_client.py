@@ -250,8 +250,10 @@ async def test_csv_and_xlsx_are_the_servers_export(tmp_path, fake_naver, serve):
         )
     )  # fmt: skip
     assert (code, out) == (0, ""), err
-    job_id = err.split(": ", 1)[1].split(" ", 1)[0]
-    assert err.endswith(f"{job_id} 봄 캠핑: completed (2/2)\n")
+    plan, started, ended = err.splitlines()
+    assert plan.startswith("할당량: ")
+    job_id = started.split(": ", 1)[1].split(" ", 1)[0]
+    assert ended == f"{job_id} 봄 캠핑: completed (2/2)"
     book = openpyxl.load_workbook(xlsx_path)
     assert book.active is not None
     rows = [list(r) for r in book.active.iter_rows(values_only=True)]
