@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +14,7 @@ from server.appkeys import METRICS, PROVIDER, SETTINGS, STORE, WORKER_TASK
 from server.codec import dumps
 from server.errors import ADMIN_DISABLED, NO_USABLE_KEY, NOT_READY
 from server.kst import DAILY_QUOTA_CALLS, kst_date, kst_day
+from server.model import now_ms
 from server.work.health import liveness
 
 log = logging.getLogger("doccount.ops")
@@ -129,7 +129,7 @@ async def stats(request: web.Request) -> web.Response:
                 "queueDepth": jobs["queueDepth"],
                 "avgJobMs": jobs["avgJobMs"],
             },
-            "upstream": await upstream_usage(app, int(time.time() * 1000)),
+            "upstream": await upstream_usage(app, now_ms()),
             "workers": (await liveness(app[STORE])).workers(),
         }
     )

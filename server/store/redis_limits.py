@@ -16,6 +16,7 @@ import time
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
+from server import model
 from server.errors import StoreUnavailableError
 from server.store.redis_scripts import ACQUIRE, PENALIZE, RETIRE
 
@@ -98,7 +99,7 @@ class RedisKeyRegistry:
             log.warning("key registry: retirement kept locally, Redis unavailable (%s)", exc)
 
     async def retired(self) -> dict[str, int | None]:
-        now_ms = int(time.time() * 1000)
+        now_ms = model.now_ms()
         try:
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.zremrangebyscore(self._key, "-inf", now_ms)

@@ -13,6 +13,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from server import model
+
 # On the store's thread: run ``fn(db)`` in one transaction.
 Transact = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
 
@@ -55,7 +57,7 @@ class LocalKeyRegistry:
         return {k: self._reasons[k] for k in await self.retired() if k in self._reasons}
 
     async def retired(self) -> dict[str, int | None]:
-        now_ms = int(time.time() * 1000)
+        now_ms = model.now_ms()
         live = {k: u for k, u in self._until_ms.items() if u is None or u > now_ms}
         self._until_ms = live
         return dict(live)
@@ -100,7 +102,7 @@ class SqliteKeyRegistry:
         if key not in self._until_ms or until != self._until_ms[key]:
             self._reasons[key] = reason
         self._until_ms[key] = until
-        row = (key, until, self._reasons[key], int(time.time() * 1000))
+        row = (key, until, self._reasons[key], model.now_ms())
 
         def _write(db: sqlite3.Connection) -> None:
             db.execute(
@@ -112,7 +114,7 @@ class SqliteKeyRegistry:
         await self._tx(_write)
 
     async def retired(self) -> dict[str, int | None]:
-        now_ms = int(time.time() * 1000)
+        now_ms = model.now_ms()
         expired = [k for k, u in self._until_ms.items() if u is not None and u <= now_ms]
         if expired:
             for key in expired:

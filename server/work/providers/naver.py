@@ -15,7 +15,6 @@ import asyncio
 import json
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -24,6 +23,7 @@ import aiohttp
 
 from server.categories import CATEGORIES
 from server.kst import format_kst, kst_day, next_kst_midnight_ms
+from server.model import now_ms
 from server.settings import NaverKey, Settings
 from server.work.providers.base import (
     FatalProviderError,
@@ -60,10 +60,6 @@ KEY_CHECK_QUERY = "doccount"
 def naver_origin(settings: Settings) -> str:
     """The cache origin of counts from this upstream: another base URL is another source."""
     return f"naver {settings.naver_base_url.rstrip('/')}"
-
-
-def _wall_clock_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass
@@ -123,7 +119,7 @@ class NaverProvider:
         *,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        clock_ms: Callable[[], int] = _wall_clock_ms,
+        clock_ms: Callable[[], int] = now_ms,
     ) -> None:
         self._settings = settings
         self._session = session

@@ -19,12 +19,12 @@ import hmac
 import json
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 
+from server.model import now_ms
 from server.settings import Settings
 from server.work.providers.base import KeywordError, RateLimiter
 from server.work.providers.volume_base import (
@@ -95,10 +95,6 @@ class _Transient(Exception):
         self.rate_limited = rate_limited
 
 
-def _wall_clock_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class SearchAdProvider:
     name: str = "naver"
 
@@ -110,7 +106,7 @@ class SearchAdProvider:
         *,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        clock_ms: Callable[[], int] = _wall_clock_ms,
+        clock_ms: Callable[[], int] = now_ms,
     ) -> None:
         self._settings = settings
         self._session = session
