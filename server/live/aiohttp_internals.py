@@ -16,6 +16,10 @@ fan-out cannot pay. That takes five things aiohttp does not promise:
    writes after them arrive after them. An SSE response is chunked, so a raw write is a chunk.
 5. aiohttp-sse's ``EventSourceResponse._ping``: its keep-alive task, whose end is the only
    sign of a client that left while a job is quiet.
+6. ``RequestHandler._request_count``: how many request heads the connection has sent whole
+   (it counts up when the parser hands over a complete head, before any handler runs). Zero
+   means the peer has sent nothing, or only part of a request line or headers: what the
+   header sweeper (server/api/sweeper.py) closes, as aiohttp has no header-read timeout.
 
 tests/unit/test_aiohttp_internals.py checks each by name and fails saying which one changed;
 pyproject.toml bounds aiohttp (and aiohttp-sse) to the versions that test has passed.
@@ -28,6 +32,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp.base_protocol import BaseProtocol
+from aiohttp.web_protocol import RequestHandler
 from aiohttp_sse import EventSourceResponse
 
 # What the test checks, by dotted name (module, then attribute path).
@@ -37,6 +42,7 @@ INTERNALS: tuple[str, ...] = (
     "aiohttp.base_protocol.BaseProtocol.writing_paused",
     "aiohttp.base_protocol.BaseProtocol._drain_helper",
     "aiohttp_sse.EventSourceResponse._ping",
+    "aiohttp.web_protocol.RequestHandler._request_count",
 )
 
 
@@ -57,6 +63,12 @@ def writing_paused(protocol: BaseProtocol) -> bool:
 async def drain(protocol: BaseProtocol) -> None:
     """Wait until the transport's buffer is back under its low-water mark."""
     await protocol._drain_helper()
+
+
+def request_heads_received(handler: RequestHandler) -> int:
+    """Complete request heads the connection has sent (0: none yet, or only part of one)."""
+    count: int = handler._request_count
+    return count
 
 
 class EventStream(EventSourceResponse):
