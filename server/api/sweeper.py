@@ -14,9 +14,9 @@ after each response and not moved by a partial next request, so half a second re
 closed at ``keepalive_timeout`` too. A long-lived SSE or WebSocket stream has sent its head and
 is never touched.
 
-Past ``--max-connections`` open connections, the header-less ones are closed at once, those
-waiting longest first, so idle sockets cannot take the file descriptors the probes and real
-requests need.
+Past ``--max-connections`` open connections, the header-less ones are closed without waiting
+for the timeout (those waiting longest first, none seen for less than a second), so idle
+sockets cannot take the file descriptors the probes and real requests need.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ from server.live.aiohttp_internals import request_heads_received
 log = logging.getLogger("doccount")
 
 MAX_SWEEP_INTERVAL_S = 1.0
+# Past the cap, how long a connection must have been seen header-less before it is closed: one
+# just accepted has its request head in flight, or not yet read by a busy loop.
+OVER_CAPACITY_GRACE_S = 1.0
 # Reasons a connection was closed, as /metrics labels them.
 NO_REQUEST_HEAD = "no_request_head"
 OVER_CAPACITY = "over_capacity"
@@ -82,7 +85,10 @@ class HeaderSweeper:
                 closed[NO_REQUEST_HEAD] += 1
         excess = len(connections) - closed[NO_REQUEST_HEAD] - self.max_connections
         if excess > 0:
-            for handler in sorted(waiting, key=waiting.__getitem__)[:excess]:
+            due = now - OVER_CAPACITY_GRACE_S
+            idle = [h for h, since in waiting.items() if since <= due]
+            idle.sort(key=waiting.__getitem__)
+            for handler in idle[:excess]:
                 handler.force_close()
                 del waiting[handler]
                 closed[OVER_CAPACITY] += 1
