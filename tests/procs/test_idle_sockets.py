@@ -16,6 +16,7 @@ import asyncio
 import json
 import resource
 import shutil
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -128,6 +129,25 @@ async def test_header_less_sockets_close_but_streams_and_requests_go_on(
     for _, writer in idle:
         writer.close()
     assert server.alive()
+
+
+async def test_sigterm_still_stops_the_server_gracefully(
+    procs: Procs, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """serve's own runner stops as web.run_app did: SIGTERM ends open streams (on_shutdown),
+    closes idle sockets, runs cleanup_ctx (the store closed) and exits 0."""
+    server = await procs.listening("server", *serve_args(tmp_path), ready_path="/api/config")
+    async with http.get(f"{server.url}/api/documents/events?jobs=all") as stream:
+        assert stream.status == 200
+        await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 30)  # the jobs list
+        reader, writer = await connect(server, b"GET /api/con")
+        server.popen.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(stream.content.read(), 30)
+        assert stream.content.at_eof()  # the server ended the stream
+        assert await asyncio.wait_for(reader.read(), 30) == b""
+        writer.close()
+    assert await asyncio.to_thread(server.popen.wait, 30) == 0
+    assert "Traceback" not in server.log(), server.log()[-3000:]
 
 
 def raise_own_fd_limit(needed: int) -> None:
