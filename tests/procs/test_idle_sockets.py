@@ -129,6 +129,7 @@ async def test_header_less_sockets_close_but_streams_and_requests_go_on(
     for _, writer in idle:
         writer.close()
     assert server.alive()
+    assert "Traceback" not in server.log(), server.log()[-3000:]
 
 
 async def test_sigterm_still_stops_the_server_gracefully(
@@ -263,5 +264,6 @@ async def test_1100_sockets_under_ulimit_1024(
 
     await wait_until(lambda: config_answers(server), 30, 0.2)
     assert server.alive()
+    assert "Traceback" not in server.log(), server.log()[-3000:]
     flood = server.log().count("out of system resource")
     assert flood <= 10, f"{flood} exhaustion lines: not once per interval"
