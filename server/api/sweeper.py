@@ -62,7 +62,8 @@ class HeaderSweeper:
         self.on_closed = on_closed
         self.clock = clock
         # Header-less connections by when a sweep first saw them so: a connection is at most
-        # one interval older than that, so the bound is timeout + interval.
+        # one interval older than that, and is closed by the first sweep past the timeout, so
+        # it lives at most timeout + 2 intervals.
         self.waiting_since: dict[RequestHandler, float] = {}
 
     @property
