@@ -222,8 +222,12 @@ async def test_a_phone_shows_the_results_first_in_their_own_scrolling_box(
     await page.wait_for_function("document.getElementById('results').scrollLeft > 100")
     assert (await box(page, kw))["x"] == pytest.approx(before["x"], abs=0.5)
     assert await page.evaluate("document.scrollingElement.scrollWidth") <= 390
+    # The rest of the rows push the form down: the page must not follow it (scroll anchoring
+    # on the form, first in the DOM), taking the job's header out of view.
     fake.release()
     await wait_status(page, "완료")
+    await wait_rows(page, len(keywords))
+    assert await page.evaluate(HEAD_IN_VIEW_JS)
 
 
 async def test_opening_a_job_keeps_its_header_in_view(
