@@ -265,7 +265,10 @@ export function renderNow() {
   const p = j.progress || { current: 0, total: 0 };
   const pct = p.total ? Math.floor((p.current / p.total) * 100) : 0;
 
-  setText($('job-title'), j.createdAt ? `결과 · ${fmtTime(j.createdAt)}` : '결과');
+  // the job's name heads it (the server's, or this browser's for jobs from before names), as
+  // in the list; without one, its start time
+  const name = j.name || page.jobList.names[st.id] || '';
+  setText($('job-title'), name || (j.createdAt ? `결과 · ${fmtTime(j.createdAt)}` : '결과'));
   const badge = $('job-status');
   badge.hidden = !st.known;
   const failed = Math.max(j.failedCount || 0, countErrors(st));
@@ -285,6 +288,7 @@ export function renderNow() {
   $('job-source').hidden = !isDemo;
 
   const meta = [];
+  if (name && j.createdAt) meta.push(fmtTime(j.createdAt));
   if (p.total) meta.push(`키워드 ${fmtNum(p.total)}개`);
   if (st.categories.length) meta.push(st.categories.map((c) => page.labels[c] || c).join('·'));
   if (j.priority && j.priority !== 'normal') meta.push(`우선순위 ${PRIORITY_LABELS[j.priority] || j.priority}`);

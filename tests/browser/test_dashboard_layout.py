@@ -265,4 +265,8 @@ async def test_opening_a_job_keeps_its_header_in_view(
         await wait_status(page, status)
         assert await page.locator("#job-status").is_visible()
         assert await page.locator("#progress-block").is_visible()
+        # headed by its name, as in the list
+        name = await link.locator(".job-main").inner_text()
+        assert name.endswith(" 외 2개" if job_id == done else " 외 4개")
+        await expect(page.locator("#job-title")).to_have_text(name)
     fake.release()
