@@ -244,7 +244,9 @@ async def test_opening_a_job_keeps_its_header_in_view(
     await wait_rows(page, 1)
     await wait_status(page, "진행 중")
 
-    for job_id in (done, held, done):
+    # a laptop (the list beside the results), then a phone (the list below them)
+    for width, height, job_id in ((1360, 900, done), (1360, 900, held), (390, 844, done)):
+        await page.set_viewport_size({"width": width, "height": height})
         link = page.locator(f"#job-list a[href='#job={job_id}']")
         await expect(link).to_be_visible(timeout=WAIT_MS)
         # Read the list further down the page: the open job's header is scrolled away.
