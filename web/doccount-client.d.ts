@@ -75,6 +75,8 @@ export interface WindowFigures {
   hitRate: number | null;
   /** failed categories by error code */
   failures: Record<string, number>;
+  /** failed jobs by the code of their error */
+  jobFailures: Record<string, number>;
   /** upstream calls per key, by label */
   callsByKey: Record<string, number>;
 }
@@ -88,6 +90,7 @@ export interface DayFigures {
   freshLookups: number;
   hitRate: number | null;
   failures: Record<string, number>;
+  jobFailures: Record<string, number>;
   callsByKey: Record<string, number>;
 }
 

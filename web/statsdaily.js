@@ -6,8 +6,8 @@
 import uPlot from './vendor/uplot/uPlot.esm.js';
 import { fmtKstDay, fmtNum } from './format.js';
 
-// Korean names of the failure codes a lookup can end with (server/work/providers); an unknown
-// code is shown as it is.
+// Korean names of the failure codes a lookup or a job can end with (server/work/providers); an
+// unknown code is shown as it is.
 const REASONS = {
   rate_limited: '호출 속도 제한',
   upstream_unavailable: '네이버 API 일시 오류',
@@ -15,6 +15,9 @@ const REASONS = {
   upstream_rejected: '요청 거부',
   bad_upstream_body: '응답 형식 오류',
   upstream_error: '네이버 API 오류',
+  config_error: '설정 오류',
+  no_usable_key: '사용 가능한 키 없음',
+  internal_error: '내부 오류',
   unknown: '알 수 없음',
 };
 
@@ -118,6 +121,14 @@ export function renderDaily(root, daily, { keys = true } = {}) {
   const box = el('div', { class: 'stats-chart', role: 'img', 'aria-label': '최근 30일 일별 작업과 키워드 수' });
   const calls = Object.entries(today.callsByKey);
   const failures = Object.entries(total.failures).sort((a, b) => b[1] - a[1]);
+  const jobFailures = Object.entries(total.jobFailures).sort((a, b) => b[1] - a[1]);
+  const reason = ([code, n]) =>
+    el(
+      'li',
+      { 'data-code': code },
+      el('span', { class: 'stat-list-label' }, REASONS[code] || code, ' ', el('code', {}, code)),
+      el('span', { class: 'stat-list-n' }, `${fmtNum(n)}건`),
+    );
   root.replaceChildren(
     el('h3', { class: 'stats-sub' }, `최근 ${daily.days}일 (${daily.from} ~ ${daily.to}, KST)`),
     el(
@@ -146,14 +157,10 @@ export function renderDaily(root, daily, { keys = true } = {}) {
         ]
       : []),
     el('h3', { class: 'stats-sub' }, `실패 사유 (${daily.days}일)`),
-    listOf('stat-failures', failures, '실패 없음', ([code, n]) =>
-      el(
-        'li',
-        { 'data-code': code },
-        el('span', { class: 'stat-list-label' }, REASONS[code] || code, ' ', el('code', {}, code)),
-        el('span', { class: 'stat-list-n' }, `${fmtNum(n)}건`),
-      ),
-    ),
+    listOf('stat-failures', failures, '실패 없음', reason),
+    ...(jobFailures.length
+      ? [el('h3', { class: 'stats-sub' }, `작업 실패 사유 (${daily.days}일)`), listOf('stat-job-failures', jobFailures, '', reason)]
+      : []),
     el('details', { class: 'stats-days-box' }, el('summary', {}, '일별 표'), dayTable(daily.perDay)),
   );
   const width = Math.max(240, Math.min(520, root.clientWidth || 300));

@@ -15,6 +15,7 @@ from server.store.stats_base import (
     FAILURES,
     FRESH,
     HITS,
+    JOB_FAILURES,
     JOBS,
     KEYWORDS,
     STATS_DAYS,
@@ -42,6 +43,7 @@ def empty() -> dict[str, Any]:
         "freshLookups": 0,
         "hitRate": None,
         "failures": {},
+        "jobFailures": {},
         "callsByKey": {},
     }
 
@@ -57,6 +59,8 @@ def add(figures: dict[str, Any], row: DayRow, labels: dict[str, str]) -> None:
         figures["freshLookups"] += row.n
     elif row.metric == FAILURES:
         figures["failures"][row.dim] = figures["failures"].get(row.dim, 0) + row.n
+    elif row.metric == JOB_FAILURES:
+        figures["jobFailures"][row.dim] = figures["jobFailures"].get(row.dim, 0) + row.n
     elif row.metric == CALLS:
         # By label only: a key's id and secret never leave the process.
         label = labels.get(row.dim) or NaverKey(row.dim, "").label
@@ -75,6 +79,7 @@ def summarise(rows: list[DayRow], today: int, keys: tuple[NaverKey, ...]) -> dic
     for figures in (*days.values(), total):
         figures["hitRate"] = hit_rate(figures["cacheHits"], figures["freshLookups"])
         figures["failures"] = dict(sorted(figures["failures"].items()))
+        figures["jobFailures"] = dict(sorted(figures["jobFailures"].items()))
         figures["callsByKey"] = dict(sorted(figures["callsByKey"].items()))
     return {
         "days": STATS_DAYS,

@@ -28,6 +28,11 @@ def figures() -> dict[str, Schema]:
             }
         ),
         "failures": {**by, "description": "failed categories by error code"},
+        "jobFailures": {
+            **by,
+            "description": "failed jobs by the code of their error (internal_error: not the "
+            "upstream's)",
+        },
         "callsByKey": {
             **by,
             "description": "upstream calls per key, by label (never the id or the secret)",

@@ -59,6 +59,19 @@ class RedisStats(StatsStore):
     def recorded_args(self, result: Mapping[str, Any]) -> list[str | int]:
         return self._args(result_bumps(result))
 
+    async def add(self, bumps: Iterable[Bump]) -> None:
+        key = f"{self._days}{self.today()}"
+        try:
+            async with self._r.pipeline(transaction=True) as pipe:
+                for b in bumps:
+                    pipe.hincrby(key, field(b.metric, b.dim), b.n)
+                pipe.expire(key, TTL_S)
+                await pipe.execute()
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise StoreUnavailableError(f"Redis unavailable: {exc}") from exc
+            raise
+
     async def rows(self, first: int, last: int) -> list[DayRow]:
         days = range(first, last + 1)
         try:

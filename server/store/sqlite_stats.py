@@ -51,6 +51,10 @@ class SqliteStats(StatsStore):
         transaction)."""
         bump(db, self.today(), result_bumps(result))
 
+    async def add(self, bumps: Iterable[Bump]) -> None:
+        day, rows = self.today(), list(bumps)
+        await self._store._tx(lambda db: bump(db, day, rows))
+
     async def rows(self, first: int, last: int) -> list[DayRow]:
         def _rows(db: sqlite3.Connection) -> list[DayRow]:
             out = [DayRow(*r) for r in db.execute(QUERIES["rows"], (first, last))]

@@ -12,7 +12,7 @@ counted once.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from server import model
@@ -28,6 +28,9 @@ HITS = "hits"  # categories of committed results served by the cache
 FRESH = "fresh"  # categories of committed results asked of the upstream (counted or failed)
 FAILURES = "fail"  # dim: the error code of a category that failed
 CALLS = "calls"  # dim: the key's client id (never leaves the process; shown by label)
+JOB_FAILURES = "jobfail"  # dim: the code of the error a job failed with
+# A job that failed on something other than the upstream (a bug): counted under this code.
+INTERNAL_CODE = "internal_error"
 
 # A failed result that names no category (none today): counted under this code.
 UNKNOWN_CODE = "unknown"
@@ -84,6 +87,11 @@ class StatsStore(abc.ABC):
 
     def today(self) -> int:
         return kst_day(self.clock_ms())
+
+    @abc.abstractmethod
+    async def add(self, bumps: Iterable[Bump]) -> None:
+        """Bump today's counters in a write of their own, for what no job or result write
+        carries (why a job failed). Raises StoreUnavailableError like any write."""
 
     @abc.abstractmethod
     async def rows(self, first: int, last: int) -> list[DayRow]:

@@ -73,6 +73,7 @@ def day(
         "freshLookups": fresh,
         "hitRate": rate,
         "failures": failures or {},
+        "jobFailures": {},
         "callsByKey": calls or {},
     }
 
@@ -130,7 +131,34 @@ async def test_daily_figures_split_at_midnight_kst(
         "freshLookups": 16,
         "hitRate": 0.2,
         "failures": {"bad_request": 1},
+        "jobFailures": {},
         "callsByKey": {"test…": 16},
     }
     assert len(fake.calls) == 16  # the figures are what the upstream saw
     assert "test-id" not in str(second)  # keys by label, never by id
+
+
+async def test_a_failed_job_counts_under_its_errors_code(
+    tmp_path: Path, fake_naver: tuple[FakeNaver, str], make_client: Any, store_url: str
+) -> None:
+    """Naver's 404 SE05 (no such API) fails the job (config_error) before any result."""
+    fake, base = fake_naver
+    settings = replace(base_settings(tmp_path, base), store_url=store_url)
+    client = await make_client(settings)
+    fake.add_fault("404", query="하나", api="blog")
+    resp = await client.post("/api/documents/batch", json={"keywords": ["하나"]})
+    job_id = (await resp.json())["jobId"]
+
+    async def failed() -> bool:
+        resp = await client.get(f"/api/documents/status?jobId={job_id}")
+        return bool((await resp.json())["job"]["status"] == "failed")
+
+    await wait_until(failed, timeout_s=20.0)
+
+    async def counted() -> bool:
+        return bool((await daily(client))["total"]["jobFailures"])
+
+    await wait_until(counted, timeout_s=5.0)  # counted just after the job's end is written
+    total = (await daily(client))["total"]
+    assert total["jobFailures"] == {"config_error": 1}
+    assert (total["jobs"], total["keywords"], total["failures"]) == (1, 0, {})

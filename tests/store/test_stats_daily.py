@@ -20,6 +20,7 @@ from server.store.stats_base import (
     FAILURES,
     FRESH,
     HITS,
+    JOB_FAILURES,
     JOBS,
     KEYWORDS,
     STATS_DAYS,
@@ -110,6 +111,15 @@ async def test_jobs_and_results_count_once_on_their_day(store: Store) -> None:
         (DAY + 1, FAILURES, "upstream_unavailable"): 1,
         (DAY + 1, CALLS, "key-1"): 1,
         (DAY + 1, CALLS, "key-2"): 1,
+    }
+
+
+async def test_a_separate_bump_counts_on_the_stores_day(store: Store) -> None:
+    await store.stats.add([Bump(JOB_FAILURES, "config_error", 1)])
+    await store.stats.add([Bump(JOB_FAILURES, "config_error", 1), Bump(JOB_FAILURES, "x", 2)])
+    assert await counters(store) == {
+        (DAY, JOB_FAILURES, "config_error"): 2,
+        (DAY, JOB_FAILURES, "x"): 2,
     }
 
 
