@@ -24,7 +24,7 @@ from server.model import COMPLETED, JOBS_FEED, JobSpec, new_job_id, now_ms
 from server.settings import Settings
 from server.store.sqlite import SqliteStore
 from server.store.sqlite_stats import QUERIES
-from server.store.stats_base import first_day
+from server.store.stats_base import JOB_FAILURES, Bump, first_day
 
 # Tables that hold one row per status, priority, client with queued jobs, or feed (and the
 # schema): they do not grow with the number of jobs kept.
@@ -196,6 +196,7 @@ async def op_daily_stats(store: SqliteStore) -> None:
     prune of the days before it. Only the day counters are read: no jobs, results or history."""
     today = store.stats.today()
     await store.key_registry().record_call("key-id", today)
+    await store.stats.add([Bump(JOB_FAILURES, "config_error", 1)])
     await store.history.add("맥북", "blog", 7, "naver", now_ms())
     await daily_stats(store, store.settings)
     await store.stats.prune(first_day(today))
