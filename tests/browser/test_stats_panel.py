@@ -97,3 +97,17 @@ async def test_stats_panel_shows_the_days_figures_after_jobs(
     await expect(chart.locator("canvas")).to_have_count(1)
     assert await chart.get_attribute("data-keywords") == "4"
     assert "test-id" not in await panel.inner_text()
+    await expect(panel.locator(".stat-job-failures")).to_have_count(0)
+
+    # A job that fails (404 SE05: no such API -> config_error) is listed by its reason.
+    fake.add_fault("404", query="넷", api="blog")
+    batch = {"keywords": ["넷"]}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{base}api/documents/batch", json=batch) as r,
+    ):
+        assert r.status == 200
+    await expect(panel.locator(".stat-job-failures li")).to_have_text(
+        ["설정 오류 config_error1건"], timeout=WAIT_MS
+    )
+    await expect(today).to_have_text("3")
