@@ -17,7 +17,7 @@ import { page } from './page.js';
 import { SharedStream } from './shared.js';
 
 const REFRESH_MS = 15_000;
-const FEED_REFRESH_MS = 500; // jobs-feed changes come in bursts: one look per burst
+const FEED_REFRESH_MS = 1000; // jobs-feed changes come in bursts: one look per burst
 const HIDDEN_LET_GO_MS = 30_000; // as the open job's stream does (app.js)
 const MOVERS = 3;
 
