@@ -149,7 +149,6 @@ async def start_job(
     no_key = await request.app[PROVIDER].unusable()
     if no_key:
         raise NO_USABLE_KEY(detail=no_key)
-    resets_at = await request.app[PROVIDER].quota_resets_at()
     client = client_address(request)
     created = now_ms()
     spec = JobSpec(
@@ -171,6 +170,9 @@ async def start_job(
     except QueueFullError as exc:
         raise TOO_MANY_JOBS(limit=exc.limit) from None
     plan = await quota_plan(request.app, keywords, categories, created)
+    # Asked only when nothing is left today: the usual submit makes no extra store read.
+    spent = plan is not None and plan["callsLeftToday"] == 0
+    resets_at = await request.app[PROVIDER].quota_resets_at() if spent else None
     answer: dict[str, Any] = {
         "jobId": job_id,
         "message": "배치 작업이 시작되었습니다"
