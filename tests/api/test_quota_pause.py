@@ -57,6 +57,16 @@ async def status_of(client: Any, job_id: str) -> dict[str, Any]:
     return job
 
 
+async def wait_quota_said(client: Any, job_id: str) -> None:
+    """The fake clock's sleep starts before the worker's heartbeat lands: the status JSON says
+    "quota" once that beat is in the store."""
+
+    async def said() -> bool:
+        return bool((await status_of(client, job_id)).get("waiting") == "quota")
+
+    await wait_until(said, timeout_s=10.0)
+
+
 async def progress_ticks(store: Store, job_id: str) -> list[dict[str, Any]]:
     page = await store.read_events(job_id, None)
     return [loads(e.json) for e in page.events if e.type == "progress"]
@@ -104,6 +114,7 @@ async def test_a_job_out_of_quota_waits_for_midnight_kst_and_resumes(
     )
     store = client.app[STORE]
     try:
+        await wait_quota_said(client, job_id)
         job = await status_of(client, job_id)
         assert (job["status"], job["waiting"], job["resumesAtMs"]) == (
             "processing",
@@ -216,6 +227,7 @@ async def test_a_job_submitted_with_every_key_spent_is_taken_and_waits_for_midni
     runner = asyncio.create_task(worker.run(poll_s=0.05))
     try:
         await asyncio.wait_for(clock.asleep.wait(), timeout=10.0)
+        await wait_quota_said(client, job_id)
         job = await status_of(client, job_id)
         assert (job["status"], job["waiting"], job["resumesAtMs"]) == (
             "processing",
