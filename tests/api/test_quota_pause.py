@@ -26,6 +26,7 @@ from server.work.providers.naver import NaverProvider
 from server.work.worker import Worker
 from tests.support.common import base_settings, wait_until
 from tests.support.fakeupstream import FakeNaver
+from tests.support.streams import status_of
 
 
 class FakeClock:
@@ -45,12 +46,6 @@ class FakeClock:
         self.asleep.set()
         await self.wake.wait()
         self.at_ms += round(seconds * 1000)
-
-
-async def status_of(client: Any, job_id: str) -> dict[str, Any]:
-    resp = await client.get(f"/api/documents/status?jobId={job_id}")
-    job: dict[str, Any] = (await resp.json())["job"]
-    return job
 
 
 async def progress_ticks(store: Store, job_id: str) -> list[dict[str, Any]]:
