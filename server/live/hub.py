@@ -419,11 +419,9 @@ class Hub:
             if feed is None:
                 if self.closing:
                     return  # no new feeds while shutting down; the stream is being closed
-                if key != JOBS_FEED:
-                    over = await self._log_over(sub)
-                    if over is not None:
-                        sub.outbox.end(sub, over)
-                        return
+                if key != JOBS_FEED and (over := await self._log_over(sub)) is not None:
+                    sub.outbox.end(sub, over)
+                    return
                 feed = self._feeds.get(key)  # another subscriber may have started one meanwhile
                 if feed is None:
                     feed = self._feeds[key] = Feed(self, key, sub.last)
@@ -434,12 +432,10 @@ class Hub:
             await feed.wait_advanced(self.block_s)
 
     async def _log_over(self, sub: Subscription) -> str | None:
-        """Whether the job's log has ended for ``sub``: None while it goes on; "" when the job
-        is over with nothing after ``sub.last`` (no feed is needed); the ``job_not_found``
-        frame when the job is gone. Gone must say so: the feed that found it gone may have
-        ended its own subscriptions and stopped while this one was still catching up, and a
-        silent end would leave this watcher without the frame the others got. Status first,
-        then the log: a job over before the read cannot grow after it."""
+        """None while the log goes on; "" when the job is over with nothing after ``sub.last``;
+        the ``job_not_found`` frame when it is gone (the feed that found it gone may have
+        stopped while ``sub`` was catching up: a silent end would leave it without the frame).
+        Status first, then the log: a job over before the read cannot grow after it."""
         job = await self.store.get_job(sub.key, with_results=False)
         if job is None:
             return error_json(JOB_NOT_FOUND(), sub.key)
