@@ -419,8 +419,8 @@ class Hub:
             if feed is None:
                 if self.closing:
                     return  # no new feeds while shutting down; the stream is being closed
-                if key != JOBS_FEED and await self._log_over(sub):
-                    sub.outbox.end(sub)
+                if key != JOBS_FEED and (over := await self._log_over(sub)) is not None:
+                    sub.outbox.end(sub, over)
                     return
                 feed = self._feeds.get(key)  # another subscriber may have started one meanwhile
                 if feed is None:
@@ -431,16 +431,18 @@ class Hub:
             # store cannot produce (the feed overtaking us out of the ring in one step).
             await feed.wait_advanced(self.block_s)
 
-    async def _log_over(self, sub: Subscription) -> bool:
-        """True when the job is gone, or over with nothing after ``sub.last``: no feed is
-        needed. Status first, then the log: a job over before the read cannot grow after it."""
+    async def _log_over(self, sub: Subscription) -> str | None:
+        """None while the log goes on; "" when the job is over with nothing after ``sub.last``;
+        the ``job_not_found`` frame when it is gone (the feed that found it gone may have
+        stopped while ``sub`` was catching up: a silent end would leave it without the frame).
+        Status first, then the log: a job over before the read cannot grow after it."""
         job = await self.store.get_job(sub.key, with_results=False)
         if job is None:
-            return True
+            return error_json(JOB_NOT_FOUND(), sub.key)
         if job["status"] not in TERMINAL:
-            return False
+            return None
         page = await self.store.read_events(sub.key, sub.last, limit=1)
-        return not page.events and not page.gap
+        return "" if not page.events and not page.gap else None
 
     def feed_stopped(self, feed: Feed) -> None:
         if self._feeds.get(feed.key) is feed:

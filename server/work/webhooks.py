@@ -38,6 +38,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
+from server.aio import cancel_and_wait
 from server.codec import dumps
 from server.errors import (
     INVALID_WEBHOOK,
@@ -211,11 +212,14 @@ class WebhookSender:
         self.lease_ms = round((settings.webhook_timeout_s + LEASE_SLACK_S) * 1000)
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._tasks: set[asyncio.Task[None]] = set()
+        # Set before the cancel: a cancel that redis-py's claim swallowed (server/aio.py) must
+        # not leave the loop polling for ever; it ends at its next turn.
+        self.stopping = False
 
     async def run(self) -> None:
         last_cleanup_s = time.monotonic()
         try:
-            while True:
+            while not self.stopping:
                 await self._slots.acquire()
                 try:
                     delivery = await self.ledger.claim(self.node_id, now_ms(), self.lease_ms)
@@ -346,7 +350,6 @@ async def delivering(store: Store, settings: Settings) -> AsyncIterator[WebhookS
     try:
         yield sender
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        sender.stopping = True
+        await cancel_and_wait([task])
         await session.close()

@@ -11,7 +11,6 @@ import re
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -33,9 +32,9 @@ from server.kst import format_kst, next_kst_midnight_ms
 from server.model import now_ms
 from server.settings import Settings
 from tests.api.test_security import UNAUTHORIZED
+from tests.support.clientruns import follow_across_a_cut, keywords_file
 from tests.support.common import base_settings, wait_until
-from tests.support.fakeupstream import FakeNaver, fake_total
-from tests.support.tcpproxy import TcpProxy
+from tests.support.fakeupstream import fake_total
 
 TOKEN = "cli-token"
 CATS = ["blog", "cafe", "news", "web"]
@@ -70,12 +69,6 @@ async def serve() -> AsyncIterator[Any]:
     yield _serve
     for server in servers:
         await server.close()
-
-
-def keywords_file(tmp_path: Path, keywords: list[str]) -> str:
-    path = tmp_path / "keywords.txt"
-    path.write_text("\n".join(keywords) + "\n\n", encoding="utf-8")
-    return str(path)
 
 
 async def run(cmd: Command) -> tuple[int, str, str]:
@@ -167,40 +160,14 @@ async def test_a_failed_job_exits_non_zero(tmp_path, fake_naver, serve):
 
 
 async def test_watch_resumes_after_a_dropped_connection(tmp_path, serve):
-    # A slow upstream and one keyword at a time, so the job is still running at the cut.
-    fake = FakeNaver(latency_s=0.05)
-    upstream = TestServer(fake.app(), host="127.0.0.1")
-    await upstream.start_server()
-    settings = replace(
-        base_settings(tmp_path, str(upstream.make_url("/v1/search"))), keyword_concurrency=1
-    )
-    url = await serve(settings)
-    host, port = url.removeprefix("http://").split(":")
-    proxy = TcpProxy(host, int(port))
-    await proxy.start()
     keywords = [f"키워드{i}" for i in range(8)]
-    out, err = io.StringIO(), io.StringIO()
-    cmd = Command(
-        "submit",
-        f"http://127.0.0.1:{proxy.port}",
-        None,
-        fmt="jsonl",
-        follow=True,
-        keywords_file=keywords_file(tmp_path, keywords),
-    )
-    try:
-        task = asyncio.create_task(run_command(cmd, out, err, io.StringIO()))
-        await wait_until(lambda: out.getvalue().count("\n") >= 2)
-        assert proxy.cut() >= 2  # the stream, both ends
-        assert await asyncio.wait_for(task, 30) == 0, err.getvalue()
-    finally:
-        await proxy.close()
-        await upstream.close()
-    results = [json.loads(line) for line in out.getvalue().splitlines()]
+    cut_run = await follow_across_a_cut(tmp_path, serve, keywords)
+    assert cut_run.cut >= 2  # the stream, both ends
+    results = cut_run.results
     assert [r["index"] for r in results] == list(range(8))
     assert [r["keyword"] for r in results] == keywords
     assert results[5]["counts"] == {c: fake_total(keywords[5], API[c]) for c in CATS}
-    streams = proxy.requests("/api/documents/events")
+    streams = cut_run.proxy.requests("/api/documents/events")
     assert len(streams) == 2
     first, second = (
         int(
@@ -277,37 +244,9 @@ async def test_csv_and_xlsx_are_the_servers_export(tmp_path, fake_naver, serve):
 async def test_watch_by_polling_asks_only_for_what_is_new(tmp_path, serve):
     """``--poll``: every result written once, in order, across a dropped connection, and every
     poll but the first carries ``since`` = the last answer's lastEventId."""
-    fake = FakeNaver(latency_s=0.05)
-    upstream = TestServer(fake.app(), host="127.0.0.1")
-    await upstream.start_server()
-    settings = replace(
-        base_settings(tmp_path, str(upstream.make_url("/v1/search"))), keyword_concurrency=1
-    )
-    url = await serve(settings)
-    host, port = url.removeprefix("http://").split(":")
-    proxy = TcpProxy(host, int(port))
-    await proxy.start()
     keywords = [f"폴링{i}" for i in range(6)]
-    out, err = io.StringIO(), io.StringIO()
-    cmd = Command(
-        "submit",
-        f"http://127.0.0.1:{proxy.port}",
-        None,
-        fmt="jsonl",
-        follow=True,
-        keywords_file=keywords_file(tmp_path, keywords),
-        poll=True,
-        poll_every_s=0.05,
-    )
-    try:
-        task = asyncio.create_task(run_command(cmd, out, err, io.StringIO()))
-        await wait_until(lambda: out.getvalue().count("\n") >= 2)
-        proxy.cut()
-        assert await asyncio.wait_for(task, 30) == 0, err.getvalue()
-    finally:
-        await proxy.close()
-        await upstream.close()
-    results = [json.loads(line) for line in out.getvalue().splitlines()]
+    cut_run = await follow_across_a_cut(tmp_path, serve, keywords, poll=True, poll_every_s=0.05)
+    results, proxy = cut_run.results, cut_run.proxy
     assert [r["keyword"] for r in results] == keywords
     assert [r["index"] for r in results] == list(range(6))
     polls = [h.split("\r\n", 1)[0] for h in proxy.requests("/api/documents/status")]

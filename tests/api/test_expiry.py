@@ -40,13 +40,25 @@ async def test_the_served_app_deletes_expired_jobs_on_its_own(
     client = await make_client(settings)
     job_id = await finished_job(client)
     assert await status_code(client, job_id) == 200  # and its JSON is now cached
+    assert (await client.app[STORE].job_stats())["byStatus"]["completed"] == 1
     # Nobody calls cleanup here: the app's own loop must, once the job is older than its TTL.
 
     async def gone() -> bool:
         return await status_code(client, job_id) == 404
 
     await wait_until(gone, timeout_s=10)
-    assert await client.app[STORE].get_job(job_id) is None
+    store = client.app[STORE]
+    assert await store.get_job(job_id) is None
+    # On Redis the job's keys carry its TTL and vanish by themselves, so the 404 alone does not
+    # prove the loop ran. What only the cleanup (a loop round) takes away: the job's place in
+    # the ended-jobs index and its count in the status totals (SQLite: its rows, and the
+    # triggers' counters with them).
+
+    async def uncounted() -> bool:
+        return (await store.job_stats())["byStatus"]["completed"] == 0
+
+    await wait_until(uncounted, timeout_s=10)
+    assert job_id not in [job["jobId"] for job in await store.list_jobs(50)]
 
 
 async def test_a_cached_finished_job_on_redis_outlives_another_nodes_cleanup_by_1_s(

@@ -17,14 +17,7 @@ from server.work.worker import Worker
 from tests.support.common import base_settings, wait_until
 from tests.support.fakeupstream import FakeNaver, fake_total
 from tests.support.processes import free_port
-from tests.support.streams import SseBlocks, submit
-
-
-async def status_of(client: Any, job_id: str) -> dict[str, Any]:
-    resp = await client.get(f"/api/documents/status?jobId={job_id}")
-    assert resp.status == 200
-    job: dict[str, Any] = (await resp.json())["job"]
-    return job
+from tests.support.streams import SseBlocks, status_of, submit
 
 
 async def test_batch_flow_with_the_in_app_worker(

@@ -13,13 +13,7 @@ from server.codec import loads
 from server.model import now_ms
 from tests.support.common import base_settings, wait_until
 from tests.support.fakeupstream import FakeNaver
-
-
-async def status_of(client: Any, job_id: str) -> dict[str, Any]:
-    job: dict[str, Any] = (
-        await (await client.get(f"/api/documents/status?jobId={job_id}")).json()
-    )["job"]
-    return job
+from tests.support.streams import status_of
 
 
 async def progress_ticks(client: Any, job_id: str) -> list[dict[str, Any]]:

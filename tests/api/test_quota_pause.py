@@ -30,6 +30,7 @@ from server.work.providers.naver import NaverProvider
 from server.work.worker import Worker
 from tests.support.common import base_settings, wait_until
 from tests.support.fakeupstream import FakeNaver
+from tests.support.streams import status_of
 
 
 class FakeClock:
@@ -49,12 +50,6 @@ class FakeClock:
         self.asleep.set()
         await self.wake.wait()
         self.at_ms += round(seconds * 1000)
-
-
-async def status_of(client: Any, job_id: str) -> dict[str, Any]:
-    resp = await client.get(f"/api/documents/status?jobId={job_id}")
-    job: dict[str, Any] = (await resp.json())["job"]
-    return job
 
 
 async def wait_quota_said(client: Any, job_id: str) -> None:

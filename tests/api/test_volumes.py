@@ -24,7 +24,7 @@ from tests.support.fakesearchad import (
     fake_volume,
 )
 from tests.support.fakeupstream import FakeNaver, fake_total
-from tests.support.streams import SseBlocks, submit
+from tests.support.streams import SseBlocks, run_job, status_of, submit
 
 
 def settings_for(tmp_path: Path, naver: str, ad: str, store_url: str, **changes: Any) -> Any:
@@ -72,13 +72,6 @@ def below_keyword() -> str:
         if fake_volume(f"드문키워드{i}")[0] == "< 10":
             return f"드문 키워드{i}"
     raise AssertionError("no < 10 keyword among 100")
-
-
-async def status_of(client: Any, job_id: str) -> dict[str, Any]:
-    resp = await client.get(f"/api/documents/status?jobId={job_id}")
-    assert resp.status == 200
-    job: dict[str, Any] = (await resp.json())["job"]
-    return job
 
 
 async def sse_all(resp: Any) -> list[Any]:
@@ -199,9 +192,7 @@ async def test_403_fails_volumes_only(
     settings = settings_for(tmp_path, naver_base, ad_base, store_url, ad_secret_key="wrong")
     client = await make_client(settings)
     keywords = [f"kw{i}" for i in range(7)]
-    job_id = await submit(client, keywords)
-    assert await client.app[WORKER].run_until_idle() == [job_id]
-    job = await status_of(client, job_id)
+    _, job = await run_job(client, keywords)
     assert job["status"] == "completed" and job["error"] is None
     for keyword, result in zip(keywords, job["results"], strict=True):
         assert result["counts"] == {"blog": fake_total(keyword, "blog")}
@@ -222,9 +213,7 @@ async def test_demo_volumes_marked_demo(
         ad_rate_per_s=1000.0,
     )
     client = await make_client(settings)
-    job_id = await submit(client, ["캠핑 의자", "낚시"])
-    assert await client.app[WORKER].run_until_idle() == [job_id]
-    job = await status_of(client, job_id)
+    _, job = await run_job(client, ["캠핑 의자", "낚시"])
     assert [volume_of(r) for r in job["results"]] == [demo_volume("캠핑 의자"), demo_volume("낚시")]
     config = await (await client.get("/api/config")).json()
     assert config["volumeProvider"] == "demo"
@@ -234,9 +223,8 @@ async def test_volumes_off_leaves_nulls(
     tmp_path: Path, fake_naver: tuple[FakeNaver, str], make_client: Any
 ) -> None:
     client = await make_client(replace(base_settings(tmp_path, fake_naver[1]), run_worker=False))
-    job_id = await submit(client, ["캠핑"])
-    assert await client.app[WORKER].run_until_idle() == [job_id]
-    (result,) = (await status_of(client, job_id))["results"]
+    _, job = await run_job(client, ["캠핑"])
+    (result,) = job["results"]
     assert result["searchVolume"] is None and result["ratio"] is None and "errors" not in result
     assert (await (await client.get("/api/config")).json())["volumeProvider"] == "off"
 

@@ -8,20 +8,17 @@ mid-job whatever the machine's load."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from server.api.app import create_app
 from tests.browser.test_dashboard import CHROMIUM, CHROMIUM_ARGS
-from tests.support.common import base_settings, skip_or_fail, wait_until
-from tests.support.fakeupstream import FakeNaver, fake_total
+from tests.support.common import skip_or_fail, wait_until
+from tests.support.crossorigin import cross_origin_service
+from tests.support.fakeupstream import fake_total
 from tests.support.tcpproxy import TcpProxy
 
 try:
@@ -62,22 +59,6 @@ window.ready = true;
 </script>"""
 
 
-class GatedNaver(FakeNaver):
-    """Answers a search only when the test lets one through."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = asyncio.Semaphore(0)
-
-    def let_through(self, n: int) -> None:
-        for _ in range(n):
-            self.gate.release()
-
-    async def search(self, request: web.Request) -> web.StreamResponse:
-        await self.gate.acquire()
-        return await super().search(request)
-
-
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     if async_playwright is None:
@@ -93,77 +74,55 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 async def test_every_result_once_across_sse_ws_and_polling(tmp_path, browser):
-    upstream = GatedNaver()
-    upstream_server = TestServer(upstream.app(), host="127.0.0.1")
-    await upstream_server.start_server()
-    # The integrator's page: its own origin, serving only the HTML above.
-    page_html: list[str] = []
+    async with cross_origin_service(tmp_path, TOKEN) as started:
+        upstream = started.upstream
+        proxy = TcpProxy("127.0.0.1", started.service.port or 0)
+        await proxy.start()
+        service_url = f"http://127.0.0.1:{proxy.port}"
+        started.serve_page(PAGE, service_url, TOKEN)
+        page_origin = started.page_origin
+        urls: list[str] = []
+        try:
+            page = await browser.new_page()
+            page.on("request", lambda r: urls.append(r.url))
+            page.on("websocket", lambda ws: urls.append(ws.url))
+            await page.goto(page_origin + "/")
+            await page.wait_for_function("window.ready === true", timeout=PAGE_WAIT_S * 1000)
 
-    async def index(_: web.Request) -> web.Response:
-        return web.Response(text=page_html[0], content_type="text/html")
+            async def js(expr: str) -> Any:
+                return await page.evaluate(expr)
 
-    page_app = web.Application()
-    page_app.router.add_get("/", index)
-    page_server = TestServer(page_app, host="127.0.0.1")
-    await page_server.start_server()
-    page_origin = str(page_server.make_url("")).rstrip("/")
-    settings = base_settings(
-        tmp_path,
-        str(upstream_server.make_url("/v1/search")),
-        api_token=TOKEN,
-        cors_origins=(page_origin,),
-        keyword_concurrency=1,
-        request_timeout_s=120.0,  # a gated search waits for the test, not for a timeout
-    )
-    service = TestServer(create_app(settings), host="127.0.0.1")
-    await service.start_server()
-    proxy = TcpProxy("127.0.0.1", service.port or 0)
-    await proxy.start()
-    service_url = f"http://127.0.0.1:{proxy.port}"
-    page_html.append(PAGE.replace("__SERVICE__", service_url).replace("__TOKEN__", TOKEN))
-    urls: list[str] = []
-    try:
-        page = await browser.new_page()
-        page.on("request", lambda r: urls.append(r.url))
-        page.on("websocket", lambda ws: urls.append(ws.url))
-        await page.goto(page_origin + "/")
-        await page.wait_for_function("window.ready === true", timeout=PAGE_WAIT_S * 1000)
+            async def results() -> int:
+                return int(await js("window.results.length"))
 
-        async def js(expr: str) -> Any:
-            return await page.evaluate(expr)
-
-        async def results() -> int:
-            return int(await js("window.results.length"))
-
-        await page.evaluate(f"() => {{ window.run({json.dumps(KEYWORDS)}); }}")
-        # 1. SSE carries the first results; then it is cut and blocked.
-        upstream.let_through(4)
-        await wait_until(lambda: _at_least(results(), 4), PAGE_WAIT_S)
-        assert "sse:open" in await js("window.transports")
-        await page.route("**/api/documents/events**", lambda route: route.abort())
-        assert proxy.cut() >= 1
-        # 2. WebSocket takes over, resuming after the last id; then it is cut and blocked.
-        await wait_until(lambda: _has(js("window.transports"), "ws:open"), PAGE_WAIT_S)
-        upstream.let_through(4)
-        await wait_until(lambda: _at_least(results(), 8), PAGE_WAIT_S)
-        await wait_until(lambda: _has(js("window.transports"), "ws:open"), PAGE_WAIT_S)
-        await page.route_web_socket("**/api/documents/ws**", lambda ws: ws.close())
-        proxy.cut()
-        # 3. Polling (every 2 s) to the end.
-        await wait_until(lambda: _has(js("window.transports"), "poll:open"), PAGE_WAIT_S)
-        upstream.let_through(len(KEYWORDS) - 8)
-        await wait_until(lambda: js("window.final !== undefined || !!window.failure"), PAGE_WAIT_S)
-        assert await js("window.failure || null") is None
-        got = await js("window.results")
-        final = await js("window.final")
-        transports = await js("window.transports")
-        statuses = await js("window.statuses")
-        progress = await js("window.progress")
-    finally:
-        await proxy.close()
-        await service.close()
-        await page_server.close()
-        await upstream_server.close()
+            await page.evaluate(f"() => {{ window.run({json.dumps(KEYWORDS)}); }}")
+            # 1. SSE carries the first results; then it is cut and blocked.
+            upstream.let_through(4)
+            await wait_until(lambda: _at_least(results(), 4), PAGE_WAIT_S)
+            assert "sse:open" in await js("window.transports")
+            await page.route("**/api/documents/events**", lambda route: route.abort())
+            assert proxy.cut() >= 1
+            # 2. WebSocket takes over, resuming after the last id; then it is cut and blocked.
+            await wait_until(lambda: _has(js("window.transports"), "ws:open"), PAGE_WAIT_S)
+            upstream.let_through(4)
+            await wait_until(lambda: _at_least(results(), 8), PAGE_WAIT_S)
+            await wait_until(lambda: _has(js("window.transports"), "ws:open"), PAGE_WAIT_S)
+            await page.route_web_socket("**/api/documents/ws**", lambda ws: ws.close())
+            proxy.cut()
+            # 3. Polling (every 2 s) to the end.
+            await wait_until(lambda: _has(js("window.transports"), "poll:open"), PAGE_WAIT_S)
+            upstream.let_through(len(KEYWORDS) - 8)
+            await wait_until(
+                lambda: js("window.final !== undefined || !!window.failure"), PAGE_WAIT_S
+            )
+            assert await js("window.failure || null") is None
+            got = await js("window.results")
+            final = await js("window.final")
+            transports = await js("window.transports")
+            statuses = await js("window.statuses")
+            progress = await js("window.progress")
+        finally:
+            await proxy.close()
     assert [tuple(r) for r in got] == [
         (i, k, fake_total(k, "blog")) for i, k in enumerate(KEYWORDS)
     ]  # every result, once, in order

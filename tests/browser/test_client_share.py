@@ -5,7 +5,7 @@ streams would take the six HTTP/1.1 connections a browser gives the service's or
 leader tab is closed mid-job: another takes over, resuming by id, and every tab left still gets
 every result exactly once.
 
-The upstream is gated (tests/browser/test_client_module.py), so the job is mid-way whatever the
+The upstream is gated (tests/support/crossorigin.py), so the job is mid-way whatever the
 machine's load when the tabs join and when the leader goes."""
 
 from __future__ import annotations
@@ -15,16 +15,14 @@ import re
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from server.api.app import create_app
 from tests.browser.test_client_module import (  # noqa: F401 (the browser fixture)
     PAGE_WAIT_S,
-    GatedNaver,
     browser,
 )
-from tests.support.common import base_settings, wait_until
+from tests.support.common import wait_until
+from tests.support.crossorigin import cross_origin_service
 from tests.support.fakeupstream import fake_total
 
 TOKEN = "share-api-token"
@@ -72,91 +70,66 @@ async def open_streams(service: TestServer) -> int:
 
 
 async def test_tabs_share_one_connection_and_survive_the_leader(tmp_path, browser):  # noqa: F811
-    upstream = GatedNaver()
-    upstream_server = TestServer(upstream.app(), host="127.0.0.1")
-    await upstream_server.start_server()
-    page_html: list[str] = []
+    async with cross_origin_service(tmp_path, TOKEN) as started:
+        upstream, service, page_origin = started.upstream, started.service, started.page_origin
+        started.serve_page(PAGE, str(service.make_url("")).rstrip("/"), TOKEN)
+        context = await browser.new_context()
+        try:
+            tabs = []
+            for _ in range(TABS):
+                tab = await context.new_page()
+                await tab.goto(page_origin + "/")
+                await tab.wait_for_function("window.ready === true", timeout=PAGE_WAIT_S * 1000)
+                tabs.append(tab)
+            job_id = await tabs[0].evaluate(f"window.start({json.dumps(KEYWORDS)})")
+            upstream.let_through(3)
+            for tab in tabs:
+                await tab.evaluate("id => { window.follow(id); }", job_id)
 
-    async def index(_: web.Request) -> web.Response:
-        return web.Response(text=page_html[0], content_type="text/html")
+            async def all_open(among: list[Any]) -> bool:
+                for tab in among:
+                    transports = await tab.evaluate("window.transports")
+                    if not any(t.endswith(":open") for t in transports):
+                        return False
+                return True
 
-    page_app = web.Application()
-    page_app.router.add_get("/", index)
-    page_server = TestServer(page_app, host="127.0.0.1")
-    await page_server.start_server()
-    page_origin = str(page_server.make_url("")).rstrip("/")
-    settings = base_settings(
-        tmp_path,
-        str(upstream_server.make_url("/v1/search")),
-        api_token=TOKEN,
-        cors_origins=(page_origin,),
-        keyword_concurrency=1,
-        request_timeout_s=120.0,  # a gated search waits for the test, not for a timeout
-    )
-    service = TestServer(create_app(settings), host="127.0.0.1")
-    await service.start_server()
-    service_url = str(service.make_url("")).rstrip("/")
-    page_html.append(PAGE.replace("__SERVICE__", service_url).replace("__TOKEN__", TOKEN))
-    context = await browser.new_context()
-    try:
-        tabs = []
-        for _ in range(TABS):
-            tab = await context.new_page()
-            await tab.goto(page_origin + "/")
-            await tab.wait_for_function("window.ready === true", timeout=PAGE_WAIT_S * 1000)
-            tabs.append(tab)
-        job_id = await tabs[0].evaluate(f"window.start({json.dumps(KEYWORDS)})")
-        upstream.let_through(3)
-        for tab in tabs:
-            await tab.evaluate("id => { window.follow(id); }", job_id)
+            async def results_at_least(among: list[Any], n: int) -> bool:
+                counts = [await tab.evaluate("window.results.length") for tab in among]
+                return min(counts) >= n
 
-        async def all_open(among: list[Any]) -> bool:
-            for tab in among:
-                transports = await tab.evaluate("window.transports")
-                if not any(t.endswith(":open") for t in transports):
-                    return False
-            return True
+            await wait_until(lambda: all_open(tabs), PAGE_WAIT_S)
+            await wait_until(lambda: results_at_least(tabs, 3), PAGE_WAIT_S)
+            assert [await tab.evaluate("window.shared") for tab in tabs] == [True] * TABS
+            assert await open_streams(service) <= 2  # unshared: one per tab, eight
+            roles = [await tab.evaluate("window.leader") for tab in tabs]
+            assert roles.count(True) == 1, roles
+            leader = tabs[roles.index(True)]
+            others = [tab for tab in tabs if tab is not leader]
+            await leader.close()
 
-        async def results_at_least(among: list[Any], n: int) -> bool:
-            counts = [await tab.evaluate("window.results.length") for tab in among]
-            return min(counts) >= n
+            async def someone_leads() -> bool:
+                return True in [await tab.evaluate("window.leader") for tab in others]
 
-        await wait_until(lambda: all_open(tabs), PAGE_WAIT_S)
-        await wait_until(lambda: results_at_least(tabs, 3), PAGE_WAIT_S)
-        assert [await tab.evaluate("window.shared") for tab in tabs] == [True] * TABS
-        assert await open_streams(service) <= 2  # unshared: one per tab, eight
-        roles = [await tab.evaluate("window.leader") for tab in tabs]
-        assert roles.count(True) == 1, roles
-        leader = tabs[roles.index(True)]
-        others = [tab for tab in tabs if tab is not leader]
-        await leader.close()
+            await wait_until(someone_leads, PAGE_WAIT_S)
+            upstream.let_through(len(KEYWORDS) - 3)
+            for tab in others:
+                await wait_until(
+                    lambda tab=tab: tab.evaluate("window.final !== undefined || !!window.failure"),
+                    PAGE_WAIT_S,
+                )
 
-        async def someone_leads() -> bool:
-            return True in [await tab.evaluate("window.leader") for tab in others]
+            # The closed leader's stream counts until the server's next write to it fails (an
+            # event, or the heartbeat within 15 s); after that the new leader's alone.
+            async def two_at_most() -> bool:
+                return await open_streams(service) <= 2
 
-        await wait_until(someone_leads, PAGE_WAIT_S)
-        upstream.let_through(len(KEYWORDS) - 3)
-        for tab in others:
-            await wait_until(
-                lambda tab=tab: tab.evaluate("window.final !== undefined || !!window.failure"),
-                PAGE_WAIT_S,
-            )
-
-        # The closed leader's stream counts until the server's next write to it fails (an
-        # event, or the heartbeat within 15 s); after that the new leader's alone.
-        async def two_at_most() -> bool:
-            return await open_streams(service) <= 2
-
-        await wait_until(two_at_most, 20.0)
-        outcomes = [
-            await tab.evaluate("[window.failure || null, window.results, window.final]")
-            for tab in others
-        ]
-    finally:
-        await context.close()
-        await service.close()
-        await page_server.close()
-        await upstream_server.close()
+            await wait_until(two_at_most, 20.0)
+            outcomes = [
+                await tab.evaluate("[window.failure || null, window.results, window.final]")
+                for tab in others
+            ]
+        finally:
+            await context.close()
     expected = [[i, k, fake_total(k, "blog")] for i, k in enumerate(KEYWORDS)]
     for failure, results, final in outcomes:
         assert failure is None

@@ -7,13 +7,16 @@ import asyncio
 import json
 import random
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
+from server.errors import JOB_NOT_FOUND
 from server.events import Event, EventPage
 from server.live.hub import Hub, Start, Subscription
 from server.live.outbox import END, Delivery, Outbox
@@ -333,3 +336,45 @@ async def test_subscriber_ahead_of_a_lagging_feed_waits_for_it(tmp_path: Path) -
     assert [(d.id, d.type) for d in late.got] == [("4", "snapshot"), ("5", "status")]
     await hub.close()
     await store.close()
+
+
+async def vanish(store: Store, job_id: str) -> None:
+    """The job gone from under the hub: its rows deleted, or Redis emptied (a restart without
+    persistence)."""
+    if isinstance(store, RedisStore):
+        client = aioredis.from_url(store.url)
+        await client.flushdb()
+        await client.aclose()
+    else:
+        with sqlite3.connect(store.path) as db:
+            db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+
+async def test_a_subscriber_catching_up_when_its_job_vanishes_gets_job_not_found(
+    store: Store, tmp_path: Path
+) -> None:
+    """The job goes while the subscription is still catching up, after the feed that found it
+    gone has ended its own subscribers and stopped (the WebSocket then saw no frame at all):
+    with no feed left, the catch-up itself must end with the ``job_not_found`` frame."""
+    hub = Hub(store, hub_settings(tmp_path))
+    job_id = await create_job(store, ["a"])
+    start = await hub.open(job_id, None)
+    await vanish(store, job_id)
+    outbox: Outbox[Subscription] = Outbox(hub.capacity, lambda: None)
+    sub = Subscription(job_id, outbox, start.last)
+    hub.subscribe(sub, start)
+    got: list[Delivery] = []
+    async with asyncio.timeout(10):
+        while not (got and got[-1].final):
+            item = await outbox.take()
+            assert item is not None
+            got.append(item[1])
+    assert [d.type for d in got] == ["snapshot", END]
+    assert json.loads(got[-1].json) == {
+        "type": "error",
+        "code": "job_not_found",
+        "message": JOB_NOT_FOUND().message,
+        "jobId": job_id,
+    }
+    assert hub.feed(job_id) is None  # and no feed was started for a job that is gone
+    await hub.close()

@@ -6,45 +6,29 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from server.model import COMPLETED, JobSpec, new_job_id, now_ms
+from server.model import COMPLETED, now_ms
 from server.settings import Settings
 from server.store import sqlite as sqlite_module
 from server.store.sqlite import SqliteStore
 from tests.support.common import wait_until
+from tests.support.sqlitestore import job_spec, open_sqlite
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    url = f"sqlite:///{tmp_path}/cleanup.db"
-    s = SqliteStore(url, replace(Settings(store_url=url), job_ttl_s=60.0))
-    await s.open()
-    yield s
-    await s.close()
-
-
-def spec(n: int) -> JobSpec:
-    created = now_ms()
-    return JobSpec(
-        id=new_job_id(created),
-        keywords=tuple(f"k{i}" for i in range(n)),
-        categories=("blog",),
-        priority=1,
-        created_ms=created,
-        source="demo",
-        client="c",
-    )
+    async with open_sqlite(tmp_path / "cleanup.db", Settings(job_ttl_s=60.0)) as s:
+        yield s
 
 
 async def finished_jobs(store: SqliteStore, count: int) -> None:
     def fill(db: Any) -> None:
         for _ in range(count):
-            job = spec(2)
+            job = job_spec(2)
             store._create(db, job)
             store._claim(db, "w")
             for i in range(2):
@@ -63,7 +47,7 @@ async def test_writes_go_between_cleanup_batches(
     # change the order the test reads (the first batch waits on the gate, the next would shrink).
     monkeypatch.setattr(sqlite_module, "CLEANUP_MIN_BATCH_JOBS", 10)
     await finished_jobs(store, 45)
-    live = spec(3)
+    live = job_spec(3)
     await store.create_job(live)
     await store.claim_next("w", 0)
     order: list[str] = []

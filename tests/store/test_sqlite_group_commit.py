@@ -14,8 +14,8 @@ from server.codec import loads
 from server.model import JOBS_FEED
 from server.settings import Settings
 from server.store.sqlite import WORK_SIGNAL, SqliteStore
-from tests.store.test_sqlite_reads import spec
 from tests.support.common import wait_until
+from tests.support.sqlitestore import job_spec
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ async def test_concurrent_creates_commit_together_in_arrival_order(store: Sqlite
         return create_batch(specs)
 
     store._create_batch = counting  # type: ignore[method-assign]
-    jobs = [spec(1) for _ in range(30)]
+    jobs = [job_spec(1) for _ in range(30)]
     await asyncio.gather(*(store.create_job(j) for j in jobs))
     assert sum(batches) == 30 and len(batches) < 30
     feed = [loads(e.json)["job"] for e in (await store.read_events(JOBS_FEED, None)).events]
@@ -45,10 +45,10 @@ async def test_concurrent_creates_commit_together_in_arrival_order(store: Sqlite
 
 
 async def test_one_failing_create_fails_alone(store: SqliteStore) -> None:
-    first = spec(1)
+    first = job_spec(1)
     await store.create_job(first)
-    again, other = first, spec(1)
-    new = spec(1)
+    again, other = first, job_spec(1)
+    new = job_spec(1)
     results = await asyncio.gather(
         store.create_job(new), store.create_job(again), store.create_job(other),
         return_exceptions=True,
@@ -71,7 +71,7 @@ async def test_a_create_whose_caller_went_away_still_wakes_a_worker(store: Sqlit
         return create_batch(specs)
 
     store._create_batch = entered  # type: ignore[method-assign]
-    job = spec(1)
+    job = job_spec(1)
     create = asyncio.create_task(store.create_job(job))
     await wait_until(on_thread.is_set)  # its batch is on the store's thread
     create.cancel()

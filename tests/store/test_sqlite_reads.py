@@ -12,34 +12,20 @@ from typing import Any
 import pytest
 
 from server.codec import dumps, loads
-from server.model import JobSpec, new_job_id, now_ms
+from server.model import new_job_id, now_ms
 from server.settings import Settings
 from server.store.sqlite import LOOP_READ_MAX_RESULTS, SqliteStore
+from tests.support.sqlitestore import job_spec, open_sqlite
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(f"sqlite:///{tmp_path}/reads.db", Settings())
-    await s.open()
-    yield s
-    await s.close()
-
-
-def spec(n: int) -> JobSpec:
-    created = now_ms()
-    return JobSpec(
-        id=new_job_id(created),
-        keywords=tuple(f"k{i}" for i in range(n)),
-        categories=("blog",),
-        priority=1,
-        created_ms=created,
-        source="demo",
-        client="c",
-    )
+    async with open_sqlite(tmp_path / "reads.db") as s:
+        yield s
 
 
 async def finished(store: SqliteStore, n: int) -> str:
-    job = spec(n)
+    job = job_spec(n)
     await store.create_job(job)
     claimed = await store.claim_next("w", 0)
     assert claimed is not None and claimed.id == job.id
@@ -77,7 +63,7 @@ async def test_no_status_read_queues_behind_the_writer(store: SqliteStore) -> No
     incremental poll and the stats all answer while the writer thread is stuck in a write."""
     big = await finished(store, LOOP_READ_MAX_RESULTS + 1)
     small = await finished(store, 3)
-    pending = spec(2)
+    pending = job_spec(2)
     await store.create_job(pending)
     expected = {j: dumps(await store.get_job(j)) for j in (big, small, pending.id)}
     stats = await store.job_stats()
@@ -104,7 +90,7 @@ async def test_submission_counters_follow_the_jobs_and_are_rebuilt_at_open(
     url = f"sqlite:///{tmp_path}/counts.db"
     first = SqliteStore(url, Settings())
     await first.open()
-    jobs = [spec(1) for _ in range(4)]
+    jobs = [job_spec(1) for _ in range(4)]
     for job in jobs:
         await first.create_job(job)
     await first.claim_next("w", 0)
@@ -118,7 +104,7 @@ async def test_submission_counters_follow_the_jobs_and_are_rebuilt_at_open(
     await second.open()
     try:
         assert await second.count_queued("c") == 3
-        late = spec(1)
+        late = job_spec(1)
         await second.create_job(late)
         job = await second.get_job(late.id, with_results=False)
         assert job is not None and job["queuePosition"] == 3

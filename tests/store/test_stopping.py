@@ -12,6 +12,7 @@ connection says so in the log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +27,7 @@ from server.store import Store, store_from_url
 from server.store.redis import COMMAND_POOL_SIZE, RedisStore
 from server.work.counting import KeywordCounter
 from server.work.providers.demo import DemoProvider
+from server.work.webhooks import delivering
 from server.work.worker import Worker
 
 
@@ -137,4 +139,59 @@ async def test_a_long_wait_for_a_redis_connection_is_logged(
     finally:
         for conn in held:
             await pool.release(conn)
+        await store.close()
+
+
+class DeafOnceLedger:
+    """A webhook ledger whose claim waits (as a Redis call does) and swallows the first cancel
+    that lands in it, returning as if nothing happened: what redis-py's ``wait_for`` does on
+    Python 3.11 (gh-86296)."""
+
+    def __init__(self, ledger: Any) -> None:
+        self._ledger = ledger
+        self.in_claim = asyncio.Event()
+        self.swallowed = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ledger, name)
+
+    async def claim(self, node_id: str, now_ms: int, lease_ms: int) -> Any:
+        self.in_claim.set()
+        try:
+            await asyncio.Event().wait()  # a call that is only ever ended by a cancel
+        except asyncio.CancelledError:
+            if self.swallowed:
+                raise
+            self.swallowed += 1
+        return None
+
+
+async def test_the_webhook_sender_stops_though_a_claim_swallows_its_cancel(
+    store_url: str,
+) -> None:
+    """The Redis teardown hang under load: the sender's loop polls the ledger (a Redis script
+    call) and was stopped with one cancel and an await. A cancel swallowed inside the claim left
+    it polling, and the app's cleanup (a test server's teardown) waited for ever."""
+    settings = Settings(store_url=store_url, webhook_poll_s=0.05)
+    store = store_from_url(store_url, settings)
+    await store.open()
+    ledger = DeafOnceLedger(store.webhook_ledger())
+    store.webhook_ledger = lambda: ledger  # type: ignore[method-assign]
+    try:
+
+        async def one_block() -> None:
+            async with delivering(store, settings):
+                await ledger.in_claim.wait()
+
+        block = asyncio.create_task(one_block())
+        # Before the fix this never ended; the fix takes a turn of the loop or one re-cancel.
+        await asyncio.wait({block}, timeout=8.0)
+        assert block.done(), "the sender's stop waited for a loop whose cancel was swallowed"
+        assert block.exception() is None
+        assert ledger.swallowed == 1
+    finally:
+        if not block.done():
+            block.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await block
         await store.close()

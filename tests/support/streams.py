@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient
 
-from server.appkeys import STORE
+from server.appkeys import STORE, WORKER
 from server.events import Event
 from server.model import JobSpec, new_job_id, now_ms
 from server.store.base import Store
@@ -30,6 +30,22 @@ async def submit(client: TestClient[Any, Any], keywords: list[str]) -> str:
     assert resp.status == 200, body
     job_id: str = body["jobId"]
     return job_id
+
+
+async def status_of(client: TestClient[Any, Any], job_id: str) -> dict[str, Any]:
+    """The job's status JSON, as ``GET /api/documents/status`` answers it."""
+    resp = await client.get(f"/api/documents/status?jobId={job_id}")
+    assert resp.status == 200
+    job: dict[str, Any] = (await resp.json())["job"]
+    return job
+
+
+async def run_job(client: TestClient[Any, Any], keywords: list[str]) -> tuple[str, dict[str, Any]]:
+    """Submit ``keywords`` and run the app's own worker (``run_worker=False``) until it is
+    idle, having counted this job alone; its id and final status JSON."""
+    job_id = await submit(client, keywords)
+    assert await client.app[WORKER].run_until_idle() == [job_id]
+    return job_id, await status_of(client, job_id)
 
 
 async def create_job(store: Store, keywords: list[str]) -> str:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
 from typing import Protocol
+
+import aiohttp
+
+from server.model import now_ms
+from server.settings import Settings
 
 
 class ProviderError(Exception):
@@ -103,3 +111,61 @@ class Provider(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class Transient(Exception):
+    """An upstream failure worth retrying after a pause (429, 5xx, timeout, reset). ``what``
+    says what happened, for people."""
+
+    def __init__(self, what: str, *, rate_limited: bool = False) -> None:
+        super().__init__(what)
+        self.what = what
+        self.rate_limited = rate_limited
+
+
+class RetryingClient:
+    """What the two Naver clients (search, Search Ad) share: the session and limiter they are
+    given, one request timeout, and retries with full-jitter backoff. ``rng``, ``sleep`` and
+    ``clock_ms`` are there for tests."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session: aiohttp.ClientSession,
+        limiter: RateLimiter,
+        *,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        clock_ms: Callable[[], int] = now_ms,
+    ) -> None:
+        self._settings = settings
+        self._session = session
+        self._limiter = limiter
+        self._rng = rng if rng is not None else random.Random()
+        self._sleep = sleep
+        self._clock_ms = clock_ms
+        self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout_s)
+
+    def backoff_s(self, retry_index: int) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2**i)], so herds of retries spread out."""
+        s = self._settings
+        cap_s = min(s.retry_max_s, s.retry_base_s * (2**retry_index))
+        return self._rng.uniform(0.0, cap_s)
+
+    def give_up(self, failure: Transient, retries: int, upstream_ko: str) -> KeywordError | None:
+        """After ``retries`` retries: the keyword's final error once they are all spent, else
+        None (retry)."""
+        if retries < self._settings.retry_attempts:
+            return None
+        return KeywordError(
+            f"{upstream_ko} 일시 오류로 {retries + 1}회 시도 후 실패: {failure.what}",
+            code="rate_limited" if failure.rate_limited else "upstream_unavailable",
+        )
+
+    async def pause_for(self, failure: Transient, retry_index: int, limiter_key: str) -> float:
+        """The backoff before retry ``retry_index`` (from 0); a rate limit (429) also slows
+        every caller on ``limiter_key``, not just this one. Returns the delay, still to sleep."""
+        delay_s = self.backoff_s(retry_index)
+        if failure.rate_limited:
+            await self._limiter.penalize(limiter_key, delay_s)
+        return delay_s

@@ -32,6 +32,8 @@ from server.work.providers.base import (
     ProviderError,
     QuotaExhaustedError,
     RateLimiter,
+    RetryingClient,
+    Transient,
 )
 
 log = logging.getLogger("doccount.naver")
@@ -83,15 +85,6 @@ class NaverStats:
         self.calls[slot] = self.calls.get(slot, 0) + 1
 
 
-class _Transient(Exception):
-    """Worth retrying after a pause. ``what`` says what happened, for people."""
-
-    def __init__(self, what: str, *, rate_limited: bool = False) -> None:
-        super().__init__(what)
-        self.what = what
-        self.rate_limited = rate_limited
-
-
 # A key refused twice (401/403) rests this long, then real calls try it again: a key whose
 # credentials were fixed, or whose refusal was the upstream's mistake, comes back by itself.
 AUTH_RECHECK_S = 600.0
@@ -107,7 +100,7 @@ class _KeyUnusable(Exception):
         self.until_ms = until_ms
 
 
-class NaverProvider:
+class NaverProvider(RetryingClient):
     name: str = "naver"
 
     def __init__(
@@ -121,14 +114,8 @@ class NaverProvider:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         clock_ms: Callable[[], int] = now_ms,
     ) -> None:
-        self._settings = settings
-        self._session = session
-        self._limiter = limiter
+        super().__init__(settings, session, limiter, rng=rng, sleep=sleep, clock_ms=clock_ms)
         self._keys = keys
-        self._rng = rng if rng is not None else random.Random()
-        self._sleep = sleep
-        self._clock_ms = clock_ms
-        self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout_s)
         self._turn = 0  # round-robin position over the usable keys
         self._secrets = tuple(k.client_secret for k in settings.naver_keys if k.client_secret)
         self.stats = NaverStats()
@@ -179,8 +166,9 @@ class NaverProvider:
                     f" until {format_kst(until_ms)}",
                     "trying the next key" if left else "no other key to try",
                 )
-            except _Transient as failure:
-                if retries >= s.retry_attempts:
+            except Transient as failure:
+                final = self.give_up(failure, retries, "네이버 API")
+                if final is not None:
                     log.warning(
                         "naver %s %r: giving up after %d attempts (%s)",
                         category,
@@ -188,17 +176,10 @@ class NaverProvider:
                         retries + 1,
                         failure.what,
                     )
-                    code = "rate_limited" if failure.rate_limited else "upstream_unavailable"
-                    raise KeywordError(
-                        f"네이버 API 일시 오류로 {retries + 1}회 시도 후 실패: {failure.what}",
-                        code=code,
-                    ) from None
-                delay_s = self.backoff_s(retries)
+                    raise final from None
+                delay_s = await self.pause_for(failure, retries, key.client_id)
                 retries += 1
                 self.stats.retries += 1
-                if failure.rate_limited:
-                    # Slow every caller on this key, not just this one.
-                    await self._limiter.penalize(key.client_id, delay_s)
                 log.info(
                     "naver %s %r: %s on key %s; retry %d/%d in %.3fs",
                     category,
@@ -213,12 +194,6 @@ class NaverProvider:
 
     async def close(self) -> None:
         """The session belongs to whoever passed it in; nothing of ours to release."""
-
-    def backoff_s(self, retry_index: int) -> float:
-        """Full jitter: uniform in [0, min(max, base * 2**i)], so herds of retries spread out."""
-        s = self._settings
-        cap_s = min(s.retry_max_s, s.retry_base_s * (2**retry_index))
-        return self._rng.uniform(0.0, cap_s)
 
     async def _pick_key(
         self, lost: Mapping[str, str], quota_lost: Mapping[str, int] | None = None
@@ -313,7 +288,7 @@ class NaverProvider:
                     gone.reason,
                     "" if gone.until_ms is None else f" until {format_kst(gone.until_ms)}",
                 )
-            except _Transient as failure:
+            except Transient as failure:
                 log.warning("naver key %s not checked at start (%s); kept", key.label,
                             failure.what)  # fmt: skip
             except ProviderError as exc:  # answered, but not about the key: the key works
@@ -355,7 +330,7 @@ class NaverProvider:
                 body = await resp.read()
         except TimeoutError:  # also aiohttp.ServerTimeoutError and its kin
             self.stats.record_outcome(category, "timeout")
-            raise _Transient("timeout") from None
+            raise Transient("timeout") from None
         except aiohttp.InvalidURL:
             self.stats.record_outcome(category, "other")
             raise FatalProviderError(
@@ -364,7 +339,7 @@ class NaverProvider:
             ) from None
         except aiohttp.ClientError as exc:  # resets, refused, truncated bodies, ...
             self.stats.record_outcome(category, "other")
-            raise _Transient(f"connection error ({type(exc).__name__})") from None
+            raise Transient(f"connection error ({type(exc).__name__})") from None
         return self._interpret(key, status, body, category)
 
     def _interpret(self, key: NaverKey, status: int, body: bytes, category: str) -> int:
@@ -384,7 +359,7 @@ class NaverProvider:
                     until_ms,
                 )
             # 012, or a 429 without a code we know: slowing down is the safe reading.
-            raise _Transient(shown, rate_limited=True)
+            raise Transient(shown, rate_limited=True)
         if status in (401, 403):
             self.stats.record_outcome(category, "auth")
             hint = "인증 실패" if status == 401 else "API 권한 없음 또는 HTTPS가 아닌 주소"
@@ -395,7 +370,7 @@ class NaverProvider:
             )
         if status >= 500 or error_code == _SYSTEM_ERROR_CODE:
             self.stats.record_outcome(category, "5xx")
-            raise _Transient(shown)
+            raise Transient(shown)
         self.stats.record_outcome(category, "other")
         if status == 404 and error_code == "SE05":
             raise FatalProviderError(

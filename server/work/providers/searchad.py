@@ -26,7 +26,7 @@ import aiohttp
 
 from server.model import now_ms
 from server.settings import Settings
-from server.work.providers.base import KeywordError, RateLimiter
+from server.work.providers.base import KeywordError, RateLimiter, RetryingClient, Transient
 from server.work.providers.volume_base import (
     BELOW_VALUE,
     COMP_IDX,
@@ -88,14 +88,7 @@ def parse_rows(body: bytes, source: str) -> list[tuple[str, VolumeRow]]:
     return out
 
 
-class _Transient(Exception):
-    def __init__(self, what: str, *, rate_limited: bool = False) -> None:
-        super().__init__(what)
-        self.what = what
-        self.rate_limited = rate_limited
-
-
-class SearchAdProvider:
+class SearchAdProvider(RetryingClient):
     name: str = "naver"
 
     def __init__(
@@ -108,13 +101,7 @@ class SearchAdProvider:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         clock_ms: Callable[[], int] = now_ms,
     ) -> None:
-        self._settings = settings
-        self._session = session
-        self._limiter = limiter
-        self._rng = rng if rng is not None else random.Random()
-        self._sleep = sleep
-        self._clock_ms = clock_ms
-        self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout_s)
+        super().__init__(settings, session, limiter, rng=rng, sleep=sleep, clock_ms=clock_ms)
         self._url = settings.ad_api_base.rstrip("/") + KEYWORDSTOOL_PATH
         self.origin = f"naver-searchad {settings.ad_api_base.rstrip('/')}"
         self.calls = 0
@@ -132,24 +119,19 @@ class SearchAdProvider:
             await self._limiter.acquire(LIMITER_KEY)
             try:
                 return await self._call_once(params)
-            except _Transient as failure:
-                if retries >= s.retry_attempts:
+            except Transient as failure:
+                final = self.give_up(failure, retries, "검색광고 API")
+                if final is not None:
                     log.warning(
                         "searchad %s: giving up after %d attempts (%s)",
                         ",".join(hints),
                         retries + 1,
                         failure.what,
                     )
-                    raise KeywordError(
-                        f"검색광고 API 일시 오류로 {retries + 1}회 시도 후 실패: {failure.what}",
-                        code="rate_limited" if failure.rate_limited else "upstream_unavailable",
-                    ) from None
-                cap_s = min(s.retry_max_s, s.retry_base_s * (2**retries))
-                delay_s = self._rng.uniform(0.0, cap_s)
+                    raise final from None
+                delay_s = await self.pause_for(failure, retries, LIMITER_KEY)
                 retries += 1
                 self.retries += 1
-                if failure.rate_limited:
-                    await self._limiter.penalize(LIMITER_KEY, delay_s)
                 log.info(
                     "searchad: %s; retry %d/%d in %.3fs",
                     failure.what,
@@ -182,20 +164,20 @@ class SearchAdProvider:
                 status = resp.status
                 body = await resp.read()
         except TimeoutError:
-            raise _Transient("timeout") from None
+            raise Transient("timeout") from None
         except aiohttp.InvalidURL:
             raise VolumeAuthError(
                 "검색광고 API 주소가 올바르지 않습니다 (NAVER_AD_API_BASE 설정 확인).",
                 code="config_error",
             ) from None
         except aiohttp.ClientError as exc:
-            raise _Transient(f"connection error ({type(exc).__name__})") from None
+            raise Transient(f"connection error ({type(exc).__name__})") from None
         if 200 <= status < 300:
             return parse_rows(body, self.name)
         if status == 429:
-            raise _Transient("HTTP 429", rate_limited=True)
+            raise Transient("HTTP 429", rate_limited=True)
         if status >= 500:
-            raise _Transient(f"HTTP {status}")
+            raise Transient(f"HTTP {status}")
         if status in (401, 403):
             raise VolumeAuthError(
                 f"검색광고 API 인증 실패(HTTP {status}): NAVER_AD_CUSTOMER_ID, "
