@@ -11,7 +11,11 @@ const NOTE_MIN_EM = 6;
 const OVERSCAN_ROWS = 12;
 const ALL_ROWS_UP_TO = 100; // a short table is kept whole (the browser's own find still works) // rows kept beyond each edge of the view, so a fast scroll shows no gap
 const ROW_PX_GUESS = 37; // until the first row is measured
-const FRESH_MAX = 20; // a short highlight for rows arriving live; not for hundreds at once
+// Rows arriving live flash briefly (1.2 s, styles.css), but at most FRESH_MAX rows a FLASH_MS:
+// the flash animates each cell's background on the main thread, so a fast stream (100 rows a
+// second) would restyle hundreds of cells on every frame.
+const FRESH_MAX = 8;
+const FLASH_MS = 1200;
 
 const collator = new Intl.Collator('ko-KR', { numeric: true, sensitivity: 'base' });
 
@@ -91,6 +95,8 @@ export class ResultTable {
     this.queue = [];
     this.frame = 0;
     this.windowFrame = 0;
+    this.flashes = { sinceMs: -Infinity, count: 0 }; // rows flashed since sinceMs
+    this.lastRow = null; // the <tr> marked row-last
     this.shown = { from: -1, to: -1, version: -1, rows: [], active: -1 };
     this.version = 0; // bumped whenever `view` changes
     this.rowPx = ROW_PX_GUESS;
@@ -331,7 +337,7 @@ export class ResultTable {
       fresh.push(m);
     }
     if (!fresh.length) return;
-    if (fresh.length <= FRESH_MAX) for (const m of fresh) m.fresh = true;
+    this.flash(fresh);
     const last = this.all[this.all.length - 1];
     fresh.sort(this.cmp);
     if (!last || this.cmp(last, fresh[0]) <= 0) {
@@ -346,6 +352,22 @@ export class ResultTable {
     else this.changed();
     this.renderWindow(); // now, in this frame: the rows show with the status that came with them
     this.onChange?.();
+  }
+
+  flash(fresh) {
+    const now = performance.now();
+    const f = this.flashes;
+    if (now - f.sinceMs >= FLASH_MS) {
+      f.sinceMs = now;
+      f.count = 0;
+    }
+    // hundreds at once (a job opened, a sort) are not news: no flash
+    if (fresh.length > FRESH_MAX) return;
+    for (const m of fresh) {
+      if (f.count >= FRESH_MAX) break;
+      m.fresh = true;
+      f.count++;
+    }
   }
 
   insertAt(m) {
@@ -413,20 +435,20 @@ export class ResultTable {
     const same = s.from === from && s.rows.length === rows.length && rows.every((el, i) => el === s.rows[i]);
     this.shown = { from, to, version: this.version, rows, active: this.active };
     if (same && s.active === this.active) return;
+    // the last row drawn loses its bottom border by a class, not by :nth-last-child(2):
+    // that selector restyles every row whenever one is added before the bottom spacer
+    const lastEl = rows[rows.length - 1] || null;
+    if (this.lastRow !== lastEl) {
+      this.lastRow?.classList.remove('row-last');
+      lastEl?.classList.add('row-last');
+      this.lastRow = lastEl;
+    }
     rows.forEach((el, i) => {
       el.setAttribute('aria-rowindex', String(from + i + 2));
       el.classList.toggle('row-active', from + i === this.active);
     });
     if (same) return;
-    const grown = s.from === from && s.rows.length < rows.length && s.rows.every((el, i) => el === rows[i]);
-    if (grown && this.tbody.lastChild === this.bottomSpacer) {
-      // rows arriving at the end of a short table: add them, leave the others alone
-      const frag = document.createDocumentFragment();
-      for (let i = s.rows.length; i < rows.length; i++) frag.append(rows[i]);
-      this.tbody.insertBefore(frag, this.bottomSpacer);
-    } else {
-      this.tbody.replaceChildren(this.topSpacer, ...rows, this.bottomSpacer);
-    }
+    this.place(s.rows, rows);
     if (!this.measured && rows.length) {
       // every row is one line high: measure one, once, and place the window by it
       const h = rows[0].getBoundingClientRect().height;
@@ -438,6 +460,30 @@ export class ResultTable {
           this.scheduleWindow();
         }
       }
+    }
+  }
+
+  /** Make the rows between the spacers `rows`, moving as few as possible: a row taken out
+   *  and put back is restyled whole, so rows that stay (the view scrolled a little, rows added
+   *  at the end or in between, the short table turning into a window at 101 rows) stay put. */
+  place(before, rows) {
+    const tb = this.tbody;
+    if (this.topSpacer.parentNode !== tb || this.bottomSpacer.parentNode !== tb) {
+      tb.replaceChildren(this.topSpacer, ...rows, this.bottomSpacer);
+      return;
+    }
+    const keep = new Set(rows);
+    for (const el of before) if (!keep.has(el) && el.parentNode === tb) el.remove();
+    let cursor = this.topSpacer.nextSibling;
+    for (const el of rows) {
+      if (el === cursor) cursor = cursor.nextSibling;
+      else tb.insertBefore(el, cursor); // new, or out of order (a sort): moved
+    }
+    // anything else left between the spacers (not drawn by us) goes
+    while (cursor && cursor !== this.bottomSpacer) {
+      const next = cursor.nextSibling;
+      cursor.remove();
+      cursor = next;
     }
   }
 
