@@ -93,6 +93,7 @@ export class ResultTable {
     this.view = this.all; // what is shown: `all`, or the rows matching the filter
     this.filter = '';
     this.queue = [];
+    this.updates = new Map(); // index -> a newer result for a row already in the table
     this.frame = 0;
     this.windowFrame = 0;
     this.flashes = { sinceMs: -Infinity, count: 0 }; // rows flashed since sinceMs
@@ -135,7 +136,8 @@ export class ResultTable {
   setVolumes(on) {
     if (this.volumes === on) return;
     this.volumes = on;
-    const rows = [...this.all.map((m) => m.raw), ...this.queue];
+    this.flush(); // queued rows and updates first: the rows are rebuilt from their results
+    const rows = this.all.map((m) => m.raw);
     this.renderHead();
     this.clear();
     this.add(rows);
@@ -172,6 +174,7 @@ export class ResultTable {
     cancelAnimationFrame(this.frame);
     this.frame = 0;
     this.queue = [];
+    this.updates = new Map();
     this.byIndex.clear();
     this.all = [];
     this.view = this.all;
@@ -292,28 +295,12 @@ export class ResultTable {
    *  already in the table replaces its row (its search volume arrived after its counts). */
   add(results) {
     for (const r of results) {
-      const held = this.byIndex.get(r.index);
-      if (held) {
-        this.update(held, r);
-        continue;
-      }
-      this.queue.push(r);
+      if (this.byIndex.has(r.index)) this.updates.set(r.index, r);
+      else this.queue.push(r);
     }
-    if (this.queue.length && !this.frame) {
+    if ((this.queue.length || this.updates.size) && !this.frame) {
       this.frame = requestAnimationFrame(() => this.flush());
     }
-  }
-
-  update(held, r) {
-    if (held.raw === r) return;
-    const m = rowModel(r, this.categories);
-    this.byIndex.set(m.index, m);
-    const at = this.all.indexOf(held);
-    if (at >= 0) this.all[at] = m;
-    if (this.sort.key === 'ratio' || this.sort.key.startsWith('vol:')) this.all.sort(this.cmp);
-    if (this.filter || this.view !== this.all) this.applyFilter();
-    else this.changed();
-    this.onChange?.();
   }
 
   /** Replace all rows (a snapshot with gap, or a job opened from cache). */
@@ -322,36 +309,67 @@ export class ResultTable {
     this.add(results);
   }
 
-  /** Apply queued rows to the model arrays: work per row, plus one window render. */
+  /** Apply queued rows and updates to the model arrays: work per row, one pass over the
+   *  table for a frame's updates, at most one sort, and one window render. */
   flush() {
     cancelAnimationFrame(this.frame);
     this.frame = 0;
-    if (!this.queue.length) return;
+    if (!this.queue.length && !this.updates.size) return;
     const batch = this.queue;
+    const updates = this.updates;
     this.queue = [];
+    this.updates = new Map();
     const fresh = [];
     for (const r of batch) {
-      if (this.byIndex.has(r.index)) continue;
+      if (this.byIndex.has(r.index)) {
+        updates.set(r.index, r); // the same row twice in one frame: the later one wins
+        continue;
+      }
       const m = rowModel(r, this.categories);
       this.byIndex.set(m.index, m);
       fresh.push(m);
     }
-    if (!fresh.length) return;
-    this.flash(fresh);
-    const last = this.all[this.all.length - 1];
-    fresh.sort(this.cmp);
-    if (!last || this.cmp(last, fresh[0]) <= 0) {
-      for (const m of fresh) this.all.push(m); // the common case: after the current last row
-    } else if (fresh.length > 64) {
-      for (const m of fresh) this.all.push(m);
-      this.all.sort(this.cmp);
-    } else {
-      for (const m of fresh) this.all.splice(this.insertAt(m), 0, m);
+    let changed = false;
+    if (fresh.length) {
+      changed = true;
+      this.flash(fresh);
+      const last = this.all[this.all.length - 1];
+      fresh.sort(this.cmp);
+      if (!last || this.cmp(last, fresh[0]) <= 0) {
+        for (const m of fresh) this.all.push(m); // the common case: after the current last row
+      } else if (fresh.length > 64) {
+        for (const m of fresh) this.all.push(m);
+        this.all.sort(this.cmp);
+      } else {
+        for (const m of fresh) this.all.splice(this.insertAt(m), 0, m);
+      }
     }
+    if (updates.size && this.replace(updates)) changed = true;
+    if (!changed) return;
     if (this.filter) this.applyFilter();
     else this.changed();
     this.renderWindow(); // now, in this frame: the rows show with the status that came with them
     this.onChange?.();
+  }
+
+  /** Rows whose result changed: new models in place (their cells are built again when
+   *  shown), then one sort if the order depends on what changed. */
+  replace(updates) {
+    const swap = new Map();
+    for (const r of updates.values()) {
+      const held = this.byIndex.get(r.index);
+      if (!held || held.raw === r) continue;
+      const m = rowModel(r, this.categories);
+      this.byIndex.set(m.index, m);
+      swap.set(held, m);
+    }
+    if (!swap.size) return false;
+    for (let i = 0; i < this.all.length; i++) {
+      const m = swap.get(this.all[i]);
+      if (m) this.all[i] = m;
+    }
+    if (this.sort.key === 'ratio' || this.sort.key.startsWith('vol:')) this.all.sort(this.cmp);
+    return true;
   }
 
   flash(fresh) {

@@ -164,6 +164,39 @@ async def test_a_fast_stream_flashes_a_few_new_rows_not_every_one(serve: Serve, 
     assert flashing == [60, 8]
 
 
+async def test_a_late_volume_in_the_same_frame_as_its_counts_updates_the_row(
+    serve: Serve,  # noqa: F811
+    dash: Dash,  # noqa: F811
+) -> None:
+    """A keyword's second `result` event (its search volume) can come within the frame of its
+    first: the row shows the later one. Updates are applied once a frame, in one pass."""
+    page = await dash.page(await serve())
+    cells = await page.evaluate(
+        """async () => {
+        const { ResultTable } = await import('/static/table.js');
+        const wrap = document.createElement('div');
+        wrap.className = 'table-wrap';
+        wrap.innerHTML = '<table id="tv" class="results"><thead></thead><tbody></tbody></table>';
+        document.querySelector('main').prepend(wrap);
+        const t = new ResultTable(wrap.querySelector('table'));
+        t.setVolumes(true);
+        t.setColumns(['blog'], {});
+        const vol = { pc: 1200, mobile: 3400, total: 4600 };
+        t.add([{ index: 0, keyword: '가', counts: { blog: 10 } }]);
+        t.add([{ index: 1, keyword: '나', counts: { blog: 20 } }]);
+        t.add([{ index: 0, keyword: '가', counts: { blog: 10 }, searchVolume: vol }]);
+        t.flush();
+        const first = [...wrap.querySelectorAll('td[data-vol="total"]')].map((td) => td.textContent);
+        t.add([{ index: 1, keyword: '나', counts: { blog: 20 }, searchVolume: vol }]);
+        t.add([{ index: 1, keyword: '나', counts: { blog: 20 }, searchVolume: { ...vol, total: 9 } }]);
+        t.flush();
+        const second = [...wrap.querySelectorAll('td[data-vol="total"]')].map((td) => td.textContent);
+        return [first, second, t.rows().length];
+    }"""
+    )
+    assert cells == [["4,600", "—"], ["4,600", "9"], 2]
+
+
 async def test_five_digit_row_numbers_fit(serve: Serve, dash: Dash) -> None:  # noqa: F811
     page = await dash.page(await serve())
     fits = await page.evaluate(
