@@ -182,15 +182,18 @@ async def test_a_late_volume_in_the_same_frame_as_its_counts_updates_the_row(
         t.setVolumes(true);
         t.setColumns(['blog'], {});
         const vol = { pc: 1200, mobile: 3400, total: 4600 };
+        const totals = () =>
+          [...wrap.querySelectorAll('td[data-vol="total"]')].map((td) => td.textContent);
         t.add([{ index: 0, keyword: '가', counts: { blog: 10 } }]);
         t.add([{ index: 1, keyword: '나', counts: { blog: 20 } }]);
         t.add([{ index: 0, keyword: '가', counts: { blog: 10 }, searchVolume: vol }]);
         t.flush();
-        const first = [...wrap.querySelectorAll('td[data-vol="total"]')].map((td) => td.textContent);
+        const first = totals();
         t.add([{ index: 1, keyword: '나', counts: { blog: 20 }, searchVolume: vol }]);
-        t.add([{ index: 1, keyword: '나', counts: { blog: 20 }, searchVolume: { ...vol, total: 9 } }]);
+        const late = { ...vol, total: 9 };
+        t.add([{ index: 1, keyword: '나', counts: { blog: 20 }, searchVolume: late }]);
         t.flush();
-        const second = [...wrap.querySelectorAll('td[data-vol="total"]')].map((td) => td.textContent);
+        const second = totals();
         return [first, second, t.rows().length];
     }"""
     )
