@@ -1,12 +1,13 @@
 // Stats panel: the original guide's planned dashboard figures (성공/실패 통계, 평균 처리 시간,
-// API 사용량) from GET /api/stats. Mounts itself into #stats-panel when the page has one.
-// Refreshed when the jobs feed says a job changed (feed.js dispatches doccount:jobs-changed),
-// not on a timer: a
-// finished job shows in the figures at once. Also raises the banner when no key can count.
+// API 사용량) from GET /api/stats, and its daily part (statsdaily.js: the last 30 days).
+// Mounts itself into #stats-panel when the page has one. Refreshed when the jobs feed says a
+// job changed (feed.js dispatches doccount:jobs-changed), not on a timer: a finished job shows
+// in the figures at once. Also raises the banner when no key can count.
 // Uses the dashboard's api() so the token handling (dialog, 401) is the page's own.
 
 import { api } from './api.js';
 import { fmtDuration, fmtNum } from './format.js';
+import { renderDaily } from './statsdaily.js';
 
 // Feed events come in bursts (a job's status and its feed entry): one read for a burst.
 const SOON_MS = 300;
@@ -86,7 +87,11 @@ export function renderStats(root, stats) {
   } else if (upstream.provider === 'demo') {
     parts.push(el('p', { class: 'help' }, '데모 모드: 네이버 API를 호출하지 않습니다.'));
   }
+  const daily = stats.daily ? el('section', { class: 'stats-daily', 'aria-label': '일별 통계' }) : null;
+  if (daily) parts.push(daily);
   root.replaceChildren(...parts);
+  // After it is in the page: the chart takes the width it is given.
+  if (daily) renderDaily(daily, stats.daily, { keys: upstream.provider === 'naver' });
 }
 
 export function mountStats(root) {

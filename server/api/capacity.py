@@ -32,11 +32,15 @@ async def capacity_middleware(request: web.Request, handler: Handler) -> web.Str
     if gauge.open >= gauge.limit and request.path not in PROBES:
         error = TOO_MANY_CONNECTIONS(limit=gauge.limit)
         headers = {**error.headers, "Connection": "close"}
-        return web.json_response(
+        refusal = web.json_response(
             {"success": False, "error": error.message, "code": error.code},
             status=error.status,
             headers=headers,
         )
+        # The header alone only tells the client: aiohttp would keep the connection (and its
+        # file descriptor) open for the next request until the client hangs up.
+        refusal.force_close()
+        return refusal
     gauge.open += 1
     try:
         return await handler(request)

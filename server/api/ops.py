@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.api.daily import daily_stats
 from server.api.openapi import build_spec
 from server.api.views import ok
 from server.appkeys import METRICS, PROVIDER, SETTINGS, STORE, WORKER_TASK
@@ -115,7 +116,8 @@ async def upstream_usage(app: web.Application, now_ms: int) -> dict[str, Any]:
 
 
 async def stats(request: web.Request) -> web.Response:
-    """The seed's planned dashboard figures: successes and failures, average job time, API use."""
+    """The seed's planned dashboard figures: successes and failures, average job time, API use;
+    and per KST day for the last 30 days (``daily``, server/api/daily.py)."""
     app = request.app
     jobs = await app[STORE].job_stats()
     by_status = jobs["byStatus"]
@@ -131,6 +133,7 @@ async def stats(request: web.Request) -> web.Response:
             },
             "upstream": await upstream_usage(app, now_ms()),
             "workers": (await liveness(app[STORE])).workers(),
+            "daily": await daily_stats(app[STORE], app[SETTINGS]),
         }
     )
 

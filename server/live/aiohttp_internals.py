@@ -1,9 +1,11 @@
-"""The aiohttp (and aiohttp-sse) internals the push path uses on purpose, all of them here.
+"""The aiohttp (and aiohttp-sse) internals the push path and the header sweeper use on purpose,
+all of them here.
 
 Why: the hub frames each event once (``Delivery.sse``/``Delivery.ws`` in outbox.py) and a page
 of frames goes to a connection as one ``transport.write``, the same bytes for every subscriber.
 aiohttp's public writers would frame and copy per connection and await per message, the cost
-fan-out cannot pay. That takes five things aiohttp does not promise:
+fan-out cannot pay. That takes five things aiohttp does not promise; the header sweeper takes
+a sixth:
 
 1. ``BaseRequest.transport`` / ``BaseRequest.protocol``: the connection's asyncio transport and
    aiohttp's protocol object, to write to directly.
@@ -16,6 +18,12 @@ fan-out cannot pay. That takes five things aiohttp does not promise:
    writes after them arrive after them. An SSE response is chunked, so a raw write is a chunk.
 5. aiohttp-sse's ``EventSourceResponse._ping``: its keep-alive task, whose end is the only
    sign of a client that left while a job is quiet.
+6. ``RequestHandler._request_count``: how many request heads the connection has sent whole
+   (it counts up when the parser hands over a complete head, before any handler runs). Zero
+   means the peer has sent nothing, or only part of a request line or headers: what the
+   header sweeper (server/api/sweeper.py) closes, as aiohttp has no header-read timeout.
+   It finds connections with ``Server.connections`` and closes them with
+   ``RequestHandler.force_close``: both public names, but barely documented, so fenced too.
 
 tests/unit/test_aiohttp_internals.py checks each by name and fails saying which one changed;
 pyproject.toml bounds aiohttp (and aiohttp-sse) to the versions that test has passed.
@@ -28,6 +36,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp.base_protocol import BaseProtocol
+from aiohttp.web_protocol import RequestHandler
 from aiohttp_sse import EventSourceResponse
 
 # What the test checks, by dotted name (module, then attribute path).
@@ -37,6 +46,9 @@ INTERNALS: tuple[str, ...] = (
     "aiohttp.base_protocol.BaseProtocol.writing_paused",
     "aiohttp.base_protocol.BaseProtocol._drain_helper",
     "aiohttp_sse.EventSourceResponse._ping",
+    "aiohttp.web_protocol.RequestHandler._request_count",
+    "aiohttp.web_protocol.RequestHandler.force_close",
+    "aiohttp.web_server.Server.connections",
 )
 
 
@@ -57,6 +69,12 @@ def writing_paused(protocol: BaseProtocol) -> bool:
 async def drain(protocol: BaseProtocol) -> None:
     """Wait until the transport's buffer is back under its low-water mark."""
     await protocol._drain_helper()
+
+
+def request_heads_received(handler: RequestHandler) -> int:
+    """Complete request heads the connection has sent (0: none yet, or only part of one)."""
+    count: int = handler._request_count
+    return count
 
 
 class EventStream(EventSourceResponse):
