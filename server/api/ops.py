@@ -44,7 +44,10 @@ async def readyz(request: web.Request) -> web.Response:
         checks["worker"] = "off"  # a web node of a distributed set-up runs none
     no_key = await app[PROVIDER].unusable() if checks["store"] == "ok" else None
     checks["keys"] = "unknown" if checks["store"] != "ok" else "none_usable" if no_key else "ok"
-    fine = ("ok", "off", "unknown")  # unknown: the store is down, and that is what fails
+    if checks["keys"] == "ok" and await app[PROVIDER].quota_resets_at() is not None:
+        checks["keys"] = "quota_spent"  # jobs are taken and wait for midnight KST
+    # unknown: the store is down, and that is what fails; quota_spent: still serving
+    fine = ("ok", "off", "unknown", "quota_spent")
     # Listed, not judged: a web node serves whether or not any worker counts.
     workers = (await liveness(app[STORE])).workers() if checks["store"] == "ok" else []
     if all(v in fine for v in checks.values()):
