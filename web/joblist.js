@@ -6,10 +6,16 @@ import { badgeOf, TERMINAL } from './jobstate.js';
 
 const LIMIT = 50;
 
-/** What an item shows; an item is rebuilt only when this changes. */
+/** What an item shows. */
 function signature(j) {
+  return `${shape(j)}|${j.progress?.current}`;
+}
+
+/** What an item shows but its progress: an item is rebuilt only when this changes. A running
+ *  job's count changes every frame; that is one text written in place. */
+function shape(j) {
   const p = j.progress || {};
-  return [j.status, p.current, p.total, j.queuePosition, j.error, j.source, j.createdAt, (j.categories || []).join(), j.name].join('|');
+  return [j.status, p.total, j.queuePosition, j.error, j.source, j.createdAt, (j.categories || []).join(), j.name].join('|');
 }
 
 export class JobList {
@@ -93,7 +99,7 @@ export class JobList {
     const existing = new Map([...this.ul.children].map((li) => [li.dataset.jobId, li]));
     let cursor = this.ul.firstElementChild;
     for (const j of jobs) {
-      const sig = `${signature(j)}|${j.id === this.current}|${this.labelsSig}|${this.names[j.id] || ''}`;
+      const sig = `${shape(j)}|${j.id === this.current}|${this.labelsSig}|${this.names[j.id] || ''}`;
       let li = existing.get(j.id);
       existing.delete(j.id);
       if (li && li.dataset.sig !== sig) {
@@ -109,6 +115,9 @@ export class JobList {
         li = this.item(j);
       }
       li.dataset.sig = sig;
+      const sub = li.querySelector('.job-sub');
+      const detail = this.detail(j);
+      if (sub && sub.textContent !== detail) sub.textContent = detail;
       if (li !== cursor) this.ul.insertBefore(li, cursor);
       else cursor = cursor.nextElementSibling;
     }

@@ -11,7 +11,11 @@ const NOTE_MIN_EM = 6;
 const OVERSCAN_ROWS = 12;
 const ALL_ROWS_UP_TO = 100; // a short table is kept whole (the browser's own find still works) // rows kept beyond each edge of the view, so a fast scroll shows no gap
 const ROW_PX_GUESS = 37; // until the first row is measured
-const FRESH_MAX = 20; // a short highlight for rows arriving live; not for hundreds at once
+// Rows arriving live flash briefly (1.2 s, styles.css), but at most FRESH_MAX rows a FLASH_MS:
+// the flash animates each cell's background on the main thread, so a fast stream (100 rows a
+// second) would restyle hundreds of cells on every frame.
+const FRESH_MAX = 8;
+const FLASH_MS = 1200;
 
 const collator = new Intl.Collator('ko-KR', { numeric: true, sensitivity: 'base' });
 
@@ -93,8 +97,11 @@ export class ResultTable {
     this.view = this.all; // what is shown: `all`, or the rows matching the filter
     this.filter = '';
     this.queue = [];
+    this.updates = new Map(); // index -> a newer result for a row already in the table
     this.frame = 0;
     this.windowFrame = 0;
+    this.flashes = { sinceMs: -Infinity, count: 0 }; // rows flashed since sinceMs
+    this.lastRow = null; // the <tr> marked row-last
     this.shown = { from: -1, to: -1, version: -1, rows: [], active: -1 };
     this.version = 0; // bumped whenever `view` changes
     this.rowPx = ROW_PX_GUESS;
@@ -136,7 +143,8 @@ export class ResultTable {
   setVolumes(on) {
     if (this.volumes === on) return;
     this.volumes = on;
-    const rows = [...this.all.map((m) => m.raw), ...this.queue];
+    this.flush(); // queued rows and updates first: the rows are rebuilt from their results
+    const rows = this.all.map((m) => m.raw);
     this.renderHead();
     this.clear();
     this.add(rows);
@@ -193,6 +201,7 @@ export class ResultTable {
     cancelAnimationFrame(this.frame);
     this.frame = 0;
     this.queue = [];
+    this.updates = new Map();
     this.byIndex.clear();
     this.all = [];
     this.view = this.all;
@@ -320,28 +329,12 @@ export class ResultTable {
    *  already in the table replaces its row (its search volume arrived after its counts). */
   add(results) {
     for (const r of results) {
-      const held = this.byIndex.get(r.index);
-      if (held) {
-        this.update(held, r);
-        continue;
-      }
-      this.queue.push(r);
+      if (this.byIndex.has(r.index)) this.updates.set(r.index, r);
+      else this.queue.push(r);
     }
-    if (this.queue.length && !this.frame) {
+    if ((this.queue.length || this.updates.size) && !this.frame) {
       this.frame = requestAnimationFrame(() => this.flush());
     }
-  }
-
-  update(held, r) {
-    if (held.raw === r) return;
-    const m = rowModel(r, this.categories, this.ratioCat);
-    this.byIndex.set(m.index, m);
-    const at = this.all.indexOf(held);
-    if (at >= 0) this.all[at] = m;
-    if (this.sort.key === 'ratio' || this.sort.key.startsWith('vol:')) this.all.sort(this.cmp);
-    if (this.filter || this.view !== this.all) this.applyFilter();
-    else this.changed();
-    this.onChange?.();
   }
 
   /** Replace all rows (a snapshot with gap, or a job opened from cache). */
@@ -350,36 +343,83 @@ export class ResultTable {
     this.add(results);
   }
 
-  /** Apply queued rows to the model arrays: work per row, plus one window render. */
+  /** Apply queued rows and updates to the model arrays: work per row, one pass over the
+   *  table for a frame's updates, at most one sort, and one window render. */
   flush() {
     cancelAnimationFrame(this.frame);
     this.frame = 0;
-    if (!this.queue.length) return;
+    if (!this.queue.length && !this.updates.size) return;
     const batch = this.queue;
+    const updates = this.updates;
     this.queue = [];
+    this.updates = new Map();
     const fresh = [];
     for (const r of batch) {
-      if (this.byIndex.has(r.index)) continue;
+      if (this.byIndex.has(r.index)) {
+        updates.set(r.index, r); // the same row twice in one frame: the later one wins
+        continue;
+      }
       const m = rowModel(r, this.categories, this.ratioCat);
       this.byIndex.set(m.index, m);
       fresh.push(m);
     }
-    if (!fresh.length) return;
-    if (fresh.length <= FRESH_MAX) for (const m of fresh) m.fresh = true;
-    const last = this.all[this.all.length - 1];
-    fresh.sort(this.cmp);
-    if (!last || this.cmp(last, fresh[0]) <= 0) {
-      for (const m of fresh) this.all.push(m); // the common case: after the current last row
-    } else if (fresh.length > 64) {
-      for (const m of fresh) this.all.push(m);
-      this.all.sort(this.cmp);
-    } else {
-      for (const m of fresh) this.all.splice(this.insertAt(m), 0, m);
+    let changed = false;
+    if (fresh.length) {
+      changed = true;
+      this.flash(fresh);
+      const last = this.all[this.all.length - 1];
+      fresh.sort(this.cmp);
+      if (!last || this.cmp(last, fresh[0]) <= 0) {
+        for (const m of fresh) this.all.push(m); // the common case: after the current last row
+      } else if (fresh.length > 64) {
+        for (const m of fresh) this.all.push(m);
+        this.all.sort(this.cmp);
+      } else {
+        for (const m of fresh) this.all.splice(this.insertAt(m), 0, m);
+      }
     }
+    if (updates.size && this.replace(updates)) changed = true;
+    if (!changed) return;
     if (this.filter) this.applyFilter();
     else this.changed();
     this.renderWindow(); // now, in this frame: the rows show with the status that came with them
     this.onChange?.();
+  }
+
+  /** Rows whose result changed: new models in place (their cells are built again when
+   *  shown), then one sort if the order depends on what changed. */
+  replace(updates) {
+    const swap = new Map();
+    for (const r of updates.values()) {
+      const held = this.byIndex.get(r.index);
+      if (!held || held.raw === r) continue;
+      const m = rowModel(r, this.categories, this.ratioCat);
+      this.byIndex.set(m.index, m);
+      swap.set(held, m);
+    }
+    if (!swap.size) return false;
+    for (let i = 0; i < this.all.length; i++) {
+      const m = swap.get(this.all[i]);
+      if (m) this.all[i] = m;
+    }
+    if (this.sort.key === 'ratio' || this.sort.key.startsWith('vol:')) this.all.sort(this.cmp);
+    return true;
+  }
+
+  flash(fresh) {
+    const now = performance.now();
+    const f = this.flashes;
+    if (now - f.sinceMs >= FLASH_MS) {
+      f.sinceMs = now;
+      f.count = 0;
+    }
+    // hundreds at once (a job opened, a sort) are not news: no flash
+    if (fresh.length > FRESH_MAX) return;
+    for (const m of fresh) {
+      if (f.count >= FRESH_MAX) break;
+      m.fresh = true;
+      f.count++;
+    }
   }
 
   insertAt(m) {
@@ -447,20 +487,20 @@ export class ResultTable {
     const same = s.from === from && s.rows.length === rows.length && rows.every((el, i) => el === s.rows[i]);
     this.shown = { from, to, version: this.version, rows, active: this.active };
     if (same && s.active === this.active) return;
+    // the last row drawn loses its bottom border by a class, not by :nth-last-child(2):
+    // that selector restyles every row whenever one is added before the bottom spacer
+    const lastEl = rows[rows.length - 1] || null;
+    if (this.lastRow !== lastEl) {
+      this.lastRow?.classList.remove('row-last');
+      lastEl?.classList.add('row-last');
+      this.lastRow = lastEl;
+    }
     rows.forEach((el, i) => {
       el.setAttribute('aria-rowindex', String(from + i + 2));
       el.classList.toggle('row-active', from + i === this.active);
     });
     if (same) return;
-    const grown = s.from === from && s.rows.length < rows.length && s.rows.every((el, i) => el === rows[i]);
-    if (grown && this.tbody.lastChild === this.bottomSpacer) {
-      // rows arriving at the end of a short table: add them, leave the others alone
-      const frag = document.createDocumentFragment();
-      for (let i = s.rows.length; i < rows.length; i++) frag.append(rows[i]);
-      this.tbody.insertBefore(frag, this.bottomSpacer);
-    } else {
-      this.tbody.replaceChildren(this.topSpacer, ...rows, this.bottomSpacer);
-    }
+    this.place(s.rows, rows);
     if (!this.measured && rows.length) {
       // every row is one line high: measure one, once, and place the window by it
       const h = rows[0].getBoundingClientRect().height;
@@ -472,6 +512,30 @@ export class ResultTable {
           this.scheduleWindow();
         }
       }
+    }
+  }
+
+  /** Make the rows between the spacers `rows`, moving as few as possible: a row taken out
+   *  and put back is restyled whole, so rows that stay (the view scrolled a little, rows added
+   *  at the end or in between, the short table turning into a window at 101 rows) stay put. */
+  place(before, rows) {
+    const tb = this.tbody;
+    if (this.topSpacer.parentNode !== tb || this.bottomSpacer.parentNode !== tb) {
+      tb.replaceChildren(this.topSpacer, ...rows, this.bottomSpacer);
+      return;
+    }
+    const keep = new Set(rows);
+    for (const el of before) if (!keep.has(el) && el.parentNode === tb) el.remove();
+    let cursor = this.topSpacer.nextSibling;
+    for (const el of rows) {
+      if (el === cursor) cursor = cursor.nextSibling;
+      else tb.insertBefore(el, cursor); // new, or out of order (a sort): moved
+    }
+    // anything else left between the spacers (not drawn by us) goes
+    while (cursor && cursor !== this.bottomSpacer) {
+      const next = cursor.nextSibling;
+      cursor.remove();
+      cursor = next;
     }
   }
 

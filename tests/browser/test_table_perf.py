@@ -31,6 +31,19 @@ new PerformanceObserver((list) => {
   for (const e of list.getEntries()) window.__longtasks.push([e.startTime, e.duration]);
 }).observe({ type: 'longtask', buffered: true });
 """
+# Work that made the long frames, counted rather than timed: a row element taken out of the
+# table and put back is restyled whole.
+OBSERVE_ROW_CHURN = """() => {
+  const tbody = document.querySelector('#result-table tbody');
+  window.__reinserted = 0;
+  const removed = new WeakSet();
+  new MutationObserver((records) => {
+    for (const rec of records) {
+      for (const n of rec.removedNodes) if (n.dataset?.index) removed.add(n);
+      for (const n of rec.addedNodes) if (removed.has(n)) window.__reinserted++;
+    }
+  }).observe(tbody, { childList: true });
+}"""
 # The keywords go in as a paste would (Playwright's fill types 1,000 lines into the textarea
 # through the editor, which alone blocks the page for seconds: the harness's cost, not ours).
 PASTE_JS = """(text) => {
@@ -62,10 +75,19 @@ async def test_a_thousand_rows_stream_smoothly_and_stay_whole(serve: Serve, dash
     await page.check("#cat-list input[value='blog']")
     await page.evaluate(PASTE_JS, "\n".join(keywords))
     await expect(page.locator("#kw-count")).to_contain_text("키워드 1,000개")
+    await page.evaluate(OBSERVE_ROW_CHURN)
     started = await page.evaluate("performance.now()")
     await page.click("#start")
     await wait_status(page, "완료")
     await wait_rows(page, 1000)
+    # rows in view stay put while rows stream in below them (also when the whole short table
+    # turns into a window at 101 rows)
+    assert await page.evaluate("window.__reinserted") == 0
+    # one row, the last drawn, has no bottom border (a class, not :nth-last-child)
+    assert await page.evaluate(
+        "[...document.querySelectorAll('#result-table tr.row-last')]"
+        ".map((tr) => tr.nextElementSibling?.className)"
+    ) == ["spacer"]
     tasks = [d for s, d in await page.evaluate("window.__longtasks") if s >= started]
     assert max(tasks, default=0) < LONGEST_TASK_MS, f"long tasks: {sorted(tasks)[-5:]}"
 
@@ -116,6 +138,66 @@ async def test_a_thousand_rows_stream_smoothly_and_stay_whole(serve: Serve, dash
     await page.fill("#table-filter", "")
     await expect(page.locator("#table-count")).to_have_text("")
     assert await page.get_attribute("#result-table", "aria-rowcount") == "1001"
+
+
+async def test_a_fast_stream_flashes_a_few_new_rows_not_every_one(serve: Serve, dash: Dash) -> None:  # noqa: F811
+    """A flashing row restyles each of its cells on every frame for 1.2 s: rows arriving one
+    by one, 60 in quick succession (faster than anyone reads), flash at most 8."""
+    page = await dash.page(await serve())
+    flashing = await page.evaluate(
+        """async () => {
+        const { ResultTable } = await import('/static/table.js');
+        const wrap = document.createElement('div');
+        wrap.className = 'table-wrap';
+        wrap.innerHTML = '<table id="tf" class="results"><thead></thead><tbody></tbody></table>';
+        document.querySelector('main').prepend(wrap);
+        const t = new ResultTable(wrap.querySelector('table'));
+        t.setColumns(['blog'], {});
+        for (let i = 0; i < 60; i++) {
+          t.add([{ index: i, keyword: `k${i}`, counts: { blog: i } }]);
+          t.flush(); // one row a frame, as a live stream delivers them
+        }
+        return [wrap.querySelectorAll('tr[data-index]').length,
+                wrap.querySelectorAll('tr.row-new').length];
+    }"""
+    )
+    assert flashing == [60, 8]
+
+
+async def test_a_late_volume_in_the_same_frame_as_its_counts_updates_the_row(
+    serve: Serve,  # noqa: F811
+    dash: Dash,  # noqa: F811
+) -> None:
+    """A keyword's second `result` event (its search volume) can come within the frame of its
+    first: the row shows the later one. Updates are applied once a frame, in one pass."""
+    page = await dash.page(await serve())
+    cells = await page.evaluate(
+        """async () => {
+        const { ResultTable } = await import('/static/table.js');
+        const wrap = document.createElement('div');
+        wrap.className = 'table-wrap';
+        wrap.innerHTML = '<table id="tv" class="results"><thead></thead><tbody></tbody></table>';
+        document.querySelector('main').prepend(wrap);
+        const t = new ResultTable(wrap.querySelector('table'));
+        t.setVolumes(true);
+        t.setColumns(['blog'], {});
+        const vol = { pc: 1200, mobile: 3400, total: 4600 };
+        const totals = () =>
+          [...wrap.querySelectorAll('td[data-vol="total"]')].map((td) => td.textContent);
+        t.add([{ index: 0, keyword: '가', counts: { blog: 10 } }]);
+        t.add([{ index: 1, keyword: '나', counts: { blog: 20 } }]);
+        t.add([{ index: 0, keyword: '가', counts: { blog: 10 }, searchVolume: vol }]);
+        t.flush();
+        const first = totals();
+        t.add([{ index: 1, keyword: '나', counts: { blog: 20 }, searchVolume: vol }]);
+        const late = { ...vol, total: 9 };
+        t.add([{ index: 1, keyword: '나', counts: { blog: 20 }, searchVolume: late }]);
+        t.flush();
+        const second = totals();
+        return [first, second, t.rows().length];
+    }"""
+    )
+    assert cells == [["4,600", "—"], ["4,600", "9"], 2]
 
 
 async def test_five_digit_row_numbers_fit(serve: Serve, dash: Dash) -> None:  # noqa: F811
