@@ -96,7 +96,7 @@ async def job_case(section: Section, mode: str, uvloop: bool) -> float | None:
 async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
     if shutil.which("wrk") is None:
         section.notes.append("wrk is not installed (apt-get install wrk): submit rows skipped.")
-    seconds = 4 if quick else 10
+    seconds = 2 if quick else 10
     rounds = 1 if quick else 2
     submits: dict[str, list[float]] = {m: [] for m in MODES}
     jobs: dict[str, list[float]] = {m: [] for m in MODES}

@@ -86,7 +86,7 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
     if not hub_available():
         section.notes.append("Hub (SSE/WS endpoints) not merged yet: push not measured.")
         return
-    keywords = 20 if quick else 50
+    keywords = 10 if quick else 50
     with Procs(section) as procs:
         upstream = await start_upstream(procs, latency_ms=50, keys=1, name="upstream-push")
         store_url, db = sqlite_url("push")

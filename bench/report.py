@@ -24,6 +24,7 @@ RESULTS_MD = ROOT / "bench" / "RESULTS.md"
 ORDER = [
     "jobtime",
     "fanout",
+    "latency",
     "idle",
     "polling",
     "push",
