@@ -16,6 +16,7 @@ from .common import Burner, Section, raise_nofile
 BENCHES: dict[str, str] = {
     "jobtime": "Job time vs the rate-limit bound",
     "fanout": "Fan-out: one job streaming to many subscribers",
+    "latency": "Latency at 10,000 deliveries/s on both stores, and where the time goes",
     "idle": "Idle subscribers: memory per connection, drops",
     "polling": "Polling and submitting",
     "push": "Push (SSE, WebSocket) vs the seed's 2 s polling",

@@ -91,7 +91,7 @@ async def one_job(
 
 
 async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
-    n_big = 250 if quick else 1000
+    n_big = 100 if quick else 1000
     stores = ["sqlite"] + (["redis"] if redis_store_available() else [])
     if "redis" not in stores:
         section.notes.append("Redis store not merged yet: redis rows omitted.")
@@ -111,7 +111,7 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
                 goal_ratio=1.05,
             )
     # The seed's own figure: 100 keywords took 30 s (one call per 300 ms from the browser).
-    n_small = 25 if quick else 100
+    n_small = 10 if quick else 100
     await one_job(
         section,
         store="sqlite",

@@ -24,6 +24,7 @@ RESULTS_MD = ROOT / "bench" / "RESULTS.md"
 ORDER = [
     "jobtime",
     "fanout",
+    "latency",
     "idle",
     "polling",
     "push",
@@ -91,6 +92,22 @@ def _load() -> list[tuple[Section, dict[str, Any], list[str]]]:
     return out
 
 
+# Within this of the peer a row reads "level": a 1.01× on a shared machine is not a lead.
+LEVEL = 0.05
+
+# What each section's ahead/behind compares (issue 15: like with like), printed once at the top.
+BASIS = (
+    'How to read "ahead/behind": ours ÷ the peer in the same run, per like unit. Fan-out '
+    "and latency rows count `result` events only on both sides (our streams also carry "
+    "progress and status events, which the peers never send; their cost stays in our CPU "
+    "figure), so deliveries/s, latency and server CPU are per delivered result; deliveries/s "
+    'is paced by the offered rate, so within ±5% it reads "level". Idle rows are per held '
+    "connection (nothing is delivered). Push rows compare the same job's results delivered "
+    "by push and by the seed's 2 s polling: latency per result, bytes per delivered result. "
+    "Rows with no peer have nothing to be ahead of."
+)
+
+
 def _met(row: Row) -> str:
     return {True: "✅ met", False: "❌ missed", None: ""}[row.met]
 
@@ -99,7 +116,12 @@ def _peer(row: Row) -> str:
     if row.peer is None:
         return ""
     adv = row.advantage
-    lead = "" if adv is None else (f" — ours {adv:.2f}× " + ("ahead" if adv >= 1 else "behind"))
+    if adv is None:
+        lead = ""
+    elif abs(adv - 1) < LEVEL:
+        lead = f" — level ({adv:.2f}×)"
+    else:
+        lead = f" — ours {adv:.2f}× " + ("ahead" if adv >= 1 else "behind")
     return f"{fmt(row.peer)}{lead}"
 
 
@@ -149,6 +171,8 @@ def render() -> str:
         "(`python -m bench NAME` re-runs one). Server, upstream, Redis, peers and load "
         "generators are separate processes on loopback, all on this one machine, so the load "
         "generator's CPU is taken from the same 2 cores the server runs on.",
+        "",
+        BASIS,
         "",
     ]
     by_name = {section.name: section for section, _, _ in loaded}

@@ -6,11 +6,13 @@ counters and event logs are exactly what the server writes; Redis: its Lua scrip
 plus one 1,000-keyword job left processing with 1,000 results (the big poll target) and one
 running job for the worker's writes. Then, at each size:
 
-- ``GET /api/stats`` and ``GET /metrics``: wrk, one thread, 32 keep-alive connections, against a
-  server on the filled store with no worker.
-- ``GET /api/documents/status`` of the 1,000-result job: the seed's poll (every result) and the
-  incremental poll (``since`` = its ``lastEventId``: nothing new): bytes per answer, requests/s.
-- start-up: ``Store.open()`` on the filled store, in this process (median of 5).
+- ``GET /api/stats``, ``GET /api/documents/jobs`` (the job list, 50 newest) and ``GET /metrics``:
+  wrk, one thread, 32 keep-alive connections, against a server on the filled store, no worker.
+- ``GET /api/documents/status`` of the 1,000-result job (still processing: a job in progress):
+  the seed's poll (every result) and the incremental poll (``since`` = its ``lastEventId``:
+  nothing new): bytes per answer, requests/s, server CPU per request.
+- start-up: ``Store.open()`` on the filled store, in this process (median of 5); and the whole
+  server process, from its start until ``/api/config`` answers (median of 3 starts).
 - TTL cleanup of every finished job, in this process, while three loops run beside it on the same
   event loop, as in the server: a status poll of the big job (full and ``since`` in turn), a
   submission (``create_job``), a worker write (``record_result``). Longest wait of each, the
@@ -39,6 +41,7 @@ from server.codec import dumps
 from server.model import COMPLETED, JobSpec, new_job_id, now_ms
 from server.settings import Settings
 from server.store import Store, store_from_url
+from server.store.base import IDEMPOTENCY_WINDOW_MS
 from server.store.sqlite import SqliteStore
 
 from .common import Procs, Row, Section, cpu_s, fmt
@@ -46,7 +49,7 @@ from .polling import wrk
 from .stack import Server, redis_store_available, sqlite_url, start_redis, start_server
 
 SIZES = (10_000, 100_000)
-QUICK_SIZES = (2_000, 20_000)
+QUICK_SIZES = (300, 3_000)
 CATEGORIES = ("blog", "cafe", "news", "web")
 KEYWORDS_PER_JOB = 10
 BIG_JOB_KEYWORDS = 1_000
@@ -127,6 +130,7 @@ async def fill_redis(store: Any, n: int) -> None:
 
 
 def create_args(spec: JobSpec) -> list[Any]:
+    """The create script's arguments, as ``RedisStore.create_job`` passes them."""
     return [
         spec.id,
         dumps(spec.id),
@@ -137,6 +141,10 @@ def create_args(spec: JobSpec) -> list[Any]:
         spec.created_ms,
         dumps(spec.source),
         spec.client,
+        "",  # no queue bound
+        "",  # no idempotency key
+        IDEMPOTENCY_WINDOW_MS,
+        dumps(spec.name),
     ]
 
 
@@ -198,6 +206,7 @@ class Figures:
     http: dict[str, dict[str, float]] = field(default_factory=dict)
     poll_bytes: dict[str, int] = field(default_factory=dict)
     open_ms: float = 0.0
+    serve_ms: float = 0.0
     cleanup_s: float = 0.0
     removed: int = 0
     waits_ms: dict[str, float] = field(default_factory=dict)
@@ -223,6 +232,7 @@ def target_url(server: Server, filled: Filled, name: str) -> str:
         "metrics": f"{server.base}/metrics",
         "poll": status,
         "poll_since": f"{status}&since={filled.big_last_id}",
+        "jobs": f"{server.base}/api/documents/jobs",
     }[name]
 
 
@@ -321,7 +331,12 @@ async def cleanup_figures(filled: Filled, figures: Figures) -> None:
 
 
 async def measure_pair(
-    section: Section, store_kind: str, sizes: tuple[int, int], seconds: int, uvloop: bool
+    section: Section,
+    store_kind: str,
+    sizes: tuple[int, int],
+    seconds: int,
+    uvloop: bool,
+    rounds: int = 2,
 ) -> tuple[Figures, Figures]:
     """Both sizes filled first, then every HTTP figure taken on the two servers in turn
     (small, big, small, big; the better of each pair kept), so that a change in the shared
@@ -334,11 +349,25 @@ async def measure_pair(
             fig.fill_s = f.fill_s
             filled.append(f)
             print(f"  filled {fig.n:,} jobs on {store_kind} in {f.fill_s:.1f} s", flush=True)
-        servers = [await start_http(procs, f, uvloop) for f in filled]
+        # The whole server's start (interpreter, imports, store open, until it answers), three
+        # times each in turn, the median kept: one start on a shared machine is mostly noise.
+        starts: list[list[float]] = [[], []]
+        servers: list[Server] = []
+        for attempt in range(3):
+            for i, f in enumerate(filled):
+                started = time.perf_counter()
+                server = await start_http(procs, f, uvloop)
+                starts[i].append((time.perf_counter() - started) * 1000)
+                if attempt < 2:
+                    procs.stop(server.proc)
+                else:
+                    servers.append(server)
+        for fig, times in zip(pair, starts, strict=True):
+            fig.serve_ms = statistics.median(times)
         for fig, f, server in zip(pair, filled, servers, strict=True):
             fig.poll_bytes = await poll_bytes(server, f)
-        for name in ("stats", "metrics", "poll", "poll_since"):
-            for _ in range(2):
+        for name in ("stats", "jobs", "metrics", "poll", "poll_since"):
+            for _ in range(rounds):
                 for fig, f, server in zip(pair, filled, servers, strict=True):
                     cpu_before = cpu_s(server.proc.pid)
                     got = await wrk(section, target_url(server, f, name), seconds, conns=CONNS)
@@ -410,7 +439,11 @@ def growth_row(
 
 
 def report(section: Section, store_kind: str, small: Figures, big: Figures) -> None:
-    for name, path in (("stats", "/api/stats"), ("metrics", "/metrics")):
+    for name, path in (
+        ("stats", "/api/stats"),
+        ("jobs", "/api/documents/jobs (the 50 newest)"),
+        ("metrics", "/metrics"),
+    ):
         case = f"GET {path}, {CONNS} conns, {store_kind}"
         s, b = small.http[name], big.http[name]
         growth_row(
@@ -424,15 +457,19 @@ def report(section: Section, store_kind: str, small: Figures, big: Figures) -> N
         )  # fmt: skip
     for name, label in (("poll", "full (the seed's poll)"), ("poll_since", "since, nothing new")):
         case = (
-            f"GET status of a {BIG_JOB_KEYWORDS:,}-result job, {label}, {CONNS} conns, {store_kind}"
+            f"GET status of a {BIG_JOB_KEYWORDS:,}-keyword job in progress ({BIG_JOB_KEYWORDS:,} "
+            f"results), {label}, {CONNS} conns, {store_kind}"
         )
         s, b = small.http[name], big.http[name]
         kind = "full" if name == "poll" else "since"
         growth_row(
             section, case, "requests/s", "/s", small, big, s.get("rps"), b.get("rps"), "higher",
             note=f"{big.poll_bytes[kind]:,} bytes per answer; p99 {fmt(b.get('p99'))} ms; "
-            f"non-2xx {b['errors']:.0f}; server CPU per request {fmt(s.get('cpu_us'))} → "
-            f"{fmt(b.get('cpu_us'))} µs",
+            f"non-2xx {b['errors']:.0f}",
+        )  # fmt: skip
+        growth_row(
+            section, case, "server CPU per request", "µs", small, big, s.get("cpu_us"),
+            b.get("cpu_us"), "lower",
         )  # fmt: skip
     section.add(
         Row(
@@ -448,6 +485,11 @@ def report(section: Section, store_kind: str, small: Figures, big: Figures) -> N
     growth_row(
         section, f"start-up: Store.open(), {store_kind}", "median of 5", "ms", small, big,
         small.open_ms, big.open_ms, "lower",
+    )  # fmt: skip
+    growth_row(
+        section, f"start-up: `doccount serve` until /api/config answers, {store_kind}", "wall",
+        "ms", small, big, small.serve_ms, big.serve_ms, "lower",
+        note="median of 3 starts each, on a shared machine (imports dominate)",
     )  # fmt: skip
     wal = ""
     if big.wal_bytes is not None:
@@ -495,7 +537,7 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
     if shutil.which("wrk") is None:
         section.notes.append("wrk is not installed (apt-get install wrk): skipped.")
         return
-    seconds = 4 if quick else 10
+    seconds = 2 if quick else 10
     sizes = QUICK_SIZES if quick else SIZES
     if "BENCH_SIZES" in os.environ:  # e.g. BENCH_SIZES=300,600: a trial of the benchmark itself
         small, big = (int(n) for n in os.environ["BENCH_SIZES"].split(","))
@@ -503,7 +545,9 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
     stores = ["sqlite"] + (["redis"] if redis_store_available() else [])
     stores = os.environ.get("BENCH_STORES", ",".join(stores)).split(",")
     for store_kind in stores:
-        small, big = await measure_pair(section, store_kind, sizes, seconds, uvloop)
+        small, big = await measure_pair(
+            section, store_kind, sizes, seconds, uvloop, rounds=1 if quick else 2
+        )
         report(section, store_kind, small, big)
     section.notes.append(
         "Fill: finished 10-keyword × 4-category jobs through the store's own transaction "

@@ -889,27 +889,34 @@ class SqliteStore(Store):
     ) -> EventPage:
         after_seq = parse_seq(after)
 
-        def _read() -> EventPage:
-            db = self.db
-            rows = db.execute(
-                "SELECT seq, type, data FROM events WHERE job_id = ? AND seq > ? "
-                "ORDER BY seq LIMIT ?",
-                (job_id, after_seq, limit),
-            ).fetchall()
-            gap = False
-            if after_seq and (not rows or rows[0][0] != after_seq + 1):
-                oldest = db.execute(
-                    "SELECT MIN(seq) FROM events WHERE job_id = ?", (job_id,)
-                ).fetchone()[0]
-                gap = oldest is not None and oldest > after_seq + 1
+        def _read(db: sqlite3.Connection) -> EventPage:
+            # One snapshot for both statements: a cleanup between them cannot fake a gap.
+            db.execute("BEGIN")
+            try:
+                rows = db.execute(
+                    "SELECT seq, type, data FROM events WHERE job_id = ? AND seq > ? "
+                    "ORDER BY seq LIMIT ?",
+                    (job_id, after_seq, limit),
+                ).fetchall()
+                gap = False
+                if after_seq and (not rows or rows[0][0] != after_seq + 1):
+                    oldest = db.execute(
+                        "SELECT MIN(seq) FROM events WHERE job_id = ?", (job_id,)
+                    ).fetchone()[0]
+                    gap = oldest is not None and oldest > after_seq + 1
+            finally:
+                db.execute("COMMIT")
             return EventPage([Event(str(s), t, d) for s, t, d in rows], gap)
 
+        # On the reader thread: the hub's wake-up read after a commit must not queue behind
+        # the worker's next writes (cache, key calls, the next result) on the writer thread.
+        # The signal is set after COMMIT returned, so a fresh read snapshot sees the event.
         signal = self._signal(job_id)
-        page = await self._run(_read)
+        page = await self._read(_read)
         if page.events or page.gap or block_s <= 0:
             return page
         await self._wait(signal, block_s)
-        return await self._run(_read)
+        return await self._read(_read)
 
     async def last_event_id(self, job_id: str) -> str | None:
         def _last() -> str | None:

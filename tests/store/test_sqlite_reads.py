@@ -111,3 +111,32 @@ async def test_submission_counters_follow_the_jobs_and_are_rebuilt_at_open(
         assert await second.count_queued("c") == 4
     finally:
         await second.close()
+
+
+async def test_the_hubs_event_reads_do_not_queue_behind_the_writer(store: SqliteStore) -> None:
+    """The hub's read of a job's log (its wake-up after each commit) runs on the reader
+    thread: with the writer thread stuck in a write it still returns the log, and a blocking
+    read woken by the next commit returns that event with the commit's own data."""
+    job = job_spec(3)
+    await store.create_job(job)
+    claimed = await store.claim_next("w", 0)
+    assert claimed is not None
+    first = await store.record_result(job.id, 0, {"keyword": "k0", "counts": {"blog": 0}}, "w")
+    release = threading.Event()
+    stuck = asyncio.get_running_loop().run_in_executor(store._executor, release.wait, 30)
+    try:
+        async with asyncio.timeout(10):
+            page = await store.read_events(job.id, None)
+            assert [e.id for e in page.events][-1] == first.id
+            assert page.events[-1].json == first.json and not page.gap
+            assert (await store.read_events(job.id, first.id)).events == []
+        assert not stuck.done()
+    finally:
+        release.set()
+        await stuck
+    waiting = asyncio.create_task(store.read_events(job.id, first.id, block_s=10))
+    # Most likely already waiting on the log's signal; if not, its first read finds the event.
+    await asyncio.sleep(0)
+    second = await store.record_result(job.id, 1, {"keyword": "k1", "counts": {"blog": 1}}, "w")
+    page = await asyncio.wait_for(waiting, 10)
+    assert [(e.id, e.json) for e in page.events] == [(second.id, second.json)]
