@@ -212,34 +212,41 @@ class SseStream:
         if not self._done.done():
             self._done.set_result(None)
 
-    async def run(self, key: str, start: Start) -> None:
+    def open(self, key: str, start: Start) -> Subscription | None:
+        """Join the hub; None when the client is already gone. The handler then awaits
+        ``done`` itself (one frame fewer held per stream) and calls ``close``."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            self.outbox.close(GONE)
+            return None
+        set_send_timeout(transport, SEND_TIMEOUT_MS)
         sub = Subscription(key, self.outbox, start.last)
+        self.hub.track(self)
+        self.hub.heartbeat.add(self)
+        self.hub.subscribe(sub, start)
+        return sub
+
+    @property
+    def done(self) -> asyncio.Future[None]:
+        return self._done
+
+    async def close(self, sub: Subscription) -> None:
         hub = self.hub
-        if self.transport is None or self.transport.is_closing():
-            self.outbox.close(GONE)
-            return
-        set_send_timeout(self.transport, SEND_TIMEOUT_MS)
-        hub.track(self)
-        hub.heartbeat.add(self)
-        try:
-            hub.subscribe(sub, start)
-            await self._done
-        finally:
-            self.outbox.close(GONE)
-            self.outbox.sink = None
-            hub.leave(sub)
-            hub.heartbeat.discard(self)
-            hub.untrack(self)
-            pump = self._pump
-            if pump is not None:
-                pump.cancel()  # only when this handler itself was cancelled
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pump
-            if self._watchdog is not None:
-                self._watchdog.cancel()
-            transport = self.transport
-            if transport is not None and not transport.is_closing():
-                set_send_timeout(transport, 0)  # the connection may serve other requests
+        self.outbox.close(GONE)
+        self.outbox.sink = None
+        hub.leave(sub)
+        hub.heartbeat.discard(self)
+        hub.untrack(self)
+        pump = self._pump
+        if pump is not None:
+            pump.cancel()  # only when the handler itself was cancelled
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            set_send_timeout(transport, 0)  # the connection may serve other requests
 
 
 def frames_of(items: list[Item[Subscription]]) -> tuple[bytes, int, bool]:
@@ -278,5 +285,11 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     if chunked:
         resp.enable_chunked_encoding()
     await resp.prepare(request)  # the headers go out now; raw chunks may follow
-    await SseStream(hub, request, chunked, retry_line(settings.sse_retry_ms)).run(key, start)
+    stream = SseStream(hub, request, chunked, retry_line(settings.sse_retry_ms))
+    sub = stream.open(key, start)
+    if sub is not None:
+        try:
+            await stream.done
+        finally:
+            await stream.close(sub)
     return resp

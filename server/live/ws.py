@@ -147,13 +147,16 @@ class WsConnection:
     async def run(self) -> None:
         self.hub.track(self)
         try:
-            async for msg in self.ws:
+            while True:
+                # receive(), not ``async for``: one suspended frame fewer on every idle socket.
+                msg = await self.ws.receive()
                 if msg.type is WSMsgType.TEXT:
                     await self._on_text(msg.data)
                 elif msg.type is WSMsgType.BINARY:
                     self._error(BINARY_FRAME())
-                else:  # ERROR: a frame over max_msg_size, or a protocol violation
+                else:  # closing, or ERROR: a frame over max_msg_size, a protocol violation
                     break
+                del msg
         finally:
             for sub in self.subs.values():
                 self.hub.leave(sub)
