@@ -17,6 +17,8 @@ BENCHES: dict[str, str] = {
     "jobtime": "Job time vs the rate-limit bound",
     "fanout": "Fan-out: one job streaming to many subscribers",
     "idle": "Idle subscribers: memory per connection, drops",
+    "hold": "50,000 idle subscribers (SSE + WebSocket) held on this machine",
+    "delivery": "Server CPU per delivery, marginal (N subscribers − 1), vs peers",
     "polling": "Polling and submitting",
     "push": "Push (SSE, WebSocket) vs the seed's 2 s polling",
     "wire": "Bytes on the wire, plain and compressed",

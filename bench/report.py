@@ -25,6 +25,8 @@ ORDER = [
     "jobtime",
     "fanout",
     "idle",
+    "hold",
+    "delivery",
     "polling",
     "push",
     "wire",
