@@ -102,7 +102,8 @@ async def test_a_quiet_stream_wakes_for_a_job_and_gets_every_event_in_order(
 ) -> None:
     """The pump is started by what is queued and ends when the outbox is empty: across many
     such starts nothing is lost, repeated or reordered, on either transport."""
-    client = await make_client(settings)
+    # The default heartbeat: a 50 ms one leaves a loaded client 25 ms to answer a ping.
+    client = await make_client(replace(settings, heartbeat_s=15.0))
     keywords = [f"k{i}" for i in range(30)]
     job_id = await submit(client, keywords)
     sse = await client.get(EVENTS, params={"jobId": job_id})
