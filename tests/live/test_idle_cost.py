@@ -62,7 +62,9 @@ def stream_handler_tasks() -> list[asyncio.Task[Any]]:
 
 
 async def test_idle_streams_hold_no_task_and_one_middleware_frame(settings, make_client) -> None:
-    client = await make_client(settings)
+    # The default heartbeat (a short one would close loaded clients' sockets for late pongs);
+    # the SSE beat is fired by hand below.
+    client = await make_client(replace(settings, heartbeat_s=15.0))
     hub = client.app[HUB]
     job_id = await submit(client, ["a"])
     sse = [await client.get(EVENTS, params={"jobId": job_id}) for _ in range(3)]
@@ -86,6 +88,7 @@ async def test_idle_streams_hold_no_task_and_one_middleware_frame(settings, make
     # One timer for every SSE stream.
     assert len(hub.heartbeat.members) == 3
     assert client.app[OPEN_REQUESTS].open == 6
+    hub.heartbeat._tick()  # what the timer does every heartbeat_s
     for resp in sse:
         assert await resp.content.readuntil(b"\n\n") == b": ping\n\n"
     for resp in sse:
