@@ -42,6 +42,12 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
         "each peer emitting the same result JSON from memory; each case run with 1 subscriber "
         f"and with {n}, one after the other. Load average at start {os.getloadavg()[0]:.1f}."
     )
+    section.notes.append(
+        "What remains per delivery is one write (one send() into loopback TCP) per subscriber "
+        "per page, on both sides alike; ours publishes a page per store read, one result at "
+        "100/s. Fewer writes per delivery need more results per page (a publish window), which "
+        "trades latency."
+    )
     for kind in ("sse", "ws"):
         runs = {}
         for count in (1, n):

@@ -81,12 +81,15 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
             now = {"open": 0, "closedByServer": 0, "failed": 0}
             connected = sum(r["connected"] for r in ready)
             # On a loaded machine some connections complete after a generator's READY: the
-            # hold starts once all are open (or the bound runs out; then from what is open).
-            deadline = time.monotonic() + 300 * patience()
+            # hold starts once all are open, or once their number stops growing for 20 s.
+            deadline = time.monotonic() + 180 * patience()
+            last, still_since = -1, time.monotonic()
             while time.monotonic() < deadline:
                 now = await swarm.stats()
-                if now["open"] + now["closedByServer"] + now["failed"] >= total:
+                if now["open"] >= total or time.monotonic() - still_since > 20:
                     break
+                if now["open"] != last:
+                    last, still_since = now["open"], time.monotonic()
                 await asyncio.sleep(2.0)
             connect_s = time.monotonic() - t0
             connected = max(connected, now["open"] + now["closedByServer"])
