@@ -82,19 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.port,
             settings.store_url.split("@")[-1],
         )
-        from aiohttp import web
-
         from server.api.app import create_app  # a worker process never loads the web app
+        from server.api.serving import run
 
-        web.run_app(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            print=None,
-            shutdown_timeout=5,
-            access_log=None,
-            loop=loop,
-        )
+        run(create_app(settings), loop)
         return 0
     if args.command == "worker":
         with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=lambda: loop) as r:

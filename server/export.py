@@ -31,6 +31,7 @@ class Table:
     headers: list[str]
     rows: list[list[Cell]]
     failed: set[tuple[int, int]]  # (row, column) of cells whose lookup failed
+    ratio_columns: frozenset[int] = frozenset()  # 경쟁률 columns: two decimals, not #,##0
 
 
 def _volume_cell(row: dict[str, Any] | None, part: str) -> Cell:
@@ -51,19 +52,23 @@ def has_volumes(results: list[dict[str, Any]]) -> bool:
 
 def job_table(job: dict[str, Any]) -> Table:
     """키워드, one column per category, 합계, then (when the job has volumes) PC / 모바일 / 총
-    검색량, 경쟁률 (documents of the job's first category ÷ monthly searches) and 광고 경쟁도,
+    검색량, one 경쟁률 per category ("경쟁률 (블로그)": that category's documents ÷ monthly
+    searches; the dashboard shows one at a time, a sheet can hold them all) and 광고 경쟁도,
     then 오류."""
     categories: list[str] = list(job.get("categories") or [])
     results: list[dict[str, Any]] = list(job.get("results") or [])
     volumes = has_volumes(results)
-    headers = ["키워드", *(CATEGORIES[c].label_ko if c in CATEGORIES else c for c in categories)]
-    headers.append("합계")
+    labels = [CATEGORIES[c].label_ko if c in CATEGORIES else c for c in categories]
+    headers = ["키워드", *labels, "합계"]
+    ratio_columns: frozenset[int] = frozenset()
     if volumes:
-        headers += ["PC 검색량", "모바일 검색량", "총 검색량", "경쟁률", "광고 경쟁도"]
+        headers += ["PC 검색량", "모바일 검색량", "총 검색량"]
+        ratio_columns = frozenset(range(len(headers), len(headers) + len(categories)))
+        headers += [f"경쟁률 ({label})" for label in labels]
+        headers.append("광고 경쟁도")
     headers.append("오류")
     rows: list[list[Cell]] = []
     failed: set[tuple[int, int]] = set()
-    first = categories[0] if categories else None
     for r_index, result in enumerate(results):
         counts: dict[str, int] = result.get("counts") or {}
         errors: dict[str, str] = result.get("errors") or {}
@@ -85,8 +90,10 @@ def job_table(job: dict[str, Any]) -> Table:
                 _volume_cell(vol, "mobile"),
                 _volume_cell(vol, "total"),
             ]
-            ratio = (result.get("ratio") or {}).get(first) if first else None
-            row.append(ratio if isinstance(ratio, int | float) else None)
+            ratios = result.get("ratio") or {}
+            for category in categories:
+                ratio = ratios.get(category)
+                row.append(ratio if isinstance(ratio, int | float) else None)
             row.append(vol.get("compIdx") if vol else None)
             if vol is None and "searchVolume" in errors:
                 row[start : start + 3] = [FAILED] * 3
@@ -96,7 +103,7 @@ def job_table(job: dict[str, Any]) -> Table:
             messages.append(f"검색량: {errors['searchVolume']}")
         row.append("; ".join(messages) or None)
         rows.append(row)
-    return Table(headers, rows, failed)
+    return Table(headers, rows, failed, ratio_columns)
 
 
 def _defuse(value: Cell) -> Cell:
@@ -128,7 +135,6 @@ def to_xlsx(table: Table, *, sheet: str = "결과") -> bytes:
     number = book.add_format({"num_format": "#,##0"})
     ratio = book.add_format({"num_format": "0.00"})
     failed = book.add_format({"font_color": "#B00020", "bg_color": "#FDECEA"})
-    ratio_col = table.headers.index("경쟁률") if "경쟁률" in table.headers else -1
     for c, name in enumerate(table.headers):
         ws.write_string(0, c, name, head)
     for r, row in enumerate(table.rows, start=1):
@@ -138,7 +144,7 @@ def to_xlsx(table: Table, *, sheet: str = "결과") -> bytes:
             elif value is None:
                 ws.write_blank(r, c, None)
             elif isinstance(value, int | float):
-                ws.write_number(r, c, value, ratio if c == ratio_col else number)
+                ws.write_number(r, c, value, ratio if c in table.ratio_columns else number)
             else:
                 ws.write_string(r, c, value)
     ws.freeze_panes(1, 1)

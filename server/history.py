@@ -18,6 +18,21 @@ SYLLABLES_PER_INITIAL = 588  # 21 vowels x 28 finals
 INITIALS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
 INITIAL_SET = frozenset(INITIALS)
 
+# The search-volume kinds an observation may have besides the document categories: a keyword's
+# monthly searches (Search Ad API) on PC, on mobile, and both. A "< 10" part is a bound, not a
+# figure: it is not kept (nor a total that includes one).
+VOLUME_KINDS: dict[str, str] = {
+    "volumePc": "PC 검색량",
+    "volumeMobile": "모바일 검색량",
+    "volumeTotal": "월간 검색량",
+}
+# Each kind's figure in a volume row (server/work/providers/volume_base.py) and its "< 10" flag.
+VOLUME_FIELDS: dict[str, tuple[str, str]] = {
+    "volumePc": ("pc", "pcBelow"),
+    "volumeMobile": ("mobile", "mobileBelow"),
+    "volumeTotal": ("total", "totalBelow"),
+}
+
 SEARCH_LIMIT_MAX = 100
 SERIES_LIMIT_MAX = 5000
 # A contains-search reads at most this many keywords that share the query's first two
@@ -39,6 +54,28 @@ class Observation:
             "provider": self.provider,
             "observedAt": self.observed_ms,
         }
+
+
+def volume_observations(row: dict[str, Any]) -> list[tuple[str, int]]:
+    """(kind, value) of a volume row's exact figures, in VOLUME_KINDS order."""
+    out = []
+    for kind, (field, below) in VOLUME_FIELDS.items():
+        value = row.get(field)
+        if isinstance(value, int) and not row.get(below):
+            out.append((kind, value))
+    return out
+
+
+class UnknownKindError(ValueError):
+    def __init__(self, names: list[str], categories: list[str]) -> None:
+        offered = [*categories, *VOLUME_KINDS]
+        super().__init__(
+            "알 수 없는 카테고리 또는 검색량 종류: "
+            + ", ".join(names)
+            + " (가능: "
+            + ", ".join(offered)
+            + ")"
+        )
 
 
 def normalise(keyword: str) -> str:

@@ -111,6 +111,18 @@ class Metrics:
         )
         for transport in TRANSPORTS:  # present from the first scrape, at zero
             self.subscribers.labels(transport)
+        self.closed_connections = Counter(
+            "doccount_connections_closed",
+            "Connections closed before they sent a whole request head: no_request_head (past "
+            "--header-timeout-s), over_capacity (past --max-connections open connections)",
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("no_request_head", "over_capacity"):
+            self.closed_connections.labels(reason)
+
+    def connections_closed(self, reason: str, n: int) -> None:
+        self.closed_connections.labels(reason).inc(n)
 
     # --- for the stream guard, around each open stream -----------------------------------
 

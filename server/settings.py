@@ -219,6 +219,12 @@ class Settings:
         flag="--max-connections",
         default_text="90% of the open-files limit",
     )
+    header_timeout_s: float = option(
+        10.0,
+        "seconds a connection may stay open without sending a whole request head (slowloris, "
+        "idle sockets) before it is closed; 0: never",
+        flag="--header-timeout-s",
+    )
     max_queued_jobs_per_client: int = option(
         20,
         "pending or running jobs one client address may have",
@@ -454,6 +460,8 @@ def validate(settings: Settings) -> None:
         raise ValueError("sqlite synchronous must be full or normal")
     if settings.log_format not in ("text", "json"):
         raise ValueError("log format must be text or json")
+    if settings.header_timeout_s < 0:
+        raise ValueError("header timeout must be >= 0 seconds (0: never)")
     if settings.webhook_url is not None:
         if not settings.webhook_url.startswith(("http://", "https://")):
             raise ValueError("webhook URL must be an http:// or https:// URL")

@@ -29,7 +29,10 @@ import { ResultTable } from './table.js';
 import { wireTokenDialog } from './token.js';
 import { setEventTypes } from './transport.js';
 
-page.table = new ResultTable($('result-table'), { onChange: () => scheduleRender() });
+page.table = new ResultTable($('result-table'), {
+  onChange: () => scheduleRender(),
+  ratioCategory: store.ratioCategory(),
+});
 page.jobList = new JobList($('job-list'), { onCancel: (id, btn) => cancelJob(id, btn) });
 
 async function loadConfig() {

@@ -24,6 +24,8 @@ export interface Result {
   cached: string[];
   error: string | null;
   errors?: Record<string, string>;
+  /** Per failed category, the error's stable code ('rate_limited', 'bad_request', ...). */
+  errorCodes?: Record<string, string>;
   /** Per category, the last observation before this one (the keyword's history). */
   previous?: Record<string, PreviousCount>;
   /** Cached categories: when the upstream said the count (epoch ms). */
@@ -61,6 +63,44 @@ export interface QuotaPlan {
   fits: boolean;
   /** epoch ms of the KST midnight it waits for, when it does not fit today */
   finishesNotBefore: number | null;
+}
+
+/** Figures over /api/stats' window (``daily.total``); per day, ``DayFigures``. */
+export interface WindowFigures {
+  jobs: number;
+  keywords: number;
+  cacheHits: number;
+  freshLookups: number;
+  /** cacheHits / (cacheHits + freshLookups); null without lookups */
+  hitRate: number | null;
+  /** failed categories by error code */
+  failures: Record<string, number>;
+  /** failed jobs by the code of their error */
+  jobFailures: Record<string, number>;
+  /** upstream calls per key, by label */
+  callsByKey: Record<string, number>;
+}
+
+export interface DayFigures {
+  /** YYYY-MM-DD, KST */
+  day: string;
+  jobs: number;
+  keywords: number;
+  cacheHits: number;
+  freshLookups: number;
+  hitRate: number | null;
+  failures: Record<string, number>;
+  jobFailures: Record<string, number>;
+  callsByKey: Record<string, number>;
+}
+
+/** GET /api/stats ``daily``: the last 30 KST days, oldest first, and their total. */
+export interface DailyStats {
+  days: number;
+  from: string;
+  to: string;
+  perDay: DayFigures[];
+  total: WindowFigures;
 }
 
 export interface WebhookAttempt {

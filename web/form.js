@@ -233,9 +233,6 @@ async function submitBatch(e, onStarted) {
         ? `${fmtNum(parts.length)}개 작업으로 나눠 시작했습니다`
         : first.res.message || '배치 작업이 시작되었습니다',
     );
-    if (window.matchMedia('(max-width: 900px)').matches) {
-      $('job-panel').scrollIntoView({ behavior: 'smooth', block: 'start' });
-    }
   } catch (err) {
     formError(err instanceof ApiError ? err.message : '작업을 시작하지 못했습니다.');
   } finally {

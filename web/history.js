@@ -11,6 +11,9 @@ import { fmtKst, fmtKstDay, fmtNum } from './format.js';
 const SEARCH_DEBOUNCE_MS = 250;
 const COLORS = ['#0a8f5a', '#2f6fd6', '#d9822b', '#9b51e0', '#c0392b', '#16a2b8', '#6d6d6d'];
 
+// The search-volume kinds the history keeps beside the categories (GET /api/keywords/history).
+const VOLUME_LABELS = { volumePc: 'PC 검색량', volumeMobile: '모바일 검색량', volumeTotal: '월간 검색량' };
+
 let chart = null;
 let opened = 0; // the newest open request wins
 
@@ -36,6 +39,8 @@ export function alignSeries(series) {
   return [times.map((t) => t / 1000), ...columns];
 }
 
+const yLabel = (series) => (series.some((s) => s.kind in VOLUME_LABELS) ? '문서 수 · 검색량' : '문서 수');
+
 function chartOptions(series, width) {
   return {
     width,
@@ -58,7 +63,7 @@ function chartOptions(series, width) {
     ],
     axes: [
       { values: (u, splits) => splits.map((s) => fmtKstDay(s * 1000)) },
-      { label: '문서 수', size: 70, values: (u, splits) => splits.map((v) => fmtNum(v)) },
+      { label: yLabel(series), size: 70, values: (u, splits) => splits.map((v) => fmtNum(v)) },
     ],
   };
 }
@@ -68,7 +73,7 @@ function dataTable(series) {
   const table = el('table', 'sr-only history-data');
   table.createCaption().textContent = '이력 데이터';
   const head = table.createTHead().insertRow();
-  for (const t of ['카테고리', '관측 시각 (KST)', '문서 수']) head.append(el('th', '', t));
+  for (const t of ['카테고리', '관측 시각 (KST)', yLabel(series)]) head.append(el('th', '', t));
   const body = table.createTBody();
   for (const s of series) {
     for (const p of s.points) {
@@ -121,7 +126,7 @@ function latestText(found) {
 
 let labels = {};
 function labelOf(kind) {
-  return labels[kind] || kind;
+  return labels[kind] || VOLUME_LABELS[kind] || kind;
 }
 
 function wireSearch() {

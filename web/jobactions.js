@@ -8,6 +8,7 @@ import { copyText, toTSV } from './export.js';
 import { fmtNum } from './format.js';
 import { applyToOpenJob } from './jobview.js';
 import { page } from './page.js';
+import { store } from './store.js';
 
 function confirmCancel() {
   const dlg = $('confirm-dialog');
@@ -128,6 +129,10 @@ export function wireJobActions({ onStarted } = {}) {
     const ratio = Number($('hot-max-ratio').value);
     page.table.setHot(Number.isFinite(vol) ? vol : 0, Number.isFinite(ratio) ? ratio : 0);
   };
+  $('ratio-category').addEventListener('change', (e) => {
+    store.setRatioCategory(e.currentTarget.value);
+    page.table.setRatioCategory(e.currentTarget.value);
+  });
   $('hot-min-volume').addEventListener('input', hot);
   $('hot-max-ratio').addEventListener('input', hot);
 }

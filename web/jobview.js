@@ -40,8 +40,24 @@ function closeJob() {
   page.conn.job = null;
 }
 
+/** Bring the open job's header (title, status, progress) into view when it is not: a job
+ *  opened from the list further down, or started from the form, is seen from its top. */
+function revealJobHead() {
+  const panel = $('job-panel');
+  const top = panel.getBoundingClientRect().top;
+  const bottom = $('progress-block').hidden
+    ? $('job-meta').getBoundingClientRect().bottom
+    : $('progress-block').getBoundingClientRect().bottom;
+  if (top >= 0 && bottom <= window.innerHeight) return;
+  const smooth = !window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+  panel.scrollIntoView({ block: 'start', behavior: smooth ? 'smooth' : 'auto' });
+}
+
 export function openJob(id, { summary } = {}) {
-  if (page.job?.id === id) return;
+  if (page.job?.id === id) {
+    revealJobHead();
+    return;
+  }
   closeJob();
   const cached = store.loadJob(id);
   const st = cached?.job ? JobState.fromCache(id, cached) : new JobState(id);
@@ -61,6 +77,7 @@ export function openJob(id, { summary } = {}) {
   page.table.setColumns(st.categories, page.labels);
   page.table.add(st.sortedResults());
   renderNow();
+  revealJobHead();
   // A finished job from the cache opens without a single request.
   if (!(cached?.job && st.terminal) && page.ready) startJobStream(st);
   else renderConn();
@@ -226,6 +243,9 @@ export function renderNow() {
   hiddenRender = 0;
   const st = page.job;
   $('empty-state').hidden = Boolean(st);
+  if (document.body.classList.contains('job-open') !== Boolean(st)) {
+    document.body.classList.toggle('job-open', Boolean(st)); // a phone puts an open job first
+  }
   $('results').hidden = !st;
   if (!st) {
     $('progress-block').hidden = true;
@@ -245,7 +265,10 @@ export function renderNow() {
   const p = j.progress || { current: 0, total: 0 };
   const pct = p.total ? Math.floor((p.current / p.total) * 100) : 0;
 
-  setText($('job-title'), j.createdAt ? `결과 · ${fmtTime(j.createdAt)}` : '결과');
+  // the job's name heads it (the server's, or this browser's for jobs from before names), as
+  // in the list; without one, its start time
+  const name = j.name || page.jobList.names[st.id] || '';
+  setText($('job-title'), name || (j.createdAt ? `결과 · ${fmtTime(j.createdAt)}` : '결과'));
   const badge = $('job-status');
   badge.hidden = !st.known;
   const failed = Math.max(j.failedCount || 0, countErrors(st));
@@ -265,6 +288,7 @@ export function renderNow() {
   $('job-source').hidden = !isDemo;
 
   const meta = [];
+  if (name && j.createdAt) meta.push(fmtTime(j.createdAt));
   if (p.total) meta.push(`키워드 ${fmtNum(p.total)}개`);
   if (st.categories.length) meta.push(st.categories.map((c) => page.labels[c] || c).join('·'));
   if (j.priority && j.priority !== 'normal') meta.push(`우선순위 ${PRIORITY_LABELS[j.priority] || j.priority}`);
@@ -301,6 +325,7 @@ export function renderNow() {
   setText($('table-count'), page.table.filter
     ? `${fmtNum(page.table.size)}개 중 ${fmtNum(shown)}개`
     : '');
+  renderRatioPicker();
   $('export-csv').disabled = !hasRows;
   $('export-xlsx').disabled = !hasRows;
   $('copy-tsv').disabled = !hasRows;
@@ -315,6 +340,21 @@ export function renderNow() {
     store.setJobName(st.id, name);
     page.jobList.setName(st.id, name);
   }
+}
+
+/** 경쟁률 기준: the open job's categories, the table's choice selected (options rebuilt only
+ *  when the categories or their labels change: this runs every frame while results stream). */
+function renderRatioPicker() {
+  const t = page.table;
+  const sel = $('ratio-category');
+  const names = t.categories.map((c) => page.labels[c] || c);
+  const sig = `${t.categories.join()}|${names.join()}`;
+  if (sel.dataset.sig !== sig) {
+    sel.dataset.sig = sig;
+    sel.replaceChildren(...t.categories.map((c, i) => new Option(names[i], c)));
+  }
+  if (t.ratioCat && sel.value !== t.ratioCat) sel.value = t.ratioCat;
+  $('ratio-pick').hidden = t.categories.length < 2;
 }
 
 function renderProgress(st, p, pct) {

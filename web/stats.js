@@ -1,12 +1,13 @@
 // Stats panel: the original guide's planned dashboard figures (성공/실패 통계, 평균 처리 시간,
-// API 사용량) from GET /api/stats. Mounts itself into #stats-panel when the page has one.
-// Refreshed when the jobs feed says a job changed (feed.js dispatches doccount:jobs-changed),
-// not on a timer: a
-// finished job shows in the figures at once. Also raises the banner when no key can count.
+// API 사용량) from GET /api/stats, and its daily part (statsdaily.js: the last 30 days).
+// Mounts itself into #stats-panel when the page has one. Refreshed when the jobs feed says a
+// job changed (feed.js dispatches doccount:jobs-changed), not on a timer: a finished job shows
+// in the figures at once. Also raises the banner when no key can count.
 // Uses the dashboard's api() so the token handling (dialog, 401) is the page's own.
 
 import { api } from './api.js';
-import { fmtDuration, fmtNum } from './format.js';
+import { fmtDuration, fmtKst, fmtNum } from './format.js';
+import { renderDaily } from './statsdaily.js';
 
 // Feed events come in bursts (a job's status and its feed entry): one read for a burst.
 const SOON_MS = 300;
@@ -59,9 +60,14 @@ export function renderKeyBanner(upstream) {
   const keys = upstream.keys || [];
   const none = upstream.provider === 'naver' && keys.length > 0 && keys.every((k) => k.retired);
   const why = keys.map((k) => `${k.label} ${k.retiredUntil ? `${new Date(k.retiredUntil).toLocaleString('ko-KR')}까지` : ''} ${k.retiredReason || ''}`.trim());
-  banner.textContent = none
-    ? `사용 가능한 네이버 API 키가 없습니다. 새 작업을 시작할 수 없습니다 (${why.join('; ')}). 키 설정을 확인하세요.`
-    : '';
+  // Spent for today only (the server's rule, naver.py): jobs are taken and wait for the reset.
+  const spent = none && keys.every((k) => k.retiredUntil && /^daily quota/.test(k.retiredReason || ''));
+  const resets = spent ? Math.min(...keys.map((k) => k.retiredUntil)) : 0;
+  banner.textContent = !none
+    ? ''
+    : spent
+      ? `모든 네이버 API 키의 오늘 호출 한도가 소진되었습니다. 새 작업은 접수되어 ${fmtKst(resets)}에 한도가 초기화되면 조회합니다.`
+      : `사용 가능한 네이버 API 키가 없습니다. 새 작업을 시작할 수 없습니다 (${why.join('; ')}). 키 설정을 확인하세요.`;
   banner.hidden = !none;
 }
 
@@ -86,7 +92,11 @@ export function renderStats(root, stats) {
   } else if (upstream.provider === 'demo') {
     parts.push(el('p', { class: 'help' }, '데모 모드: 네이버 API를 호출하지 않습니다.'));
   }
+  const daily = stats.daily ? el('section', { class: 'stats-daily', 'aria-label': '일별 통계' }) : null;
+  if (daily) parts.push(daily);
   root.replaceChildren(...parts);
+  // After it is in the page: the chart takes the width it is given.
+  if (daily) renderDaily(daily, stats.daily, { keys: upstream.provider === 'naver' });
 }
 
 export function mountStats(root) {

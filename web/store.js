@@ -76,6 +76,10 @@ export const store = {
   currentJob: () => get(`${P}current`),
   setCurrentJob: (id) => (id ? set(`${P}current`, id) : del(`${P}current`)),
 
+  /** The category 경쟁률 is shown for (a category name; the job's first when it lacks it). */
+  ratioCategory: () => get(`${P}ratio`),
+  setRatioCategory: (c) => set(`${P}ratio`, c),
+
   form: () => getJSON(`${P}form`) || {},
   setForm: (f) => set(`${P}form`, JSON.stringify(f)),
 

@@ -15,8 +15,14 @@ const FRESH_MAX = 20; // a short highlight for rows arriving live; not for hundr
 
 const collator = new Intl.Collator('ko-KR', { numeric: true, sensitivity: 'base' });
 
-/** Derived, display-ready view of one Result. */
-export function rowModel(r, categories) {
+/** 경쟁률 of one category (documents ÷ monthly searches, from the server), or null. */
+function ratioOf(r, category) {
+  const v = r.ratio?.[category];
+  return typeof v === 'number' ? v : null;
+}
+
+/** Derived, display-ready view of one Result; 경쟁률 is that of `ratioCat`. */
+export function rowModel(r, categories, ratioCat = categories[0]) {
   const counts = r.counts || {};
   const errors = r.errors || {};
   const cached = new Set(r.cached || []);
@@ -29,13 +35,11 @@ export function rowModel(r, categories) {
     }
   }
   const volume = r.searchVolume || null;
-  const first = categories[0];
-  const ratio = r.ratio && typeof r.ratio[first] === 'number' ? r.ratio[first] : null;
   return {
     index: r.index,
     keyword: r.keyword ?? '',
     volume, // searchVolume: {pc, mobile, total, ...Below, compIdx} or null
-    ratio, // 경쟁률 of the first category, or null
+    ratio: ratioOf(r, ratioCat), // 경쟁률 of the picked category, or null
     volumeError: errors.searchVolume || null,
     counts,
     errors,
@@ -76,7 +80,7 @@ function compareBy(key, dir) {
 
 export class ResultTable {
   /** @param {HTMLTableElement} table  inside its scrolling box (`.table-wrap`) */
-  constructor(table, { onChange } = {}) {
+  constructor(table, { onChange, ratioCategory = null } = {}) {
     this.table = table;
     this.thead = table.tHead || table.createTHead();
     this.tbody = table.tBodies[0] || table.createTBody();
@@ -99,6 +103,9 @@ export class ResultTable {
     this.volumes = false; // the server has a search volume source: PC / 모바일 / 합계, 경쟁률
     // Keywords worth writing about: many searches, few documents (thresholds set on screen).
     this.hot = { minVolume: 1000, maxRatio: 1 };
+    // 경쟁률 is shown for one category: the one picked (kept across jobs), else the job's first
+    this.ratioPick = ratioCategory;
+    this.ratioCat = null;
     this.sort = { key: 'index', dir: 'asc' };
     this.cmp = compareBy('index', 'asc');
     this.topSpacer = spacerRow();
@@ -158,8 +165,28 @@ export class ResultTable {
   setColumns(categories, labels) {
     this.categories = [...categories];
     this.labels = { ...labels };
+    this.ratioCat = categories.includes(this.ratioPick) ? this.ratioPick : (categories[0] ?? null);
     this.clear();
     this.renderHead();
+  }
+
+  /** Show 경쟁률 of `category` (one of the job's; remembered for the jobs opened next): the
+   *  column's values, its header, the sort by it and the highlight all follow. */
+  setRatioCategory(category) {
+    this.ratioPick = category;
+    if (!this.categories.includes(category) || category === this.ratioCat) return;
+    this.ratioCat = category;
+    this.flush();
+    for (const m of this.all) {
+      m.ratio = ratioOf(m.raw, category);
+      m.el = null; // rebuilt when next shown
+    }
+    this.renderHead();
+    if (this.sort.key === 'ratio') this.all.sort(this.cmp);
+    this.applyFilter();
+    this.shown.version = -1;
+    this.renderWindow();
+    this.onChange?.();
   }
 
   clear() {
@@ -171,6 +198,11 @@ export class ResultTable {
     this.view = this.all;
     this.active = -1;
     this.changed();
+  }
+
+  /** "경쟁률 (블로그)": the header says whose documents are divided by the searches. */
+  ratioLabel() {
+    return this.ratioCat ? `경쟁률 (${this.labels[this.ratioCat] || this.ratioCat})` : '경쟁률';
   }
 
   renderHead() {
@@ -185,7 +217,7 @@ export class ResultTable {
             { key: 'vol:pc', label: 'PC 검색량', cls: 'col-num col-vol' },
             { key: 'vol:mobile', label: '모바일 검색량', cls: 'col-num col-vol' },
             { key: 'vol:total', label: '합계 검색량', cls: 'col-num col-vol' },
-            { key: 'ratio', label: '경쟁률', cls: 'col-num col-vol col-ratio' },
+            { key: 'ratio', label: this.ratioLabel(), cls: 'col-num col-vol col-ratio' },
           ]
         : []),
       { key: null, label: '비고', cls: 'col-note' },
@@ -213,7 +245,9 @@ export class ResultTable {
     // columns are sized in styles.css (--idx-w, --kw-w: the keyword column narrows on a phone
     // so it never covers the counts); the rest in em of the table's font; the note column
     // takes what is left, at least NOTE_MIN_EM.
-    const widths = [...this.categories.map(() => 6.6), 8.6, ...(this.volumes ? [7, 7.4, 7.4, 6] : [])];
+    // the 경쟁률 header names its category: as wide as "경쟁률 (백과사전)" needs
+    const ratioEm = 2.2 + 0.95 * [...this.ratioLabel()].length;
+    const widths = [...this.categories.map(() => 6.6), 8.6, ...(this.volumes ? [7, 7.4, 7.4, ratioEm] : [])];
     const colgroup = document.createElement('colgroup');
     for (const w of ['var(--idx-w)', 'var(--kw-w)', ...widths.map((x) => `${x}em`), null]) {
       const col = document.createElement('col');
@@ -300,7 +334,7 @@ export class ResultTable {
 
   update(held, r) {
     if (held.raw === r) return;
-    const m = rowModel(r, this.categories);
+    const m = rowModel(r, this.categories, this.ratioCat);
     this.byIndex.set(m.index, m);
     const at = this.all.indexOf(held);
     if (at >= 0) this.all[at] = m;
@@ -326,7 +360,7 @@ export class ResultTable {
     const fresh = [];
     for (const r of batch) {
       if (this.byIndex.has(r.index)) continue;
-      const m = rowModel(r, this.categories);
+      const m = rowModel(r, this.categories, this.ratioCat);
       this.byIndex.set(m.index, m);
       fresh.push(m);
     }
@@ -583,7 +617,7 @@ export class ResultTable {
     ratio.className = 'col-num col-vol col-ratio';
     ratio.textContent = m.ratio === null ? '—' : m.ratio.toFixed(2);
     if (m.ratio !== null) {
-      const label = this.labels[this.categories[0]] || this.categories[0];
+      const label = this.labels[this.ratioCat] || this.ratioCat;
       ratio.title = `${label} 문서 수 ÷ 월간 검색량${v?.totalBelow ? ' ("< 10"은 10으로 계산)' : ''}`;
     }
     tr.append(ratio);

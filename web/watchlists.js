@@ -1,12 +1,24 @@
 // 관심 키워드: watchlists (GET/POST/PATCH/DELETE /api/watchlists, POST .../run). Each list shows
 // its schedule, next and last run (KST), and the keywords that moved most in its last run
-// (from each result's `previous`). Refreshed every REFRESH_MS and after each action.
+// (from each result's `previous`).
+//
+// A run being counted is followed live: the panel subscribes to the run's job through the
+// page's shared live connection (shared.js: one stream per browser and topic, held by the
+// leader tab and relayed to the others) and recomputes the movers from every `result` event.
+// When the dashboard has the run open (지금 실행 opens it) it is the same topic: no second
+// stream. The jobs feed (already open) says when a run starts, so the panel looks again at
+// once instead of at its next REFRESH_MS tick; that tick stays for the lists' other fields.
 
 import { api } from './api.js';
 import { $ } from './dom.js';
 import { fmtDelta, fmtKst, fmtNum } from './format.js';
+import { newerId, TERMINAL } from './jobstate.js';
+import { page } from './page.js';
+import { SharedStream } from './shared.js';
 
 const REFRESH_MS = 15_000;
+const FEED_REFRESH_MS = 1000; // jobs-feed changes come in bursts: one look per burst
+const HIDDEN_LET_GO_MS = 30_000; // as the open job's stream does (app.js)
 const MOVERS = 3;
 
 function el(tag, cls, text) {
@@ -20,7 +32,7 @@ function scheduleText(s) {
   return s.daily ? `매일 ${s.daily} (한국 시간)` : `${s.everyHours}시간마다`;
 }
 
-/** Keywords of a finished run by their change since the previous count (sum over categories). */
+/** Keywords of a run by their change since the previous count (sum over categories). */
 export function movers(results) {
   const moved = [];
   for (const r of results || []) {
@@ -40,12 +52,98 @@ export function movers(results) {
   return { up, down };
 }
 
+// Runs by job id: {status, results: Map(index -> result), lastEventId, stream}. A run still
+// counting is followed live; a finished one is kept so it is not fetched again.
+const runs = new Map();
+
+function mergeRun(run, job, replace) {
+  if (replace) run.results.clear();
+  for (const r of job?.results || []) run.results.set(r.index, r);
+  if (job?.status) run.status = job.status;
+}
+
+/** One event of the run's job stream (the same events the open job gets). */
+function applyRun(run, ev) {
+  switch (ev.type) {
+    case 'snapshot':
+    case 'poll':
+      mergeRun(run, ev.job, ev.type === 'snapshot' && ev.gap === true);
+      run.lastEventId = newerId(run.lastEventId, ev.type === 'snapshot' ? (ev.id ?? ev.job?.lastEventId) : ev.job?.lastEventId);
+      break;
+    case 'result':
+      // a second event for an index (its search volume arrived) replaces the first
+      run.results.set(ev.result.index, ev.result);
+      break;
+    case 'status':
+      run.status = ev.status;
+      break;
+    default:
+      return false;
+  }
+  if (ev.id != null && ev.type !== 'snapshot') run.lastEventId = newerId(run.lastEventId, String(ev.id));
+  return true;
+}
+
+function runMovers(run) {
+  return { status: run.status, ...movers([...run.results.values()]) };
+}
+
+/** Follow a run that is still counting; its movers are redrawn as its results arrive. */
+function follow(jobId, job) {
+  let run = runs.get(jobId);
+  if (run?.stream && !run.stream.stopped) return run;
+  run ||= { status: job?.status || 'pending', results: new Map(), lastEventId: null, stream: null };
+  if (job) mergeRun(run, job, true);
+  runs.set(jobId, run);
+  if (TERMINAL.has(run.status) || !page.ready) return run; // not before the page has its config
+  run.stream = new SharedStream({
+    kind: 'job',
+    jobId,
+    lastEventId: () => run.lastEventId,
+    onEvent: (ev) => {
+      if (applyRun(run, ev)) drawMovers(jobId);
+      return TERMINAL.has(run.status);
+    },
+    onGone: () => runs.delete(jobId), // expired with its job
+  });
+  run.stream.start();
+  return run;
+}
+
+/** Stop following (the tab is hidden): a later look starts again from where it was. */
+function letGo() {
+  for (const run of runs.values()) run.stream?.stop();
+}
+
 async function moversOf(jobId) {
+  const known = runs.get(jobId);
+  if (known && (TERMINAL.has(known.status) || (known.stream && !known.stream.stopped))) return runMovers(known);
   try {
     const { job } = await api(`/api/documents/status?jobId=${encodeURIComponent(jobId)}`);
-    return { status: job.status, ...movers(job.results) };
+    return runMovers(follow(jobId, job));
   } catch {
     return null; // expired with its job
+  }
+}
+
+/** The movers part of a list's entry, from what is known of its run. */
+function moversBox(m) {
+  const box = el('div', 'wl-live');
+  if (m && (m.up.length || m.down.length)) {
+    if (m.up.length) box.append(moverList('많이 오름', m.up));
+    if (m.down.length) box.append(moverList('많이 내림', m.down));
+  } else if (m && m.status !== 'completed') {
+    box.append(el('p', 'help', '마지막 실행을 조회하는 중…'));
+  }
+  return box;
+}
+
+function drawMovers(jobId) {
+  const run = runs.get(jobId);
+  if (!run) return;
+  for (const li of document.querySelectorAll('#wl-list .wl-item')) {
+    if (li.dataset.job !== jobId) continue;
+    li.querySelector('.wl-live')?.replaceWith(moversBox(runMovers(run)));
   }
 }
 
@@ -93,13 +191,8 @@ async function renderList() {
         );
       }
       if (wl.lastJobId) {
-        const m = await moversOf(wl.lastJobId);
-        if (m && (m.up.length || m.down.length)) {
-          if (m.up.length) li.append(moverList('많이 오름', m.up));
-          if (m.down.length) li.append(moverList('많이 내림', m.down));
-        } else if (m && m.status !== 'completed') {
-          li.append(el('p', 'help', '마지막 실행을 조회하는 중…'));
-        }
+        li.dataset.job = wl.lastJobId;
+        li.append(moversBox(await moversOf(wl.lastJobId)));
       }
       const actions = el('div', 'wl-actions');
       const run = el('button', 'btn btn-ghost btn-small', '지금 실행');
@@ -118,6 +211,8 @@ async function renderList() {
     }),
   );
   list.replaceChildren(...items);
+  // results that arrived while the entries were being built
+  for (const jobId of runs.keys()) drawMovers(jobId);
 }
 
 function wire() {
@@ -172,6 +267,21 @@ function wire() {
   });
   renderList();
   setInterval(renderList, REFRESH_MS);
+  // A run started by the scheduler (or another tab) shows up in the jobs feed: look now.
+  let feedTimer = 0;
+  document.addEventListener('doccount:jobs-changed', () => {
+    if (feedTimer) return;
+    feedTimer = setTimeout(() => {
+      feedTimer = 0;
+      renderList();
+    }, FEED_REFRESH_MS);
+  });
+  let hiddenTimer = 0;
+  document.addEventListener('visibilitychange', () => {
+    clearTimeout(hiddenTimer);
+    if (document.hidden) hiddenTimer = setTimeout(letGo, HIDDEN_LET_GO_MS);
+    else renderList();
+  });
 }
 
 wire();

@@ -34,13 +34,15 @@ def capacity_middleware(request: web.Request, handler: Handler) -> Awaitable[web
     if gauge.open >= gauge.limit and request.path not in PROBES:
         error = TOO_MANY_CONNECTIONS(limit=gauge.limit)
         headers = {**error.headers, "Connection": "close"}
-        return ready(
-            web.json_response(
-                {"success": False, "error": error.message, "code": error.code},
-                status=error.status,
-                headers=headers,
-            )
+        refusal = web.json_response(
+            {"success": False, "error": error.message, "code": error.code},
+            status=error.status,
+            headers=headers,
         )
+        # The header alone only tells the client: aiohttp would keep the connection (and its
+        # file descriptor) open for the next request until the client hangs up.
+        refusal.force_close()
+        return ready(refusal)
     if is_stream(request):
         # Counted by the stream guard (security.py) for the stream's life: no await comes
         # between this check and its count.

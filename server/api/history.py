@@ -20,7 +20,13 @@ from server.errors import (
     QUERY_TOO_LONG,
     UNKNOWN_CATEGORY,
 )
-from server.history import SEARCH_LIMIT_MAX, SERIES_LIMIT_MAX, normalise
+from server.history import (
+    SEARCH_LIMIT_MAX,
+    SERIES_LIMIT_MAX,
+    VOLUME_KINDS,
+    UnknownKindError,
+    normalise,
+)
 from server.kst import KST
 from server.model import now_ms
 
@@ -69,10 +75,7 @@ async def keyword_history(request: web.Request) -> web.Response:
     kinds: tuple[str, ...] | None = None
     raw_categories = request.query.get("category") or request.query.get("categories")
     if raw_categories:
-        try:
-            kinds = parse_categories(raw_categories.split(","))
-        except UnknownCategoryError as exc:
-            raise UNKNOWN_CATEGORY(detail=str(exc)) from None
+        kinds = parse_kinds(raw_categories)
     to_ms = parse_time(request, "to", now_ms())
     from_ms = parse_time(request, "from", 0)
     if from_ms > to_ms:
@@ -90,9 +93,33 @@ async def keyword_history(request: web.Request) -> web.Response:
     return ok({"keyword": keyword, "from": from_ms, "to": to_ms, "series": list(series.values())})
 
 
+def parse_kinds(raw: str) -> tuple[str, ...]:
+    """Document categories (as a batch takes them, api names too) and search-volume kinds
+    (``volumePc``, ``volumeMobile``, ``volumeTotal``), de-duplicated in order."""
+    out: list[str] = []
+    unknown: list[str] = []
+    for item in raw.split(","):
+        name = item.strip()
+        if name in VOLUME_KINDS:
+            kind = name
+        else:
+            try:
+                (kind,) = parse_categories([name])
+            except UnknownCategoryError:
+                unknown.append(name or "(비어 있음)")
+                continue
+        if kind not in out:
+            out.append(kind)
+    if unknown:
+        raise UNKNOWN_CATEGORY(detail=str(UnknownKindError(unknown, list(CATEGORIES))))
+    return tuple(out)
+
+
 def label(kind: str) -> str:
     category = CATEGORIES.get(kind)
-    return category.label_ko if category is not None else kind
+    if category is not None:
+        return category.label_ko
+    return VOLUME_KINDS.get(kind, kind)
 
 
 async def search_keywords(request: web.Request) -> web.Response:

@@ -22,6 +22,7 @@ from server.api.openapi_schemas import (
     schemas,
     success,
 )
+from server.api.openapi_stats import stats_schemas
 from server.categories import CATEGORIES
 from server.events import EVENT_TYPES
 from server.model import JOB_ID_RE
@@ -345,7 +346,8 @@ def paths(settings: Settings) -> dict[str, Schema]:
         },
         "/api/stats": {
             "get": {
-                "summary": "Dashboard figures: job outcomes, average job time, upstream use",
+                "summary": "Dashboard figures: job outcomes, average job time, upstream use; "
+                "jobs, keywords, calls per key, cache hit rate and failures per KST day (30 days)",
                 "operationId": "stats",
                 "responses": {
                     "200": ok_response(
@@ -379,6 +381,7 @@ def paths(settings: Settings) -> dict[str, Schema]:
                                         "retries": {"type": "integer"},
                                     }
                                 ),
+                                "daily": ref("DailyStats"),
                             }
                         ),
                     ),
@@ -441,6 +444,7 @@ def build_spec(settings: Settings) -> dict[str, Any]:
     components: dict[str, Any] = {
         "schemas": {
             **schemas(settings),
+            **stats_schemas(),
             "Checks": obj(
                 {
                     "store": {"type": "string", "enum": ["ok", "unavailable"]},

@@ -5,18 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from server.api.openapi_schemas import (
-    CATEGORY_LIST_RE,
     error,
     json_content,
     ok_response,
     ref,
     success,
 )
-from server.history import SEARCH_LIMIT_MAX, SERIES_LIMIT_MAX
+from server.categories import CATEGORIES
+from server.history import SEARCH_LIMIT_MAX, SERIES_LIMIT_MAX, VOLUME_KINDS
 from server.settings import Settings
 from server.watchlists import WATCHLIST_ID_RE
 
 Schema = dict[str, Any]
+
+# A category (as a batch takes it) or a search-volume kind.
+_ONE_KIND = "(" + "|".join([*sorted(CATEGORIES), *VOLUME_KINDS]) + ")"
+KIND_LIST_RE = f"^{_ONE_KIND}(,{_ONE_KIND})*$"
 
 
 def query_param(name: str, schema: Schema, description: str, required: bool = False) -> Schema:
@@ -45,8 +49,10 @@ def history_paths(settings: Settings) -> dict[str, Schema]:
                     ),
                     query_param(
                         "category",
-                        {"type": "string", "pattern": CATEGORY_LIST_RE},
-                        "comma list; every kind observed when absent",
+                        {"type": "string", "pattern": KIND_LIST_RE},
+                        "comma list of categories and search-volume kinds (volumePc, "
+                        "volumeMobile, volumeTotal: monthly searches; a '< 10' is not kept); "
+                        "every kind observed when absent",
                     ),
                     query_param("from", when, "epoch ms or ISO 8601 (no zone: KST); default 0"),
                     query_param("to", when, "epoch ms or ISO 8601 (no zone: KST); default now"),

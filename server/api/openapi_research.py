@@ -27,8 +27,9 @@ def research_paths() -> dict[str, Schema]:
             "get": {
                 "summary": "The job's results as an Excel workbook or an Excel-ready CSV",
                 "description": (
-                    "Korean headers (키워드, categories, 합계, PC/모바일/총 검색량, 경쟁률, "
-                    '광고 경쟁도, 오류); numbers as numbers, "< 10" as text, failed cells 오류. '
+                    "Korean headers (키워드, categories, 합계, PC/모바일/총 검색량, one "
+                    "'경쟁률 (<category>)' per category, 광고 경쟁도, 오류); numbers as numbers, "
+                    '"< 10" as text, failed cells 오류. '
                     "xlsx: header row frozen, autofilter. csv: UTF-8 with a BOM, formulas "
                     "defused. tsv, jsonl: the command line's streaming formats (every result "
                     "as stored)."

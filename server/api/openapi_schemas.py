@@ -107,6 +107,12 @@ def schemas(settings: Settings) -> dict[str, Schema]:
                 "additionalProperties": {"type": "string"},
                 "description": "per category, and searchVolume: why a part is missing",
             },
+            "errorCodes": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "per failed category: the error's stable code (rate_limited, "
+                "upstream_unavailable, bad_request, ...)",
+            },
             "searchVolume": nullable(ref("SearchVolume")),
             "ratio": nullable(
                 {

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.api.daily import daily_stats
 from server.api.openapi import build_spec
 from server.api.views import ok
 from server.appkeys import METRICS, PROVIDER, SETTINGS, STORE, WORKER_TASK
@@ -43,7 +44,10 @@ async def readyz(request: web.Request) -> web.Response:
         checks["worker"] = "off"  # a web node of a distributed set-up runs none
     no_key = await app[PROVIDER].unusable() if checks["store"] == "ok" else None
     checks["keys"] = "unknown" if checks["store"] != "ok" else "none_usable" if no_key else "ok"
-    fine = ("ok", "off", "unknown")  # unknown: the store is down, and that is what fails
+    if checks["keys"] == "ok" and await app[PROVIDER].quota_resets_at() is not None:
+        checks["keys"] = "quota_spent"  # jobs are taken and wait for midnight KST
+    # unknown: the store is down, and that is what fails; quota_spent: still serving
+    fine = ("ok", "off", "unknown", "quota_spent")
     # Listed, not judged: a web node serves whether or not any worker counts.
     workers = (await liveness(app[STORE])).workers() if checks["store"] == "ok" else []
     if all(v in fine for v in checks.values()):
@@ -115,7 +119,8 @@ async def upstream_usage(app: web.Application, now_ms: int) -> dict[str, Any]:
 
 
 async def stats(request: web.Request) -> web.Response:
-    """The seed's planned dashboard figures: successes and failures, average job time, API use."""
+    """The seed's planned dashboard figures: successes and failures, average job time, API use;
+    and per KST day for the last 30 days (``daily``, server/api/daily.py)."""
     app = request.app
     jobs = await app[STORE].job_stats()
     by_status = jobs["byStatus"]
@@ -131,6 +136,7 @@ async def stats(request: web.Request) -> web.Response:
             },
             "upstream": await upstream_usage(app, now_ms()),
             "workers": (await liveness(app[STORE])).workers(),
+            "daily": await daily_stats(app[STORE], app[SETTINGS]),
         }
     )
 

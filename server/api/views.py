@@ -38,6 +38,7 @@ from server.errors import (
 )
 from server.events import EVENT_TYPES
 from server.keyfiles import SAMPLE_SIZE, KeywordFileError, kind_of, read_table
+from server.kst import format_kst
 from server.model import (
     PRIORITIES,
     JobSpec,
@@ -143,7 +144,8 @@ async def start_job(
     settings = request.app[SETTINGS]
     webhook_url = webhook_url or settings.webhook_url
     store = request.app[STORE]
-    # A job that must fail is not started: say now that no key can count.
+    # A job that must fail is not started: say now that no key can count. Keys spent only for
+    # today are not that: the job is taken and waits for the reset (the answer says until when).
     no_key = await request.app[PROVIDER].unusable()
     if no_key:
         raise NO_USABLE_KEY(detail=no_key)
@@ -168,9 +170,15 @@ async def start_job(
     except QueueFullError as exc:
         raise TOO_MANY_JOBS(limit=exc.limit) from None
     plan = await quota_plan(request.app, keywords, categories, created)
+    # Asked only when nothing is left today: the usual submit makes no extra store read.
+    spent = plan is not None and plan["callsLeftToday"] == 0
+    resets_at = await request.app[PROVIDER].quota_resets_at() if spent else None
     answer: dict[str, Any] = {
         "jobId": job_id,
-        "message": "배치 작업이 시작되었습니다",
+        "message": "배치 작업이 시작되었습니다"
+        if resets_at is None
+        else f"배치 작업이 접수되었습니다: 모든 API 키의 오늘 호출 한도가 소진되어 "
+        f"{format_kst(resets_at)}에 한도가 초기화되면 조회합니다",
         "quota": plan,
     }
     if settings.api_token is not None:  # for EventSource/WebSocket URLs, instead of the token

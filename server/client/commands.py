@@ -76,7 +76,9 @@ class Command:
 def summary_line(job: Job) -> str:
     named = f" {job.name}" if job.name else ""
     line = f"{job.id}{named}: {job.status} ({job.progress.current}/{job.progress.total})"
-    return line + (f" - {job.error}" if job.error else "")
+    # A job still to run that nobody counts now (no worker, the quota spent): why, and till when.
+    note = health_text(job.raw) if job.status in ("pending", "processing") else None
+    return line + (f" - {job.error}" if job.error else "") + (f" · {note}" if note else "")
 
 
 def exit_code(job: Job) -> int:

@@ -1,9 +1,10 @@
-"""The aiohttp internals the push path uses on purpose, all of them here.
+"""The aiohttp internals the push path and the header sweeper use on purpose, all of them here.
 
 Why: the hub frames each event once (``Delivery.sse``/``Delivery.ws`` in outbox.py) and a page
 of frames goes to a connection as one ``transport.write``, the same bytes for every subscriber.
 aiohttp's public writers would frame and copy per connection and await per message, the cost
-fan-out cannot pay. That takes four things aiohttp does not promise:
+fan-out cannot pay. That takes four things aiohttp does not promise; the header sweeper takes
+a fifth:
 
 1. ``BaseRequest.transport`` / ``BaseRequest.protocol``: the connection's asyncio transport and
    aiohttp's protocol object, to write to directly.
@@ -15,6 +16,12 @@ fan-out cannot pay. That takes four things aiohttp does not promise:
    hand their bytes to the transport before returning, with no buffer of their own, so raw
    writes after them arrive after them. An SSE response is chunked, so a raw write is a chunk;
    a ``StreamResponse`` sends its headers in ``prepare``, so raw chunks may follow at once.
+5. ``RequestHandler._request_count``: how many request heads the connection has sent whole
+   (it counts up when the parser hands over a complete head, before any handler runs). Zero
+   means the peer has sent nothing, or only part of a request line or headers: what the
+   header sweeper (server/api/sweeper.py) closes, as aiohttp has no header-read timeout.
+   It finds connections with ``Server.connections`` and closes them with
+   ``RequestHandler.force_close``: both public names, but barely documented, so fenced too.
 
 tests/unit/test_aiohttp_internals.py checks each by name and fails saying which one changed;
 pyproject.toml bounds aiohttp to the versions that test has passed.
@@ -26,6 +33,7 @@ import asyncio
 
 from aiohttp import web
 from aiohttp.base_protocol import BaseProtocol
+from aiohttp.web_protocol import RequestHandler
 
 # What the test checks, by dotted name (module, then attribute path).
 INTERNALS: tuple[str, ...] = (
@@ -34,6 +42,9 @@ INTERNALS: tuple[str, ...] = (
     "aiohttp.base_protocol.BaseProtocol.writing_paused",
     "aiohttp.base_protocol.BaseProtocol._drain_helper",
     "aiohttp.web_response.StreamResponse._send_headers_immediately",
+    "aiohttp.web_protocol.RequestHandler._request_count",
+    "aiohttp.web_protocol.RequestHandler.force_close",
+    "aiohttp.web_server.Server.connections",
 )
 
 
@@ -54,3 +65,9 @@ def writing_paused(protocol: BaseProtocol) -> bool:
 async def drain(protocol: BaseProtocol) -> None:
     """Wait until the transport's buffer is back under its low-water mark."""
     await protocol._drain_helper()
+
+
+def request_heads_received(handler: RequestHandler) -> int:
+    """Complete request heads the connection has sent (0: none yet, or only part of one)."""
+    count: int = handler._request_count
+    return count

@@ -17,6 +17,7 @@ from server.codec import dumps
 from server.events import Event, EventPage
 from server.model import ClaimedJob, JobSpec
 from server.store.history_base import HistoryStore
+from server.store.stats_base import StatsStore
 from server.store.watch_base import WatchStore
 from server.store.webhooks import WebhookLedger
 from server.work.providers.base import KeyRegistry, RateLimiter
@@ -59,6 +60,8 @@ class Store(abc.ABC):
     history: HistoryStore
     # Keyword lists counted on a schedule (server/store/watch_base.py).
     watchlists: WatchStore
+    # Counters per KST day for /api/stats (server/store/stats_base.py).
+    stats: StatsStore
 
     @abc.abstractmethod
     async def open(self) -> None:

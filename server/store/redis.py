@@ -28,6 +28,7 @@ scripts touch keys of several jobs at once):
                              unknown origin, were dropped)
     dc:rl:{key}, dc:retired  the shared pacer and key retirements (redis_limits)
     dc:h:...                 the keyword history (redis_history)
+    dc:sd:{day}              the day's counters for /api/stats (redis_stats)
     dc:wl...                 watchlists and their claimed runs (redis_watch)
 
 The queue: ``create_job`` XADDs to its priority's stream. A worker's claim (one Lua script)
@@ -74,6 +75,7 @@ from server.store.base import (
 from server.store.jsoncache import TerminalJsonCache
 from server.store.redis_history import RedisHistory
 from server.store.redis_limits import RedisKeyRegistry, RedisRateLimiter, is_unavailable
+from server.store.redis_stats import RedisStats
 from server.store.redis_watch import RedisWatch
 from server.store.redis_webhooks import RedisWebhookLedger
 from server.store.webhooks import WebhookLedger
@@ -152,6 +154,8 @@ def script_event(raw: list[str]) -> Event:
 
 
 class RedisStore(Store):
+    stats: RedisStats  # the engine calls its hooks in its own writes
+
     def __init__(self, url: str, settings: Settings) -> None:
         self.url = url
         self.settings = settings
@@ -212,6 +216,7 @@ class RedisStore(Store):
         self._json_cache = TerminalJsonCache(ttl_s=JSON_CACHE_TTL_S)
         self.history = RedisHistory(self._r, settings.history_days)
         self.watchlists = RedisWatch(self._r)
+        self.stats = RedisStats(self._r, PREFIX)
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -288,6 +293,7 @@ class RedisStore(Store):
             idempotency_key or "",
             IDEMPOTENCY_WINDOW_MS,
             dumps(spec.name),
+            *self.stats.created_args(),
         )
         if created == 0:
             raise QueueFullError(max_queued or 0)
@@ -400,7 +406,9 @@ class RedisStore(Store):
         self, job_id: str, index: int, result: dict[str, Any], worker_id: str
     ) -> Event:
         failed = "1" if result.get("error") is not None else "0"
-        raw = await self._run("record", job_id, index, dumps(result), failed)
+        raw = await self._run(
+            "record", job_id, index, dumps(result), failed, *self.stats.recorded_args(result)
+        )
         self._json_cache.drop(job_id)
         if raw is None:
             raise LookupError(f"job {job_id} no longer exists")

@@ -19,10 +19,12 @@ from redis.commands.core import AsyncScript
 from server import model
 from server.errors import StoreUnavailableError
 from server.store.redis_scripts import ACQUIRE, PENALIZE, RETIRE
+from server.store.stats_base import STATS_DAYS
 
 log = logging.getLogger("doccount.redis")
 
-USAGE_TTL_S = 3 * 24 * 3600
+# Kept for /api/stats' window of calls per key per day (and a few days more).
+USAGE_TTL_S = (STATS_DAYS + 5) * 24 * 3600
 RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 5.0
 
@@ -137,7 +139,6 @@ class RedisKeyRegistry:
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.hincrby(counter, key, 1)
-                # Yesterday's figures are still asked for around midnight; older ones are not.
                 pipe.expire(counter, USAGE_TTL_S)
                 await pipe.execute()
         except Exception as exc:

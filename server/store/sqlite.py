@@ -62,8 +62,10 @@ from server.store.base import (
 from server.store.jsoncache import TerminalJsonCache
 from server.store.sqlite_history import SqliteHistory
 from server.store.sqlite_limits import LocalRateLimiter, SqliteKeyRegistry
+from server.store.sqlite_stats import SqliteStats
 from server.store.sqlite_watch import SqliteWatch
 from server.store.sqlite_webhooks import SqliteWebhookLedger
+from server.store.stats_base import first_day
 from server.store.webhooks import WebhookLedger
 from server.work.providers.base import KeyRegistry, RateLimiter
 
@@ -156,6 +158,8 @@ def sqlite_path(url: str) -> str:
 
 
 class SqliteStore(Store):
+    stats: SqliteStats  # the engine calls its hooks in its own writes
+
     def __init__(self, url: str, settings: Settings) -> None:
         self.url = url
         self.path = sqlite_path(url)
@@ -181,6 +185,7 @@ class SqliteStore(Store):
         self._keys = SqliteKeyRegistry(self._tx)
         self.history = SqliteHistory(self)
         self.watchlists = SqliteWatch(self)
+        self.stats = SqliteStats(self)
         self._file_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
         # The last write that failed for lack of space (disk full, I/O error); None once one
         # succeeds. While set, the store is "unavailable": 503s, not ready, the worker waits.
@@ -272,6 +277,7 @@ class SqliteStore(Store):
             add_failed = _missing_column(conn, "jobs", "failed")
             add_name = _missing_column(conn, "jobs", "name")
             conn.executescript(SCHEMA)
+            self.stats.create(conn)
             if add_failed:  # a file from before failedCount: count what its results say
                 conn.executescript(ADD_FAILED)
             if add_name:  # a file from before job names: old jobs have none
@@ -478,6 +484,7 @@ class SqliteStore(Store):
             ),
         )
         self._status_event(db, spec.id)
+        self.stats.created(db)
         # Queued last of its priority: behind every pending job of this priority or higher.
         position = db.execute(
             "SELECT SUM(n) FROM pending_by_priority WHERE priority <= ?", (spec.priority,)
@@ -767,6 +774,8 @@ class SqliteStore(Store):
         )
         # A repeated index (a resumed job's last commit) adds no progress.
         step = 1 if cur.rowcount else 0
+        if step:
+            self.stats.recorded(db, result)
         failed = step if result.get("error") is not None else 0
         current, total = db.execute(
             "UPDATE jobs SET current = current + ?, failed = failed + ? WHERE id = ? "
@@ -1121,9 +1130,9 @@ class SqliteStore(Store):
             "FROM volumes WHERE expires_at <= ? LIMIT ?)",
             (now, CLEANUP_BATCH_ROWS),
         ).rowcount
-        # Yesterday's quota figures are still asked for around midnight; older ones are not
-        # (a few rows a key a day, found by the primary key's leading day).
-        db.execute("DELETE FROM key_calls WHERE day < ?", (kst_day(now) - 2,))
+        # Kept for /api/stats' window (a few rows a key a day, found by the primary key's
+        # leading day).
+        db.execute("DELETE FROM key_calls WHERE day < ?", (first_day(kst_day(now)),))
         return bool(CLEANUP_BATCH_ROWS in (gone, gone_volumes))
 
     @staticmethod

@@ -75,12 +75,14 @@ class KeywordCounter:
         )
         fetched: dict[str, int] = {}
         errors: dict[str, str] = {}
+        codes: dict[str, str] = {}  # the same failures by stable code, for machines (stats)
         transient = True
         for category, outcome in zip(missing, outcomes, strict=True):
             if isinstance(outcome, FatalProviderError):
                 raise outcome
             if isinstance(outcome, KeywordError):
                 errors[category] = str(outcome)
+                codes[category] = outcome.code
                 transient = transient and outcome.code in TRANSIENT_CODES
             elif isinstance(outcome, BaseException):
                 raise outcome
@@ -103,6 +105,7 @@ class KeywordCounter:
             result["observedAt"] = {c: cached[c].observed_ms for c in categories if c in cached}
         if errors:
             result["errors"] = errors
+            result["errorCodes"] = codes
             result["error"] = "; ".join(f"{CATEGORIES[c].label_ko}: {m}" for c, m in errors.items())
             if transient and not final:
                 raise TransientLookupError(result)

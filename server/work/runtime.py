@@ -16,11 +16,13 @@ from typing import Any
 import aiohttp
 
 from server.aio import cancel_and_wait
+from server.kst import kst_day
 from server.metrics import MeteredCounter, MeteredLimiter, Metrics
 from server.model import now_ms
 from server.settings import Settings
 from server.store import store_from_url
 from server.store.base import Store
+from server.store.stats_base import first_day
 from server.work.counting import KeywordCounter
 from server.work.providers import make_provider, make_volume_provider
 from server.work.providers.base import Provider
@@ -140,6 +142,8 @@ async def cleanup_loop(store: Store, settings: Settings) -> None:
             pruned = await prune_history(store, settings, now)
             if pruned:
                 log.info("[정리] 보관 기간이 지난 키워드 이력 %d건 삭제", pruned)
+            # The stats window's days before it: a few rows a day.
+            await store.stats.prune(first_day(kst_day(now)))
         except Exception:
             log.exception("cleanup failed; retrying next round")
         await asyncio.sleep(settings.cleanup_interval_s)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from server import history
+from server.errors import StoreUnavailableError
 from server.model import now_ms
 from server.store.base import Store
 from server.work.providers.base import KeywordError
@@ -26,6 +29,8 @@ CALLS_IN_FLIGHT = 4
 
 NOT_FOUND = "검색광고 API 응답에 이 키워드의 검색량이 없습니다"
 HAS_COMMA = "쉼표가 들어간 키워드는 검색량을 조회할 수 없습니다"
+
+log = logging.getLogger("doccount.history")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +102,34 @@ class VolumeLookup:
         }
         return outcomes, related
 
+    async def _remember(
+        self, outcomes: dict[str, VolumeOutcome], typed: dict[str, set[str]]
+    ) -> None:
+        """Fresh volumes go into the keyword history (volumePc/volumeMobile/volumeTotal), under
+        each keyword as the job has it: 캠핑 의자 and 캠핑의자 share a row but not a history."""
+        for key, outcome in outcomes.items():
+            row = outcome.row
+            if row is None or row.get("cached"):
+                continue
+            for keyword in sorted(typed.get(key, ())):
+                for kind, value in history.volume_observations(row):
+                    try:
+                        await self.store.history.add(
+                            keyword, kind, value, self.provider.name, row["observedAt"]
+                        )
+                    except StoreUnavailableError as exc:
+                        # Like the counts: the volume stands; only its place in the history is lost.
+                        log.warning("history write skipped, store unavailable (%s)", exc)
+                        return
+
     async def stream(self, keywords: list[str]) -> AsyncIterator[dict[str, VolumeOutcome]]:
         """Outcomes by normalised keyword, as they arrive (cached first). Every distinct
         keyword gets exactly one outcome. A refused credential (403) ends the stream with the
-        same error for every keyword still without one."""
-        keys = list(dict.fromkeys(normalise(k) for k in keywords))
+        same error for every keyword still without one. Fresh volumes are kept in the history."""
+        typed: dict[str, set[str]] = {}
+        for k in keywords:
+            typed.setdefault(normalise(k), set()).add(history.normalise(k))
+        keys = list(typed)
         bad = {k: VolumeOutcome(None, HAS_COMMA) for k in keys if "," in k}
         if bad:
             yield bad
@@ -121,6 +149,7 @@ class VolumeLookup:
             async with gate:
                 try:
                     outcomes, _ = await self._fetch(batch)
+                    await self._remember(outcomes, typed)
                     done.put_nowait((batch, outcomes))
                 except Exception as exc:
                     done.put_nowait((batch, exc))

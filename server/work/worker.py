@@ -25,6 +25,7 @@ from server.kst import format_kst
 from server.model import CANCELLED, COMPLETED, FAILED, TERMINAL, ClaimedJob, now_ms
 from server.settings import Settings
 from server.store.base import Store
+from server.store.stats_base import INTERNAL_CODE, JOB_FAILURES, Bump
 from server.work.counting import KeywordCounter, TransientLookupError
 from server.work.health import HEARTBEAT_S
 from server.work.providers.base import FatalProviderError, QuotaExhaustedError
@@ -198,9 +199,11 @@ class Worker:
         if isinstance(exc, FatalProviderError):
             await self._finish(job.id, FAILED, str(exc))
             log.error("[배치] 작업 실패: %s (%s)", job.id, exc)
+            await self._count_failure(exc.code)
         elif exc is not None:
             log.error("[배치] 작업 실패: %s", job.id, exc_info=exc)
             await self._finish(job.id, FAILED, INTERNAL_ERROR)
+            await self._count_failure(INTERNAL_CODE)
         else:
             await self._finish(job.id, COMPLETED, None)
             log.info("[배치] 작업 완료: %s", job.id)
@@ -260,6 +263,13 @@ class Worker:
         await retry_store(
             "finish", partial(self.store.finish, job_id, status, error, self.worker_id)
         )
+
+    async def _count_failure(self, code: str) -> None:
+        """Why a job failed, in /api/stats' day counters. Advisory: the job has ended."""
+        try:
+            await self.store.stats.add([Bump(JOB_FAILURES, code, 1)])
+        except StoreUnavailableError as exc:
+            log.warning("[배치] 실패 사유 집계 생략, 저장소 연결 불가 (%s)", exc)
 
     async def _commit(self, job_id: str, index: int, result: dict[str, Any]) -> None:
         # A commit must not be torn by a cancel that arrives while it runs.

@@ -45,3 +45,21 @@ async def test_the_default_cap_follows_the_open_files_limit(tmp_path, fake_naver
     client = await make_client(replace(base_settings(tmp_path, fake_naver[1]), run_worker=False))
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     assert client.app[OPEN_REQUESTS].limit == max(64, int(soft * 0.9))
+
+
+async def test_the_refusal_closes_its_connection(tmp_path, fake_naver, make_client):
+    """The 503 frees its file descriptor: the server hangs up after it, rather than keep the
+    connection for a next request (a "Connection: close" header alone did not)."""
+    import asyncio
+
+    settings = replace(base_settings(tmp_path, fake_naver[1]), run_worker=False, max_connections=1)
+    client = await make_client(settings)
+    stream = await client.get("/api/documents/events?jobs=all")
+    assert stream.status == 200
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(b"GET /api/documents/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    answer = await asyncio.wait_for(reader.read(), 10)  # to the server's EOF
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 503 ")
+    assert b'"code":"too_many_connections"' in answer.replace(b" ", b"")
+    stream.close()

@@ -29,6 +29,8 @@ from server.client import (
     command_from_args,
     run_command,
 )
+from server.kst import format_kst, next_kst_midnight_ms
+from server.model import now_ms
 from server.settings import Settings
 from tests.api.test_security import UNAUTHORIZED
 from tests.support.common import base_settings, wait_until
@@ -141,7 +143,8 @@ async def test_submit_without_follow_prints_the_id(tmp_path, fake_naver, serve):
     assert code == 0 and out.startswith("batch_") and out.count("\n") == 1
     code, out, err = await run(Command("status", url, None, job_id=out.strip(), fmt="jsonl"))
     assert (code, out) == (0, "")
-    assert err.rstrip().endswith(" a: pending (0/1)")
+    # no worker runs: the health watch may already say so (server/work/health.py)
+    assert re.fullmatch(r"batch_\S+ a: pending \(0/1\)( · 작업자 없음)?", err.rstrip()), err
 
 
 async def test_wrong_token_is_a_clear_error(tmp_path, fake_naver, serve):
@@ -319,3 +322,39 @@ def test_poll_flag_on_watch_and_submit() -> None:
     for argv in (["watch", "JOB", "--poll"], ["submit", "k.txt", "--follow", "--poll"]):
         assert command_from_args(parser.parse_args(argv), {}).poll is True
     assert command_from_args(parser.parse_args(["watch", "JOB"]), {}).poll is False
+
+
+async def test_submit_with_every_key_spent_is_taken_and_status_says_till_when(
+    tmp_path, fake_naver, serve
+):
+    """Issue 14: the only key's quota is found spent at start (010 on the key check): the CLI's
+    submit is taken (not 503), its plan says nothing is left today, and `status` says the job
+    waits for midnight KST."""
+    fake, base = fake_naver
+    fake.add_fault("quota", query="doccount")
+    url = await serve(replace(base_settings(tmp_path, base), check_keys=True))
+    code, out, err = await run(
+        Command("submit", url, None, keywords_file=keywords_file(tmp_path, ["맥북"]))
+    )
+    assert code == 0, err
+    job_id = out.strip()
+    midnight_ms = next_kst_midnight_ms(now_ms())
+    at = format_kst(midnight_ms)
+    assert err == (
+        "할당량: API 호출 최대 4회 · 오늘 남은 한도 0회 · 오늘 한도를 넘습니다: "
+        f"한도 초기화 후 이어서 조회하며 {at} 이후에 끝납니다\n"
+        f"작업 시작: {job_id} (키워드 1개)\n"
+    )
+
+    async def waiting() -> bool:
+        _, _, said = await run(Command("status", url, None, job_id=job_id))
+        return "일일 호출 한도 소진" in said
+
+    await wait_until(waiting, timeout_s=10.0)
+    code, out, err = await run(Command("status", url, None, job_id=job_id))
+    assert code == 0
+    assert (
+        err
+        == f"{job_id} 맥북: processing (0/1) · 일일 호출 한도 소진 · {at}에 자동으로 재개합니다\n"
+    )
+    assert [c.query for c in fake.calls] == ["doccount"]  # the check; nothing since

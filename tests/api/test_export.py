@@ -54,6 +54,12 @@ async def finished_job(
     return client, job_id
 
 
+def volume_total(keyword: str) -> int:
+    """PC + mobile, a "< 10" counted as 10 (as the server's 경쟁률 does)."""
+    pc, mobile, _ = fake_volume(normalise(keyword))
+    return sum(10 if v == "< 10" else int(v) for v in (pc, mobile))
+
+
 def volume_cells(keyword: str) -> list[Any]:
     pc, mobile, _ = fake_volume(normalise(keyword))
     pcv = 10 if pc == "< 10" else pc
@@ -65,13 +71,15 @@ def volume_cells(keyword: str) -> list[Any]:
         "< 10" if pc == "< 10" else pc,
         "< 10" if mobile == "< 10" else mobile,
         "< 10" if below else total,
+        # one 경쟁률 per category: each category's documents ÷ the monthly searches
         round(fake_total(keyword, "blog") / total, 2),
+        round(fake_total(keyword, "cafearticle") / total, 2),
     ]
 
 
 HEADERS = [
-    "키워드", "블로그", "카페", "합계", "PC 검색량", "모바일 검색량", "총 검색량", "경쟁률",
-    "광고 경쟁도", "오류",
+    "키워드", "블로그", "카페", "합계", "PC 검색량", "모바일 검색량", "총 검색량",
+    "경쟁률 (블로그)", "경쟁률 (카페)", "광고 경쟁도", "오류",
 ]  # fmt: skip
 
 
@@ -98,7 +106,7 @@ async def test_xlsx_read_back_with_openpyxl(
     rows = [list(r) for r in ws.iter_rows(values_only=True)]
     assert rows[0] == HEADERS
     assert ws.freeze_panes == "B2"
-    assert ws.auto_filter.ref == "A1:J4"
+    assert ws.auto_filter.ref == "A1:K4"
     blog = {k: fake_total(k, "blog") for k in keywords}
     cafe = {k: fake_total(k, "cafearticle") for k in keywords}
     for keyword, row in zip(keywords[:2], rows[1:3], strict=True):
@@ -111,9 +119,12 @@ async def test_xlsx_read_back_with_openpyxl(
     assert rows[2][4] == "< 10"  # never 0, never a plain 10
     failed = rows[3]
     assert failed[:4] == ["실패", blog["실패"], "오류", None]
-    assert failed[9] is not None and "카페" in failed[9]
+    assert failed[7] == round(blog["실패"] / volume_total("실패"), 2)
+    assert failed[8] is None  # no cafe count, no cafe 경쟁률
+    assert failed[10] is not None and "카페" in failed[10]
     assert ws["C4"].font.color.rgb.endswith("B00020")  # marked
     assert ws["B2"].number_format == "#,##0"
+    assert ws["H2"].number_format == ws["I2"].number_format == "0.00"
 
 
 async def test_csv_has_bom_korean_headers_and_defused_formulas(

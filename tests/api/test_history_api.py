@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from server.appkeys import WORKER
+from tests.api.test_volumes import expected_row, settings_for
 from tests.support.common import base_settings
+from tests.support.fakesearchad import FakeSearchAd, fake_volume
 from tests.support.fakeupstream import FakeNaver, fake_total
 
 
@@ -112,3 +114,92 @@ async def test_iso_dates_are_kst(
     # 2026-01-01 00:00 KST is 2025-12-31 15:00 UTC.
     assert (body["from"], body["to"]) == (1767193200000, 1767279600000)
     assert body["series"] == []
+
+
+async def test_volume_kinds_are_kept_and_served(
+    tmp_path: Path,
+    fake_naver: tuple[FakeNaver, str],
+    fake_ad: tuple[FakeSearchAd, str],
+    make_client: Any,
+    store_url: str,
+) -> None:
+    """Issue 14: a fresh search volume is an observation too (volumePc, volumeMobile,
+    volumeTotal; a "< 10" part is a bound and is not kept), under the keyword as the job has it,
+    and the series endpoint takes those kinds beside the categories; on both engines."""
+    naver_base, ad_base = fake_naver[1], fake_ad[1]
+    # Found, not assumed: "< 10" on PC, a figure on mobile.
+    rare = next(
+        f"드문 키워드{i}"
+        for i in range(500)
+        if fake_volume(f"드문키워드{i}")[0] == "< 10" and fake_volume(f"드문키워드{i}")[1] != "< 10"
+    )
+    settings = settings_for(
+        tmp_path, naver_base, ad_base, store_url, cache_ttl_s=0.0, volume_cache_ttl_s=0.0
+    )
+    client = await make_client(settings)
+    keywords = ["캠핑 의자", "캠핑의자", rare]
+    jobs = []
+    for _ in range(2):
+        resp = await client.post(
+            "/api/documents/batch", json={"keywords": keywords, "categories": ["blog"]}
+        )
+        job_id = (await resp.json())["jobId"]
+        assert await client.app[WORKER].run_until_idle() == [job_id]
+        jobs.append(
+            (await (await client.get(f"/api/documents/status?jobId={job_id}")).json())["job"]
+        )
+    assert [r["searchVolume"]["cached"] for job in jobs for r in job["results"]] == [False] * 6
+    seen = [job["results"][0]["searchVolume"]["observedAt"] for job in jobs]
+    assert seen[0] < seen[1]
+    row = expected_row("캠핑 의자")
+    assert not row["pcBelow"] and not row["mobileBelow"]
+
+    resp = await client.get(
+        "/api/keywords/history",
+        params={"keyword": "캠핑 의자", "category": "volumePc,volumeTotal,blog,volumePc"},
+    )
+    assert resp.status == 200
+    series = (await resp.json())["series"]
+    assert [(s["kind"], s["label"]) for s in series] == [
+        ("volumePc", "PC 검색량"),
+        ("volumeTotal", "월간 검색량"),
+        ("blog", "블로그"),
+    ]
+    assert series[0]["points"] == [
+        {"observedAt": at, "value": row["pc"], "provider": "naver"} for at in seen
+    ]
+    assert series[1]["points"] == [
+        {"observedAt": at, "value": row["total"], "provider": "naver"} for at in seen
+    ]
+    assert [p["value"] for p in series[2]["points"]] == [fake_total("캠핑 의자", "blog")] * 2
+
+    # 캠핑의자 shares the Search Ad row (one hint) but has its own history.
+    resp = await client.get(
+        "/api/keywords/history", params={"keyword": "캠핑의자", "category": "volumeMobile"}
+    )
+    (mobile,) = (await resp.json())["series"]
+    seen_joined = [job["results"][1]["searchVolume"]["observedAt"] for job in jobs]
+    assert mobile["points"] == [
+        {"observedAt": at, "value": row["mobile"], "provider": "naver"} for at in seen_joined
+    ]
+
+    # A "< 10" on PC: neither PC nor the total is a figure; mobile is.
+    rare_row = expected_row(rare)
+    resp = await client.get("/api/keywords/history", params={"keyword": rare})
+    kinds = {s["kind"]: [p["value"] for p in s["points"]] for s in (await resp.json())["series"]}
+    assert kinds == {
+        "blog": [fake_total(rare, "blog")] * 2,
+        "volumeMobile": [rare_row["mobile"]] * 2,
+    }
+
+    resp = await client.get(
+        "/api/keywords/history", params={"keyword": "캠핑 의자", "category": "blog,volumePC"}
+    )
+    assert resp.status == 400
+    assert await resp.json() == {
+        "success": False,
+        "error": "알 수 없는 카테고리 또는 검색량 종류: volumePC "
+        "(가능: blog, cafe, news, web, kin, book, encyc, shop, image, doc, "
+        "volumePc, volumeMobile, volumeTotal)",
+        "code": "unknown_category",
+    }

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from server.appkeys import STORE
+from server.kst import format_kst, next_kst_midnight_ms
 from server.model import now_ms
 from tests.browser.test_dashboard import (  # noqa: F401 (fixtures)
     WAIT_MS,
@@ -59,3 +60,40 @@ async def test_a_job_waiting_for_the_quota_says_until_when(
         beating.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beating
+
+
+async def test_a_job_submitted_with_every_key_spent_is_taken_and_says_when(
+    tmp_path: Path,
+    fake_naver: tuple[FakeNaver, str],
+    make_client: Any,
+    dash: Dash,  # noqa: F811
+) -> None:
+    """Every key spent for today: the banner says jobs are taken (not refused), the submit's
+    toast says when they run, and the job waits for the reset in words (a real worker)."""
+    fake, base = fake_naver
+    client = await make_client(replace(base_settings(tmp_path, base), health_watch_s=0.2))
+    midnight_ms = next_kst_midnight_ms(now_ms())
+    await (
+        client.app[STORE]
+        .key_registry()
+        .retire("test-id", midnight_ms, "daily quota exceeded (HTTP 429 010)")
+    )
+    at = format_kst(midnight_ms)
+    page = await dash.page(str(client.make_url("/")))
+    banner = page.locator("#key-banner")
+    await expect(banner).to_have_text(
+        "모든 네이버 API 키의 오늘 호출 한도가 소진되었습니다. "
+        f"새 작업은 접수되어 {at}에 한도가 초기화되면 조회합니다.",
+        timeout=WAIT_MS,
+    )
+    await start_job(page, unique_keywords(2), ["blog"])
+    await expect(page.locator("#toast")).to_have_text(
+        f"배치 작업이 접수되었습니다: 모든 API 키의 오늘 호출 한도가 소진되어 {at}에 "
+        "한도가 초기화되면 조회합니다",
+        timeout=WAIT_MS,
+    )
+    await expect(page.locator("#progress-eta")).to_have_text(
+        f"일일 호출 한도 소진 · {at}에 자동으로 재개합니다", timeout=WAIT_MS
+    )
+    await expect(page.locator("#job-status")).to_have_text("진행 중")
+    assert fake.calls == []

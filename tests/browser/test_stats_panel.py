@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 
+from server.kst import kst_date
+from server.model import now_ms
 from tests.browser.test_dashboard import (  # noqa: F401 (fixtures)
     WAIT_MS,
     Dash,
@@ -14,6 +16,7 @@ from tests.browser.test_dashboard import (  # noqa: F401 (fixtures)
     serve,
 )
 from tests.support.common import wait_until
+from tests.support.fakeupstream import FakeNaver
 
 
 async def run_jobs(base: str, batches: list[list[str]]) -> None:
@@ -59,3 +62,52 @@ async def test_stats_panel_waits_for_the_one_token_dialog(serve: Serve, dash: Da
     await expect(page.locator("#token-dialog")).to_be_hidden()
     # The panel's request waited for the same dialog, then went through with the token.
     await expect(page.locator("#stats-panel .stat").first).to_have_text("완료0", timeout=WAIT_MS)
+
+
+async def test_stats_panel_shows_the_days_figures_after_jobs(
+    serve: Serve,  # noqa: F811
+    dash: Dash,  # noqa: F811
+    fake_naver: tuple[FakeNaver, str],
+) -> None:
+    """The daily part (web/statsdaily.js): opened before any job, it shows the figures of the
+    jobs run meanwhile, exactly. Job 1: 2 keywords x 4 categories, 둘's news refused (400 SE01:
+    bad_request), 8 calls. Job 2: 하나 again (4 cache hits) and 셋 (4 calls)."""
+    fake, _ = fake_naver
+    fake.add_fault("400", query="둘", api="news")
+    base = await serve()
+    page = await dash.page(base)
+    panel = page.locator("#stats-panel")
+    today = panel.locator("[data-figure=jobs-today] dd")
+    await expect(today).to_have_text("0", timeout=WAIT_MS)
+    await expect(panel.locator(".stat-failures")).to_have_text("실패 없음")
+    await run_jobs(base, [["하나", "둘"], ["하나", "셋"]])
+    await expect(today).to_have_text("2", timeout=WAIT_MS)  # refreshed by the jobs feed
+    await expect(panel.locator("[data-figure=keywords-today] dd")).to_have_text("4")
+    await expect(panel.locator("[data-figure=jobs-window] dd")).to_have_text("2")
+    await expect(panel.locator("[data-figure=keywords-window] dd")).to_have_text("4")
+    await expect(panel.locator(".stat-hit-today")).to_have_text("오늘 25.0% (적중 4 / 조회 16)")
+    await expect(panel.locator(".stat-hit-window")).to_have_text("30일 25.0% (적중 4 / 조회 16)")
+    await expect(panel.locator(".stat-calls li")).to_have_text(["test…12회"])
+    await expect(panel.locator(".stat-failures li")).to_have_text(["잘못된 요청 bad_request1건"])
+    day = kst_date(now_ms())
+    row = panel.locator(f".stats-days tr[data-day='{day}'] td")
+    await expect(row).to_have_text([day, "2", "4", "25.0%", "1"])
+    await expect(panel.locator(".stats-days tbody tr")).to_have_count(1)
+    chart = panel.locator(".stats-chart")
+    await expect(chart.locator("canvas")).to_have_count(1)
+    assert await chart.get_attribute("data-keywords") == "4"
+    assert "test-id" not in await panel.inner_text()
+    await expect(panel.locator(".stat-job-failures")).to_have_count(0)
+
+    # A job that fails (404 SE05: no such API -> config_error) is listed by its reason.
+    fake.add_fault("404", query="넷", api="blog")
+    batch = {"keywords": ["넷"]}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{base}api/documents/batch", json=batch) as r,
+    ):
+        assert r.status == 200
+    await expect(panel.locator(".stat-job-failures li")).to_have_text(
+        ["설정 오류 config_error1건"], timeout=WAIT_MS
+    )
+    await expect(today).to_have_text("3")

@@ -59,6 +59,9 @@ async def test_writes_go_between_cleanup_batches(
 ) -> None:
     monkeypatch.setattr(sqlite_module, "CLEANUP_FIRST_BATCH_JOBS", 10)
     monkeypatch.setattr(sqlite_module, "CLEANUP_BATCH_JOBS", 10)
+    # Batches are sized by how long the last one took; pinned here so a loaded machine cannot
+    # change the order the test reads (the first batch waits on the gate, the next would shrink).
+    monkeypatch.setattr(sqlite_module, "CLEANUP_MIN_BATCH_JOBS", 10)
     await finished_jobs(store, 45)
     live = spec(3)
     await store.create_job(live)
@@ -84,7 +87,8 @@ async def test_writes_go_between_cleanup_batches(
     cleanup = asyncio.create_task(store.cleanup(now_ms() + 120_000))
     await wait_until(lambda: bool(order))
     write = asyncio.create_task(store.record_result(live.id, 0, {"index": 0}, "w"))
-    await asyncio.sleep(0)  # the write is now queued on the writer thread
+    # The write is queued on the writer thread behind the gated batch.
+    await wait_until(lambda: store._executor._work_queue.qsize() > 0)
     gate.set()
     assert await cleanup == 45
     await write

@@ -19,9 +19,12 @@ from typing import Any
 
 import pytest
 
+from server.api.daily import daily_stats
 from server.model import COMPLETED, JOBS_FEED, JobSpec, new_job_id, now_ms
 from server.settings import Settings
 from server.store.sqlite import SqliteStore
+from server.store.sqlite_stats import QUERIES
+from server.store.stats_base import JOB_FAILURES, Bump, first_day
 
 # Tables that hold one row per status, priority, client with queued jobs, or feed (and the
 # schema): they do not grow with the number of jobs kept.
@@ -188,6 +191,17 @@ async def op_cache(store: SqliteStore) -> None:
     await store.cache_get("naver", "맥북", ("blog", "news"))
 
 
+async def op_daily_stats(store: SqliteStore) -> None:
+    """/api/stats' daily figures and what keeps them: a read of the window, a key's call, the
+    prune of the days before it. Only the day counters are read: no jobs, results or history."""
+    today = store.stats.today()
+    await store.key_registry().record_call("key-id", today)
+    await store.stats.add([Bump(JOB_FAILURES, "config_error", 1)])
+    await store.history.add("맥북", "blog", 7, "naver", now_ms())
+    await daily_stats(store, store.settings)
+    await store.stats.prune(first_day(today))
+
+
 async def op_cleanup(store: SqliteStore) -> None:
     await store.create_job(spec(), idempotency_key="old")
     assert await store.cleanup(now_ms() + 3_600_000) == 3
@@ -203,6 +217,7 @@ OPS: dict[str, Op] = {
     "jobs list and stats": op_lists,
     "cache": op_cache,
     "cleanup": op_cleanup,
+    "daily stats": op_daily_stats,
 }
 
 
@@ -236,6 +251,22 @@ async def test_no_full_scan_at_open(traced: Traced, monkeypatch: pytest.MonkeyPa
     assert await again.claim_next("w2", 0) is not None  # its claim was cleared
 
 
+async def test_the_daily_stats_read_only_their_counters(traced: Traced) -> None:
+    """Reading the figures costs a few index rows whatever the jobs, results and history kept:
+    every statement of the read touches the day counters only, by their primary key."""
+    with traced.capture() as statements:
+        await daily_stats(traced.store, traced.store.settings)
+    assert len(statements) == 2
+    tables = {t for sql in statements for t in re.findall(r"\bFROM (\w+)", sql)}
+    assert tables == {"stats_daily", "key_calls"}
+    plans = [
+        row[-1]
+        for sql in statements
+        for row in traced.store.db.execute("EXPLAIN QUERY PLAN " + sql)
+    ]
+    assert all(p.startswith("SEARCH") and "PRIMARY KEY" in p for p in plans), plans
+
+
 def test_the_checker_sees_a_full_scan(tmp_path: Path) -> None:
     """The rule itself: the queries this file replaced would fail it."""
     db = sqlite3.connect(tmp_path / "old.db")
@@ -250,3 +281,6 @@ def test_the_checker_sees_a_full_scan(tmp_path: Path) -> None:
         "ORDER BY done LIMIT 300"
     )
     assert bad_plans(db, [old_cleanup])
+    # The day counters without their primary key: the window read scans them.
+    db.executescript("CREATE TABLE stats_daily (day INT, metric TEXT, dim TEXT, n INT);")
+    assert bad_plans(db, [QUERIES["rows"].replace("?", "1")])

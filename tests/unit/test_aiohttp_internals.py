@@ -3,6 +3,7 @@ by name: after an aiohttp upgrade this says which one changed, before any stream
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import struct
@@ -14,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from server.live import aiohttp_internals as internals
+from tests.support.common import wait_until
 
 VERSIONS = f"aiohttp {aiohttp.__version__}"
 
@@ -119,3 +121,45 @@ async def test_raw_frames_follow_the_websocket_writer_in_order() -> None:
     finally:
         await server.close()
     assert got == ["a", "b", "c"], f"{VERSIONS}: raw WebSocket frames out of order"
+
+
+async def test_request_heads_count_only_whole_heads() -> None:
+    """The header sweeper's signal: a connection that sent nothing, or half a request line, or
+    a request line and half its headers, has 0 request heads; the whole head makes it 1, before
+    its handler answers."""
+    handling = asyncio.Event()
+    release = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.Response:
+        handling.set()
+        await release.wait()
+        return web.Response(text="ok")
+
+    server = await serve(handler)
+    assert server.runner.server is not None
+    connections = server.runner.server.connections
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        await wait_until(lambda: len(server.runner.server.connections) == 1)
+        (conn,) = server.runner.server.connections
+        assert connections == [], "Server.connections is no longer a copy"
+        heads = []
+        for part in (b"", b"GET / HT", b"TP/1.1\r\nHost: x\r\n", b"X-A: 1\r\n"):
+            writer.write(part)
+            await writer.drain()
+            await _turns(3)  # loopback bytes are readable at once: the server's next turn
+            heads.append(internals.request_heads_received(conn))
+        writer.write(b"\r\n")
+        await asyncio.wait_for(handling.wait(), 10)
+        heads.append(internals.request_heads_received(conn))
+        release.set()
+        assert (await reader.readuntil(b"\r\n")).startswith(b"HTTP/1.1 200"), VERSIONS
+    finally:
+        writer.close()
+        await server.close()
+    assert heads == [0, 0, 0, 0, 1], f"{VERSIONS}: RequestHandler._request_count changed meaning"
+
+
+async def _turns(n: int) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)

@@ -33,6 +33,9 @@ MIRRORS: dict[str, Any] = {
     "BatchStarted": BATCH_OK,
     "QuotaPlan": SCHEMAS["QuotaPlan"],
     "PreviousCount": SCHEMAS["PreviousCount"],
+    "DailyStats": SCHEMAS["DailyStats"],
+    "DayFigures": SCHEMAS["DayFigures"],
+    "WindowFigures": SCHEMAS["DailyStats"]["properties"]["total"],
 }
 # d.ts union alias -> the enum it mirrors.
 UNIONS: dict[str, list[str]] = {

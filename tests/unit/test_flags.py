@@ -32,6 +32,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "trusted_proxies": ("10.0.0.0/8,::1", ("10.0.0.0/8", "::1")),
     "max_streams_per_client": ("7", 7),
     "max_connections": ("500", 500),
+    "header_timeout_s": ("2.5", 2.5),
     "max_queued_jobs_per_client": ("3", 3),
     "max_active_jobs": ("2", 2),
     "keyword_concurrency": ("5", 5),

@@ -1,6 +1,6 @@
 -- ARGV: id, idj, prio, keywords json, categories json, total, created ms, source json, client,
 -- max queued jobs of this client ('' = no cap), idempotency key ('' = none), its window in ms,
--- name json.
+-- name json, then the day's counters (bump_stats).
 -- Returns the job id (new, or the one the idempotency key made before), or 0 when the client's
 -- queue is full: checked and inserted in one script, so concurrent submissions cannot all pass.
 local id, prio, client = ARGV[1], ARGV[3], ARGV[9]
@@ -29,6 +29,7 @@ redis.call('HSET', jk, 'idj', ARGV[2], 'status', 'pending', 'prio', prio,
 redis.call('ZADD', PFX .. 'pending', tonumber(prio) * 1e13 + order, id)
 redis.call('ZADD', PFX .. 'jobs', order, id)
 redis.call('SADD', PFX .. 'client:' .. client, id)
+bump_stats(14)
 status_event(id)
 feed_event(summary(id))
 return id

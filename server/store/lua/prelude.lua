@@ -10,6 +10,15 @@ local PRIO_NAMES = {['0'] = 'high', ['1'] = 'normal', ['2'] = 'low'}
 
 local function jkey(id) return PFX .. 'job:' .. id end
 
+-- The day's counters for /api/stats (server/store/redis_stats.py): ARGV[from] is the day's
+-- hash ('' or absent: none), ARGV[from + 1] its TTL in seconds, then field, increment pairs.
+local function bump_stats(from)
+  local key = ARGV[from]
+  if key == nil or key == '' then return end
+  for i = from + 2, #ARGV, 2 do redis.call('HINCRBY', key, ARGV[i], ARGV[i + 1]) end
+  redis.call('EXPIRE', key, ARGV[from + 1])
+end
+
 local function progress_json(cur, total)
   return '"progress":{"current":' .. cur .. ',"total":' .. total .. '}'
 end

@@ -93,7 +93,13 @@ class Provider(Protocol):
         ...
 
     async def unusable(self) -> str | None:
-        """None while it can count; else why not, for people (no usable key)."""
+        """None while it can count, now or once its daily quota resets; else why not, for
+        people (no usable key: retired or rejected, not just spent for today)."""
+        ...
+
+    async def quota_resets_at(self) -> int | None:
+        """Epoch ms of the next reset (midnight KST) while every key's daily quota is spent and
+        none is out for another reason: a job started now waits for it. Else None."""
         ...
 
     async def close(self) -> None: ...

@@ -59,6 +59,9 @@ class DemoProvider:
     async def unusable(self) -> str | None:
         return None
 
+    async def quota_resets_at(self) -> int | None:
+        return None
+
     async def close(self) -> None:
         pass
 

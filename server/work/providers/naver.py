@@ -267,11 +267,23 @@ class NaverProvider:
         return min(comes_back) if comes_back else None
 
     async def unusable(self) -> str | None:
-        """None while some key may serve; else why none can (Korean, names keys by label)."""
+        """None while some key may serve, now or after the daily reset (every key spent only
+        for today: a job waits for midnight KST, see quota_resets_at); else why none can
+        (Korean, names keys by label)."""
         retired = await self._keys.retired()
         if any(k.client_id not in retired for k in self._settings.naver_keys):
             return None
+        if await self._quota_until({}, {}, retired) is not None:
+            return None
         return self._no_key_message({}, retired)
+
+    async def quota_resets_at(self) -> int | None:
+        """When every key is out only because its daily quota is spent: when the first comes
+        back (the same rule as a job that runs out mid-way). None otherwise."""
+        retired = await self._keys.retired()
+        if any(k.client_id not in retired for k in self._settings.naver_keys):
+            return None
+        return await self._quota_until({}, {}, retired)
 
     async def check_keys(self) -> list[str]:
         """At start: one cheap call per key not already retired (it counts against the key's
