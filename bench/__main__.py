@@ -18,6 +18,8 @@ BENCHES: dict[str, str] = {
     "fanout": "Fan-out: one job streaming to many subscribers",
     "latency": "Latency at 10,000 deliveries/s on both stores, and where the time goes",
     "idle": "Idle subscribers: memory per connection, drops",
+    "hold": "50,000 idle subscribers (SSE + WebSocket) held on this machine",
+    "delivery": "Server CPU per delivery, marginal (N subscribers − 1), vs peers",
     "polling": "Polling and submitting",
     "push": "Push (SSE, WebSocket) vs the seed's 2 s polling",
     "wire": "Bytes on the wire, plain and compressed",
@@ -27,6 +29,9 @@ BENCHES: dict[str, str] = {
     "durability": "SQLite synchronous=FULL vs NORMAL: submitting and a job's commits",
     "volumes": "A job with search volumes: makespan vs max(counts bound, volume bound)",
 }
+
+# Run only when named: they add minutes that `make bench BENCH_ARGS=--quick` (≤ 5 min) has not.
+BY_NAME_ONLY = frozenset({"hold", "delivery"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         "(figures saved beside the quiet ones, as NAME-busy)",
     )
     args = parser.parse_args(argv)
-    names = args.names or list(BENCHES)
+    names = args.names or [n for n in BENCHES if n not in BY_NAME_ONLY]
     # Idle and fan-out hold tens of thousands of sockets; children inherit this limit.
     raise_nofile(200_000)
     failed = []

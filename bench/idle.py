@@ -22,7 +22,8 @@ from .fanout import sse_spec, ws_spec
 from .stack import hub_available, sqlite_url, start_server, submit
 from .swarm import Swarm, sources
 
-GOAL_KIB = {"sse": 16, "ws": 24}
+# Issue 15's goals (the first round's were 16 and 24), each also below its peer in the same run.
+GOAL_KIB = {"sse": 10, "ws": 12}
 
 
 async def hold(
@@ -121,8 +122,9 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
     section.notes.append(
         "Heartbeats: ours every 15 s (--heartbeat default; SSE comment / WebSocket ping); the "
         "SSE peer writes a comment every 15 s, the websockets peer pings every 20 s (its "
-        "default). Stretch goal (50,000): not run — one process may hold 20,000 files on "
-        "this machine (hard RLIMIT_NOFILE, not raisable here)."
+        "default). 50,000 (SSE and WebSocket mixed): `python -m bench hold`, over several "
+        "web nodes — one process may hold 20,000 files on this machine (hard RLIMIT_NOFILE, "
+        "not raisable without CAP_SYS_RESOURCE)."
     )
     for kind in ("sse", "ws"):
         theirs = await peer(section, kind, n, hold_s, uvloop)
@@ -135,8 +137,8 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
                 "server memory per connection",
                 per,
                 "KiB",
-                goal=f"≤ {GOAL_KIB[kind]} KiB",
-                met=None if per is None else per <= GOAL_KIB[kind],
+                goal=f"≤ {GOAL_KIB[kind]} KiB and below the peer",
+                met=None if per is None else per <= GOAL_KIB[kind] and per < theirs["per_conn_kib"],
                 peer=theirs["per_conn_kib"],
                 better="lower",
                 note=(

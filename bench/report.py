@@ -26,6 +26,8 @@ ORDER = [
     "fanout",
     "latency",
     "idle",
+    "hold",
+    "delivery",
     "polling",
     "push",
     "wire",

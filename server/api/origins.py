@@ -22,6 +22,7 @@ already vetted whenever it is on, so a rebound name can never count as "own".
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Awaitable
 from urllib.parse import urlsplit
 
 from aiohttp import hdrs, web
@@ -69,11 +70,11 @@ def host_allowed(name: str | None, settings: Settings) -> bool:
 
 
 @web.middleware
-async def host_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def host_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
     settings = request.app[SETTINGS]
     if host_check_on(settings) and not host_allowed(hostname_of(request.host), settings):
         raise HOST_NOT_ALLOWED()
-    return await handler(request)
+    return handler(request)  # frameless (middlewares.py)
 
 
 def own_origin(request: web.Request, origin: str) -> bool:
@@ -109,7 +110,9 @@ def sent_by_another_page(request: web.Request) -> bool:
 
 
 @web.middleware
-async def cross_origin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def cross_origin_middleware(
+    request: web.Request, handler: Handler
+) -> Awaitable[web.StreamResponse]:
     if guarded(request) and sent_by_another_page(request):
         raise CROSS_ORIGIN()
-    return await handler(request)
+    return handler(request)  # frameless (middlewares.py)

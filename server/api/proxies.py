@@ -14,7 +14,7 @@ and host and refuses untrusted peers, where here they must only be ignored.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
@@ -67,13 +67,14 @@ def client_of(peer: str | None, chain: Iterable[str], networks: tuple[Network, .
 
 
 @web.middleware
-async def proxy_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def proxy_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    # Frameless (middlewares.py): the next handler's awaitable is returned, not awaited.
     networks = request.app[TRUSTED_NETWORKS]
     if networks:
         client = client_of(request.remote, hops(request), networks)
         if client is not None and client != request.remote:
             request = request.clone(remote=client)
-    return await handler(request)
+    return handler(request)
 
 
 def setup_proxies(app: web.Application) -> None:

@@ -20,13 +20,23 @@ Three pieces, all driven by Settings:
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from server.api import streamtokens
-from server.api.middlewares import error_response
+from server.api.capacity import OPEN_REQUESTS
+from server.api.middlewares import (
+    SSE_PATH,
+    STREAM_PATHS,
+    WS_PATH,
+    error_response,
+    is_stream,
+    ready,
+    render_error,
+)
 from server.appkeys import METRICS, SETTINGS, STREAM_SCOPE
 from server.errors import (
     ORIGIN_NOT_ALLOWED,
@@ -39,9 +49,6 @@ from server.errors import (
 from server.model import JOBS_FEED
 from server.settings import Settings
 
-SSE_PATH = "/api/documents/events"
-WS_PATH = "/api/documents/ws"
-STREAM_PATHS = frozenset({SSE_PATH, WS_PATH})
 OPEN_API_PATHS = frozenset({"/api/config", "/api/openapi.json"})
 
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
@@ -129,7 +136,7 @@ def scope_allows(request: web.Request, scope: str) -> bool:
 
 
 @web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def auth_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
     settings = request.app[SETTINGS]
     if needs_token(request, settings):
         assert settings.api_token is not None
@@ -145,15 +152,15 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             raise UNAUTHORIZED()
         elif in_url and not (settings.allow_token_in_url and request.path in STREAM_PATHS):
             raise TOKEN_IN_URL()
-    return await handler(request)
+    return handler(request)  # frameless (middlewares.py)
 
 
 # --- CORS ------------------------------------------------------------------------------------
 
 
 @web.middleware
-async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Answers CORS preflights; everything else passes through."""
+def cors_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """Answers CORS preflights; everything else passes through (frameless, middlewares.py)."""
     origin = request.headers.get(hdrs.ORIGIN)
     if (
         request.method == hdrs.METH_OPTIONS
@@ -163,16 +170,18 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
         settings = request.app[SETTINGS]
         if origin not in settings.cors_origins:
             # Outside the error middleware (preflights are answered first): render here.
-            return error_response(ORIGIN_NOT_ALLOWED())
-        return web.Response(
-            status=204,
-            headers={
-                hdrs.ACCESS_CONTROL_ALLOW_METHODS: ALLOWED_METHODS,
-                hdrs.ACCESS_CONTROL_ALLOW_HEADERS: ALLOWED_HEADERS,
-                hdrs.ACCESS_CONTROL_MAX_AGE: str(PREFLIGHT_MAX_AGE_S),
-            },
+            return ready(error_response(ORIGIN_NOT_ALLOWED()))
+        return ready(
+            web.Response(
+                status=204,
+                headers={
+                    hdrs.ACCESS_CONTROL_ALLOW_METHODS: ALLOWED_METHODS,
+                    hdrs.ACCESS_CONTROL_ALLOW_HEADERS: ALLOWED_HEADERS,
+                    hdrs.ACCESS_CONTROL_MAX_AGE: str(PREFLIGHT_MAX_AGE_S),
+                },
+            )
         )
-    return await handler(request)
+    return handler(request)
 
 
 async def cors_on_prepare(request: web.Request, response: web.StreamResponse) -> None:
@@ -188,22 +197,35 @@ async def cors_on_prepare(request: web.Request, response: web.StreamResponse) ->
 
 
 @web.middleware
-async def stream_guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Runs around the whole life of a stream: an SSE or WebSocket handler returns only when
-    its stream ends, so the slot is held exactly as long as the stream is open."""
-    if request.path not in STREAM_PATHS or request.method != hdrs.METH_GET:
-        return await handler(request)
-    slots = request.app[STREAM_SLOTS]
+def stream_guard_middleware(
+    request: web.Request, handler: Handler
+) -> Awaitable[web.StreamResponse]:
+    """A stream's slot is taken here, then held by ``guarding`` exactly as long as the stream
+    is open (an SSE or WebSocket handler returns only when its stream ends)."""
+    if not is_stream(request):
+        return handler(request)
     client = request.remote or "unknown"
-    slots.acquire(client)
+    request.app[STREAM_SLOTS].acquire(client)  # 429 as JSON: the error middleware is around
+    return guarding(request, handler, client)
+
+
+async def guarding(request: web.Request, handler: Handler, client: str) -> web.StreamResponse:
+    """The one middleware frame a stream holds for its life (middlewares.py): its open
+    request counted (capacity.py), its slot, its gauge, and its errors rendered as JSON (the
+    error middleware has let it through)."""
+    gauge = request.app[OPEN_REQUESTS]
+    gauge.open += 1
     metrics = request.app[METRICS]
     transport = "ws" if request.path == WS_PATH else "sse"
     metrics.subscriber_opened(transport)
     try:
         return await handler(request)
+    except Exception as exc:
+        return render_error(request, exc)
     finally:
         metrics.subscriber_closed(transport)
-        slots.release(client)
+        request.app[STREAM_SLOTS].release(client)
+        gauge.open -= 1
 
 
 def setup_security(app: web.Application, settings: Settings) -> None:

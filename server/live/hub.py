@@ -40,6 +40,7 @@ from server.errors import (
     ApiError,
 )
 from server.events import SNAPSHOT, Event, jobs_json, snapshot_json
+from server.live.beat import Heartbeat
 from server.live.outbox import Delivery, Outbox, Page
 from server.model import JOBS_FEED, TERMINAL
 from server.settings import Settings
@@ -274,6 +275,7 @@ class Hub:
         self.close_timeout_s = CLOSE_TIMEOUT_S
         self._feeds: dict[str, Feed] = {}
         self._streams: set[Stream] = set()
+        self.heartbeat = Heartbeat(settings.heartbeat_s)  # every SSE stream's (beat.py)
         self.closing = False
         self.cut_total = 0  # slow consumers cut off since start
         # By transport ("sse", "ws"); the metrics read them at scrape time.
@@ -496,4 +498,5 @@ class Hub:
 
     async def close(self) -> None:
         self.closing = True  # cancelled feeds must not hand their subscribers back to the store
+        self.heartbeat.close()
         await cancel_and_wait([feed.task for feed in self._feeds.values()])

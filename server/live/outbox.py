@@ -4,7 +4,10 @@ A Delivery wraps one event's JSON (encoded once, when it was appended to the log
 wire forms, so a feed with a thousand subscribers frames each event once, not a thousand times.
 An Outbox is one connection's queue: the hub's feed *offers* (never waits; a full outbox means a
 slow consumer, which is cut off), a subscription catching up from the store *puts* (waits for
-room, at its own pace), and the connection's pump *takes*.
+room, at its own pace), and the connection's pump *takes*. A connection's pump is a task only
+while something is queued (``wake`` starts it, it ends when the outbox is empty): an idle
+connection holds no task of ours, and while it keeps up the feed writes straight through
+(``write_through``), with no queueing and no task switch.
 
 Full means either too many items or too many bytes: what is queued plus what the transport still
 holds unsent, snapshots included, past ``max_bytes``. A client that re-subscribes to a big
@@ -106,6 +109,11 @@ def ws_head(first: int, n: int) -> bytes:
     return struct.pack("!BBQ", first, 127, n)
 
 
+def chunk(data: bytes) -> bytes:
+    """``data`` as one chunk of an HTTP/1.1 chunked body."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
 class Page:
     """What a feed publishes at once to all its subscribers: consecutive deliveries, whose
     wire forms are joined once for every connection (one write each)."""
@@ -119,11 +127,17 @@ class Page:
         self._sse: bytes | None = None
         self._ws: bytes | None = None
 
+    def sse(self) -> bytes:
+        """The SSE frames, back to back."""
+        deliveries = self.deliveries
+        return (
+            deliveries[0].sse() if len(deliveries) == 1 else b"".join(d.sse() for d in deliveries)
+        )
+
     def sse_chunk(self) -> bytes:
         """The SSE frames as one HTTP/1.1 chunk of the stream's chunked body."""
         if self._sse is None:
-            data = b"".join(d.sse() for d in self.deliveries)
-            self._sse = b"%x\r\n%b\r\n" % (len(data), data)
+            self._sse = chunk(self.sse())
         return self._sse
 
     def ws(self) -> bytes:
@@ -169,10 +183,12 @@ class Outbox(Generic[S]):
         "_reader",
         "_room",
         "_size",
+        "_wake",
         "capacity",
         "catch_up_limit",
         "closed",
         "max_bytes",
+        "pumping",
         "queued_bytes",
         "sink",
     )
@@ -185,9 +201,12 @@ class Outbox(Generic[S]):
         max_bytes: int | None = None,
         size: Sizer | None = None,
         backlog: Callable[[], int] = no_backlog,
+        wake: Callable[[], None] | None = None,
     ) -> None:
         """``max_bytes`` (with ``size``, which measures a delivery) bounds the bytes queued
-        plus ``backlog()``, the bytes the transport has not sent yet."""
+        plus ``backlog()``, the bytes the transport has not sent yet. ``wake``: called when
+        something is queued while no pump runs (the connection then starts one, sets
+        ``pumping`` and takes with ``take_ready``); without it a consumer awaits ``take``."""
         self.capacity = max(2, capacity)
         self.max_bytes = max_bytes
         self._size = size
@@ -201,6 +220,8 @@ class Outbox(Generic[S]):
         # Set while a subscription catching up waits for room (made only then: most never do).
         self._room: asyncio.Future[None] | None = None
         self._on_cut = on_cut
+        self._wake = wake
+        self.pumping = False
         self.closed: str | None = None
         self.sink: Sink[S] | None = None
 
@@ -227,6 +248,8 @@ class Outbox(Generic[S]):
         reader = self._reader
         if reader is not None and not reader.done():
             reader.set_result(None)
+        elif self._wake is not None and not self.pumping:
+            self._wake()
 
     def offer(self, sub: S | None, delivery: Delivery) -> bool:
         """Queue without waiting. A full outbox is a consumer that cannot keep up: it is closed
@@ -245,9 +268,15 @@ class Outbox(Generic[S]):
         waiting: no queueing, no task switch. A final page always takes the queue, so that the
         pump sees the end."""
         sink = self.sink
-        reader = self._reader
-        if sink is None or reader is None or reader.done() or self._items or page.final:
+        if sink is None or self._items or page.final:
             return False
+        if self._wake is not None:
+            if self.pumping:
+                return False
+        else:
+            reader = self._reader
+            if reader is None or reader.done():
+                return False
         return sink(sub, page)
 
     async def put(self, sub: S | None, delivery: Delivery) -> bool:
@@ -304,6 +333,16 @@ class Outbox(Generic[S]):
         closed. Waits only when there is nothing queued."""
         if not await self._has_items():
             return None
+        items, self._items = self._items, []
+        self.queued_bytes = 0
+        self._wake_putters()
+        return items
+
+    def take_ready(self) -> list[Item[S]]:
+        """Everything queued, now (empty when nothing is, or the outbox is closed): the pump's
+        take, which never waits."""
+        if self.closed is not None or not self._items:
+            return []
         items, self._items = self._items, []
         self.queued_bytes = 0
         self._wake_putters()

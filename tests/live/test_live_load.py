@@ -257,7 +257,7 @@ async def test_a_peer_that_never_reads_again_is_aborted(
         sse = await session.get(url)
         await wait_until(lambda: hub.stats()["subscribers"] == 2)
         for stream in hub.streams():
-            server_socket = stream.request.transport.get_extra_info("socket")  # type: ignore[attr-defined]
+            server_socket = stream.transport.get_extra_info("socket")  # type: ignore[attr-defined]
             server_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
 
         assert await store.claim_next(WORKER_ID, 0) is not None

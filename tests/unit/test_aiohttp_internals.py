@@ -10,16 +10,14 @@ import struct
 from typing import Any
 
 import aiohttp
-import aiohttp_sse
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from aiohttp_sse import sse_response
 
 from server.live import aiohttp_internals as internals
 from tests.support.common import wait_until
 
-VERSIONS = f"aiohttp {aiohttp.__version__}, aiohttp-sse {aiohttp_sse.__version__}"
+VERSIONS = f"aiohttp {aiohttp.__version__}"
 
 
 def resolve(dotted: str) -> Any:
@@ -55,9 +53,8 @@ def test_the_internals_have_the_shapes_we_use() -> None:
     assert inspect.iscoroutinefunction(drain), (
         f"{VERSIONS}: BaseProtocol._drain_helper is no longer a coroutine function"
     )
-    ping = resolve("aiohttp_sse.EventSourceResponse._ping")
-    assert inspect.iscoroutinefunction(ping), (
-        f"{VERSIONS}: EventSourceResponse._ping is no longer a coroutine function"
+    assert resolve("aiohttp.web_response.StreamResponse._send_headers_immediately") is True, (
+        f"{VERSIONS}: a StreamResponse no longer sends its headers in prepare"
     )
 
 
@@ -75,23 +72,24 @@ async def serve(handler: Any) -> TestServer:
 
 
 async def test_raw_writes_follow_the_sse_writer_in_order() -> None:
-    """StreamResponse.write writes through (chunked): a raw chunk written after it arrives
-    after it, and a protocol that is not paused says so."""
+    """A chunked StreamResponse's headers are out once ``prepare`` returns: a raw chunk may
+    come first; StreamResponse.write writes through (chunked), so raw chunks before and after
+    it arrive in order; a protocol that is not paused says so."""
     seen: dict[str, Any] = {}
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        async with sse_response(request, response_cls=internals.EventStream) as resp:
-            protocol = internals.protocol_of(request)
-            seen["chunked"] = resp.chunked
-            seen["paused"] = internals.writing_paused(protocol)
-            await resp.write(b"data: a\n\n")
-            transport = internals.transport_of(request)
-            assert transport is not None
-            body = b"data: b\n\n"
-            transport.write(b"%x\r\n%s\r\n" % (len(body), body))
-            if internals.writing_paused(protocol):
-                await internals.drain(protocol)
-            await resp.write(b"data: c\n\n")
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        protocol = internals.protocol_of(request)
+        transport = internals.transport_of(request)
+        assert transport is not None
+        seen["paused"] = internals.writing_paused(protocol)
+        transport.write(b"%x\r\n%s\r\n" % (9, b"data: a\n\n"))
+        await resp.write(b"data: b\n\n")
+        transport.write(b"%x\r\n%s\r\n" % (9, b"data: c\n\n"))
+        if internals.writing_paused(protocol):
+            await internals.drain(protocol)
         return resp
 
     server = await serve(handler)
@@ -100,7 +98,7 @@ async def test_raw_writes_follow_the_sse_writer_in_order() -> None:
             text = await resp.text()
     finally:
         await server.close()
-    assert seen == {"chunked": True, "paused": False}, VERSIONS
+    assert seen == {"paused": False}, VERSIONS
     assert text == "data: a\n\ndata: b\n\ndata: c\n\n", f"{VERSIONS}: raw SSE chunks out of order"
 
 
@@ -123,30 +121,6 @@ async def test_raw_frames_follow_the_websocket_writer_in_order() -> None:
     finally:
         await server.close()
     assert got == ["a", "b", "c"], f"{VERSIONS}: raw WebSocket frames out of order"
-
-
-async def test_the_ping_hook_reports_a_client_that_left() -> None:
-    """EventStream's on_end runs when aiohttp-sse's ping task ends: here, a ping that could not
-    be written because the client went away."""
-    ended = asyncio.Event()
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        async with sse_response(
-            request, sep="\n", response_cls=internals.EventStream, ping_interval=0.05
-        ) as resp:
-            resp.on_end = ended.set
-            await resp.send("x")
-            await asyncio.wait_for(ended.wait(), 10)
-        return resp
-
-    server = await serve(handler)
-    try:
-        async with aiohttp.ClientSession() as http, http.get(server.make_url("/")) as resp:
-            assert await resp.content.readuntil(b"\n\n") == b"data: x\n\n"
-            resp.close()  # the client leaves while the stream is quiet
-        await asyncio.wait_for(ended.wait(), 10)
-    finally:
-        await server.close()
 
 
 async def test_request_heads_count_only_whole_heads() -> None:
