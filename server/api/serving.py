@@ -21,6 +21,11 @@ from server.appkeys import METRICS, SETTINGS
 
 SHUTDOWN_TIMEOUT_S = 5.0
 KEEPALIVE_TIMEOUT_S = 75.0  # run_app's default, kept
+# Connections the kernel completes and holds for accept() (capped by net.core.somaxconn).
+# aiohttp's default of 128 is soon full in a burst of connections, or while the process is out
+# of descriptors until the sweeper frees some: past it, a client whose handshake the kernel
+# dropped waits for SYN-ACK retransmits (1, 3, 7, 15, 31 s ...) before it is seen at all.
+LISTEN_BACKLOG = 1024
 
 
 def header_sweeper(runner: web.AppRunner) -> HeaderSweeper:
@@ -46,7 +51,7 @@ async def serve(app: web.Application) -> None:
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.host, settings.port)
+        site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
         await site.start()
         async with sweeping(header_sweeper(runner)):
             await asyncio.Event().wait()  # until GracefulExit or a cancel

@@ -22,26 +22,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from server.aio import cancel_and_wait
-from server.codec import dumps, loads
+from server.codec import loads
 from server.errors import (
     FOREIGN_EVENT_ID,
-    INVALID_EVENT_ID,
     JOB_NOT_FOUND,
     SHUTTING_DOWN,
     STORE_LOST_FRAME,
     UNKNOWN_EVENT_ID,
-    ApiError,
 )
 from server.events import SNAPSHOT, Event, jobs_json, snapshot_json
 from server.live.beat import Heartbeat
 from server.live.outbox import Delivery, Outbox, Page
+from server.live.wire import error_json
 from server.model import JOBS_FEED, TERMINAL
 from server.settings import Settings
 from server.store.base import Store
@@ -55,26 +53,6 @@ JOBS_LIST_LIMIT = 50
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 10.0
 CLOSE_TIMEOUT_S = 5.0
-# What we accept as a resume id before the store has a say: one printable ASCII token, so that
-# it can never break an SSE line.
-EVENT_ID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
-
-
-def parse_event_id(raw: object) -> str | None:
-    """A client's resume id: None or empty means "from a snapshot"."""
-    if raw is None or raw == "":
-        return None
-    if not isinstance(raw, str) or not EVENT_ID_RE.fullmatch(raw):
-        raise INVALID_EVENT_ID()
-    return raw
-
-
-def error_json(error: ApiError, job_id: str | None = None) -> str:
-    """The WebSocket (and stream end) form of an error: the catalogue's code and message."""
-    frame: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
-    if job_id is not None:
-        frame["jobId"] = job_id
-    return dumps(frame)
 
 
 class Stream(Protocol):

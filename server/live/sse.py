@@ -18,7 +18,7 @@ from aiohttp import web
 from server.appkeys import HUB, SETTINGS
 from server.errors import INVALID_JOBS
 from server.live.aiohttp_internals import drain, protocol_of, transport_of, writing_paused
-from server.live.hub import Hub, Start, Subscription, parse_event_id
+from server.live.hub import Hub, Start, Subscription
 from server.live.outbox import (
     END,
     GONE,
@@ -31,6 +31,7 @@ from server.live.outbox import (
     sse_size,
     unsent_bytes,
 )
+from server.live.wire import parse_event_id
 from server.model import JOBS_FEED, check_job_id
 
 # The keep-alive comment, and as a chunk: written as is to every idle stream.

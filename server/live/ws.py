@@ -35,8 +35,9 @@ from server.errors import (
     StoreUnavailableError,
 )
 from server.live.aiohttp_internals import drain, protocol_of, transport_of, writing_paused
-from server.live.hub import Hub, Subscription, error_json, parse_event_id
+from server.live.hub import Hub, Subscription
 from server.live.outbox import GONE, SHUTDOWN, Delivery, Outbox, Page, unsent_bytes, ws_size
+from server.live.wire import error_json, parse_event_id
 from server.model import JOBS_FEED, check_job_id
 
 log = logging.getLogger("doccount.ws")
