@@ -112,7 +112,7 @@ async def peer(
 
 async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
     n = 1000 if quick else 10_000
-    hold_s = 10.0 if quick else 60.0
+    hold_s = 5.0 if quick else 60.0
     got = raise_nofile(n + 4096)
     if got < n + 1024:
         section.notes.append(f"open-file limit {got} < {n} connections: expect failures")

@@ -243,7 +243,7 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
     if shutil.which("wrk") is None:
         section.notes.append("wrk is not installed (apt-get install wrk): skipped.")
         return
-    seconds = 2 if quick else 10
+    seconds = 1 if quick else 10
     stores = ["sqlite"] + (["redis"] if redis_store_available() else [])
     if "redis" not in stores:
         section.notes.append("Redis store not merged yet: redis rows omitted.")

@@ -537,7 +537,7 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
     if shutil.which("wrk") is None:
         section.notes.append("wrk is not installed (apt-get install wrk): skipped.")
         return
-    seconds = 2 if quick else 10
+    seconds = 1 if quick else 10
     sizes = QUICK_SIZES if quick else SIZES
     if "BENCH_SIZES" in os.environ:  # e.g. BENCH_SIZES=300,600: a trial of the benchmark itself
         small, big = (int(n) for n in os.environ["BENCH_SIZES"].split(","))
