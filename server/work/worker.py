@@ -328,10 +328,9 @@ class Worker:
                 # The job ends once every keyword has its volume (or the reason it has none).
                 await volume_task
         finally:
-            if volume_task is not None and not volume_task.done():
-                volume_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await volume_task
+            if volume_task is not None:
+                # Re-cancelled until it stops: a Redis call's wait_for may swallow one (aio.py).
+                await cancel_and_wait([volume_task])
 
     async def _count_each(self, job: ClaimedJob, part: VolumePart) -> None:
         """Look keywords up, up to ``keyword_concurrency`` at once, and commit in order.
@@ -423,8 +422,9 @@ class Worker:
                     else:
                         outcomes[keyword] = storm if storm is not None else task.result()
         finally:
-            for task in lookups:
-                task.cancel()
+            # Awaited, not only cancelled: a lookup must not go on calling the upstream, or
+            # writing the cache, for a job that has stopped here.
+            await cancel_and_wait(lookups)
 
     def _park(
         self, job: ClaimedJob, keyword: str, storm: TransientLookupError, park: _Parked | None

@@ -16,7 +16,7 @@ import contextlib
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -26,6 +26,7 @@ from server.settings import Settings
 from server.store import Store, store_from_url
 from server.store.redis import COMMAND_POOL_SIZE, RedisStore
 from server.work.counting import KeywordCounter
+from server.work.providers.base import FatalProviderError
 from server.work.providers.demo import DemoProvider
 from server.work.webhooks import delivering
 from server.work.worker import Worker
@@ -77,6 +78,51 @@ async def test_a_job_ends_though_its_cancel_watch_ignores_a_cancel(
         got = await store.get_job(job.id)
         assert got is not None
         assert (got["status"], got["progress"]) == ("completed", {"current": 2, "total": 2})
+    finally:
+        await store.close()
+
+
+class StubbornCounter:
+    """A counter whose keyword ``bad`` fails the job at once while ``slow`` is still in
+    flight, and ``slow`` ignores its first cancel (as a lookup does whose cancel a Redis cache
+    read swallowed). ``slow_ended`` is set once it has really stopped."""
+
+    def __init__(self) -> None:
+        self.slow_ended = asyncio.Event()
+
+    async def count(self, keyword: str, categories: Any, *, final: bool) -> dict[str, Any]:
+        if keyword == "bad":
+            await asyncio.sleep(0)  # after ``slow`` has started
+            raise FatalProviderError("no usable key", code="no_usable_key")
+        try:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                await asyncio.Event().wait()  # the first cancel ignored
+            raise AssertionError("unreachable")
+        finally:
+            self.slow_ended.set()
+
+
+async def test_a_failed_job_leaves_no_lookup_running(store_url: str) -> None:
+    """A job that fails while other keywords are in flight stops them before its end is
+    recorded, even one that ignores a cancel: nothing goes on calling the upstream (or writing
+    the cache) for a job that has ended."""
+    settings = Settings(store_url=store_url, provider="demo", keyword_concurrency=4)
+    store = store_from_url(store_url, settings)
+    await store.open()
+    try:
+        counter = StubbornCounter()
+        worker = Worker(store, cast(KeywordCounter, counter), settings)
+        job = spec(("bad", "slow"))
+        await store.create_job(job)
+        # Before the fix the lookups were cancelled once and left: this returned with ``slow``
+        # still running. The fix takes one re-cancel (0.5 s); the bound is loose.
+        assert await asyncio.wait_for(worker.process_one(), timeout=8.0) == job.id
+        assert counter.slow_ended.is_set(), "a lookup still ran after its job ended"
+        got = await store.get_job(job.id)
+        assert got is not None
+        assert (got["status"], got["error"]) == ("failed", "no usable key")
     finally:
         await store.close()
 
