@@ -5,6 +5,7 @@ needs a new page fail with "database or disk is full"."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,22 @@ KEYWORDS = [f"{i:03d} " + "긴 키워드 " * 12 for i in range(80)]
 
 
 async def set_max_pages(store: SqliteStore, pages: int | None) -> int:
-    """Cap the file at its current size (None), or lift the cap to ``pages``."""
+    """Cap the file at its current size and use up its free pages (None), or lift the cap to
+    ``pages``. Without the filling, pages the job frees as it rewrites its rows let a small
+    write through now and then, and readiness would flap between two requests of the test."""
 
     def _set() -> int:
         db = store.db
         if pages is None:
+            db.execute("CREATE TABLE IF NOT EXISTS test_filler (b BLOB)")
             current = db.execute("PRAGMA page_count").fetchone()[0]
-            return int(db.execute(f"PRAGMA max_page_count = {current}").fetchone()[0])
+            capped = int(db.execute(f"PRAGMA max_page_count = {current}").fetchone()[0])
+            while True:
+                try:
+                    db.execute("INSERT INTO test_filler VALUES (zeroblob(1024))")
+                except sqlite3.OperationalError as exc:
+                    assert "full" in str(exc), exc
+                    return capped
         return int(db.execute(f"PRAGMA max_page_count = {pages}").fetchone()[0])
 
     return await store._run(_set)
@@ -57,11 +67,14 @@ async def test_a_full_disk_is_an_outage_and_the_job_resumes(
     await set_max_pages(store, None)
 
     async def not_ready() -> bool:
-        return (await client.get("/readyz")).status == 503
+        resp = await client.get("/readyz")
+        if resp.status != 503:
+            return False
+        assert (await resp.json())["checks"]["store"] == "unavailable"
+        return True
 
     await wait_until(not_ready, timeout_s=20)
-    body = await (await client.get("/readyz")).json()
-    assert body["checks"]["store"] == "unavailable"
+    assert await not_ready()  # and it stays so while the disk is full
     resp = await client.post("/api/documents/batch", json={"keywords": KEYWORDS})
     assert resp.status == 503 and resp.headers["Retry-After"] == "5"
     assert (await resp.json())["code"] == "store_unavailable"
