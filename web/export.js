@@ -1,18 +1,55 @@
-// CSV (UTF-8 with BOM, so Excel shows Korean) and TSV (for pasting into a sheet).
+// CSV (UTF-8 with BOM, so Excel shows Korean) and TSV (for pasting into a sheet). When the
+// rows have search volumes, the same volume columns as the server's export (server/export.py):
+// PC / 모바일 / 총 검색량, one 경쟁률 per category, 광고 경쟁도; "< 10" stays "< 10".
 
-function header(categories, labels) {
-  return ['번호', '키워드', ...categories.map((c) => labels[c] || c), '합계', '캐시', '오류', '출처'];
+function hasVolumes(rows) {
+  return rows.some((m) => m.volume !== null || m.volumeError);
 }
 
-function record(m, categories, labels) {
+function header(categories, labels, volumes) {
+  const names = categories.map((c) => labels[c] || c);
+  const vol = volumes
+    ? ['PC 검색량', '모바일 검색량', '총 검색량', ...names.map((n) => `경쟁률 (${n})`), '광고 경쟁도']
+    : [];
+  return ['번호', '키워드', ...names, '합계', ...vol, '캐시', '오류', '출처'];
+}
+
+function volumeCell(volume, part) {
+  if (!volume) return '';
+  if (volume[`${part}Below`]) return '< 10';
+  return typeof volume[part] === 'number' ? volume[part] : '';
+}
+
+function volumeCells(m, categories) {
+  const ratios = m.raw?.ratio || {};
+  return [
+    volumeCell(m.volume, 'pc'),
+    volumeCell(m.volume, 'mobile'),
+    volumeCell(m.volume, 'total'),
+    ...categories.map((c) => (typeof ratios[c] === 'number' ? ratios[c] : '')),
+    m.volume?.compIdx || '',
+  ];
+}
+
+function record(m, categories, labels, volumes) {
+  const errors = [m.error, m.volumeError && `검색량: ${m.volumeError}`].filter(Boolean);
   return [
     m.index + 1,
     m.keyword,
     ...categories.map((c) => (typeof m.counts[c] === 'number' ? m.counts[c] : '')),
     m.total === null ? '' : m.total,
+    ...(volumes ? volumeCells(m, categories) : []),
     categories.filter((c) => m.cached.has(c)).map((c) => labels[c] || c).join(', '),
-    m.error || '',
+    errors.join('; '),
     m.source === 'demo' ? '데모' : m.source === 'naver' ? '네이버' : m.source || '',
+  ];
+}
+
+function lines(rows, categories, labels) {
+  const volumes = hasVolumes(rows);
+  return [
+    header(categories, labels, volumes),
+    ...rows.map((m) => record(m, categories, labels, volumes)),
   ];
 }
 
@@ -34,13 +71,14 @@ function tsvCell(v) {
 }
 
 export function toCSV(rows, categories, labels) {
-  const lines = [header(categories, labels), ...rows.map((m) => record(m, categories, labels))];
-  return `\uFEFF${lines.map((l) => l.map(csvCell).join(',')).join('\r\n')}\r\n`;
+  const table = lines(rows, categories, labels);
+  return `\uFEFF${table.map((l) => l.map(csvCell).join(',')).join('\r\n')}\r\n`;
 }
 
 export function toTSV(rows, categories, labels) {
-  const lines = [header(categories, labels), ...rows.map((m) => record(m, categories, labels))];
-  return lines.map((l) => l.map(tsvCell).join('\t')).join('\n');
+  return lines(rows, categories, labels)
+    .map((l) => l.map(tsvCell).join('\t'))
+    .join('\n');
 }
 
 export function download(filename, text, type = 'text/csv;charset=utf-8') {
