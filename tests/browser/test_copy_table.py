@@ -8,14 +8,13 @@ import csv
 import io
 import uuid
 
-from playwright.async_api import expect
-
 from tests.browser.test_dashboard import (  # noqa: F401 (fixtures)
     Dash,
     Serve,
     browser,
+    copy_tsv,
     dash,
-    read_bytes,
+    export_csv,
     serve,
     start_job,
     wait_rows,
@@ -42,18 +41,10 @@ async def test_copied_table_has_the_exports_volume_columns(serve: Serve, dash: D
     await wait_status(page, "완료")
     await wait_rows(page, 3)
 
-    async with page.expect_download() as info:
-        await page.click("#export-csv")
-    raw = read_bytes(await (await info.value).path())
+    _, raw = await export_csv(page)
     exported = list(csv.reader(io.StringIO(raw[3:].decode("utf-8"), newline="")))
     assert [h for h in exported[0] if h in VOLUME_COLUMNS] == VOLUME_COLUMNS
-
-    await page.click("#copy-tsv")
-    await expect(page.locator("#toast")).to_contain_text("복사했습니다")
-    copied = [
-        line.split("\t")
-        for line in (await page.evaluate("navigator.clipboard.readText()")).split("\n")
-    ]
+    copied = await copy_tsv(page)
     assert [h for h in copied[0] if h in VOLUME_COLUMNS] == VOLUME_COLUMNS
 
     def by_keyword(table: list[list[str]], key_column: str) -> dict[str, list[str]]:

@@ -170,6 +170,22 @@ def read_bytes(path: Path) -> bytes:
     return Path(path).read_bytes()
 
 
+async def export_csv(page: Page) -> tuple[str, bytes]:
+    """Click 내보내기 (CSV): the downloaded file's suggested name and bytes."""
+    async with page.expect_download() as info:
+        await page.click("#export-csv")
+    download = await info.value
+    return download.suggested_filename, read_bytes(await download.path())
+
+
+async def copy_tsv(page: Page) -> list[list[str]]:
+    """Click 표 복사 and read the clipboard (the context must grant clipboard access)."""
+    await page.click("#copy-tsv")
+    await expect(page.locator("#toast")).to_contain_text("복사했습니다")
+    tsv: str = await page.evaluate("navigator.clipboard.readText()")
+    return [line.split("\t") for line in tsv.split("\n")]
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -450,12 +466,9 @@ async def test_csv_export_and_tsv_copy_keep_korean(serve: Serve, dash: Dash) -> 
     await wait_status(page, "완료")
     await wait_rows(page, 3)
 
-    async with page.expect_download() as info:
-        await page.click("#export-csv")
-    download = await info.value
+    name, raw = await export_csv(page)
     # The server's export (the CLI's table too), named after the job.
-    assert download.suggested_filename == f"{keywords[0]} 외 2개.csv"
-    raw = read_bytes(await download.path())
+    assert name == f"{keywords[0]} 외 2개.csv"
     assert raw.startswith(b"\xef\xbb\xbf"), "no UTF-8 BOM: Excel would garble Korean"
     table = list(csv.reader(io.StringIO(raw[3:].decode("utf-8"), newline="")))
     assert table[0] == ["키워드", "블로그", "뉴스", "합계", "오류"]
@@ -464,12 +477,9 @@ async def test_csv_export_and_tsv_copy_keep_korean(serve: Serve, dash: Dash) -> 
     assert table[2] == [keywords[1], str(blog), str(news), str(blog + news), ""]
     assert table[3][0] == "'" + keywords[2]  # a formula-looking cell is defused
 
-    await page.click("#copy-tsv")
-    await expect(page.locator("#toast")).to_contain_text("복사했습니다")
-    tsv = await page.evaluate("navigator.clipboard.readText()")
-    lines = tsv.split("\n")
-    assert lines[0].split("\t")[:4] == ["번호", "키워드", "블로그", "뉴스"]
-    assert lines[2].split("\t")[:3] == ["2", keywords[1], str(blog)]
+    lines = await copy_tsv(page)
+    assert lines[0][:4] == ["번호", "키워드", "블로그", "뉴스"]
+    assert lines[2][:3] == ["2", keywords[1], str(blog)]
 
 
 async def test_failed_category_shows_the_error_not_zero(

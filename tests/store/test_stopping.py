@@ -88,12 +88,14 @@ class StubbornCounter:
     read swallowed). ``slow_ended`` is set once it has really stopped."""
 
     def __init__(self) -> None:
+        self.slow_started = asyncio.Event()
         self.slow_ended = asyncio.Event()
 
     async def count(self, keyword: str, categories: Any, *, final: bool) -> dict[str, Any]:
         if keyword == "bad":
-            await asyncio.sleep(0)  # after ``slow`` has started
+            await self.slow_started.wait()  # fail only once ``slow`` is in flight
             raise FatalProviderError("no usable key", code="no_usable_key")
+        self.slow_started.set()
         try:
             try:
                 await asyncio.Event().wait()
