@@ -106,9 +106,14 @@ def job_table(job: dict[str, Any]) -> Table:
     return Table(headers, rows, failed, ratio_columns)
 
 
-def _defuse(value: Cell) -> Cell:
+def _csv_cell(value: Cell) -> Cell:
+    if value is None:
+        return ""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
+    # A whole 경쟁률 (19290.0) is written "19290", as the dashboard's copy and a sheet show it.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
@@ -118,7 +123,7 @@ def to_csv(table: Table) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(table.headers)
     for row in table.rows:
-        writer.writerow(["" if v is None else _defuse(v) for v in row])
+        writer.writerow([_csv_cell(v) for v in row])
     return out.getvalue().encode("utf-8-sig")
 
 
