@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
-from server.live.hub import Hub
+from server.live.hub import Ending, Hub
 from server.metrics import Metrics
 from server.settings import Settings
 from server.store.base import Store
@@ -31,6 +31,9 @@ HUB = web.AppKey("hub", Hub)
 # What a request's stream token lets it watch (a job id, or JOBS_FEED), when it came with one
 # (server/api/streamtokens.py); the WebSocket checks every subscription against it.
 STREAM_SCOPE = web.RequestKey("stream_scope", str)
+# The stream that took over a request's connection (live/sse.py): the stream guard
+# (api/security.py) gives the stream's slot back when it ends, not when the handler returns.
+HANDED_OVER = web.RequestKey("handed_over", Ending)
 SHARES = web.AppKey("shares", WeightedShares)
 HEALTH = web.AppKey("health", HealthView)
 # Absent when search volumes are off.

@@ -20,8 +20,9 @@ Three pieces, all driven by Settings:
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
@@ -37,7 +38,7 @@ from server.api.middlewares import (
     ready,
     render_error,
 )
-from server.appkeys import METRICS, SETTINGS, STREAM_SCOPE
+from server.appkeys import HANDED_OVER, METRICS, SETTINGS, STREAM_SCOPE
 from server.errors import (
     ORIGIN_NOT_ALLOWED,
     STREAM_TOKEN_INVALID,
@@ -210,22 +211,34 @@ def stream_guard_middleware(
 
 
 async def guarding(request: web.Request, handler: Handler, client: str) -> web.StreamResponse:
-    """The one middleware frame a stream holds for its life (middlewares.py): its open
-    request counted (capacity.py), its slot, its gauge, and its errors rendered as JSON (the
-    error middleware has let it through)."""
-    gauge = request.app[OPEN_REQUESTS]
-    gauge.open += 1
-    metrics = request.app[METRICS]
+    """The one middleware frame a stream holds while its handler runs (middlewares.py): its
+    open request counted (capacity.py), its slot, its gauge, and its errors rendered as JSON
+    (the error middleware has let it through). A WebSocket handler returns when its stream
+    ends; an SSE handler returns once its connection is handed over to the stream
+    (live/sse.py), which then gives all this back when it ends."""
+    app = request.app
+    app[OPEN_REQUESTS].open += 1
     transport = "ws" if request.path == WS_PATH else "sse"
-    metrics.subscriber_opened(transport)
+    app[METRICS].subscriber_opened(transport)
+    release: Callable[[], None] | None = partial(release_stream, app, transport, client)
     try:
-        return await handler(request)
+        resp = await handler(request)
+        stream = request.get(HANDED_OVER)
+        if stream is not None:
+            stream.on_end(release)
+            release = None
+        return resp
     except Exception as exc:
         return render_error(request, exc)
     finally:
-        metrics.subscriber_closed(transport)
-        request.app[STREAM_SLOTS].release(client)
-        gauge.open -= 1
+        if release is not None:
+            release()
+
+
+def release_stream(app: web.Application, transport: str, client: str) -> None:
+    app[METRICS].subscriber_closed(transport)
+    app[STREAM_SLOTS].release(client)
+    app[OPEN_REQUESTS].open -= 1
 
 
 def setup_security(app: web.Application, settings: Settings) -> None:

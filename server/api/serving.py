@@ -17,7 +17,7 @@ from aiohttp import web
 
 from server.api.capacity import OPEN_REQUESTS
 from server.api.sweeper import HeaderSweeper, sweeping
-from server.appkeys import METRICS, SETTINGS
+from server.appkeys import HUB, METRICS, SETTINGS
 
 SHUTDOWN_TIMEOUT_S = 5.0
 KEEPALIVE_TIMEOUT_S = 75.0  # run_app's default, kept
@@ -36,6 +36,7 @@ def header_sweeper(runner: web.AppRunner) -> HeaderSweeper:
         app[SETTINGS].header_timeout_s,
         app[OPEN_REQUESTS].limit,
         on_closed=app[METRICS].connections_closed,
+        handed_over=app[HUB].sse_streams,
     )
 
 

@@ -46,7 +46,9 @@ OVER_CAPACITY = "over_capacity"
 
 class HeaderSweeper:
     """Closes header-less connections of ``server``: past ``timeout_s``, or at once beyond
-    ``max_connections`` open connections. ``on_closed(reason, n)`` counts them."""
+    ``max_connections`` open connections, counting those aiohttp no longer knows of (the SSE
+    streams handed their connections, ``handed_over()``). ``on_closed(reason, n)`` counts
+    them."""
 
     def __init__(
         self,
@@ -55,8 +57,10 @@ class HeaderSweeper:
         max_connections: int,
         on_closed: Callable[[str, int], None] = lambda reason, n: None,
         clock: Callable[[], float] = time.monotonic,
+        handed_over: Callable[[], int] = lambda: 0,
     ) -> None:
         self.server = server
+        self.handed_over = handed_over
         self.timeout_s = timeout_s
         self.max_connections = max_connections
         self.on_closed = on_closed
@@ -84,7 +88,9 @@ class HeaderSweeper:
                 handler.force_close()
                 del waiting[handler]
                 closed[NO_REQUEST_HEAD] += 1
-        excess = len(connections) - closed[NO_REQUEST_HEAD] - self.max_connections
+        excess = (
+            len(connections) + self.handed_over() - closed[NO_REQUEST_HEAD] - self.max_connections
+        )
         if excess > 0:
             due = now - OVER_CAPACITY_GRACE_S
             idle = [h for h, since in waiting.items() if since <= due]

@@ -4,7 +4,7 @@ Why: the hub frames each event once (``Delivery.sse``/``Delivery.ws`` in outbox.
 of frames goes to a connection as one ``transport.write``, the same bytes for every subscriber.
 aiohttp's public writers would frame and copy per connection and await per message, the cost
 fan-out cannot pay. That takes four things aiohttp does not promise; the header sweeper takes
-a fifth:
+a fifth, and an SSE stream's hand-over a sixth:
 
 1. ``BaseRequest.transport`` / ``BaseRequest.protocol``: the connection's asyncio transport and
    aiohttp's protocol object, to write to directly.
@@ -22,6 +22,14 @@ a fifth:
    header sweeper (server/api/sweeper.py) closes, as aiohttp has no header-read timeout.
    It finds connections with ``Server.connections`` and closes them with
    ``RequestHandler.force_close``: both public names, but barely documented, so fenced too.
+
+6. Handing a connection over (``hand_over``): an SSE stream, once its headers are out, needs
+   nothing more of aiohttp, yet aiohttp would hold its protocol, parser, request, tasks and
+   handler frames (about 9 KB) for the stream's life. ``asyncio.Transport.set_protocol`` gives
+   the connection to a protocol of ours; ``RequestHandler.transport = None`` then
+   ``RequestHandler.connection_lost(None)`` make aiohttp let go of it as of a client that left
+   (it forgets the connection, frees its parser, and, with ``handler_cancellation`` off, as
+   aiohttp's default is, leaves the handler to return), without closing it.
 
 tests/unit/test_aiohttp_internals.py checks each by name and fails saying which one changed;
 pyproject.toml bounds aiohttp to the versions that test has passed.
@@ -45,6 +53,7 @@ INTERNALS: tuple[str, ...] = (
     "aiohttp.web_protocol.RequestHandler._request_count",
     "aiohttp.web_protocol.RequestHandler.force_close",
     "aiohttp.web_server.Server.connections",
+    "aiohttp.web_protocol.RequestHandler.connection_lost",
 )
 
 
@@ -71,3 +80,17 @@ def request_heads_received(handler: RequestHandler) -> int:
     """Complete request heads the connection has sent (0: none yet, or only part of one)."""
     count: int = handler._request_count
     return count
+
+
+def hand_over(request: web.BaseRequest, protocol: asyncio.BaseProtocol) -> asyncio.Transport | None:
+    """The connection is ``protocol``'s from now on and aiohttp forgets it (6. above): its
+    transport, or None when the client has already gone. The handler should return at once;
+    aiohttp writes nothing more to the connection, and does not close it."""
+    handler = request.protocol
+    transport = request.transport
+    if transport is None or transport.is_closing() or not isinstance(handler, RequestHandler):
+        return None
+    transport.set_protocol(protocol)
+    handler.transport = None  # connection_lost would close it (force_close)
+    handler.connection_lost(None)
+    return transport

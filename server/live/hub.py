@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -59,6 +59,12 @@ class Stream(Protocol):
     """A live connection, as the hub needs to know it at shutdown."""
 
     def shutdown(self) -> Awaitable[None]: ...
+
+
+class Ending(Protocol):
+    """A stream that outlives its handler (an SSE stream, handed its connection)."""
+
+    def on_end(self, callback: Callable[[], None]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -267,6 +273,10 @@ class Hub:
 
     def untrack(self, stream: Stream) -> None:
         self._streams.discard(stream)
+
+    def sse_streams(self) -> int:
+        """Open SSE streams: each is in the heartbeat, and aiohttp no longer counts them."""
+        return len(self.heartbeat.members)
 
     def streams(self) -> list[Stream]:
         """The open live connections."""

@@ -1,10 +1,14 @@
 """``GET /api/documents/events``: one job's events (``?jobId=``) or the jobs feed (``?jobs=all``)
 as Server-Sent Events, resumable with ``Last-Event-ID`` or ``?lastEventId=``.
 
-An idle stream costs what aiohttp holds for a connection plus a few small objects of ours: no
-task (the pump is a task only while something is queued, outbox.py), no keep-alive timer (the
-hub's one heartbeat writes every stream's comment, live/beat.py), no middleware frames (the
-stream routes are guarded in one frame, api/streamguard.py).
+An idle stream costs a socket, its asyncio transport and a few small objects of ours. Once
+its headers are out, the connection is handed over to the stream's own protocol (``Link``)
+and aiohttp forgets it (aiohttp_internals.hand_over): no protocol, parser, request, task or
+handler frame of aiohttp's is held for the stream's life. No task of ours either (the pump is a
+task only while something is queued, outbox.py), and no keep-alive timer (the hub's one
+heartbeat writes every stream's comment, live/beat.py). The stream's slot and count are given
+back when the stream ends (``on_end``, api/security.py). The response says ``Connection:
+close``: a stream's end is the end of its connection, which no client then reuses.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import Callable
 
 from aiohttp import web
 
-from server.appkeys import HUB, SETTINGS
+from server.appkeys import HANDED_OVER, HUB, SETTINGS
 from server.errors import INVALID_JOBS
-from server.live.aiohttp_internals import drain, protocol_of, transport_of, writing_paused
+from server.live.aiohttp_internals import hand_over
 from server.live.hub import Hub, Start, Subscription
 from server.live.outbox import (
     END,
@@ -29,7 +34,6 @@ from server.live.outbox import (
     Page,
     chunk,
     sse_size,
-    unsent_bytes,
 )
 from server.live.wire import parse_event_id
 from server.model import JOBS_FEED, check_job_id
@@ -45,9 +49,9 @@ _TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", None)
 HEADERS = {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-cache",
-    "Connection": "keep-alive",
     "X-Accel-Buffering": "no",
 }
+END_CHUNK = b"0\r\n\r\n"
 _RETRY_LINES: dict[int, bytes] = {}
 
 
@@ -78,31 +82,77 @@ def set_send_timeout(transport: asyncio.Transport, timeout_ms: int) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, _TCP_USER_TIMEOUT, timeout_ms)
 
 
+class Link(asyncio.Protocol):
+    """A handed-over stream's protocol: the transport's flow control and its end. An SSE client
+    has nothing to say once its request is in, so whatever it sends is ignored."""
+
+    __slots__ = ("_drained", "paused", "stream")
+
+    def __init__(self, stream: SseStream) -> None:
+        self.stream = stream
+        self.paused = False
+        self._drained: asyncio.Future[None] | None = None
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self._wake(None)
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def eof_received(self) -> bool:
+        return False  # the client hung up: the transport closes, connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._wake(ConnectionResetError("stream connection lost"))
+        self.stream.lost()
+
+    def _wake(self, exc: Exception | None) -> None:
+        waiter, self._drained = self._drained, None
+        if waiter is not None and not waiter.done():
+            if exc is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(exc)
+
+    async def drain(self) -> None:
+        """Until the transport's buffer is back under its low-water mark."""
+        if not self.paused:
+            return
+        if self._drained is None or self._drained.done():
+            self._drained = asyncio.get_running_loop().create_future()
+        await self._drained
+
+
 class SseStream:
     __slots__ = (
-        "_done",
+        "_ended",
+        "_on_end",
         "_pump",
         "_retry",
         "_watchdog",
         "chunked",
         "hub",
+        "link",
         "outbox",
-        "protocol",
+        "sub",
         "transport",
     )
 
-    def __init__(self, hub: Hub, request: web.Request, chunked: bool, retry: bytes) -> None:
+    def __init__(self, hub: Hub, chunked: bool, retry: bytes) -> None:
         self.hub = hub
-        # Looked up once: the feed and the heartbeat check them for every write.
-        self.transport = transport_of(request)
-        self.protocol = protocol_of(request)
+        self.link = Link(self)
+        self.transport: asyncio.Transport | None = None  # ours once handed over (``open``)
         self.chunked = chunked  # HTTP/1.1; an HTTP/1.0 stream is the raw body
         self.outbox: Outbox[Subscription] = Outbox(
             hub.capacity,
             self._cut,
             max_bytes=hub.backlog_bytes,
             size=sse_size,
-            backlog=unsent_bytes(self.transport),
+            backlog=self._unsent,
             wake=self._wake,
         )
         self.outbox.sink = self._write_now
@@ -111,7 +161,13 @@ class SseStream:
         self._retry = retry
         self._pump: asyncio.Task[None] | None = None  # only while something is queued
         self._watchdog: asyncio.TimerHandle | None = None
-        self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.sub: Subscription | None = None
+        self._ended = False
+        self._on_end: list[Callable[[], None]] = []
+
+    def _unsent(self) -> int:
+        transport = self.transport
+        return 0 if transport is None else transport.get_write_buffer_size()
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -125,7 +181,7 @@ class SseStream:
         """The outbox's sink: the page as one chunk, straight to the transport, while the peer
         keeps up (nothing queued, no pump: nothing can be overtaken)."""
         transport = self.transport
-        if transport is None or transport.is_closing() or writing_paused(self.protocol):
+        if transport is None or transport.is_closing() or self.link.paused:
             return False
         if self.chunked and not self._retry:
             transport.write(page.sse_chunk())  # the same bytes for every stream
@@ -140,12 +196,12 @@ class SseStream:
         transport = self.transport
         if transport is None or transport.is_closing():
             self._end(GONE)
-        elif not writing_paused(self.protocol):
+        elif not self.link.paused:
             transport.write(HEARTBEAT_CHUNK if self.chunked else HEARTBEAT)
 
     def _wake(self) -> None:
         """Something is queued: a pump, until the outbox is empty again."""
-        if self._done.done():
+        if self._ended:
             return
         self.outbox.pumping = True
         self._pump = asyncio.create_task(self._pumping())
@@ -176,8 +232,8 @@ class SseStream:
             raise ConnectionResetError("stream closing")
         transport.write(self._frame(data))
         self.hub.note_delivered("sse", count)
-        if writing_paused(self.protocol):
-            await drain(self.protocol)
+        if self.link.paused:
+            await self.link.drain()
 
     # --- ending -----------------------------------------------------------------------------
 
@@ -209,45 +265,71 @@ class SseStream:
         if self.transport is not None:
             self.transport.abort()
 
+    def lost(self) -> None:
+        """The connection is gone (the client left, or it was aborted)."""
+        self._end(GONE)
+
     def _finish(self) -> None:
-        if not self._done.done():
-            self._done.set_result(None)
-
-    def open(self, key: str, start: Start) -> Subscription | None:
-        """Join the hub; None when the client is already gone. The handler then awaits
-        ``done`` itself (one frame fewer held per stream) and calls ``close``."""
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            self.outbox.close(GONE)
-            return None
-        set_send_timeout(transport, SEND_TIMEOUT_MS)
-        sub = Subscription(key, self.outbox, start.last)
-        self.hub.track(self)
-        self.hub.heartbeat.add(self)
-        self.hub.subscribe(sub, start)
-        return sub
-
-    @property
-    def done(self) -> asyncio.Future[None]:
-        return self._done
-
-    async def close(self, sub: Subscription) -> None:
+        """The stream's end: it leaves the hub, its last chunk goes out, the connection closes
+        (once what is buffered is sent), and what waited on the end runs."""
+        if self._ended:
+            return
+        self._ended = True
         hub = self.hub
         self.outbox.close(GONE)
         self.outbox.sink = None
-        hub.leave(sub)
+        if self.sub is not None:
+            hub.leave(self.sub)
+            self.sub = None
         hub.heartbeat.discard(self)
         hub.untrack(self)
         pump = self._pump
-        if pump is not None:
-            pump.cancel()  # only when the handler itself was cancelled
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+        if pump is not None and pump is not asyncio.current_task():
+            pump.cancel()  # stuck in a write: the watchdog aborted the connection
         if self._watchdog is not None:
             self._watchdog.cancel()
+            self._watchdog = None
         transport = self.transport
         if transport is not None and not transport.is_closing():
-            set_send_timeout(transport, 0)  # the connection may serve other requests
+            if self.chunked:
+                transport.write(END_CHUNK)
+            transport.close()
+        callbacks, self._on_end = self._on_end, []
+        for callback in callbacks:
+            callback()
+
+    def on_end(self, callback: Callable[[], None]) -> None:
+        """``callback`` runs when the stream ends (at once if it has)."""
+        if self._ended:
+            callback()
+        else:
+            self._on_end.append(callback)
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def open(self, request: web.Request, key: str, start: Start) -> None:
+        """The connection handed over to the stream, which joins the hub; or, when the client
+        is already gone, the stream's end."""
+        transport = hand_over(request, self.link)
+        if transport is None:
+            self._finish()
+            return
+        self.transport = transport
+        set_send_timeout(transport, SEND_TIMEOUT_MS)
+        self.sub = Subscription(key, self.outbox, start.last)
+        self.hub.track(self)
+        self.hub.heartbeat.add(self)
+        self.hub.subscribe(self.sub, start)
+
+
+class HandedOverResponse(web.StreamResponse):
+    """What an SSE handler returns once the stream has its connection: aiohttp then finishes
+    the request without writing the end of the body, which the stream writes when it ends."""
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        pass
 
 
 def frames_of(items: list[Item[Subscription]]) -> tuple[bytes, int, bool]:
@@ -281,16 +363,13 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
         request.headers.get("Last-Event-ID") or request.query.get("lastEventId")
     )
     start = await hub.open(key, resume)  # 404/400 as JSON, before the stream starts
-    resp = web.StreamResponse(headers=HEADERS)
+    resp = HandedOverResponse(headers=HEADERS)
     chunked = request.version >= (1, 1)
     if chunked:
         resp.enable_chunked_encoding()
+    resp.force_close()  # "Connection: close": the stream's end is its connection's
     await resp.prepare(request)  # the headers go out now; raw chunks may follow
-    stream = SseStream(hub, request, chunked, retry_line(settings.sse_retry_ms))
-    sub = stream.open(key, start)
-    if sub is not None:
-        try:
-            await stream.done
-        finally:
-            await stream.close(sub)
+    stream = SseStream(hub, chunked, retry_line(settings.sse_retry_ms))
+    request[HANDED_OVER] = stream
+    stream.open(request, key, start)
     return resp

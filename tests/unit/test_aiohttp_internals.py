@@ -163,3 +163,54 @@ async def test_request_heads_count_only_whole_heads() -> None:
 async def _turns(n: int) -> None:
     for _ in range(n):
         await asyncio.sleep(0)
+
+
+async def test_a_handed_over_connection_is_ours_and_aiohttp_lets_go() -> None:
+    """``hand_over``: the handler returns at once, aiohttp forgets the connection (no longer in
+    ``Server.connections``) and writes nothing more to it, and does not close it; the protocol
+    we gave it sees the client's bytes and its leaving, and our writes reach the client."""
+    got: list[bytes] = []
+    lost = asyncio.Event()
+    kept: dict[str, Any] = {}
+
+    class Ours(asyncio.Protocol):
+        def data_received(self, data: bytes) -> None:
+            got.append(data)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            lost.set()
+
+    class Unended(web.StreamResponse):
+        async def write_eof(self, data: bytes = b"") -> None:
+            pass
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        resp = Unended(headers={"Content-Type": "text/plain"})
+        resp.force_close()
+        await resp.prepare(request)
+        kept["transport"] = internals.hand_over(request, Ours())
+        return resp
+
+    server = await serve(handler)
+    assert server.runner.server is not None
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert head.startswith(b"HTTP/1.1 200"), VERSIONS
+        await wait_until(lambda: not server.runner.server.connections)
+        transport = kept["transport"]
+        assert transport is not None and not transport.is_closing(), (
+            f"{VERSIONS}: aiohttp closed a handed-over connection"
+        )
+        transport.write(b"ours")
+        assert await asyncio.wait_for(reader.readexactly(4), 10) == b"ours", (
+            f"{VERSIONS}: aiohttp wrote to a handed-over connection"
+        )
+        writer.write(b"hello")
+        await wait_until(lambda: b"".join(got) == b"hello")
+        writer.close()
+        await asyncio.wait_for(lost.wait(), 10)
+    finally:
+        writer.close()
+        await server.close()
