@@ -181,3 +181,19 @@ async def test_aiohttp_closes_half_a_second_request_at_its_keepalive_timeout() -
         writer.close()
     finally:
         await srv.close()
+
+
+async def test_handed_over_streams_count_toward_the_cap(server: TestServer) -> None:
+    """SSE streams that took their connections over are not in aiohttp's list, yet hold a
+    file descriptor each: ``handed_over()`` counts them, so 2 header-less connections beside 3
+    such streams are 1 over a cap of 4."""
+    clock = Clock()
+    assert server.runner.server is not None
+    sweep = HeaderSweeper(server.runner.server, 3600.0, 4, clock=clock, handed_over=lambda: 3)
+    idle = await open_conns(server, 2)
+    assert sweep.sweep() == {NO_REQUEST_HEAD: 0, OVER_CAPACITY: 0}
+    clock.now += 1
+    assert sweep.sweep() == {NO_REQUEST_HEAD: 0, OVER_CAPACITY: 1}
+    assert sum([await closed_by_server(conn) for conn in idle]) == 1
+    for _, writer in idle:
+        writer.close()
