@@ -36,7 +36,7 @@ def header_sweeper(runner: web.AppRunner) -> HeaderSweeper:
         app[SETTINGS].header_timeout_s,
         app[OPEN_REQUESTS].limit,
         on_closed=app[METRICS].connections_closed,
-        handed_over=app[HUB].sse_streams,
+        handed_over=app[HUB].handed_over,
     )
 
 

@@ -29,7 +29,10 @@ a fifth, and an SSE stream's hand-over a sixth:
    the connection to a protocol of ours; ``RequestHandler.transport = None`` then
    ``RequestHandler.connection_lost(None)`` make aiohttp let go of it as of a client that left
    (it forgets the connection, frees its parser, and, with ``handler_cancellation`` off, as
-   aiohttp's default is, leaves the handler to return), without closing it.
+   aiohttp's default is, leaves the handler to return), without closing it. A WebSocket is
+   handed over right after its handshake: ``WebSocketResponse._post_start`` is overridden so
+   that aiohttp sets up no reader, parser or heartbeat of its own, and whatever the client sent
+   behind its upgrade request (``RequestHandler._message_tail``) goes to the new protocol.
 
 tests/unit/test_aiohttp_internals.py checks each by name and fails saying which one changed;
 pyproject.toml bounds aiohttp to the versions that test has passed.
@@ -54,6 +57,8 @@ INTERNALS: tuple[str, ...] = (
     "aiohttp.web_protocol.RequestHandler.force_close",
     "aiohttp.web_server.Server.connections",
     "aiohttp.web_protocol.RequestHandler.connection_lost",
+    "aiohttp.web_protocol.RequestHandler._message_tail",
+    "aiohttp.web_ws.WebSocketResponse._post_start",
 )
 
 
@@ -82,15 +87,22 @@ def request_heads_received(handler: RequestHandler) -> int:
     return count
 
 
-def hand_over(request: web.BaseRequest, protocol: asyncio.BaseProtocol) -> asyncio.Transport | None:
+def hand_over(
+    request: web.BaseRequest, protocol: asyncio.BaseProtocol
+) -> tuple[asyncio.Transport | None, bytes]:
     """The connection is ``protocol``'s from now on and aiohttp forgets it (6. above): its
-    transport, or None when the client has already gone. The handler should return at once;
-    aiohttp writes nothing more to the connection, and does not close it."""
+    transport (None when the client has already gone) and the bytes the client sent after an
+    upgrade request that aiohttp holds unread (``RequestHandler._message_tail``). The handler
+    should return at once; aiohttp writes nothing more to the connection and does not close it."""
     handler = request.protocol
     transport = request.transport
     if transport is None or transport.is_closing() or not isinstance(handler, RequestHandler):
-        return None
+        return None, b""
+    tail = bytes(handler._message_tail)
+    handler._message_tail = b""
     transport.set_protocol(protocol)
     handler.transport = None  # connection_lost would close it (force_close)
     handler.connection_lost(None)
-    return transport
+    if not transport.is_reading():
+        transport.resume_reading()  # aiohttp pauses it while an upgrade's tail waits
+    return transport, tail

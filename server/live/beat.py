@@ -1,4 +1,4 @@
-"""One keep-alive timer for every SSE stream of a process.
+"""One keep-alive timer for every stream of a process (SSE comments, WebSocket pings).
 
 aiohttp-sse gave each stream a task that slept and wrote a comment: about a kilobyte per idle
 stream, and one wake-up per stream per period. Here one timer (``loop.call_later``) walks the

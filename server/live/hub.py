@@ -259,7 +259,7 @@ class Hub:
         self.close_timeout_s = CLOSE_TIMEOUT_S
         self._feeds: dict[str, Feed] = {}
         self._streams: set[Stream] = set()
-        self.heartbeat = Heartbeat(settings.heartbeat_s)  # every SSE stream's (beat.py)
+        self.heartbeat = Heartbeat(settings.heartbeat_s)  # every stream's (beat.py)
         self.closing = False
         self.cut_total = 0  # slow consumers cut off since start
         # By transport ("sse", "ws"); the metrics read them at scrape time.
@@ -274,8 +274,9 @@ class Hub:
     def untrack(self, stream: Stream) -> None:
         self._streams.discard(stream)
 
-    def sse_streams(self) -> int:
-        """Open SSE streams: each is in the heartbeat, and aiohttp no longer counts them."""
+    def handed_over(self) -> int:
+        """Open streams (SSE and WebSocket): each is in the heartbeat, and aiohttp no longer
+        counts their connections."""
         return len(self.heartbeat.members)
 
     def streams(self) -> list[Stream]:

@@ -24,6 +24,7 @@ from server.appkeys import HANDED_OVER, HUB, SETTINGS
 from server.errors import INVALID_JOBS
 from server.live.aiohttp_internals import hand_over
 from server.live.hub import Hub, Start, Subscription
+from server.live.link import Link
 from server.live.outbox import (
     END,
     GONE,
@@ -80,51 +81,6 @@ def set_send_timeout(transport: asyncio.Transport, timeout_ms: int) -> None:
     if sock.family in (socket.AF_INET, socket.AF_INET6):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, _TCP_USER_TIMEOUT, timeout_ms)
-
-
-class Link(asyncio.Protocol):
-    """A handed-over stream's protocol: the transport's flow control and its end. An SSE client
-    has nothing to say once its request is in, so whatever it sends is ignored."""
-
-    __slots__ = ("_drained", "paused", "stream")
-
-    def __init__(self, stream: SseStream) -> None:
-        self.stream = stream
-        self.paused = False
-        self._drained: asyncio.Future[None] | None = None
-
-    def pause_writing(self) -> None:
-        self.paused = True
-
-    def resume_writing(self) -> None:
-        self.paused = False
-        self._wake(None)
-
-    def data_received(self, data: bytes) -> None:
-        pass
-
-    def eof_received(self) -> bool:
-        return False  # the client hung up: the transport closes, connection_lost follows
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._wake(ConnectionResetError("stream connection lost"))
-        self.stream.lost()
-
-    def _wake(self, exc: Exception | None) -> None:
-        waiter, self._drained = self._drained, None
-        if waiter is not None and not waiter.done():
-            if exc is None:
-                waiter.set_result(None)
-            else:
-                waiter.set_exception(exc)
-
-    async def drain(self) -> None:
-        """Until the transport's buffer is back under its low-water mark."""
-        if not self.paused:
-            return
-        if self._drained is None or self._drained.done():
-            self._drained = asyncio.get_running_loop().create_future()
-        await self._drained
 
 
 class SseStream:
@@ -265,6 +221,9 @@ class SseStream:
         if self.transport is not None:
             self.transport.abort()
 
+    def received(self, data: bytes) -> None:
+        """An SSE client has nothing to say once its request is in: ignored."""
+
     def lost(self) -> None:
         """The connection is gone (the client left, or it was aborted)."""
         self._end(GONE)
@@ -312,7 +271,7 @@ class SseStream:
     def open(self, request: web.Request, key: str, start: Start) -> None:
         """The connection handed over to the stream, which joins the hub; or, when the client
         is already gone, the stream's end."""
-        transport = hand_over(request, self.link)
+        transport, _ = hand_over(request, self.link)
         if transport is None:
             self._finish()
             return

@@ -4,19 +4,28 @@ Client frames: ``{"type": "subscribe", "jobId": ..., "lastEventId"?: ...}``,
 ``{"type": "subscribe", "jobs": "all"}`` and the matching ``unsubscribe``. Server frames: the
 event JSON exactly as SSE sends it, and ``{"type": "error", "code", "message", "jobId"?}`` for a
 frame we cannot serve (the socket stays open).
+
+After aiohttp's handshake the socket is handed over (aiohttp_internals.hand_over): it reads its
+client's frames itself (wsframes.py), answers pings, pings on the hub's one heartbeat timer
+(beat.py; a peer that answers nothing for a whole period is aborted, as aiohttp's heartbeat
+did), and closes with a close frame that the client answers, or is aborted after the hub's
+``close_timeout_s``. An idle socket holds no task, no frame and none of aiohttp's connection
+state: the socket, its transport and a few objects of ours.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
+from aiohttp.web_request import BaseRequest
 
-from server.appkeys import HUB, SETTINGS, STREAM_SCOPE
+from server.appkeys import HANDED_OVER, HUB, SETTINGS, STREAM_SCOPE
 from server.codec import loads
 from server.errors import (
     BINARY_FRAME,
@@ -34,10 +43,23 @@ from server.errors import (
     ApiError,
     StoreUnavailableError,
 )
-from server.live.aiohttp_internals import drain, protocol_of, transport_of, writing_paused
+from server.live.aiohttp_internals import hand_over
 from server.live.hub import Hub, Subscription
-from server.live.outbox import GONE, SHUTDOWN, Delivery, Outbox, Page, unsent_bytes, ws_size
+from server.live.link import Link
+from server.live.outbox import GONE, SHUTDOWN, Delivery, Outbox, Page, ws_size
 from server.live.wire import error_json, parse_event_id
+from server.live.wsframes import (
+    BINARY,
+    CLOSE,
+    PING,
+    PING_FRAME,
+    PONG,
+    TEXT,
+    FrameError,
+    FrameReader,
+    close_frame,
+    frame,
+)
 from server.model import JOBS_FEED, check_job_id
 
 log = logging.getLogger("doccount.ws")
@@ -53,6 +75,8 @@ WS_DEFLATE_MIN_CHARS = 1024
 # Client frames a socket may send at once before the per-second rate applies: each subscribe
 # may load a whole job from the store, so a socket must not be able to ask for thousands.
 FRAME_BURST = 20.0
+# A client's close code we answer with its own (RFC 6455 7.4.1); anything else gets 1000.
+ECHOED_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011})
 
 
 class FrameRate:
@@ -74,47 +98,156 @@ class FrameRate:
         return True
 
 
+class HandshakeOnly(web.WebSocketResponse):
+    """aiohttp's handshake (checks, 101, permessage-deflate negotiated), and nothing after it:
+    no reader, parser or heartbeat of aiohttp's, for the socket is handed over (``open``)."""
+
+    def _post_start(self, request: BaseRequest, protocol: str | None, writer: Any) -> None:
+        pass
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        pass  # the socket is ours: aiohttp must not end it
+
+
 class WsConnection:
     __slots__ = (
         "_closing",
+        "_ended",
+        "_inbox",
+        "_on_end",
+        "_pong_due",
         "_pump",
+        "_reading",
+        "_watchdog",
         "deflate",
         "frame_rate",
+        "frames",
         "hub",
+        "link",
         "max_subscriptions",
         "outbox",
-        "protocol",
-        "request",
+        "scope",
         "subs",
         "transport",
-        "ws",
     )
 
-    def __init__(self, hub: Hub, request: web.Request, ws: web.WebSocketResponse) -> None:
+    def __init__(self, hub: Hub, request: web.Request, deflate: bool) -> None:
+        settings = request.app[SETTINGS]
         self.hub = hub
-        self.request = request
-        self.ws = ws
         # permessage-deflate negotiated (only offered with --ws-deflate): big frames (a
         # snapshot) go deflated; live events stay plain, the same bytes for every socket.
-        self.deflate = bool(ws.compress)
-        self.max_subscriptions = request.app[SETTINGS].max_streams_per_client
+        self.deflate = deflate
+        self.scope = request.get(STREAM_SCOPE)  # a stream token's socket watches one job
+        self.max_subscriptions = settings.max_streams_per_client
+        # aiohttp refused a message of max_msg_size bytes already: the limit is "over" it.
+        self.frames = FrameReader(settings.max_ws_message_bytes + 1, deflate)
+        self.link = Link(self)
+        self.transport: asyncio.Transport | None = None  # ours once handed over (``open``)
         self.outbox: Outbox[Subscription] = Outbox(
             hub.capacity,
             self._cut,
             max_bytes=hub.backlog_bytes,
             size=ws_size,
-            backlog=unsent_bytes(transport_of(request)),
+            backlog=self._unsent,
             wake=self._wake,
         )
-        self.frame_rate = FrameRate(request.app[SETTINGS].ws_frames_per_s, time.monotonic())
+        self.frame_rate = FrameRate(settings.ws_frames_per_s, time.monotonic())
         self.outbox.sink = self._write_now
-        # Looked up once: the feed checks them for every page it hands over.
-        self.transport = transport_of(request)
-        self.protocol = protocol_of(request)
         self.subs: dict[str, Subscription] = {}
-        self._closing: asyncio.Task[None] | None = None
-        # A task only while something is queued: an idle socket holds aiohttp's reader alone.
+        # Client text frames not yet handled, in order; a task reads them only while any wait.
+        self._inbox: deque[str | None] = deque()
+        self._reading: asyncio.Task[None] | None = None
+        # A task only while something is queued: an idle socket holds no task at all.
         self._pump: asyncio.Task[None] | None = None
+        self._closing = False  # our close frame is out
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._pong_due = False
+        self._ended = False
+        self._on_end: list[Callable[[], None]] = []
+
+    def _unsent(self) -> int:
+        transport = self.transport
+        return 0 if transport is None else transport.get_write_buffer_size()
+
+    # --- the connection -----------------------------------------------------------------------
+
+    def open(self, request: web.Request) -> None:
+        """The socket handed over (right after the 101): it joins the hub's streams and its
+        heartbeat, and reads whatever the client sent behind its upgrade request."""
+        transport, tail = hand_over(request, self.link)
+        if transport is None:
+            self._finish()
+            return
+        self.transport = transport
+        self.hub.track(self)
+        self.hub.heartbeat.add(self)
+        if tail:
+            self.received(tail)
+
+    def received(self, data: bytes) -> None:
+        self._pong_due = False  # any frame shows the peer alive, as aiohttp's heartbeat took it
+        if self._ended:
+            return
+        try:
+            messages = self.frames.feed(data)
+        except FrameError as exc:
+            log.info("websocket closed: %s", exc)
+            self._close_soon(exc.code, str(exc).encode())
+            return
+        for opcode, payload in messages:
+            if opcode == TEXT:
+                assert isinstance(payload, str)
+                self._handle(payload)
+                continue
+            assert isinstance(payload, bytes)
+            if opcode == BINARY:
+                self._handle(None)
+            elif opcode == PING:
+                self._send_control(frame(PONG, payload))
+            elif opcode == CLOSE:
+                self._client_closed(payload)
+                return
+
+    def _handle(self, text: str | None) -> None:
+        """Client frames are handled one at a time, in order (a subscribe may wait on the
+        store); None stands for a binary frame."""
+        if self._closing:
+            return
+        self._inbox.append(text)
+        if self._reading is None:
+            self._reading = asyncio.create_task(self._read_inbox())
+
+    async def _read_inbox(self) -> None:
+        try:
+            while self._inbox and not self._closing:
+                text = self._inbox.popleft()
+                if text is None:
+                    self._error(BINARY_FRAME())
+                else:
+                    await self._on_text(text)
+        finally:
+            self._reading = None
+
+    def beat(self) -> None:
+        """The hub's heartbeat: a ping; a peer that answered nothing since the last one (a
+        whole period) is gone, and its connection is aborted, as aiohttp's heartbeat did."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            self._finish()
+        elif self._pong_due:
+            transport.abort()
+        elif not self._closing:
+            self._pong_due = True
+            if not self.link.paused:
+                transport.write(PING_FRAME)
+
+    def _send_control(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing() and not self._closing:
+            transport.write(data)
+
+    def lost(self) -> None:
+        self._finish()
 
     # --- closing ----------------------------------------------------------------------------
 
@@ -125,56 +258,81 @@ class WsConnection:
     async def shutdown(self) -> None:
         self.outbox.close(SHUTDOWN)
         self._close_soon(WSCloseCode.GOING_AWAY, GOING_AWAY_REASON)
-        assert self._closing is not None
-        await asyncio.shield(self._closing)
+        if not self._ended:
+            ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.on_end(lambda: None if ended.done() else ended.set_result(None))
+            await ended
 
     def _close_soon(self, code: int, reason: bytes) -> None:
-        if self._closing is None:
-            self._closing = asyncio.create_task(self._close(code, reason))
+        """Our close frame, after what is already on its way; the client's close answer then
+        ends the connection, or, when none comes within the hub's close_timeout_s (a close
+        frame stuck behind a full buffer, a peer gone quiet), it is aborted."""
+        if self._closing or self._ended:
+            return
+        self._closing = True
+        self.outbox.close(GONE)
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            self._finish()
+            return
+        transport.write(close_frame(code, reason))
+        loop = asyncio.get_running_loop()
+        self._watchdog = loop.call_later(self.hub.close_timeout_s, self._abort)
 
-    async def _close(self, code: int, reason: bytes) -> None:
-        """Politely; or, when the close frame cannot get through in time, abort."""
-        try:
-            await asyncio.wait_for(
-                self.ws.close(code=code, message=reason), self.hub.close_timeout_s
-            )
-        except (TimeoutError, ConnectionError):
-            transport = transport_of(self.request)
-            if transport is not None:
-                transport.abort()
+    def _client_closed(self, payload: bytes) -> None:
+        """The client's close frame: answered with its code (if we have not closed first),
+        then the connection ends."""
+        transport = self.transport
+        if not self._closing and transport is not None and not transport.is_closing():
+            code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
+            transport.write(close_frame(code if code in ECHOED_CODES else 1000))
+        if transport is not None:
+            transport.close()
+        self._finish()
 
-    # --- running ----------------------------------------------------------------------------
+    def _abort(self) -> None:
+        self._watchdog = None
+        if self.transport is not None:
+            self.transport.abort()
 
-    async def run(self) -> None:
-        self.hub.track(self)
-        try:
-            while True:
-                # receive(), not ``async for``: one suspended frame fewer on every idle socket.
-                msg = await self.ws.receive()
-                if msg.type is WSMsgType.TEXT:
-                    await self._on_text(msg.data)
-                elif msg.type is WSMsgType.BINARY:
-                    self._error(BINARY_FRAME())
-                else:  # closing, or ERROR: a frame over max_msg_size, a protocol violation
-                    break
-                del msg
-        finally:
-            for sub in self.subs.values():
-                self.hub.leave(sub)
-            self.subs.clear()
-            self.outbox.close(GONE)
-            self.hub.untrack(self)
-            pump = self._pump
-            if pump is not None:
-                pump.cancel()  # it may be stuck writing to a peer that is gone
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pump
-            if self._closing is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._closing
+    def _finish(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        for sub in self.subs.values():
+            self.hub.leave(sub)
+        self.subs.clear()
+        self.outbox.close(GONE)
+        self.outbox.sink = None
+        self.hub.untrack(self)
+        self.hub.heartbeat.discard(self)
+        self._inbox.clear()
+        for task in (self._pump, self._reading):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+        callbacks, self._on_end = self._on_end, []
+        for callback in callbacks:
+            callback()
+
+    def on_end(self, callback: Callable[[], None]) -> None:
+        """``callback`` runs when the socket ends (at once if it has)."""
+        if self._ended:
+            callback()
+        else:
+            self._on_end.append(callback)
+
+    # --- writing ----------------------------------------------------------------------------
 
     def _wake(self) -> None:
         """Something is queued: a pump, until the outbox is empty again."""
+        if self._ended:
+            return
         self.outbox.pumping = True
         self._pump = asyncio.create_task(self._pumping())
 
@@ -200,7 +358,7 @@ class WsConnection:
                     await self._write(frames[0] if len(frames) == 1 else b"".join(frames))
                     self.hub.note_delivered("ws", len(frames))
         except ConnectionError:
-            pass  # the reader sees the socket end
+            pass  # the socket's end is seen by the link
         finally:
             outbox.pumping = False
             self._pump = None
@@ -212,8 +370,8 @@ class WsConnection:
         if (
             transport is None
             or transport.is_closing()
-            or self.ws.closed
-            or writing_paused(self.protocol)
+            or self._closing
+            or self.link.paused
             or self.subs.get(sub.key) is not sub
         ):
             return False
@@ -223,14 +381,14 @@ class WsConnection:
 
     async def _write(self, data: bytes) -> None:
         """Whole frames, framed once per event for every socket (``Delivery.ws``), all that
-        was queued in one write; then wait while the peer's buffer is over the high-water mark,
-        as aiohttp's own ``send_frame`` does. Nothing goes after our close frame."""
-        transport = transport_of(self.request)
-        if self.ws.closed or transport is None or transport.is_closing():
+        was queued in one write; then wait while the peer's buffer is over the high-water mark.
+        Nothing goes after our close frame."""
+        transport = self.transport
+        if self._closing or transport is None or transport.is_closing():
             raise ConnectionResetError("websocket closing")
         transport.write(data)
-        if writing_paused(self.protocol):
-            await drain(self.protocol)
+        if self.link.paused:
+            await self.link.drain()
 
     # --- client frames ----------------------------------------------------------------------
 
@@ -281,13 +439,13 @@ class WsConnection:
         return check_job_id(frame.get("jobId"))
 
     async def _subscribe(self, key: str, resume: str | None) -> None:
-        scope = self.request.get(STREAM_SCOPE)
+        scope = self.scope
         if scope is not None and key != scope:
             raise STREAM_TOKEN_SCOPE()  # a stream token's socket watches its own job only
         if key not in self.subs and len(self.subs) >= self.max_subscriptions:
             raise TOO_MANY_SUBSCRIPTIONS(limit=self.max_subscriptions)
         start = await self.hub.open(key, resume)
-        if self.outbox.closed is not None:
+        if self.outbox.closed is not None or self._ended:
             return
         # Subscribing again restarts from the id given: the old subscription's queued frames
         # are dropped by the pump, so nothing arrives twice.
@@ -312,12 +470,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         raise SHUTTING_DOWN()
     # permessage-deflate only when asked for (--ws-deflate): aiohttp would compress every
     # message once per socket; we deflate only big frames, once per delivery (outbox.py).
-    ws = web.WebSocketResponse(
-        heartbeat=settings.heartbeat_s,
-        # aiohttp refuses a message of max_msg_size bytes already; the limit is "over" it.
-        max_msg_size=settings.max_ws_message_bytes + 1,
-        compress=settings.ws_deflate,
-    )
+    ws = HandshakeOnly(compress=settings.ws_deflate)
     await ws.prepare(request)
-    await WsConnection(hub, request, ws).run()
+    conn = WsConnection(hub, request, bool(ws.compress))
+    request[HANDED_OVER] = conn
+    conn.open(request)
     return ws

@@ -188,7 +188,7 @@ async def test_a_handed_over_connection_is_ours_and_aiohttp_lets_go() -> None:
         resp = Unended(headers={"Content-Type": "text/plain"})
         resp.force_close()
         await resp.prepare(request)
-        kept["transport"] = internals.hand_over(request, Ours())
+        kept["transport"], _ = internals.hand_over(request, Ours())
         return resp
 
     server = await serve(handler)
