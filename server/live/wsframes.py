@@ -47,7 +47,16 @@ class FrameReader:
     """Whole messages out of the bytes a client sends: ``(opcode, payload)``, payload a str
     for TEXT, bytes otherwise; control frames as they come, between fragments too."""
 
-    __slots__ = ("_buffer", "_compressed", "_inflate", "_opcode", "_parts", "_size", "max_size")
+    __slots__ = (
+        "_buffer",
+        "_compressed",
+        "_inflate",
+        "_opcode",
+        "_parts",
+        "_size",
+        "deflate",
+        "max_size",
+    )
 
     def __init__(self, max_size: int, deflate: bool) -> None:
         self.max_size = max_size  # a message of this many bytes or more is refused
@@ -56,8 +65,11 @@ class FrameReader:
         self._compressed = False
         self._parts: list[bytes] = []
         self._size = 0
-        # The client may keep its compression context between messages: so do we.
-        self._inflate = zlib.decompressobj(-zlib.MAX_WBITS) if deflate else None
+        self.deflate = deflate  # permessage-deflate negotiated
+        # The client may keep its compression context between messages: so do we, from its
+        # first compressed message on (zlib's state is tens of KiB: none for a socket that
+        # never sends one).
+        self._inflate: zlib._Decompress | None = None
 
     def feed(self, data: bytes) -> list[tuple[int, str | bytes]]:
         buf = self._buffer + data if self._buffer else data
@@ -106,7 +118,7 @@ class FrameReader:
             raise FrameError(WSCloseCode.PROTOCOL_ERROR, "continuation of nothing")
         if opcode != CONTINUATION and self._opcode is not None:
             raise FrameError(WSCloseCode.PROTOCOL_ERROR, "a message inside a message")
-        first_rsv1 = rsv == 0x40 and opcode != CONTINUATION and self._inflate is not None
+        first_rsv1 = rsv == 0x40 and opcode != CONTINUATION and self.deflate
         if rsv and not first_rsv1:
             raise FrameError(WSCloseCode.PROTOCOL_ERROR, "reserved bits set")
         if self._size + n >= self.max_size:
@@ -129,7 +141,8 @@ class FrameReader:
         self._opcode, self._parts, self._size, self._compressed = None, [], 0, False
         data = parts[0] if len(parts) == 1 else b"".join(parts)
         if compressed:
-            assert self._inflate is not None
+            if self._inflate is None:
+                self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
             data = self._inflate.decompress(data + _DEFLATE_TAIL, self.max_size)
             if len(data) >= self.max_size or self._inflate.unconsumed_tail:
                 raise FrameError(WSCloseCode.MESSAGE_TOO_BIG, "message too big")
