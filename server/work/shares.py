@@ -13,6 +13,13 @@ its share to the others.
 Which job a call belongs to is a context variable the worker sets around a job's counting
 (tasks it starts inherit it); calls of no job (``/api/documents/count``) count as normal.
 
+Within a job, the turn goes to its waiting call of the lowest keyword position (another
+context variable, set per lookup), not to whichever reached the gate first: results are
+committed in keyword order, so a call served out of order holds back every result after its
+keyword. Lookups that start together (a job's first ``keyword_concurrency``) reach the gate in
+the order their cache reads come back, which on Redis is any order: served that way, a job's
+first results arrived in bursts seconds apart.
+
 The sharing is within one worker process; several workers on one Redis each share their own
 turns, and the Redis limiter serves the workers in arrival order.
 """
@@ -34,6 +41,17 @@ NORMAL_WEIGHT = PRIORITY_WEIGHTS[1]
 _current: contextvars.ContextVar[tuple[str, int]] = contextvars.ContextVar(
     "share", default=(NO_JOB, NORMAL_WEIGHT)
 )
+_position: contextvars.ContextVar[int] = contextvars.ContextVar("share_position", default=0)
+
+
+@contextmanager
+def position(index: int) -> Iterator[None]:
+    """Calls made inside (and in tasks started inside) are for the job's keyword ``index``."""
+    token = _position.set(index)
+    try:
+        yield
+    finally:
+        _position.reset(token)
 
 
 class WeightedShares:
@@ -43,7 +61,10 @@ class WeightedShares:
         self._inner = inner
         self._free = max(1, slots)
         self.capacity_per_s = capacity_per_s  # calls/s of every key together
-        self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
+        # One entry per waiting call: which job's turn comes next, by tag...
+        self._heap: list[tuple[float, int, str]] = []
+        # ...and that job's waiting calls, lowest keyword position first.
+        self._waiting: dict[str, list[tuple[int, int, asyncio.Future[None]]]] = {}
         self._seq = itertools.count()
         self._now = 0.0  # virtual time: the tag admitted last
         self._last_tag: dict[str, float] = {}
@@ -84,7 +105,9 @@ class WeightedShares:
             self._now = tag
         else:
             turn: asyncio.Future[None] = loop.create_future()
-            heapq.heappush(self._heap, (tag, next(self._seq), turn))
+            seq = next(self._seq)
+            heapq.heappush(self._heap, (tag, seq, job_id))
+            heapq.heappush(self._waiting.setdefault(job_id, []), (_position.get(), seq, turn))
             try:
                 await turn
             except asyncio.CancelledError:
@@ -102,10 +125,16 @@ class WeightedShares:
 
     def _pass_on(self) -> None:
         while self._heap:
-            tag, _, turn = heapq.heappop(self._heap)
-            if turn.cancelled():
-                continue
-            self._now = tag
-            turn.set_result(None)
-            return
+            tag, _, job_id = heapq.heappop(self._heap)
+            waiting = self._waiting.get(job_id)
+            while waiting:
+                _, _, turn = heapq.heappop(waiting)
+                if turn.cancelled():
+                    continue  # its entry in _heap finds nobody, or a later call of the job
+                if not waiting:
+                    del self._waiting[job_id]
+                self._now = tag
+                turn.set_result(None)
+                return
+            self._waiting.pop(job_id, None)
         self._free += 1

@@ -29,7 +29,7 @@ from server.store.stats_base import INTERNAL_CODE, JOB_FAILURES, Bump
 from server.work.counting import KeywordCounter, TransientLookupError
 from server.work.health import HEARTBEAT_S
 from server.work.providers.base import FatalProviderError, QuotaExhaustedError
-from server.work.shares import WeightedShares
+from server.work.shares import WeightedShares, position
 from server.work.storecalls import STORE_RETRY_FIRST_S, STORE_RETRY_MAX_S, retry_store
 from server.work.volume_part import VolumePart
 from server.work.volumes import VolumeLookup
@@ -356,9 +356,10 @@ class Worker:
         done_here = 0
         last_tick = started
 
-        def look_up(keyword: str, *, final: bool) -> None:
+        def look_up(keyword: str, index: int, *, final: bool) -> None:
             coro = self.counter.count(keyword, job.categories, final=final)
-            lookups[asyncio.create_task(coro)] = keyword
+            with position(index):  # its calls' place in the job's queue (shares.py)
+                lookups[asyncio.create_task(coro)] = keyword
 
         try:
             while next_commit < total:
@@ -369,12 +370,14 @@ class Worker:
                         break
                     if parks[keyword].due_s <= now:
                         waiting.discard(keyword)
-                        look_up(keyword, final=now >= parks[keyword].deadline_s)
+                        look_up(
+                            keyword, parks[keyword].index, final=now >= parks[keyword].deadline_s
+                        )
                 while next_dispatch < total and len(lookups) < s.keyword_concurrency:
                     keyword = job.keywords[next_dispatch]
                     seen = keyword in outcomes or keyword in parks
                     if not seen and keyword not in lookups.values():
-                        look_up(keyword, final=s.storm_retry_s <= 0)
+                        look_up(keyword, next_dispatch, final=s.storm_retry_s <= 0)
                     next_dispatch += 1
                 # Commit the ready prefix.
                 while next_commit < total and job.keywords[next_commit] in outcomes:

@@ -6,7 +6,7 @@ import asyncio
 
 from server.model import PRIORITIES
 from server.store.sqlite_limits import LocalRateLimiter
-from server.work.shares import WeightedShares
+from server.work.shares import WeightedShares, position
 
 
 async def test_turns_go_by_weight_and_low_never_starves() -> None:
@@ -59,3 +59,32 @@ async def test_a_cancelled_waiter_passes_its_turn_on() -> None:
     waiting.cancel()
     await asyncio.wait_for(asyncio.gather(first, after), timeout=5.0)
     assert waiting.cancelled()
+
+
+async def test_within_a_job_the_lowest_keyword_position_goes_first() -> None:
+    """Results are committed in keyword order: a job's calls that reach the gate in any order
+    (a job's first lookups, whose cache reads come back in any order on Redis) are served by
+    keyword position, and a cancelled one is skipped. Another job still gets its turns by tag."""
+    shares = WeightedShares(LocalRateLimiter(5_000.0), slots=1, capacity_per_s=5_000.0)
+    order: list[tuple[str, int]] = []
+
+    async def call(name: str, index: int) -> None:
+        with position(index):
+            await shares.acquire("key")
+        order.append((name, index))
+
+    await shares._inner.penalize("key", 0.05)
+    blocker = asyncio.create_task(shares.acquire("key"))  # holds the one turn
+    await asyncio.sleep(0)
+    tasks = []
+    with shares.job("a", PRIORITIES["normal"]):
+        for index in (7, 2, 9, 0, 5):
+            tasks.append(asyncio.create_task(call("a", index)))
+    with shares.job("b", PRIORITIES["normal"]):
+        for index in (3, 1):
+            tasks.append(asyncio.create_task(call("b", index)))
+    await asyncio.sleep(0)
+    tasks[2].cancel()  # "a" 9
+    await blocker
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert order == [("a", 0), ("b", 1), ("a", 2), ("b", 3), ("a", 5), ("a", 7)]
