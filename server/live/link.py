@@ -5,6 +5,7 @@ the stream that owns it."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -54,3 +55,38 @@ class Link(asyncio.Protocol):
         if self._drained is None or self._drained.done():
             self._drained = asyncio.get_running_loop().create_future()
         await self._drained
+
+
+class EndHooks:
+    """A taken-over stream's end, once, and what waits on it: the stream guard's release of the
+    stream's slot (api/security.py), a shutdown waiting for a socket to close."""
+
+    __slots__ = ("_ended", "_on_end")
+
+    def __init__(self) -> None:
+        self._ended = False
+        self._on_end: list[Callable[[], None]] = []
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def on_end(self, callback: Callable[[], None]) -> None:
+        """``callback`` runs when the stream ends (at once if it has)."""
+        if self._ended:
+            callback()
+        else:
+            self._on_end.append(callback)
+
+    def _mark_ended(self) -> bool:
+        """True the first time only: the caller then tears the stream down and calls
+        ``_run_end_hooks``."""
+        if self._ended:
+            return False
+        self._ended = True
+        return True
+
+    def _run_end_hooks(self) -> None:
+        callbacks, self._on_end = self._on_end, []
+        for callback in callbacks:
+            callback()

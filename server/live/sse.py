@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Callable
 
 from aiohttp import web
 
@@ -24,7 +23,7 @@ from server.appkeys import HANDED_OVER, HUB, SETTINGS
 from server.errors import INVALID_JOBS
 from server.live.aiohttp_internals import hand_over
 from server.live.hub import Hub, Start, Subscription
-from server.live.link import Link
+from server.live.link import EndHooks, Link
 from server.live.outbox import (
     END,
     GONE,
@@ -83,10 +82,8 @@ def set_send_timeout(transport: asyncio.Transport, timeout_ms: int) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, _TCP_USER_TIMEOUT, timeout_ms)
 
 
-class SseStream:
+class SseStream(EndHooks):
     __slots__ = (
-        "_ended",
-        "_on_end",
         "_pump",
         "_retry",
         "_watchdog",
@@ -99,6 +96,7 @@ class SseStream:
     )
 
     def __init__(self, hub: Hub, chunked: bool, retry: bytes) -> None:
+        super().__init__()
         self.hub = hub
         self.link = Link(self)
         self.transport: asyncio.Transport | None = None  # ours once handed over (``open``)
@@ -118,8 +116,6 @@ class SseStream:
         self._pump: asyncio.Task[None] | None = None  # only while something is queued
         self._watchdog: asyncio.TimerHandle | None = None
         self.sub: Subscription | None = None
-        self._ended = False
-        self._on_end: list[Callable[[], None]] = []
 
     def _unsent(self) -> int:
         transport = self.transport
@@ -231,9 +227,8 @@ class SseStream:
     def _finish(self) -> None:
         """The stream's end: it leaves the hub, its last chunk goes out, the connection closes
         (once what is buffered is sent), and what waited on the end runs."""
-        if self._ended:
+        if not self._mark_ended():
             return
-        self._ended = True
         hub = self.hub
         self.outbox.close(GONE)
         self.outbox.sink = None
@@ -253,20 +248,7 @@ class SseStream:
             if self.chunked:
                 transport.write(END_CHUNK)
             transport.close()
-        callbacks, self._on_end = self._on_end, []
-        for callback in callbacks:
-            callback()
-
-    def on_end(self, callback: Callable[[], None]) -> None:
-        """``callback`` runs when the stream ends (at once if it has)."""
-        if self._ended:
-            callback()
-        else:
-            self._on_end.append(callback)
-
-    @property
-    def ended(self) -> bool:
-        return self._ended
+        self._run_end_hooks()
 
     def open(self, request: web.Request, key: str, start: Start) -> None:
         """The connection handed over to the stream, which joins the hub; or, when the client

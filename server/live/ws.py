@@ -19,7 +19,6 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSCloseCode, web
@@ -45,7 +44,7 @@ from server.errors import (
 )
 from server.live.aiohttp_internals import hand_over
 from server.live.hub import Hub, Subscription
-from server.live.link import Link
+from server.live.link import EndHooks, Link
 from server.live.outbox import GONE, SHUTDOWN, Delivery, Outbox, Page, ws_size
 from server.live.wire import error_json, parse_event_id
 from server.live.wsframes import (
@@ -109,12 +108,10 @@ class HandshakeOnly(web.WebSocketResponse):
         pass  # the socket is ours: aiohttp must not end it
 
 
-class WsConnection:
+class WsConnection(EndHooks):
     __slots__ = (
         "_closing",
-        "_ended",
         "_inbox",
-        "_on_end",
         "_pong_due",
         "_pump",
         "_reading",
@@ -132,6 +129,7 @@ class WsConnection:
     )
 
     def __init__(self, hub: Hub, request: web.Request, deflate: bool) -> None:
+        super().__init__()
         settings = request.app[SETTINGS]
         self.hub = hub
         # permessage-deflate negotiated (only offered with --ws-deflate): big frames (a
@@ -162,8 +160,6 @@ class WsConnection:
         self._closing = False  # our close frame is out
         self._watchdog: asyncio.TimerHandle | None = None
         self._pong_due = False
-        self._ended = False
-        self._on_end: list[Callable[[], None]] = []
 
     def _unsent(self) -> int:
         transport = self.transport
@@ -296,9 +292,8 @@ class WsConnection:
             self.transport.abort()
 
     def _finish(self) -> None:
-        if self._ended:
+        if not self._mark_ended():
             return
-        self._ended = True
         for sub in self.subs.values():
             self.hub.leave(sub)
         self.subs.clear()
@@ -316,16 +311,7 @@ class WsConnection:
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.close()
-        callbacks, self._on_end = self._on_end, []
-        for callback in callbacks:
-            callback()
-
-    def on_end(self, callback: Callable[[], None]) -> None:
-        """``callback`` runs when the socket ends (at once if it has)."""
-        if self._ended:
-            callback()
-        else:
-            self._on_end.append(callback)
+        self._run_end_hooks()
 
     # --- writing ----------------------------------------------------------------------------
 
