@@ -47,20 +47,21 @@ def test_each_internal_is_still_there(dotted: str) -> None:
 
 
 def test_the_internals_have_the_shapes_we_use() -> None:
-    paused = resolve("aiohttp.base_protocol.BaseProtocol.writing_paused")
-    assert isinstance(paused, property), f"{VERSIONS}: BaseProtocol.writing_paused is no property"
-    drain = resolve("aiohttp.base_protocol.BaseProtocol._drain_helper")
-    assert inspect.iscoroutinefunction(drain), (
-        f"{VERSIONS}: BaseProtocol._drain_helper is no longer a coroutine function"
-    )
     assert resolve("aiohttp.web_response.StreamResponse._send_headers_immediately") is True, (
         f"{VERSIONS}: a StreamResponse no longer sends its headers in prepare"
     )
+    post_start = resolve("aiohttp.web_ws.WebSocketResponse._post_start")
+    assert list(inspect.signature(post_start).parameters) == [
+        "self",
+        "request",
+        "protocol",
+        "writer",
+    ], f"{VERSIONS}: WebSocketResponse._post_start changed its signature"
 
 
 def text_frame(payload: bytes) -> bytes:
     assert len(payload) < 126
-    return struct.pack("!BB", 0x81, len(payload)) + payload
+    return struct.pack("!BB", 0x81, 0x80 | len(payload)) + b"\0\0\0\0" + payload
 
 
 async def serve(handler: Any) -> TestServer:
@@ -71,56 +72,43 @@ async def serve(handler: Any) -> TestServer:
     return server
 
 
-async def test_raw_writes_follow_the_sse_writer_in_order() -> None:
-    """A chunked StreamResponse's headers are out once ``prepare`` returns: a raw chunk may
-    come first; StreamResponse.write writes through (chunked), so raw chunks before and after
-    it arrive in order; a protocol that is not paused says so."""
-    seen: dict[str, Any] = {}
+async def test_a_websocket_handshake_without_post_start_hands_over_every_byte() -> None:
+    """With ``_post_start`` a no-op, aiohttp answers the handshake and reads nothing of the
+    socket: a frame the client sent in the same packet as its upgrade request waits in
+    ``_message_tail`` and comes out of ``hand_over`` whole."""
+    tails: list[bytes] = []
 
-    async def handler(request: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        protocol = internals.protocol_of(request)
-        transport = internals.transport_of(request)
-        assert transport is not None
-        seen["paused"] = internals.writing_paused(protocol)
-        transport.write(b"%x\r\n%s\r\n" % (9, b"data: a\n\n"))
-        await resp.write(b"data: b\n\n")
-        transport.write(b"%x\r\n%s\r\n" % (9, b"data: c\n\n"))
-        if internals.writing_paused(protocol):
-            await internals.drain(protocol)
-        return resp
+    class HandshakeOnly(web.WebSocketResponse):
+        def _post_start(self, request: Any, protocol: Any, writer: Any) -> None:
+            pass
 
-    server = await serve(handler)
-    try:
-        async with aiohttp.ClientSession() as http, http.get(server.make_url("/")) as resp:
-            text = await resp.text()
-    finally:
-        await server.close()
-    assert seen == {"paused": False}, VERSIONS
-    assert text == "data: a\n\ndata: b\n\ndata: c\n\n", f"{VERSIONS}: raw SSE chunks out of order"
+        async def write_eof(self, data: bytes = b"") -> None:
+            pass
 
-
-async def test_raw_frames_follow_the_websocket_writer_in_order() -> None:
     async def handler(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(compress=False)
+        ws = HandshakeOnly()
         await ws.prepare(request)
-        await ws.send_str("a")
-        transport = internals.transport_of(request)
+        transport, tail = internals.hand_over(request, asyncio.Protocol())
         assert transport is not None
-        transport.write(text_frame(b"b"))
-        await ws.send_str("c")
-        await ws.close()
+        tails.append(tail)
+        transport.close()
         return ws
 
     server = await serve(handler)
+    reader, writer = await asyncio.open_connection(server.host, server.port)
     try:
-        async with aiohttp.ClientSession() as http, http.ws_connect(server.make_url("/")) as ws:
-            got = [(await ws.receive(timeout=10)).data for _ in range(3)]
+        writer.write(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            + text_frame(b"hello")
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert head.startswith(b"HTTP/1.1 101"), VERSIONS
+        await wait_until(lambda: bool(tails))
     finally:
+        writer.close()
         await server.close()
-    assert got == ["a", "b", "c"], f"{VERSIONS}: raw WebSocket frames out of order"
+    assert tails == [text_frame(b"hello")], f"{VERSIONS}: the upgrade's tail was not handed over"
 
 
 async def test_request_heads_count_only_whole_heads() -> None:
