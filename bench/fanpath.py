@@ -48,12 +48,9 @@ class StubHub:
 
 
 def ws_connection(hub: Any) -> WsConnection:
-    """A WsConnection without a request: what its constructor reads, set by hand."""
-    conn = WsConnection.__new__(WsConnection)
-    request: Any = type("R", (), {"app": {}, "get": lambda self, key: None})()
-    request.app[SETTINGS] = Settings()
-    WsConnection.__init__(conn, hub, request, False)
-    return conn
+    """A WsConnection without a request: a stand-in holding what its constructor reads."""
+    request: Any = type("R", (), {"app": {SETTINGS: Settings()}, "get": lambda self, key: None})()
+    return WsConnection(hub, request, False)
 
 
 async def run(n: int, pages: int) -> None:
@@ -65,7 +62,7 @@ async def run(n: int, pages: int) -> None:
         subs = []
         for _ in range(n):
             stream: Any = SseStream(hub, True, b"") if kind == "sse" else ws_connection(hub)
-            stream.transport = StubTransport()
+            stream.transport = StubTransport()  # as ``open`` sets it after the hand-over
             sub = Subscription("job", stream.outbox, None)
             if kind == "ws":
                 stream.subs["job"] = sub

@@ -177,13 +177,13 @@ def sse_size(delivery: Delivery) -> int:
 
 class Outbox(Generic[S]):
     __slots__ = (
-        "_backlog",
         "_items",
         "_on_cut",
         "_reader",
         "_room",
         "_size",
         "_wake",
+        "backlog",
         "capacity",
         "catch_up_limit",
         "closed",
@@ -210,7 +210,7 @@ class Outbox(Generic[S]):
         self.capacity = max(2, capacity)
         self.max_bytes = max_bytes
         self._size = size
-        self._backlog = backlog
+        self.backlog = backlog  # set again once a taken-over connection has its transport
         self.queued_bytes = 0
         # Catching up stops at half, so that live events always find room behind a backlog.
         self.catch_up_limit = self.capacity // 2
@@ -235,7 +235,7 @@ class Outbox(Generic[S]):
         if self.max_bytes is None or self._size is None:
             return 0
         size = self._size(delivery)
-        held = self.queued_bytes + self._backlog()
+        held = self.queued_bytes + self.backlog()
         return size if held == 0 or held + size <= self.max_bytes else None
 
     def _cut(self) -> None:

@@ -34,6 +34,7 @@ from server.live.outbox import (
     Page,
     chunk,
     sse_size,
+    unsent_bytes,
 )
 from server.live.wire import parse_event_id
 from server.model import JOBS_FEED, check_job_id
@@ -106,7 +107,6 @@ class SseStream(EndHooks):
             self._cut,
             max_bytes=hub.backlog_bytes,
             size=sse_size,
-            backlog=self._unsent,
             wake=self._wake,
         )
         self.outbox.sink = self._write_now
@@ -116,10 +116,6 @@ class SseStream(EndHooks):
         self._pump: asyncio.Task[None] | None = None  # only while something is queued
         self._watchdog: asyncio.TimerHandle | None = None
         self.sub: Subscription | None = None
-
-    def _unsent(self) -> int:
-        transport = self.transport
-        return 0 if transport is None else transport.get_write_buffer_size()
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -258,6 +254,7 @@ class SseStream(EndHooks):
             self._finish()
             return
         self.transport = transport
+        self.outbox.backlog = unsent_bytes(transport)
         set_send_timeout(transport, SEND_TIMEOUT_MS)
         self.sub = Subscription(key, self.outbox, start.last)
         self.hub.track(self)

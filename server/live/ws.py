@@ -45,7 +45,7 @@ from server.errors import (
 from server.live.aiohttp_internals import hand_over
 from server.live.hub import Hub, Subscription
 from server.live.link import EndHooks, Link
-from server.live.outbox import GONE, SHUTDOWN, Delivery, Outbox, Page, ws_size
+from server.live.outbox import GONE, SHUTDOWN, Delivery, Outbox, Page, unsent_bytes, ws_size
 from server.live.wire import error_json, parse_event_id
 from server.live.wsframes import (
     BINARY,
@@ -146,7 +146,6 @@ class WsConnection(EndHooks):
             self._cut,
             max_bytes=hub.backlog_bytes,
             size=ws_size,
-            backlog=self._unsent,
             wake=self._wake,
         )
         self.frame_rate = FrameRate(settings.ws_frames_per_s, time.monotonic())
@@ -161,10 +160,6 @@ class WsConnection(EndHooks):
         self._watchdog: asyncio.TimerHandle | None = None
         self._pong_due = False
 
-    def _unsent(self) -> int:
-        transport = self.transport
-        return 0 if transport is None else transport.get_write_buffer_size()
-
     # --- the connection -----------------------------------------------------------------------
 
     def open(self, request: web.Request) -> None:
@@ -175,6 +170,7 @@ class WsConnection(EndHooks):
             self._finish()
             return
         self.transport = transport
+        self.outbox.backlog = unsent_bytes(transport)
         self.hub.track(self)
         self.hub.heartbeat.add(self)
         if tail:

@@ -15,10 +15,8 @@ from tests.browser.test_dashboard import (  # noqa: F401 (fixtures)
     copy_tsv,
     dash,
     export_csv,
+    finished_job_page,
     serve,
-    start_job,
-    wait_rows,
-    wait_status,
 )
 
 VOLUME_COLUMNS = [
@@ -35,11 +33,7 @@ async def test_copied_table_has_the_exports_volume_columns(serve: Serve, dash: D
     tag = uuid.uuid4().hex[:4]
     keywords = [f"맥북 {tag}", f"캠핑 의자 {tag}", f"가평 글램핑 {tag}"]
     base = await serve(volume_provider="demo", ad_rate_per_s=1000.0)
-    await dash.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page = await dash.page(base)
-    await start_job(page, keywords, ["blog", "news"])
-    await wait_status(page, "완료")
-    await wait_rows(page, 3)
+    page = await finished_job_page(dash, base, keywords)
 
     _, raw = await export_csv(page)
     exported = list(csv.reader(io.StringIO(raw[3:].decode("utf-8"), newline="")))

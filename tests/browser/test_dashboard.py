@@ -456,15 +456,21 @@ async def test_queued_job_shows_its_position_and_starts_after_a_cancel(
     await expect(badge).to_have_text("취소됨", timeout=WAIT_MS)
 
 
-async def test_csv_export_and_tsv_copy_keep_korean(serve: Serve, dash: Dash) -> None:
-    tag = uuid.uuid4().hex[:4]
-    keywords = [f"맥북 {tag}", f"캠핑 의자 {tag}", f"=수식 {tag}"]
-    base = await serve()
+async def finished_job_page(dash: Dash, base: str, keywords: list[str]) -> Page:
+    """The dashboard with a finished blog + news job of ``keywords`` open, allowed to use the
+    clipboard (for 표 복사)."""
     await dash.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = await dash.page(base)
     await start_job(page, keywords, ["blog", "news"])
     await wait_status(page, "완료")
-    await wait_rows(page, 3)
+    await wait_rows(page, len(keywords))
+    return page
+
+
+async def test_csv_export_and_tsv_copy_keep_korean(serve: Serve, dash: Dash) -> None:
+    tag = uuid.uuid4().hex[:4]
+    keywords = [f"맥북 {tag}", f"캠핑 의자 {tag}", f"=수식 {tag}"]
+    page = await finished_job_page(dash, await serve(), keywords)
 
     name, raw = await export_csv(page)
     # The server's export (the CLI's table too), named after the job.

@@ -15,6 +15,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from server.live import aiohttp_internals as internals
+from server.live.sse import HandedOverResponse
+from server.live.ws import HandshakeOnly
 from tests.support.common import wait_until
 
 VERSIONS = f"aiohttp {aiohttp.__version__}"
@@ -73,17 +75,10 @@ async def serve(handler: Any) -> TestServer:
 
 
 async def test_a_websocket_handshake_without_post_start_hands_over_every_byte() -> None:
-    """With ``_post_start`` a no-op, aiohttp answers the handshake and reads nothing of the
-    socket: a frame the client sent in the same packet as its upgrade request waits in
-    ``_message_tail`` and comes out of ``hand_over`` whole."""
+    """With ``_post_start`` a no-op (live/ws.py's ``HandshakeOnly``), aiohttp answers the
+    handshake and reads nothing of the socket: a frame the client sent in the same packet as
+    its upgrade request waits in ``_message_tail`` and comes out of ``hand_over`` whole."""
     tails: list[bytes] = []
-
-    class HandshakeOnly(web.WebSocketResponse):
-        def _post_start(self, request: Any, protocol: Any, writer: Any) -> None:
-            pass
-
-        async def write_eof(self, data: bytes = b"") -> None:
-            pass
 
     async def handler(request: web.Request) -> web.WebSocketResponse:
         ws = HandshakeOnly()
@@ -168,12 +163,8 @@ async def test_a_handed_over_connection_is_ours_and_aiohttp_lets_go() -> None:
         def connection_lost(self, exc: Exception | None) -> None:
             lost.set()
 
-    class Unended(web.StreamResponse):
-        async def write_eof(self, data: bytes = b"") -> None:
-            pass
-
     async def handler(request: web.Request) -> web.StreamResponse:
-        resp = Unended(headers={"Content-Type": "text/plain"})
+        resp = HandedOverResponse(headers={"Content-Type": "text/plain"})
         resp.force_close()
         await resp.prepare(request)
         kept["transport"], _ = internals.hand_over(request, Ours())

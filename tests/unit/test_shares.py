@@ -7,6 +7,7 @@ import asyncio
 from server.model import PRIORITIES
 from server.store.sqlite_limits import LocalRateLimiter
 from server.work.shares import WeightedShares, position
+from tests.support.common import wait_until
 
 
 async def test_turns_go_by_weight_and_low_never_starves() -> None:
@@ -61,11 +62,30 @@ async def test_a_cancelled_waiter_passes_its_turn_on() -> None:
     assert waiting.cancelled()
 
 
+class HeldFirst:
+    """An inner limiter whose first caller holds the key until ``release`` is set: the gate's
+    one turn is taken while the calls under test queue up behind it."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.calls = 0
+
+    async def acquire(self, key: str) -> float:
+        self.calls += 1
+        if self.calls == 1:
+            await self.release.wait()
+        return 0.0
+
+    async def penalize(self, key: str, delay_s: float) -> None:
+        pass
+
+
 async def test_within_a_job_the_lowest_keyword_position_goes_first() -> None:
     """Results are committed in keyword order: a job's calls that reach the gate in any order
     (a job's first lookups, whose cache reads come back in any order on Redis) are served by
     keyword position, and a cancelled one is skipped. Another job still gets its turns by tag."""
-    shares = WeightedShares(LocalRateLimiter(5_000.0), slots=1, capacity_per_s=5_000.0)
+    inner = HeldFirst()
+    shares = WeightedShares(inner, slots=1, capacity_per_s=5_000.0)
     order: list[tuple[str, int]] = []
 
     async def call(name: str, index: int) -> None:
@@ -73,9 +93,8 @@ async def test_within_a_job_the_lowest_keyword_position_goes_first() -> None:
             await shares.acquire("key")
         order.append((name, index))
 
-    await shares._inner.penalize("key", 0.05)
-    blocker = asyncio.create_task(shares.acquire("key"))  # holds the one turn
-    await asyncio.sleep(0)
+    blocker = asyncio.create_task(shares.acquire("key"))
+    await wait_until(lambda: inner.calls == 1)  # the one turn is taken
     tasks = []
     with shares.job("a", PRIORITIES["normal"]):
         for index in (7, 2, 9, 0, 5):
@@ -83,8 +102,9 @@ async def test_within_a_job_the_lowest_keyword_position_goes_first() -> None:
     with shares.job("b", PRIORITIES["normal"]):
         for index in (3, 1):
             tasks.append(asyncio.create_task(call("b", index)))
-    await asyncio.sleep(0)
+    await wait_until(lambda: len(shares._heap) == 7)  # every call waits at the gate
     tasks[2].cancel()  # "a" 9
+    inner.release.set()
     await blocker
     await asyncio.gather(*tasks, return_exceptions=True)
     assert order == [("a", 0), ("b", 1), ("a", 2), ("b", 3), ("a", 5), ("a", 7)]
