@@ -52,6 +52,8 @@ class Stats:
         self.connected = 0
         self.failed = 0
         self.closed_by_server = 0
+        # Connections that have had their first event (our streams' first is the snapshot).
+        self.started = 0
         self.heartbeats = 0
         self.bytes_in = 0
         self.bytes_out = 0
@@ -70,6 +72,7 @@ class _Base(asyncio.Protocol):
         self.open = False
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closing = False  # we closed it on purpose
+        self.started = False  # has had an event
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing asyncio's.
@@ -106,6 +109,13 @@ class _Base(asyncio.Protocol):
 
     def on_open(self, head: bytes) -> None:
         pass
+
+    def got(self, ids: list[bytes]) -> None:
+        """Events received now (their ids, in order)."""
+        if not self.started:
+            self.started = True
+            self.stats.started += 1
+        self.stats.receipts.add(ids, time.time())
 
     def on_body(self, data: bytes) -> None:
         raise NotImplementedError
@@ -145,7 +155,7 @@ class SseClient(_Base):
         whole = buf[: cut + 1]
         ids = SSE_ID.findall(whole)
         if ids:
-            self.stats.receipts.add(ids, time.time())
+            self.got(ids)
         elif whole.lstrip(b"\r\n0123456789abcdef").startswith(b":"):
             self.stats.heartbeats += 1
 
@@ -217,12 +227,12 @@ class WsClient(_Base):
                 if not self.closing:
                     self.send_frame(0x8, buf[start : start + min(n, 2)])
                 if ids:
-                    self.stats.receipts.add(ids, time.time())
+                    self.got(ids)
                 return
             pos = start + n
         self.buf = buf[pos:]
         if ids:
-            self.stats.receipts.add(ids, time.time())
+            self.got(ids)
 
 
 async def connect(

@@ -186,12 +186,18 @@ async def ours(
                 specs.append(ws_spec(server.port, "/api/documents/ws", n_ws, first))
             for s in specs:
                 s.update(max_s=(events / rate * 4 + 120) * patience(), until_closed=False)
-                s.update(record=True)
+                s.update(record=True, wait_first=True)
             async with Swarm(specs, section) as swarm:
                 ready = await swarm.start(timeout_s=120 * patience())
                 connected = sum(r["connected"] for r in ready)
                 if connected < n_sse + n_ws:
                     section.notes.append(f"ours {store}: only {connected} subscribers connected")
+                started = sum(r.get("started", 0) for r in ready)
+                if started < connected:
+                    section.notes.append(
+                        f"ours {store}: {connected - started} subscribers had no snapshot yet "
+                        "when the job started"
+                    )
                 cpu0 = cpu_s(server.proc.pid)
                 released_ms = int(time.time() * 1000)
                 await release(http, server, blocker)

@@ -26,6 +26,7 @@ from .clients import SseClient, Stats, WsClient, _Base, connect
 def snapshot(stats: Stats, protos: list[_Base]) -> dict[str, Any]:
     return {
         "connected": stats.connected,
+        "started": stats.started,
         "failed": stats.failed,
         "open": sum(1 for p in protos if not p.done.done()),
         "closedByServer": stats.closed_by_server,
@@ -65,9 +66,18 @@ async def run(spec: dict[str, Any]) -> None:
             )
         )
         protos += [p for p in opened if p is not None]
-    # Wait (bounded) for the handshakes to complete before saying READY.
-    settle = time.monotonic() + 10
-    while stats.connected + stats.failed < len(protos) and time.monotonic() < settle:
+    # Wait (bounded) for the handshakes to complete before saying READY; with ``wait_first``,
+    # for every connection's first event too (our snapshot: a subscriber whose subscribe is
+    # still being served when the job starts would get its first results inside its snapshot,
+    # not as deliveries).
+    settle = time.monotonic() + 10 + (count / 100 if spec.get("wait_first") else 0)
+
+    def settled() -> bool:
+        handshakes = stats.connected + stats.failed >= len(protos)
+        firsts = not spec.get("wait_first") or stats.started + stats.failed >= len(protos)
+        return handshakes and firsts
+
+    while not settled() and time.monotonic() < settle:
         await asyncio.sleep(0.02)
     stats.failed += count - len(protos)
     print("READY " + json.dumps(snapshot(stats, protos)), flush=True)

@@ -305,6 +305,15 @@ class Settings:
     sse_retry_ms: int = 2000
     # How long a hub feed's store read blocks; an idle feed nobody watches stops after one.
     feed_block_s: float = 5.0
+    feed_pause_factor: float = option(
+        2.0,
+        "after fanning a page out to many connections, a job's feed waits this many times as "
+        "long as that took (at most 50 ms) before its next page, so results committed meanwhile "
+        "share one write per connection; 0: never wait",
+        flag="--feed-pause-factor",
+        env="DOCCOUNT_FEED_PAUSE_FACTOR",
+        serve_only=True,
+    )
 
     # Webhooks (server/work/webhooks.py): a job's "webhook", or this server-wide URL, is POSTed
     # the job's summary when it ends, signed with the secret.

@@ -39,6 +39,7 @@ from server.errors import (
 from server.events import SNAPSHOT, Event, jobs_json, snapshot_json
 from server.live.beat import Heartbeat
 from server.live.outbox import Delivery, Outbox, Page
+from server.live.pace import Pace
 from server.live.wire import error_json
 from server.model import JOBS_FEED, TERMINAL
 from server.settings import Settings
@@ -220,14 +221,20 @@ class Feed:
                     for sub in list(self.subs):
                         hub.restart(sub)
                     break
+                took_s = 0.0
                 if page.events:
+                    started = hub.pace.clock()
                     self._publish(page.events)
+                    took_s = hub.pace.clock() - started
                 elif await self._job_lost():
                     break
                 # Nobody watches: stop. An idle feed lingers one blocking read (block_s), so a
                 # subscriber who reconnects right away finds it still there.
                 if not self.subs:
                     break
+                pause_s = hub.pace.after(took_s)
+                if pause_s > 0.0:
+                    await hub.pace.wait(pause_s)
         finally:
             self.running = False
             hub.feed_stopped(self)
@@ -254,6 +261,7 @@ class Hub:
         # A tail longer than the catch-up limit never attaches, so a longer ring would be waste.
         self.ring_size = max(2 * self.page_size, self.capacity // 2)
         self.block_s = settings.feed_block_s
+        self.pace = Pace(settings.feed_pause_factor)  # feeds' publish windows (pace.py)
         # A connection that is cut or shut down gets this long to close politely (its peer may
         # first have to read what is already buffered); then it is aborted.
         self.close_timeout_s = CLOSE_TIMEOUT_S

@@ -4,6 +4,7 @@ lifetime, one encoding per event, and ids treated as opaque tokens."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import secrets
@@ -19,7 +20,7 @@ import redis.asyncio as aioredis
 from server.errors import JOB_NOT_FOUND
 from server.events import Event, EventPage
 from server.live.hub import Hub, Start, Subscription
-from server.live.outbox import END, Delivery, Outbox
+from server.live.outbox import END, Delivery, Outbox, Page
 from server.model import JOBS_FEED
 from server.settings import Settings
 from server.store.base import Store
@@ -377,4 +378,96 @@ async def test_a_subscriber_catching_up_when_its_job_vanishes_gets_job_not_found
         "jobId": job_id,
     }
     assert hub.feed(job_id) is None  # and no feed was started for a job that is gone
+    await hub.close()
+
+
+class Recording(Subscription):
+    """A subscription that notes the event types of every page its feed publishes to it."""
+
+    pages: list[list[str]]
+
+    def offer_page(self, page: Page) -> None:
+        self.pages.append([d.type for d in page.deliveries])
+        super().offer_page(page)
+
+
+async def join_recording(hub: Hub, consumer: Consumer) -> Recording:
+    start = await hub.open(consumer.key, None)
+    sub = Recording(consumer.key, consumer.outbox, start.last)
+    sub.pages = []
+    consumer.sub = sub
+    hub.subscribe(sub, start)
+    consumer.task = asyncio.create_task(consumer._drain())
+    return sub
+
+
+async def test_a_feed_whose_fan_out_took_long_sends_what_committed_meanwhile_as_one_page(
+    store: Store, tmp_path: Path
+) -> None:
+    """The fan-out "took" 10 ms (the feed's clock says so), so the feed waits 2 × 10 ms before
+    its next read; the three results and the last status committed during that wait go out as
+    one page."""
+    hub = Hub(store, hub_settings(tmp_path, feed_pause_factor=2.0))
+    hub.pace.clock = itertools.count(0.0, 0.01).__next__
+    paused: list[float] = []
+    in_pause = asyncio.Event()
+    release = asyncio.Event()
+
+    async def held(pause_s: float) -> None:
+        paused.append(pause_s)
+        in_pause.set()
+        await release.wait()
+
+    hub.pace.wait = held
+    job_id = await create_job(store, ["a", "b", "c"])
+    consumer = Consumer(hub, job_id)
+    sub = await join_recording(hub, consumer)
+    await wait_until(lambda: hub.stats()["subscribers"] == 1)
+
+    assert await store.claim_next(WORKER_ID, 0) is not None
+    async with asyncio.timeout(10):
+        await in_pause.wait()
+    assert sub.pages == [["status"]]
+    for i, word in enumerate(["a", "b", "c"]):
+        await store.record_result(job_id, i, result(i, word), WORKER_ID)
+    await store.finish(job_id, "completed", None, WORKER_ID)
+    release.set()
+    async with asyncio.timeout(10):
+        assert consumer.task is not None
+        await consumer.task
+
+    assert sub.pages[1:] == [["result", "result", "result", "status"]]
+    assert paused[0] == pytest.approx(0.02)
+    assert [d.type for d in consumer.got] == [
+        "snapshot",
+        "status",
+        "result",
+        "result",
+        "result",
+        "status",
+    ]
+    await hub.close()
+
+
+async def test_a_feed_with_no_pause_factor_never_waits(store: Store, tmp_path: Path) -> None:
+    hub = Hub(store, hub_settings(tmp_path, feed_pause_factor=0.0))
+    hub.pace.clock = itertools.count(0.0, 1.0).__next__  # every fan-out "takes" a second
+    paused: list[float] = []
+
+    async def noted(pause_s: float) -> None:
+        paused.append(pause_s)
+
+    hub.pace.wait = noted
+    job_id = await create_job(store, ["a"])
+    consumer = Consumer(hub, job_id)
+    await consumer.join(None)
+    await wait_until(lambda: hub.stats()["subscribers"] == 1)
+    assert await store.claim_next(WORKER_ID, 0) is not None
+    await store.record_result(job_id, 0, result(0, "a"), WORKER_ID)
+    await store.finish(job_id, "completed", None, WORKER_ID)
+    async with asyncio.timeout(10):
+        assert consumer.task is not None
+        await consumer.task
+    assert [d.type for d in consumer.got] == ["snapshot", "status", "result", "status"]
+    assert paused == []
     await hub.close()

@@ -48,6 +48,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "ad_rate_per_s": ("5", 5.0),
     "volume_cache_ttl_s": ("60", 60.0),
     "ws_deflate": ("1", True),
+    "feed_pause_factor": ("0.5", 0.5),
     "check_keys": ("", False),  # --no-key-check, a switch
     "webhook_url": ("https://hooks.example/doccount", "https://hooks.example/doccount"),
     "webhook_secret": ("whsec", "whsec"),
