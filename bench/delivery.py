@@ -6,6 +6,10 @@ while the peers emit from memory. Here the same job (or the same peer producer) 
 1 subscriber and with N, and the figure is (CPU with N − CPU with 1) ÷ (deliveries with N −
 deliveries with 1): the cost of fan-out alone, on both sides, like with like.
 
+Ours publishes with its publish windows (server/live/pace.py, the default) and, in the same run,
+without them (``--feed-pause-factor 0``), so the rows show what the windows buy in CPU and what
+they cost in latency, each beside the peer.
+
     python -m bench delivery [--quick]     # N = 300 (--quick) or 1,000; 100 results/s
 """
 
@@ -44,10 +48,13 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
     )
     section.notes.append(
         "What remains per delivery is one write (one send() into loopback TCP) per subscriber "
-        "per page, on both sides alike; ours publishes a page per store read, one result at "
-        "100/s. Fewer writes per delivery need more results per page (a publish window), which "
-        "trades latency."
+        "per page, on both sides alike (`python -m bench.fanpath`: our own code is under 0.3 µs "
+        "of it). Without windows ours publishes a page per store read, one result at 100/s; "
+        "with them a feed whose fan-out took long waits twice that (at most 50 ms) before its "
+        "next read, so a page holds the results committed meanwhile. With 1 subscriber the "
+        "fan-out is too cheap to wait for, so both marginal figures share that run."
     )
+    off = ["--feed-pause-factor", "0"]
     for kind in ("sse", "ws"):
         runs = {}
         for count in (1, n):
@@ -62,7 +69,18 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
             )
             theirs = await peer(section, kind, count, events, rate, uvloop)
             runs[count] = (mine, theirs)
+        plain = await ours(
+            section,
+            store="sqlite",
+            n_sse=n if kind == "sse" else 0,
+            n_ws=n if kind == "ws" else 0,
+            events=events,
+            rate=rate,
+            uvloop=uvloop,
+            extra=off,
+        )
         per, note = marginal(runs[1][0], runs[n][0])
+        plain_per, plain_note = marginal(runs[1][0], plain)
         peer_per, peer_note = marginal(runs[1][1], runs[n][1])
         section.add(
             Row(
@@ -77,3 +95,40 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
                 note=f"ours: {note}; peer: {peer_note}",
             )
         )
+        section.add(
+            Row(
+                f"{n} {kind.upper()} subscribers, {rate * n:,.0f}/s offered, no windows",
+                "server CPU per delivered result, marginal (N subscribers − 1)",
+                plain_per,
+                "µs",
+                peer=peer_per,
+                better="lower",
+                note=f"ours with {' '.join(off)}: {plain_note}",
+            )
+        )
+        with_w, without, theirs_n = runs[n][0][0], plain[0], runs[n][1][0]
+        section.add(
+            Row(
+                f"{n} {kind.upper()} subscribers, {rate * n:,.0f}/s offered",
+                "latency p99 (commit → receipt), with windows",
+                with_w.get("p99"),
+                "ms",
+                peer=theirs_n.get("p99"),
+                better="lower",
+                note=(
+                    f"p50 {fmt(with_w.get('p50'))} ms; without windows p99 "
+                    f"{fmt(without.get('p99'))} ms, p50 {fmt(without.get('p50'))} ms; peer p50 "
+                    f"{fmt(theirs_n.get('p50'))} ms; delivered: ours "
+                    f"{pct_of(with_w)}, without windows {pct_of(without)}, peer {pct_of(theirs_n)}"
+                ),
+            )
+        )
+
+
+def fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def pct_of(summary: dict[str, float | None]) -> str:
+    complete = summary.get("complete")
+    return "–" if complete is None else f"{complete * 100:.1f}%"

@@ -307,9 +307,9 @@ class Settings:
     feed_block_s: float = 5.0
     feed_pause_factor: float = option(
         2.0,
-        "after fanning a page out to many connections, a job's feed waits this many times as "
-        "long as that took (at most 50 ms) before its next page, so results committed meanwhile "
-        "share one write per connection; 0: never wait",
+        "after fanning a page out to many connections, a feed whose pages come close together "
+        "waits this many times as long as that took (at most 50 ms) before its next page, so "
+        "results committed meanwhile share one write per connection; 0: never wait",
         flag="--feed-pause-factor",
         env="DOCCOUNT_FEED_PAUSE_FACTOR",
         serve_only=True,

@@ -204,6 +204,7 @@ class Feed:
         retry_s = RETRY_MIN_S
         try:
             while self.running:
+                reading = hub.pace.clock()
                 try:
                     page = await hub.store.read_events(
                         self.key, self.position, limit=hub.page_size, block_s=hub.block_s
@@ -221,18 +222,17 @@ class Feed:
                     for sub in list(self.subs):
                         hub.restart(sub)
                     break
-                took_s = 0.0
+                pause_s = 0.0
                 if page.events:
                     started = hub.pace.clock()
                     self._publish(page.events)
-                    took_s = hub.pace.clock() - started
+                    pause_s = hub.pace.after(hub.pace.clock() - started, started - reading)
                 elif await self._job_lost():
                     break
                 # Nobody watches: stop. An idle feed lingers one blocking read (block_s), so a
                 # subscriber who reconnects right away finds it still there.
                 if not self.subs:
                     break
-                pause_s = hub.pace.after(took_s)
                 if pause_s > 0.0:
                     await hub.pace.wait(pause_s)
         finally:

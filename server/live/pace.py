@@ -2,12 +2,15 @@
 
 Fanning a page out costs one write per connection, whatever the page holds, and nearly all of
 that is the send() itself (``python -m bench.fanpath``: our own code is under 0.3 µs of it).
-So a feed whose last page took long to fan out waits a multiple of that before it reads again,
-and what was committed meanwhile goes out as one page, one write per connection. The fan-out's
-share of the loop then stays near 1 / (1 + factor) and the writes per result fall as the
-audience grows, while a small audience, whose fan-out is cheap, waits for nothing. A job's
-results come a few to about a hundred a second, so a window of at most ``MAX_S`` holds one to a
-few of them: the latency it adds is bounded by the fan-out's own cost and by ``MAX_S``.
+So a feed whose last page took long to fan out, and came soon after the one before, waits a
+multiple of that fan-out before it reads again, and what was committed meanwhile goes out as one
+page, one write per connection. The fan-out's share of the loop then stays near 1 / (1 + factor)
+and the writes per result fall as the audience grows. A small audience, whose fan-out is cheap,
+waits for nothing; nor does a feed whose events come further apart than a window (it had waited
+longer than that for its page): a window would gather nothing there, and only delay the next
+event. A job's results come a few to about a hundred a second, so a window of at most ``MAX_S``
+holds one to a few of them: the latency it adds is bounded by the fan-out's own cost and by
+``MAX_S``.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ class Pace:
         self.clock: Callable[[], float] = time.perf_counter
         self.wait: Callable[[float], Awaitable[None]] = asyncio.sleep
 
-    def after(self, took_s: float) -> float:
+    def after(self, took_s: float, waited_s: float) -> float:
         """The pause before a feed's next read, its last page having taken ``took_s`` to fan
-        out; 0: read at once."""
+        out after the feed had waited ``waited_s`` for it; 0: read at once."""
         pause_s = min(took_s * self.factor, MAX_S)
-        return pause_s if pause_s >= MIN_S else 0.0
+        return pause_s if pause_s >= MIN_S and waited_s < pause_s else 0.0
