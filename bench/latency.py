@@ -6,6 +6,9 @@ subscribers (``--quick``: 300 + 300) on one job of one category whose results th
 commits at 5/s (10,000 deliveries/s offered; ``--quick``: 16.7/s, the same 10,000/s), on
 SQLite and on our own redis-server. Latency is the client's receipt time minus the event's
 commit time as the store wrote it (SQLite ``events.created_at``, Redis' own clock in the entry).
+Beside it (not ``--quick``), the same load on one transport at a time, 2,000 SSE or 2,000
+WebSocket subscribers, ours and the peer's: what a server that does nothing but fan out reaches
+on this machine.
 
 Where the time goes, from the receipts themselves (every event reaches every subscriber, so
 each event has 2,000 receipt times):
@@ -36,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import Row, Section, fmt, pct
-from .fanout import ours
+from .fanout import ours, peer
 from .stack import hub_available, redis_store_available
 from .swarm import Seen
 
@@ -131,6 +134,40 @@ async def profile(section: Section, store: str, n: int, events: int, rate: float
         return f"profile of {store}: no samples"
     top = ", ".join(f"{k} {v / total * 100:.0f}%" for k, v in shares.most_common(10))
     return f"Server CPU samples, {store} ({total:,} samples at 100 Hz, busiest first): {top}."
+
+
+async def beside_peers(section: Section, n: int, events: int, rate: float, uvloop: bool) -> None:
+    """The same load on one transport at a time, ours (SQLite) and the peer: the peers have no
+    mixed SSE + WS server, and two peer processes would fan out on two cores where ours has
+    one. So the goal's row has no peer beside it; these rows say what a server that only fans
+    out reaches on this machine at the same 10,000 deliveries/s."""
+    for kind in ("sse", "ws"):
+        mine, _ = await ours(
+            section,
+            store="sqlite",
+            n_sse=2 * n if kind == "sse" else 0,
+            n_ws=2 * n if kind == "ws" else 0,
+            events=events,
+            rate=rate,
+            uvloop=uvloop,
+        )
+        theirs, _ = await peer(section, kind, 2 * n, events, rate, uvloop)
+        p99 = mine.get("p99")
+        section.add(
+            Row(
+                f"{2 * n} {kind.upper()} only, {DELIVERIES_PER_S:,.0f}/s offered, sqlite, vs peer",
+                "latency p99 (commit → receipt)",
+                p99,
+                "ms",
+                goal=f"< {GOAL_P99_MS:g} ms",
+                met=None if p99 is None else p99 < GOAL_P99_MS,
+                peer=theirs.get("p99"),
+                better="lower",
+                note=f"p50 {fmt(mine.get('p50'))} ms, peer p50 {fmt(theirs.get('p50'))} ms; "
+                f"delivered {(mine.get('complete') or 0) * 100:.1f}%, peer "
+                f"{(theirs.get('complete') or 0) * 100:.1f}%; load {os.getloadavg()[0]:.1f}",
+            )
+        )
 
 
 async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
@@ -233,6 +270,8 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
             "wake-up, sets the p99, and on a loaded machine the wait for a core adds to it "
             "(compare the --busy run and the load average)."
         )
+    if not quick:
+        await beside_peers(section, n, events, rate, uvloop)
     if not quick and not section.busy:  # the profile is taken once, without the burner
         for store in stores:
             note = await profile(section, store, n, events, rate)
