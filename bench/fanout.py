@@ -315,6 +315,8 @@ async def peer(
             )
             return {}, cpu
         commit = {k: int(v) for k, v in json.loads(times.read_text()).items()}
+        # Results only, as for ours: the peer also sends our status and progress events.
+        seen.receipts = [(i, t) for i, t in seen.receipts if i in commit]
         return summarize(seen, commit, n, events), cpu
 
 

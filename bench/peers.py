@@ -5,10 +5,13 @@
 
 ``ws``: a minimal broadcast server on the ``websockets`` library (``websockets.broadcast``).
 ``sse``: a minimal aiohttp server that writes each event to each subscriber in turn (naive).
-On SIGUSR1 the producer emits ``--events`` events at ``--rate`` per second, the same JSON our
-server sends for a result, and writes ``{id: created ms}`` to ``--times-out``: the same
-"commit" clock our event log keeps. Heartbeats: websockets' own pings (20 s), SSE comments
-every 15 s, like our server's defaults.
+On SIGUSR1 the producer emits ``--events`` results at ``--rate`` per second, the same JSON our
+server sends for a result, and writes ``{id: created ms}`` of the results to ``--times-out``:
+the same "commit" clock our event log keeps. It sends our event mix, not results alone: a
+``status`` event as the job starts and as it ends, and after a result, when a second has passed
+since the last one, a ``progress`` event (our worker's tick), so both sides pay for the same
+writes; the figures count results only, on both sides. Heartbeats: websockets' own pings
+(20 s), SSE comments every 15 s, like our server's defaults.
 """
 
 from __future__ import annotations
@@ -46,19 +49,52 @@ def event_json(seq: int, total: int) -> str:
     )
 
 
-async def produce(n: int, rate: float, send: Callable[[int, str], object], times_out: Path) -> None:
-    """Emit n events on a fixed schedule (absolute, so a slow send does not slow the rate)."""
+def other_json(event_id: str, type_: str, current: int, total: int) -> str:
+    """Shaped like our status and progress events."""
+    body: dict[str, object] = {
+        "id": event_id,
+        "jobId": "batch_1796000000000_peerpeerpeerpeerpeerpe",
+        "type": type_,
+    }
+    if type_ == "status":
+        body["status"] = "running" if current < total else "completed"
+        body["error"] = None
+    body["progress"] = {"current": current, "total": total}
+    if type_ == "progress":
+        body.update(ratePerSec=100.0, etaMs=12345)
+    return json.dumps(body, separators=(",", ":"))
+
+
+# Our worker's progress tick (Settings.progress_interval_s).
+PROGRESS_INTERVAL_S = 1.0
+
+Send = Callable[[str, str, str], object]
+
+
+async def produce(n: int, rate: float, send: Send, times_out: Path) -> None:
+    """Emit n results on a fixed schedule (absolute, so a slow send does not slow the rate),
+    with our status and progress events around them."""
+
+    async def emit(event_id: str, type_: str, text: str) -> None:
+        sent = send(event_id, type_, text)
+        if asyncio.iscoroutine(sent):
+            await sent
+
     times: dict[str, int] = {}
-    start = time.monotonic()
+    start = last_tick = time.monotonic()
+    await emit("s0", "status", other_json("s0", "status", 0, n))
     for seq in range(1, n + 1):
         due = start + (seq - 1) / rate
         delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
         times[str(seq)] = int(time.time() * 1000)
-        result = send(seq, event_json(seq, n))
-        if asyncio.iscoroutine(result):
-            await result
+        await emit(str(seq), "result", event_json(seq, n))
+        now = time.monotonic()
+        if now - last_tick >= PROGRESS_INTERVAL_S and seq < n:
+            last_tick = now
+            await emit(f"p{seq}", "progress", other_json(f"p{seq}", "progress", seq, n))
+    await emit("s1", "status", other_json("s1", "status", n, n))
     # Written once the run is over: a blocking write cannot disturb the measurement now.
     times_out.write_text(json.dumps(times))
 
@@ -84,7 +120,7 @@ async def serve_ws(args: argparse.Namespace) -> None:
         finally:
             clients.discard(ws)
 
-    def send(seq: int, text: str) -> None:
+    def send(event_id: str, type_: str, text: str) -> None:
         broadcast(clients, text)
 
     loop = asyncio.get_running_loop()
@@ -124,8 +160,8 @@ async def serve_sse(args: argparse.Namespace) -> None:
             except (ConnectionError, RuntimeError):
                 subscribers.discard(resp)
 
-    async def send(seq: int, text: str) -> None:
-        await write_all(f"id: {seq}\nevent: result\ndata: {text}\n\n".encode())
+    async def send(event_id: str, type_: str, text: str) -> None:
+        await write_all(f"id: {event_id}\nevent: {type_}\ndata: {text}\n\n".encode())
 
     async def heartbeats(app: web.Application) -> AsyncIterator[None]:
         async def beat() -> None:

@@ -100,9 +100,11 @@ LEVEL = 0.05
 # What each section's ahead/behind compares (issue 15: like with like), printed once at the top.
 BASIS = (
     'How to read "ahead/behind": ours ÷ the peer in the same run, per like unit. Fan-out '
-    "and latency rows count `result` events only on both sides (our streams also carry "
-    "progress and status events, which the peers never send; their cost stays in our CPU "
-    "figure), so deliveries/s, latency and server CPU are per delivered result; deliveries/s "
+    "and latency rows count `result` events only on both sides, and the peers send our event "
+    "mix (a status event as the job starts and ends, a progress event a second, as our worker "
+    "does: bench/peers.py), so both pay for the same writes; deliveries/s, latency and server "
+    "CPU are per delivered result (ours also pays for the job itself: upstream calls, store "
+    "commits; the delivery section cancels that out); deliveries/s "
     'is paced by the offered rate, so within ±5% it reads "level". Idle rows are per held '
     "connection (nothing is delivered). Push rows compare the same job's results delivered "
     "by push and by the seed's 2 s polling: latency per result, bytes per delivered result. "
