@@ -461,6 +461,10 @@ def validate(settings: Settings) -> None:
         raise ValueError("ad rate must be > 0 calls per second")
     if settings.rate_per_s <= 0:
         raise ValueError("rate must be > 0 calls per second")
+    if settings.feed_pause_factor < 0:
+        raise ValueError("feed pause factor must be >= 0 (0: feeds never wait)")
+    if settings.lease_s <= 0:
+        raise ValueError("lease must be > 0 seconds")
     if not settings.store_url.startswith(("sqlite://", "redis://", "rediss://")):
         raise ValueError("store must be a sqlite:// or redis:// URL")
     if settings.history_days < 0:
