@@ -95,6 +95,12 @@ def fmt(value: float | None) -> str:
     return f"{value:.2f}"
 
 
+def delivered(summary: dict[str, float | None]) -> str:
+    """A fan-out run's share of the offered deliveries that arrived, as a percentage."""
+    complete = summary.get("complete")
+    return "n/a" if complete is None else f"{complete * 100:.1f}%"
+
+
 def format_row(row: Row) -> str:
     met = {True: "met", False: "MISSED", None: ""}[row.met]
     peer = ""

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import os
 
-from .common import Row, Section
-from .fanout import ours, peer
+from .common import Row, Section, delivered, fmt
+from .fanout import ours_alone, peer
 from .stack import hub_available
 
 
@@ -58,27 +58,10 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
     for kind in ("sse", "ws"):
         runs = {}
         for count in (1, n):
-            mine = await ours(
-                section,
-                store="sqlite",
-                n_sse=count if kind == "sse" else 0,
-                n_ws=count if kind == "ws" else 0,
-                events=events,
-                rate=rate,
-                uvloop=uvloop,
-            )
+            mine = await ours_alone(section, kind, count, events, rate, uvloop)
             theirs = await peer(section, kind, count, events, rate, uvloop)
             runs[count] = (mine, theirs)
-        plain = await ours(
-            section,
-            store="sqlite",
-            n_sse=n if kind == "sse" else 0,
-            n_ws=n if kind == "ws" else 0,
-            events=events,
-            rate=rate,
-            uvloop=uvloop,
-            extra=off,
-        )
+        plain = await ours_alone(section, kind, n, events, rate, uvloop, extra=off)
         per, note = marginal(runs[1][0], runs[n][0])
         plain_per, plain_note = marginal(runs[1][0], plain)
         peer_per, peer_note = marginal(runs[1][1], runs[n][1])
@@ -118,17 +101,8 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
                 note=(
                     f"p50 {fmt(with_w.get('p50'))} ms; without windows p99 "
                     f"{fmt(without.get('p99'))} ms, p50 {fmt(without.get('p50'))} ms; peer p50 "
-                    f"{fmt(theirs_n.get('p50'))} ms; delivered: ours "
-                    f"{pct_of(with_w)}, without windows {pct_of(without)}, peer {pct_of(theirs_n)}"
+                    f"{fmt(theirs_n.get('p50'))} ms; delivered: ours {delivered(with_w)}, "
+                    f"without windows {delivered(without)}, peer {delivered(theirs_n)}"
                 ),
             )
         )
-
-
-def fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f}"
-
-
-def pct_of(summary: dict[str, float | None]) -> str:
-    complete = summary.get("complete")
-    return "–" if complete is None else f"{complete * 100:.1f}%"

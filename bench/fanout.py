@@ -222,6 +222,29 @@ async def ours(
         return summarize(seen, commit, n_sse + n_ws, len(commit)), cpu
 
 
+async def ours_alone(
+    section: Section,
+    kind: str,
+    n: int,
+    events: int,
+    rate: float,
+    uvloop: bool,
+    extra: list[str] | None = None,
+) -> tuple[dict[str, float | None], float]:
+    """``ours`` on SQLite with ``n`` subscribers of one transport (``kind``: sse or ws), the
+    shape every comparison with a peer takes."""
+    return await ours(
+        section,
+        store="sqlite",
+        n_sse=n if kind == "sse" else 0,
+        n_ws=n if kind == "ws" else 0,
+        events=events,
+        rate=rate,
+        uvloop=uvloop,
+        extra=extra,
+    )
+
+
 async def queued_job(
     http: aiohttp.ClientSession,
     server: Server,
@@ -439,15 +462,7 @@ async def run(section: Section, *, quick: bool, uvloop: bool) -> None:
             theirs, pcpu = await peer(section, kind, n, events, rate, uvloop)
             mine, cpu = (None, 0.0)
             if has_hub:
-                mine, cpu = await ours(
-                    section,
-                    store="sqlite",
-                    n_sse=n if kind == "sse" else 0,
-                    n_ws=n if kind == "ws" else 0,
-                    events=events,
-                    rate=rate,
-                    uvloop=uvloop,
-                )
+                mine, cpu = await ours_alone(section, kind, n, events, rate, uvloop)
             _rows(
                 section,
                 f"{label}: {n} {kind.upper()} only, {rate * n:,.0f}/s offered, vs peer",

@@ -38,8 +38,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .common import Row, Section, fmt, pct
-from .fanout import ours, peer
+from .common import Row, Section, delivered, fmt, pct
+from .fanout import ours, ours_alone, peer
 from .stack import hub_available, redis_store_available
 from .swarm import Seen
 
@@ -142,15 +142,7 @@ async def beside_peers(section: Section, n: int, events: int, rate: float, uvloo
     one. So the goal's row has no peer beside it; these rows say what a server that only fans
     out reaches on this machine at the same 10,000 deliveries/s."""
     for kind in ("sse", "ws"):
-        mine, _ = await ours(
-            section,
-            store="sqlite",
-            n_sse=2 * n if kind == "sse" else 0,
-            n_ws=2 * n if kind == "ws" else 0,
-            events=events,
-            rate=rate,
-            uvloop=uvloop,
-        )
+        mine, _ = await ours_alone(section, kind, 2 * n, events, rate, uvloop)
         theirs, _ = await peer(section, kind, 2 * n, events, rate, uvloop)
         p99 = mine.get("p99")
         section.add(
@@ -164,8 +156,8 @@ async def beside_peers(section: Section, n: int, events: int, rate: float, uvloo
                 peer=theirs.get("p99"),
                 better="lower",
                 note=f"p50 {fmt(mine.get('p50'))} ms, peer p50 {fmt(theirs.get('p50'))} ms; "
-                f"delivered {(mine.get('complete') or 0) * 100:.1f}%, peer "
-                f"{(theirs.get('complete') or 0) * 100:.1f}%; load {os.getloadavg()[0]:.1f}",
+                f"delivered {delivered(mine)}, peer {delivered(theirs)}; "
+                f"load {os.getloadavg()[0]:.1f}",
             )
         )
 

@@ -29,7 +29,7 @@ class Pace:
     __slots__ = ("clock", "factor", "wait")
 
     def __init__(self, factor: float) -> None:
-        self.factor = max(0.0, factor)
+        self.factor = factor  # below 0 acts as 0: the pause comes out under MIN_S
         # Both replaceable, so a test can say how long a fan-out took and hold the window open.
         self.clock: Callable[[], float] = time.perf_counter
         self.wait: Callable[[float], Awaitable[None]] = asyncio.sleep

@@ -113,9 +113,9 @@ class Consumer:
     def _on_cut(self) -> None:
         self.cut = True
 
-    async def join(self, resume: str | None) -> None:
+    async def join(self, resume: str | None, make: type[Subscription] = Subscription) -> None:
         start = await self.hub.open(self.key, resume)
-        self.sub = Subscription(self.key, self.outbox, start.last)
+        self.sub = make(self.key, self.outbox, start.last)
         self.hub.subscribe(self.sub, start)
         self.task = asyncio.create_task(self._drain())
 
@@ -384,21 +384,13 @@ async def test_a_subscriber_catching_up_when_its_job_vanishes_gets_job_not_found
 class Recording(Subscription):
     """A subscription that notes the event types of every page its feed publishes to it."""
 
-    pages: list[list[str]]
+    def __init__(self, key: str, outbox: Outbox[Subscription], last: str | None) -> None:
+        super().__init__(key, outbox, last)
+        self.pages: list[list[str]] = []
 
     def offer_page(self, page: Page) -> None:
         self.pages.append([d.type for d in page.deliveries])
         super().offer_page(page)
-
-
-async def join_recording(hub: Hub, consumer: Consumer) -> Recording:
-    start = await hub.open(consumer.key, None)
-    sub = Recording(consumer.key, consumer.outbox, start.last)
-    sub.pages = []
-    consumer.sub = sub
-    hub.subscribe(sub, start)
-    consumer.task = asyncio.create_task(consumer._drain())
-    return sub
 
 
 async def test_a_feed_whose_fan_out_took_long_sends_what_committed_meanwhile_as_one_page(
@@ -421,7 +413,9 @@ async def test_a_feed_whose_fan_out_took_long_sends_what_committed_meanwhile_as_
     hub.pace.wait = held
     job_id = await create_job(store, ["a", "b", "c"])
     consumer = Consumer(hub, job_id)
-    sub = await join_recording(hub, consumer)
+    await consumer.join(None, Recording)
+    sub = consumer.sub
+    assert isinstance(sub, Recording)
     await wait_until(lambda: hub.stats()["subscribers"] == 1)
 
     assert await store.claim_next(WORKER_ID, 0) is not None
